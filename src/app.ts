@@ -1,0 +1,83 @@
+/**
+ * The Hono app: auth endpoints, the JWKS, and the gateway pipeline for everything else.
+ * One error handler turns every refusal into its RFC 6750 / problem+json answer.
+ */
+import { Hono } from "hono";
+import { handleRevokeSession, handleRevokeSubject } from "./auth/operator";
+import { handleLogin } from "./auth/login";
+import { handleLogout } from "./auth/logout";
+import { handleRefresh } from "./auth/refresh";
+import { handleRevoke } from "./auth/revoke-token";
+import type { Env } from "./config/env";
+import { ConfigError } from "./config/parse-config";
+import { GatewayError } from "./errors/gateway-error";
+import { problemResponse, statusOf } from "./errors/problem";
+import { handleGatewayRequest } from "./gateway/gateway";
+import { createRequestContext, type RequestContext } from "./gateway/request-context";
+import { appendClearedCookies } from "./http/token-response";
+import { log } from "./log/logger";
+
+type AppEnv = { Bindings: Env; Variables: { context: RequestContext } };
+type Handler = (context: RequestContext, request: Request) => Promise<Response>;
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** The gateway's own endpoints; every other path goes to the upstream. */
+const AUTH_ROUTES: ReadonlyArray<readonly [string, Handler]> = [
+  ["/auth/login", handleLogin],
+  ["/auth/refresh", handleRefresh],
+  ["/auth/logout", handleLogout],
+  ["/auth/revoke", handleRevoke],
+  ["/auth/operator/revoke-subject", handleRevokeSubject],
+  ["/auth/operator/revoke-session", handleRevokeSession],
+];
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async function withRequestContext(c, next) {
+    const context = await createRequestContext(c.env, c.req.raw);
+    if (context.config.mode === "development" && !LOOPBACK_HOSTS.has(new URL(c.req.url).hostname)) {
+      throw new ConfigError("PORTCULLIS_ENV", '"development" serves only localhost; deploy with --env production');
+    }
+    c.set("context", context);
+    await next();
+    c.res.headers.set("x-request-id", context.requestId);
+  });
+
+  for (const [path, handler] of AUTH_ROUTES) {
+    app.post(path, (c) => handler(c.var.context, c.req.raw));
+    app.all(path, () => {
+      throw new GatewayError("method_not_allowed");
+    });
+  }
+
+  app.get("/.well-known/jwks.json", (c) =>
+    c.json(c.var.context.keys.publicJwks, 200, { "cache-control": "public, max-age=300" }),
+  );
+
+  app.all("*", (c) => handleGatewayRequest(c.var.context, c.req.raw));
+
+  app.onError(function answerError(error, c) {
+    const context = c.get("context") as RequestContext | undefined;
+    const requestId = context?.requestId ?? crypto.randomUUID();
+    const realm = context?.config.realm ?? "portcullis";
+    if (error instanceof GatewayError) {
+      const fields = { requestId, code: error.code, status: statusOf(error.code), detail: error.detail };
+      if (error instanceof ConfigError) log.error("config_invalid", { ...fields, setting: error.setting });
+      else if (statusOf(error.code) >= 500) log.error("dependency_failed", fields);
+      else log.info("request_refused", fields);
+      const headers = new Headers();
+      if (error.code === "method_not_allowed") headers.set("allow", "POST");
+      if (error.clearSession && context) appendClearedCookies(headers, context.config);
+      return problemResponse(error, { realm, requestId }, headers);
+    }
+    log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
+    return new Response(JSON.stringify({ type: "about:blank", title: "Internal error", status: 500, request_id: requestId }), {
+      status: 500,
+      headers: { "content-type": "application/problem+json", "x-request-id": requestId },
+    });
+  });
+
+  return app;
+}

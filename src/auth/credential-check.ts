@@ -1,0 +1,72 @@
+/**
+ * Asks the upstream who a user is. The gateway stores no passwords: it POSTs the
+ * credentials to CREDENTIAL_CHECK_PATH on the upstream, authenticated with the shared
+ * CREDENTIAL_CHECK_SECRET in `X-Portcullis-Credential-Secret`, and reads
+ * `{ "sub": "...", "scope": "a b" | ["a","b"], "roles": ["..."] }` from a 200.
+ * 401/403/404 mean "no such user or wrong password"; anything else means the check is down.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { sendUpstream, upstreamUrl } from "../proxy/forward";
+
+export const CREDENTIAL_SECRET_HEADER = "x-portcullis-credential-secret";
+const MAX_ANSWER_BYTES = 16 * 1024;
+const NAME = /^[\x21-\x7e]{1,128}$/;
+
+export interface CheckedSubject {
+  readonly sub: string;
+  readonly scope: readonly string[];
+  readonly roles: readonly string[];
+}
+
+function names(value: unknown): string[] | undefined {
+  if (value === undefined) return [];
+  const list = typeof value === "string" ? value.split(" ").filter((item) => item !== "") : value;
+  if (!Array.isArray(list) || list.length > 64 || list.some((item) => typeof item !== "string" || !NAME.test(item))) {
+    return undefined;
+  }
+  return list as string[];
+}
+
+export async function checkCredentials(
+  context: RequestContext,
+  incoming: Request,
+  credentials: { username: string; password: string },
+): Promise<CheckedSubject> {
+  const secret = context.config.credentialCheckSecret;
+  if (secret === undefined) throw new GatewayError("misconfigured", { detail: "CREDENTIAL_CHECK_SECRET: is required for login" });
+  const url = upstreamUrl(context.upstream, new URL(incoming.url), context.config.credentialCheckPath);
+  const request = new Request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", [CREDENTIAL_SECRET_HEADER]: secret },
+    body: JSON.stringify(credentials),
+  });
+  let response: Response;
+  try {
+    response = await sendUpstream(context.upstream, request);
+  } catch (error) {
+    throw new GatewayError("credential_check_unavailable", { detail: "credential check unreachable", cause: error });
+  }
+  if (response.status === 401 || response.status === 403 || response.status === 404) {
+    await response.body?.cancel();
+    throw new GatewayError("credentials_invalid");
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new GatewayError("credential_check_unavailable", { detail: `credential check answered ${response.status}` });
+  }
+  let answer: { sub?: unknown; scope?: unknown; roles?: unknown };
+  try {
+    const text = await response.text();
+    if (text.length > MAX_ANSWER_BYTES) throw new Error("too large");
+    answer = JSON.parse(text);
+  } catch (error) {
+    throw new GatewayError("credential_check_unavailable", { detail: "credential check answer is not JSON", cause: error });
+  }
+  const scope = names(answer?.scope);
+  const roles = names(answer?.roles);
+  if (typeof answer?.sub !== "string" || answer.sub === "" || answer.sub.length > 256 || !scope || !roles) {
+    throw new GatewayError("credential_check_unavailable", { detail: "credential check answer has the wrong shape" });
+  }
+  return { sub: answer.sub, scope, roles };
+}

@@ -1,0 +1,34 @@
+/**
+ * POST /auth/login — JSON or form `{ username, password }`.
+ * Success: RFC 6749 token response + refresh cookie. Failure: 401 that does not say
+ * whether the user exists.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { readFields } from "../http/read-body";
+import { tokenResponse } from "../http/token-response";
+import { log } from "../log/logger";
+import { checkCredentials } from "./credential-check";
+
+const MAX_USERNAME = 256;
+const MAX_PASSWORD = 1024;
+
+export async function handleLogin(context: RequestContext, request: Request): Promise<Response> {
+  const fields = await readFields(request, ["json", "form"]);
+  const { username, password } = fields;
+  if (!username || !password || username.length > MAX_USERNAME || password.length > MAX_PASSWORD) {
+    throw new GatewayError("request_invalid", { detail: "username and password are required strings of sane length" });
+  }
+  let subject: Awaited<ReturnType<typeof checkCredentials>>;
+  try {
+    subject = await checkCredentials(context, request, { username, password });
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === "credentials_invalid") {
+      log.security("login_failed", { requestId: context.requestId, ip: context.clientIp });
+    }
+    throw error;
+  }
+  const granted = await context.sessions.start(subject);
+  log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid });
+  return tokenResponse(context.config, granted, { refreshInBody: false, setAccessCookie: context.config.accessCookie });
+}

@@ -1,0 +1,55 @@
+/**
+ * Operator endpoints, authenticated with `Authorization: Bearer <OPERATOR_TOKEN>`:
+ *
+ *   POST /auth/operator/revoke-subject  {"sub": "..."}   log a user out everywhere
+ *   POST /auth/operator/revoke-session  {"sid": "..."}   end one session
+ *
+ * Disabled (401) when OPERATOR_TOKEN is not set.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { readFields } from "../http/read-body";
+import { secretsEqual } from "../http/timing-safe";
+import { log } from "../log/logger";
+import { isSessionId } from "../sessions/refresh-token";
+import { bearerToken } from "../tokens/read-credentials";
+
+async function authenticateOperator(context: RequestContext, request: Request): Promise<void> {
+  const expected = context.config.operatorToken;
+  let presented: string | undefined;
+  try {
+    presented = bearerToken(request.headers.get("authorization"));
+  } catch {
+    presented = undefined;
+  }
+  if (expected === undefined || presented === undefined || !(await secretsEqual(presented, expected))) {
+    log.security("operator_auth_failed", { requestId: context.requestId, ip: context.clientIp });
+    throw new GatewayError("operator_unauthorized");
+  }
+}
+
+function json(body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+export async function handleRevokeSubject(context: RequestContext, request: Request): Promise<Response> {
+  await authenticateOperator(context, request);
+  const { sub } = await readFields(request, ["json", "form"]);
+  if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
+  // Lives as long as the longest session could: every session that began before now dies.
+  await context.revocations.revokeSubject(sub, context.config.refreshTokenTtl, "operator");
+  log.security("subject_revoked", { requestId: context.requestId, sub });
+  return json({ revoked: "subject", sub });
+}
+
+export async function handleRevokeSession(context: RequestContext, request: Request): Promise<Response> {
+  await authenticateOperator(context, request);
+  const { sid } = await readFields(request, ["json", "form"]);
+  if (!sid || !isSessionId(sid)) throw new GatewayError("request_invalid", { detail: '"sid" is required' });
+  await context.sessions.endById(sid, "operator");
+  log.security("session_revoked", { requestId: context.requestId, sid });
+  return json({ revoked: "session", sid });
+}

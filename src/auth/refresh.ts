@@ -1,0 +1,37 @@
+/**
+ * POST /auth/refresh — client-managed refresh.
+ * Browsers send the refresh cookie (empty body); other clients send the RFC 6749 §6 form
+ * `grant_type=refresh_token&refresh_token=…` and get the rotated token back in the body.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { REFRESH_COOKIE, cookieValues } from "../http/cookies";
+import { readFields } from "../http/read-body";
+import { tokenResponse } from "../http/token-response";
+
+export async function handleRefresh(context: RequestContext, request: Request): Promise<Response> {
+  const fields = await readFields(request, ["form", "empty"]);
+  const cookies = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
+  if (cookies.length > 1) throw new GatewayError("request_invalid", { detail: "several refresh cookies", clearSession: true });
+  const fromBody = fields.refresh_token;
+  if (fromBody !== undefined && fields.grant_type !== "refresh_token") {
+    throw new GatewayError("request_invalid", { detail: 'grant_type must be "refresh_token"' });
+  }
+  if (fromBody !== undefined && cookies.length === 1) {
+    throw new GatewayError("request_invalid", { detail: "refresh token in both cookie and body" });
+  }
+  const refreshToken = fromBody ?? cookies[0];
+  if (!refreshToken) throw new GatewayError("grant_invalid", { detail: "no refresh token", clearSession: true });
+  try {
+    const granted = await context.sessions.refresh(refreshToken);
+    return tokenResponse(context.config, granted, {
+      refreshInBody: fromBody !== undefined,
+      setAccessCookie: context.config.accessCookie,
+    });
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === "grant_invalid") {
+      throw new GatewayError("grant_invalid", { detail: error.detail, clearSession: true, cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The gateway's settings, parsed once from the Worker's env into a frozen object.
+ * Types only; parsing lives in `parse-config.ts`.
+ */
+import type { JSONWebKeySet, JWK } from "jose";
+import type { RouteRule } from "../policy/route-policy";
+
+export type GatewayMode = "production" | "development";
+export type SameSite = "Strict" | "Lax" | "None";
+
+export type UpstreamTarget =
+  | { readonly kind: "binding" }
+  | { readonly kind: "url"; readonly origin: string; readonly basePath: string };
+
+export interface GatewayConfig {
+  readonly mode: GatewayMode;
+  readonly realm: string;
+  readonly upstream: UpstreamTarget;
+  readonly upstreamTimeoutMs: number;
+
+  readonly issuer: string;
+  readonly audience: string;
+  /** Seconds. */
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly sessionIdleTtl: number;
+  readonly refreshGraceSeconds: number;
+  readonly clockToleranceSeconds: number;
+
+  /** Private JWKs Portcullis signs with; each has `kid` and `alg`. */
+  readonly signingKeys: readonly JWK[];
+  readonly activeSigningKid: string | undefined;
+  /** Extra public keys accepted for verification (tokens from another issuer of yours). */
+  readonly verifyJwks: JSONWebKeySet | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly jwksCacheSeconds: number;
+  readonly jwksCooldownSeconds: number;
+  /** HS256 shared secret, as the seed design's backend uses (`ACCESS_SECRET`). */
+  readonly accessSecret: string | undefined;
+
+  readonly routes: readonly RouteRule[];
+  readonly revocationCacheSeconds: number;
+
+  readonly credentialCheckPath: string;
+  readonly credentialCheckSecret: string | undefined;
+  readonly cookieSameSite: SameSite;
+  /** Also hand the access token out in an HttpOnly cookie (browser, backend-managed refresh). */
+  readonly accessCookie: boolean;
+  readonly operatorToken: string | undefined;
+  readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;
+}

@@ -1,0 +1,52 @@
+/**
+ * The Worker's bindings, as declared in `wrangler.toml` (vars) and set as secrets.
+ * Only `config/parse-config.ts` reads these; everything else gets the parsed config.
+ */
+import type { SessionObject } from "../sessions/session-object";
+
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
+export interface Env {
+  // bindings
+  REVOKED: KVNamespace;
+  SESSIONS: DurableObjectNamespace<SessionObject>;
+  /** Optional: the upstream as a service binding (the demo upstream in development). */
+  UPSTREAM?: Fetcher;
+  LOGIN_IP_LIMIT?: RateLimitBinding;
+  LOGIN_ACCOUNT_LIMIT?: RateLimitBinding;
+  REFRESH_IP_LIMIT?: RateLimitBinding;
+  REFRESH_SESSION_LIMIT?: RateLimitBinding;
+
+  // vars (wrangler.toml) — strings, or JSON values for the structured ones
+  PORTCULLIS_ENV?: string;
+  UPSTREAM_URL?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+  TOKEN_ISSUER?: string;
+  TOKEN_AUDIENCE?: string;
+  ACCESS_TOKEN_TTL?: string;
+  REFRESH_TOKEN_TTL?: string;
+  SESSION_IDLE_TTL?: string;
+  REFRESH_GRACE_SECONDS?: string;
+  CLOCK_TOLERANCE_SECONDS?: string;
+  ACTIVE_SIGNING_KID?: string;
+  VERIFY_JWKS?: string | object;
+  JWKS_URL?: string;
+  JWKS_CACHE_SECONDS?: string;
+  JWKS_COOLDOWN_SECONDS?: string;
+  ROUTES?: string | object;
+  REVOCATION_CACHE_SECONDS?: string;
+  CREDENTIAL_CHECK_PATH?: string;
+  COOKIE_SAMESITE?: string;
+  ACCESS_COOKIE?: string;
+  REVOKE_CLIENT_ID?: string;
+  REALM?: string;
+
+  // secrets (`wrangler secret put`, `.dev.vars` locally)
+  SIGNING_KEYS?: string;
+  ACCESS_SECRET?: string;
+  CREDENTIAL_CHECK_SECRET?: string;
+  OPERATOR_TOKEN?: string;
+  REVOKE_CLIENT_SECRET?: string;
+}

@@ -1,0 +1,248 @@
+/**
+ * Turns the Worker's env into a validated, frozen GatewayConfig.
+ *
+ * Every setting has a default or a clear error that names it. Errors never echo a
+ * secret's value. The parse runs once per env object (per isolate), not per request.
+ */
+import type { JSONWebKeySet, JWK } from "jose";
+import { GatewayError } from "../errors/gateway-error";
+import { parseRouteRules } from "../policy/route-policy";
+import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
+import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN, DEV_SIGNING_KEY } from "./dev-keys";
+import type { Env } from "./env";
+
+/** A setting is missing or wrong. `setting` names it; the message never holds a secret. */
+export class ConfigError extends GatewayError {
+  readonly setting: string;
+  constructor(setting: string, problem: string) {
+    super("misconfigured", { detail: `${setting}: ${problem}` });
+    this.name = "ConfigError";
+    this.setting = setting;
+  }
+}
+
+const SIGNING_ALGORITHMS = new Set(["EdDSA", "ES256", "RS256"]);
+const MIN_SECRET_LENGTH = 32;
+
+function text(env: Env, name: keyof Env): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") return undefined;
+  const trimmed = value.trim();
+  return trimmed === "" ? undefined : trimmed;
+}
+
+function integer(env: Env, name: keyof Env, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = typeof raw === "number" ? raw : Number(String(raw).trim());
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(String(name), `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function json(env: Env, name: keyof Env): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (typeof raw !== "string") return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ConfigError(String(name), "is not valid JSON");
+  }
+}
+
+function secret(env: Env, name: keyof Env, forbiddenDevValue?: string, mode?: GatewayMode): string | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  if (value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(String(name), `must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (mode === "production" && forbiddenDevValue !== undefined && value === forbiddenDevValue) {
+    throw new ConfigError(String(name), "is the development-only value; set a real secret before deploying");
+  }
+  return value;
+}
+
+function absoluteUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(name, "must be an absolute http(s) URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(name, "must be an absolute http(s) URL");
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(name, "must not contain credentials, a query or a fragment");
+  }
+  return url;
+}
+
+function parseMode(env: Env): GatewayMode {
+  const value = text(env, "PORTCULLIS_ENV") ?? "production";
+  if (value !== "production" && value !== "development") {
+    throw new ConfigError("PORTCULLIS_ENV", 'must be "production" or "development"');
+  }
+  return value;
+}
+
+function parseUpstream(env: Env): UpstreamTarget {
+  const url = text(env, "UPSTREAM_URL");
+  if (url !== undefined) {
+    const parsed = absoluteUrl("UPSTREAM_URL", url);
+    return Object.freeze({ kind: "url", origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, "") });
+  }
+  if (env.UPSTREAM !== undefined) return Object.freeze({ kind: "binding" });
+  throw new ConfigError("UPSTREAM_URL", "is required (or bind the upstream as the UPSTREAM service)");
+}
+
+function parseSigningKeys(env: Env, mode: GatewayMode): JWK[] {
+  const raw = json(env, "SIGNING_KEYS");
+  if (raw === undefined) return mode === "development" ? [{ ...DEV_SIGNING_KEY }] : [];
+  const keys = Array.isArray(raw) ? raw : (raw as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new ConfigError("SIGNING_KEYS", 'must be a JSON array of private JWKs (or {"keys": [...]})');
+  }
+  const seen = new Set<string>();
+  return keys.map((key: unknown, index) => {
+    const jwk = key as JWK;
+    if (typeof jwk !== "object" || jwk === null || typeof jwk.kid !== "string" || jwk.kid === "") {
+      throw new ConfigError("SIGNING_KEYS", `key ${index} needs a "kid"`);
+    }
+    if (typeof jwk.alg !== "string" || !SIGNING_ALGORITHMS.has(jwk.alg)) {
+      throw new ConfigError("SIGNING_KEYS", `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
+    }
+    if (typeof jwk.d !== "string") throw new ConfigError("SIGNING_KEYS", `key ${index} is not a private key`);
+    if (seen.has(jwk.kid)) throw new ConfigError("SIGNING_KEYS", `kid "${jwk.kid}" appears twice`);
+    seen.add(jwk.kid);
+    if (mode === "production" && (jwk.kid === DEV_SIGNING_KEY.kid || jwk.d === DEV_SIGNING_KEY.d)) {
+      throw new ConfigError("SIGNING_KEYS", "holds the development-only key; run `npm run keygen` for a real one");
+    }
+    return Object.freeze({ ...jwk });
+  });
+}
+
+function parseVerifyJwks(env: Env): JSONWebKeySet | undefined {
+  const raw = json(env, "VERIFY_JWKS");
+  if (raw === undefined) return undefined;
+  const keys = (raw as { keys?: unknown }).keys;
+  if (!Array.isArray(keys)) throw new ConfigError("VERIFY_JWKS", 'must be a JWKS: {"keys": [...]}');
+  for (const [index, key] of keys.entries()) {
+    const jwk = key as JWK;
+    if (typeof jwk.alg !== "string" || !SIGNING_ALGORITHMS.has(jwk.alg)) {
+      throw new ConfigError("VERIFY_JWKS", `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
+    }
+    if ("d" in jwk) throw new ConfigError("VERIFY_JWKS", `key ${index} is a private key; publish only public keys`);
+  }
+  return raw as JSONWebKeySet;
+}
+
+function parseSameSite(env: Env): SameSite {
+  const value = text(env, "COOKIE_SAMESITE") ?? "Strict";
+  const normalized = value.charAt(0).toUpperCase() + value.slice(1).toLowerCase();
+  if (normalized !== "Strict" && normalized !== "Lax" && normalized !== "None") {
+    throw new ConfigError("COOKIE_SAMESITE", 'must be "Strict", "Lax" or "None"');
+  }
+  return normalized;
+}
+
+function parseBoolean(env: Env, name: keyof Env, fallback: boolean): boolean {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new ConfigError(String(name), 'must be "true" or "false"');
+}
+
+/** Parse and validate every setting. Throws ConfigError naming the first bad one. */
+export function parseConfig(env: Env): GatewayConfig {
+  const mode = parseMode(env);
+  const development = mode === "development";
+
+  const issuer = text(env, "TOKEN_ISSUER") ?? (development ? "http://localhost:8787" : undefined);
+  if (issuer === undefined) throw new ConfigError("TOKEN_ISSUER", "is required");
+  const audience = text(env, "TOKEN_AUDIENCE") ?? (development ? "portcullis-demo" : undefined);
+  if (audience === undefined) throw new ConfigError("TOKEN_AUDIENCE", "is required");
+
+  const signingKeys = parseSigningKeys(env, mode);
+  const activeSigningKid = text(env, "ACTIVE_SIGNING_KID") ?? signingKeys[0]?.kid;
+  if (activeSigningKid !== undefined && !signingKeys.some((key) => key.kid === activeSigningKid)) {
+    throw new ConfigError("ACTIVE_SIGNING_KID", "names no key in SIGNING_KEYS");
+  }
+  const verifyJwks = parseVerifyJwks(env);
+  const jwksUrl = text(env, "JWKS_URL");
+  if (jwksUrl !== undefined) absoluteUrl("JWKS_URL", jwksUrl);
+  const accessSecret = secret(env, "ACCESS_SECRET");
+  if (signingKeys.length === 0 && !verifyJwks && !jwksUrl && !accessSecret) {
+    throw new ConfigError("SIGNING_KEYS", "is required (or VERIFY_JWKS, JWKS_URL or ACCESS_SECRET to only verify)");
+  }
+
+  const accessTokenTtl = integer(env, "ACCESS_TOKEN_TTL", 900, 1, 86_400);
+  const refreshTokenTtl = integer(env, "REFRESH_TOKEN_TTL", 30 * 86_400, 60, 400 * 86_400);
+  const sessionIdleTtl = integer(env, "SESSION_IDLE_TTL", Math.min(7 * 86_400, refreshTokenTtl), 60, refreshTokenTtl);
+
+  const credentialCheckPath = text(env, "CREDENTIAL_CHECK_PATH") ?? "/portcullis/credential-check";
+  if (!credentialCheckPath.startsWith("/")) throw new ConfigError("CREDENTIAL_CHECK_PATH", 'must start with "/"');
+  const credentialCheckSecret =
+    secret(env, "CREDENTIAL_CHECK_SECRET", DEV_CREDENTIAL_CHECK_SECRET, mode) ??
+    (development ? DEV_CREDENTIAL_CHECK_SECRET : undefined);
+  const operatorToken =
+    secret(env, "OPERATOR_TOKEN", DEV_OPERATOR_TOKEN, mode) ?? (development ? DEV_OPERATOR_TOKEN : undefined);
+
+  const revokeClientId = text(env, "REVOKE_CLIENT_ID");
+  const revokeClientSecret = secret(env, "REVOKE_CLIENT_SECRET");
+  if ((revokeClientId === undefined) !== (revokeClientSecret === undefined)) {
+    throw new ConfigError(revokeClientId ? "REVOKE_CLIENT_SECRET" : "REVOKE_CLIENT_ID", "is required with the other");
+  }
+
+  const config: GatewayConfig = {
+    mode,
+    realm: text(env, "REALM") ?? "portcullis",
+    upstream: parseUpstream(env),
+    upstreamTimeoutMs: integer(env, "UPSTREAM_TIMEOUT_MS", 30_000, 100, 600_000),
+    issuer,
+    audience,
+    accessTokenTtl,
+    refreshTokenTtl,
+    sessionIdleTtl,
+    refreshGraceSeconds: integer(env, "REFRESH_GRACE_SECONDS", 10, 0, 120),
+    clockToleranceSeconds: integer(env, "CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
+    signingKeys: Object.freeze(signingKeys),
+    activeSigningKid,
+    verifyJwks,
+    jwksUrl,
+    jwksCacheSeconds: integer(env, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
+    jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
+    accessSecret,
+    routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
+    revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
+    credentialCheckPath,
+    credentialCheckSecret,
+    cookieSameSite: parseSameSite(env),
+    accessCookie: parseBoolean(env, "ACCESS_COOKIE", true),
+    operatorToken,
+    revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
+  };
+  return Object.freeze(config);
+}
+
+const parsed = new WeakMap<object, GatewayConfig | ConfigError>();
+
+/** `parseConfig`, remembered per env object so a request never re-parses. */
+export function configFor(env: Env): GatewayConfig {
+  let entry = parsed.get(env);
+  if (entry === undefined) {
+    try {
+      entry = parseConfig(env);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      entry = error;
+    }
+    parsed.set(env, entry);
+  }
+  if (entry instanceof ConfigError) throw entry;
+  return entry;
+}

@@ -1,0 +1,70 @@
+/**
+ * One error class for everything the gateway refuses or fails at.
+ *
+ * Every refusal carries a stable `code`; callers switch on it and a single mapping
+ * (`problem.ts`) turns it into the answer a client sees. The `detail` is for the log only
+ * and must never contain a token, cookie or secret.
+ */
+
+export type GatewayErrorCode =
+  // credentials on a protected request (RFC 6750)
+  | "token_missing"
+  | "token_malformed"
+  | "token_invalid"
+  | "token_expired"
+  | "token_revoked"
+  | "token_ambiguous"
+  | "insufficient_scope"
+  | "keys_unavailable"
+  // sessions and auth endpoints (RFC 6749)
+  | "grant_invalid"
+  | "credentials_invalid"
+  | "client_invalid"
+  | "request_invalid"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "method_not_allowed"
+  | "operator_unauthorized"
+  | "rate_limited"
+  | "origin_forbidden"
+  // dependencies
+  | "upstream_unreachable"
+  | "upstream_timeout"
+  | "credential_check_unavailable"
+  | "revocation_store_unavailable"
+  | "session_store_unavailable"
+  | "misconfigured";
+
+export interface GatewayErrorOptions {
+  /** Log-only explanation. Never include secrets. */
+  detail?: string;
+  cause?: unknown;
+  /** Scopes a route required, for `insufficient_scope`. */
+  requiredScopes?: readonly string[];
+  /** Seconds, for `rate_limited` and temporary failures. */
+  retryAfter?: number;
+  /** The answer also clears the gateway's cookies (a dead session). */
+  clearSession?: boolean;
+}
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode;
+  readonly detail: string | undefined;
+  readonly requiredScopes: readonly string[] | undefined;
+  readonly retryAfter: number | undefined;
+  readonly clearSession: boolean;
+
+  constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
+    super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
+    this.name = "GatewayError";
+    this.code = code;
+    this.detail = options.detail;
+    this.requiredScopes = options.requiredScopes;
+    this.retryAfter = options.retryAfter;
+    this.clearSession = options.clearSession ?? false;
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}

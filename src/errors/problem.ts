@@ -1,0 +1,91 @@
+/**
+ * The one mapping from a GatewayError code to what the client sees: status,
+ * `application/problem+json` body (RFC 9457) and, for bearer-token failures,
+ * `WWW-Authenticate` (RFC 6750 §3). Answers are deliberately generic: the reason an
+ * attacker would like to know (expired vs. bad signature vs. revoked) goes to the log.
+ */
+import type { GatewayError, GatewayErrorCode } from "./gateway-error";
+
+interface ProblemShape {
+  status: number;
+  title: string;
+  /** RFC 6750 / RFC 6749 error code, when the answer has one. */
+  oauthError?: "invalid_request" | "invalid_token" | "insufficient_scope" | "invalid_grant" | "invalid_client";
+  /** Send `WWW-Authenticate: Bearer …` (protected resources). */
+  bearerChallenge?: boolean;
+}
+
+const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
+  token_missing: { status: 401, title: "Authentication required", bearerChallenge: true },
+  token_malformed: { status: 401, title: "Invalid access token", oauthError: "invalid_token", bearerChallenge: true },
+  token_invalid: { status: 401, title: "Invalid access token", oauthError: "invalid_token", bearerChallenge: true },
+  token_expired: { status: 401, title: "Invalid access token", oauthError: "invalid_token", bearerChallenge: true },
+  token_revoked: { status: 401, title: "Invalid access token", oauthError: "invalid_token", bearerChallenge: true },
+  token_ambiguous: {
+    status: 400,
+    title: "More than one access token in the request",
+    oauthError: "invalid_request",
+    bearerChallenge: true,
+  },
+  insufficient_scope: { status: 403, title: "Insufficient scope", oauthError: "insufficient_scope", bearerChallenge: true },
+  keys_unavailable: { status: 503, title: "Token verification keys are temporarily unavailable" },
+  grant_invalid: { status: 401, title: "Invalid refresh token", oauthError: "invalid_grant" },
+  credentials_invalid: { status: 401, title: "Invalid credentials" },
+  client_invalid: { status: 401, title: "Client authentication failed", oauthError: "invalid_client" },
+  request_invalid: { status: 400, title: "Malformed request", oauthError: "invalid_request" },
+  payload_too_large: { status: 413, title: "Request body too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported content type" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  operator_unauthorized: { status: 401, title: "Operator authentication required" },
+  rate_limited: { status: 429, title: "Too many requests" },
+  origin_forbidden: { status: 403, title: "Cross-site request refused" },
+  upstream_unreachable: { status: 502, title: "Upstream unreachable" },
+  upstream_timeout: { status: 504, title: "Upstream timed out" },
+  credential_check_unavailable: { status: 503, title: "Login is temporarily unavailable" },
+  revocation_store_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
+  session_store_unavailable: { status: 503, title: "Sessions are temporarily unavailable" },
+  misconfigured: { status: 503, title: "Gateway is not configured" },
+};
+
+/** Quote a value for an RFC 7235 auth-param (escape backslash and double quote). */
+function quoteAuthParam(value: string): string {
+  return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+}
+
+export interface ProblemContext {
+  realm: string;
+  requestId: string;
+}
+
+/** The HTTP status a code maps to (used by logs and tests). */
+export function statusOf(code: GatewayErrorCode): number {
+  return PROBLEMS[code].status;
+}
+
+/** Build the client-facing answer for a refusal. */
+export function problemResponse(error: GatewayError, context: ProblemContext, extraHeaders?: HeadersInit): Response {
+  const shape = PROBLEMS[error.code];
+  const headers = new Headers(extraHeaders);
+  headers.set("content-type", "application/problem+json");
+  headers.set("cache-control", "no-store");
+  headers.set("x-request-id", context.requestId);
+
+  if (shape.bearerChallenge) {
+    const params = [`realm=${quoteAuthParam(context.realm)}`];
+    if (shape.oauthError) params.push(`error=${quoteAuthParam(shape.oauthError)}`);
+    if (error.code === "insufficient_scope" && error.requiredScopes?.length) {
+      params.push(`scope=${quoteAuthParam(error.requiredScopes.join(" "))}`);
+    }
+    headers.set("www-authenticate", `Bearer ${params.join(", ")}`);
+  }
+  if (error.retryAfter !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfter))));
+
+  const body: Record<string, unknown> = {
+    type: "about:blank",
+    title: shape.title,
+    status: shape.status,
+    request_id: context.requestId,
+  };
+  if (shape.oauthError) body.error = shape.oauthError;
+  return new Response(JSON.stringify(body), { status: shape.status, headers });
+}

@@ -1,0 +1,53 @@
+/**
+ * Everything one request needs, built once at the edge of the app: the parsed config,
+ * keys, stores and clock. Handlers receive this, never the raw env.
+ */
+import type { GatewayConfig } from "../config/config";
+import type { Env } from "../config/env";
+import { configFor } from "../config/parse-config";
+import { RevocationStore } from "../revocation/revocation-store";
+import { Sessions } from "../sessions/sessions";
+import { type KeyRing, keyRingFor } from "../tokens/key-ring";
+import type { Upstream } from "../proxy/forward";
+
+export interface RequestContext {
+  readonly config: GatewayConfig;
+  readonly env: Env;
+  readonly keys: KeyRing;
+  readonly revocations: RevocationStore;
+  readonly sessions: Sessions;
+  readonly upstream: Upstream;
+  readonly requestId: string;
+  readonly clientIp: string | undefined;
+  readonly now: () => number;
+}
+
+const stores = new WeakMap<GatewayConfig, RevocationStore>();
+
+function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number): RevocationStore {
+  let store = stores.get(config);
+  if (store === undefined) {
+    store = new RevocationStore(env.REVOKED, { cacheSeconds: config.revocationCacheSeconds, now });
+    stores.set(config, store);
+  }
+  return store;
+}
+
+export async function createRequestContext(env: Env, request: Request): Promise<RequestContext> {
+  const now = Date.now;
+  const config = configFor(env);
+  const keys = await keyRingFor(config);
+  const revocations = revocationStoreFor(config, env, now);
+  const requestId = crypto.randomUUID();
+  return {
+    config,
+    env,
+    keys,
+    revocations,
+    sessions: new Sessions({ config, namespace: env.SESSIONS, revocations, keys, now, requestId }),
+    upstream: { config, binding: env.UPSTREAM },
+    requestId,
+    clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
+    now,
+  };
+}

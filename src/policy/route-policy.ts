@@ -1,0 +1,111 @@
+/**
+ * Which routes are public and which scopes or roles a protected route needs.
+ *
+ * Rules come from the ROUTES setting, are checked in order, and the first that matches
+ * method and path decides. A request no rule matches is protected (authenticated, no
+ * particular scope): protected by default.
+ *
+ * ```toml
+ * ROUTES = [
+ *   { path = "/health", public = true },
+ *   { path = "/public/*", methods = ["GET"], public = true },
+ *   { path = "/admin/*", scopes = ["admin"] },
+ *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
+ * ]
+ * ```
+ */
+
+export interface RouteRule {
+  /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
+  readonly path: string;
+  /** Upper-case methods this rule applies to; all methods when absent. */
+  readonly methods?: readonly string[];
+  readonly public?: boolean;
+  /** Every one of these must be in the token's `scope`. */
+  readonly scopes?: readonly string[];
+  /** Every one of these must be in the token's `roles`. */
+  readonly roles?: readonly string[];
+}
+
+export type RouteDecision =
+  | { readonly access: "public" }
+  | { readonly access: "protected"; readonly scopes: readonly string[]; readonly roles: readonly string[] };
+
+const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
+const METHOD = /^[A-Z]+$/;
+const NAME = /^[\x21-\x7e]+$/;
+
+function stringList(value: unknown, what: string, pattern: RegExp, fail: (problem: string) => Error): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string" || !pattern.test(item))) {
+    throw fail(`${what} must be a list of ${what === "methods" ? "upper-case methods" : "names without spaces"}`);
+  }
+  return value as string[];
+}
+
+/** Validate ROUTES once, at config time. */
+export function parseRouteRules(raw: unknown, fail: (problem: string) => Error): readonly RouteRule[] {
+  if (raw === undefined) return Object.freeze([]);
+  if (!Array.isArray(raw)) throw fail("must be a list of route rules");
+  return Object.freeze(
+    raw.map((item: unknown, index): RouteRule => {
+      const rule = item as Record<string, unknown>;
+      if (typeof rule !== "object" || rule === null) throw fail(`rule ${index} must be an object`);
+      const path = rule.path;
+      if (typeof path !== "string" || !(path === "*" || path.startsWith("/"))) {
+        throw fail(`rule ${index} needs a "path" starting with "/" (or "*")`);
+      }
+      if (path.includes("*") && !(path === "*" || (path.endsWith("/*") && path.indexOf("*") === path.length - 1))) {
+        throw fail(`rule ${index}: "*" is allowed only as the last segment ("/api/*")`);
+      }
+      const methods = stringList(rule.methods, "methods", METHOD, fail);
+      const scopes = stringList(rule.scopes, "scopes", NAME, fail);
+      const roles = stringList(rule.roles, "roles", NAME, fail);
+      const isPublic = rule.public === true;
+      if (isPublic && (scopes.length > 0 || roles.length > 0)) {
+        throw fail(`rule ${index} is public and cannot require scopes or roles`);
+      }
+      return Object.freeze({
+        path,
+        ...(methods.length > 0 ? { methods: Object.freeze(methods) } : {}),
+        public: isPublic,
+        scopes: Object.freeze(scopes),
+        roles: Object.freeze(roles),
+      });
+    }),
+  );
+}
+
+function pathMatches(pattern: string, path: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern.endsWith("/*")) {
+    const prefix = pattern.slice(0, -2);
+    return path === prefix || path.startsWith(`${prefix}/`);
+  }
+  return path === pattern;
+}
+
+/**
+ * Decide the policy for a request. `path` must be the URL's normalized pathname (the
+ * WHATWG URL parser has already resolved dot segments), so "/public/../admin" cannot
+ * slip past a prefix rule.
+ */
+export function decideRoute(rules: readonly RouteRule[], method: string, path: string): RouteDecision {
+  for (const rule of rules) {
+    if (rule.methods && !rule.methods.includes(method)) continue;
+    if (!pathMatches(rule.path, path)) continue;
+    return rule.public ? { access: "public" } : { access: "protected", scopes: rule.scopes ?? [], roles: rule.roles ?? [] };
+  }
+  return PROTECTED_DEFAULT;
+}
+
+/** What a protected route needs that the token lacks; empty when it may pass. */
+export function missingGrants(
+  decision: Extract<RouteDecision, { access: "protected" }>,
+  granted: { scopes: ReadonlySet<string>; roles: ReadonlySet<string> },
+): { scopes: string[]; roles: string[] } {
+  return {
+    scopes: decision.scopes.filter((scope) => !granted.scopes.has(scope)),
+    roles: decision.roles.filter((role) => !granted.roles.has(role)),
+  };
+}

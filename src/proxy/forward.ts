@@ -1,0 +1,47 @@
+/**
+ * Sends a request to the upstream and hands its answer back as a stream.
+ *
+ * The timeout covers the wait for the upstream's response headers (a slow first byte),
+ * not the body: a 100 MB download is not cut off. Connection failures map to 502, the
+ * timeout to 504 (both `application/problem+json` via the error mapping).
+ */
+import type { GatewayConfig } from "../config/config";
+import { GatewayError } from "../errors/gateway-error";
+
+export interface Upstream {
+  readonly config: GatewayConfig;
+  /** The UPSTREAM service binding, when the upstream is reached that way. */
+  readonly binding: Fetcher | undefined;
+}
+
+/** The upstream URL for an incoming request URL (path and query kept as sent). */
+export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.pathname + incoming.search): string {
+  const target = upstream.config.upstream;
+  // With a service binding the host is nominal; the binding decides where it goes.
+  if (target.kind === "binding") return `${incoming.protocol}//${incoming.host}${path}`;
+  return `${target.origin}${target.basePath}${path}`;
+}
+
+const HOP_BY_HOP_RESPONSE = ["keep-alive", "proxy-connection", "transfer-encoding", "trailer"];
+
+export async function sendUpstream(upstream: Upstream, request: Request): Promise<Response> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), upstream.config.upstreamTimeoutMs);
+  let response: Response;
+  try {
+    const send = upstream.config.upstream.kind === "binding" && upstream.binding ? upstream.binding : { fetch };
+    response = await send.fetch(request, { signal: controller.signal });
+  } catch (error) {
+    if (controller.signal.aborted) {
+      throw new GatewayError("upstream_timeout", { detail: `no response within ${upstream.config.upstreamTimeoutMs} ms` });
+    }
+    throw new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (response.status === 101 || response.webSocket) return response;
+  // Re-wrap so headers are mutable for the gateway's own additions; the body stays a stream.
+  const headers = new Headers(response.headers);
+  for (const name of HOP_BY_HOP_RESPONSE) headers.delete(name);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}

@@ -1,0 +1,84 @@
+/**
+ * The claims of an access token as the gateway uses them, checked for type and size.
+ * RFC 9068 shape: `scope` is a space-separated string, `roles` a list of strings.
+ */
+import type { JWTPayload } from "jose";
+
+export interface AccessTokenClaims {
+  readonly sub: string;
+  readonly iss: string;
+  readonly exp: number;
+  readonly iat: number;
+  readonly jti: string | undefined;
+  readonly sid: string | undefined;
+  /** When the session began (seconds); falls back to `iat` for tokens without it. */
+  readonly authTime: number;
+  readonly scopes: ReadonlySet<string>;
+  readonly roles: ReadonlySet<string>;
+}
+
+const MAX_ID_LENGTH = 256;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function optionalId(payload: JWTPayload, name: string): string | undefined | null {
+  const value = payload[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "" || value.length > MAX_ID_LENGTH) return null;
+  return value;
+}
+
+/** Narrow a verified payload to the claims we rely on, or undefined if any is ill-typed. */
+export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
+  const { sub, iss, exp, iat } = payload;
+  if (typeof sub !== "string" || sub === "" || sub.length > MAX_ID_LENGTH) return undefined;
+  if (typeof iss !== "string") return undefined;
+  if (typeof exp !== "number" || typeof iat !== "number") return undefined;
+  const jti = optionalId(payload, "jti");
+  const sid = optionalId(payload, "sid");
+  if (jti === null || sid === null) return undefined;
+
+  const authTime = payload.auth_time ?? iat;
+  if (typeof authTime !== "number" || !Number.isFinite(authTime)) return undefined;
+
+  let scopes: string[] = [];
+  if (payload.scope !== undefined) {
+    if (typeof payload.scope !== "string") return undefined;
+    scopes = payload.scope.split(" ").filter((item) => item !== "");
+    if (scopes.some((item) => !SCOPE_TOKEN.test(item))) return undefined;
+  }
+  let roles: string[] = [];
+  if (payload.roles !== undefined) {
+    if (!Array.isArray(payload.roles) || payload.roles.some((role) => typeof role !== "string")) return undefined;
+    roles = payload.roles as string[];
+  }
+  return Object.freeze({
+    sub,
+    iss,
+    exp,
+    iat,
+    jti,
+    sid,
+    authTime,
+    scopes: new Set(scopes),
+    roles: new Set(roles),
+  });
+}
+
+/** The claims of a token the gateway just minted for a session (no need to re-verify it). */
+export function claimsOfIssued(granted: {
+  accessToken: { jti: string; exp: number; expiresIn: number };
+  session: { sid: string; sub: string; scope: readonly string[]; roles: readonly string[]; createdAt: number };
+}): AccessTokenClaims {
+  const { accessToken, session } = granted;
+  return Object.freeze({
+    sub: session.sub,
+    iss: "",
+    exp: accessToken.exp,
+    iat: accessToken.exp - accessToken.expiresIn,
+    jti: accessToken.jti,
+    sid: session.sid,
+    authTime: Math.floor(session.createdAt / 1000),
+    scopes: new Set(session.scope),
+    roles: new Set(session.roles),
+  });
+}

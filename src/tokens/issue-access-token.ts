@@ -1,0 +1,60 @@
+/**
+ * Mints Portcullis access tokens: RFC 9068 JWT access tokens (`typ: at+jwt`) signed with
+ * the active key.
+ */
+import { SignJWT } from "jose";
+import { GatewayError } from "../errors/gateway-error";
+import type { SigningKey } from "./key-ring";
+import { ACCESS_TOKEN_TYPE } from "./verify-access-token";
+
+export interface AccessTokenSubject {
+  readonly sub: string;
+  readonly sid: string;
+  /** Seconds since the epoch at which the session began. */
+  readonly authTime: number;
+  readonly scope: readonly string[];
+  readonly roles: readonly string[];
+}
+
+export interface IssueOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresIn: number;
+  readonly exp: number;
+}
+
+export async function issueAccessToken(
+  subject: AccessTokenSubject,
+  signer: SigningKey | undefined,
+  options: IssueOptions,
+): Promise<IssuedAccessToken> {
+  if (signer === undefined) throw new GatewayError("misconfigured", { detail: "SIGNING_KEYS: no signing key" });
+  const iat = Math.floor(options.now / 1000);
+  const exp = iat + options.ttlSeconds;
+  const jti = crypto.randomUUID();
+  const claims: Record<string, unknown> = {
+    sid: subject.sid,
+    auth_time: subject.authTime,
+    client_id: options.audience,
+  };
+  if (subject.scope.length > 0) claims.scope = subject.scope.join(" ");
+  if (subject.roles.length > 0) claims.roles = [...subject.roles];
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYPE, ...(signer.kid ? { kid: signer.kid } : {}) })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setSubject(subject.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(signer.key);
+  return { token, jti, expiresIn: options.ttlSeconds, exp };
+}

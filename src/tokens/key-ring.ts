@@ -1,0 +1,143 @@
+/**
+ * The keys Portcullis signs and verifies with, imported once per config.
+ *
+ * Sources, each with an explicit algorithm (RFC 8725 §3.1, never taken from a token):
+ * - SIGNING_KEYS: our own private keys (one active); their public halves verify our tokens
+ *   and are published at /.well-known/jwks.json.
+ * - VERIFY_JWKS: extra public keys (a local JWKS).
+ * - JWKS_URL: a remote JWKS, fetched and cached (see remote-key-set.ts).
+ * - ACCESS_SECRET: an HS256 shared secret, as in the seed design.
+ */
+import { type CryptoKey, type JWK, type JWTHeaderParameters, importJWK } from "jose";
+import type { GatewayConfig } from "../config/config";
+import { GatewayError } from "../errors/gateway-error";
+import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";
+
+export type KeySource = "signing-key" | "verify-jwks" | "remote-jwks" | "access-secret";
+
+export interface VerificationKey {
+  readonly key: CryptoKey | Uint8Array;
+  readonly alg: string;
+  readonly kid: string | undefined;
+  readonly source: KeySource;
+}
+
+export interface SigningKey {
+  readonly key: CryptoKey | Uint8Array;
+  readonly alg: string;
+  readonly kid: string | undefined;
+}
+
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
+
+/** The public half of a private JWK, as published in a JWKS. */
+export function publicJwk(jwk: JWK): JWK {
+  const copy: Record<string, unknown> = { ...jwk };
+  for (const member of PRIVATE_MEMBERS) delete copy[member];
+  delete copy.key_ops;
+  copy.use = "sig";
+  return copy as JWK;
+}
+
+export class KeyRing {
+  readonly #byKid = new Map<string, VerificationKey>();
+  readonly #withoutKid: VerificationKey[] = [];
+  readonly #secret: VerificationKey | undefined;
+  readonly #remote: RemoteKeySet | undefined;
+  readonly signer: SigningKey | undefined;
+  readonly publicJwks: { keys: JWK[] };
+
+  private constructor(
+    keys: VerificationKey[],
+    secret: VerificationKey | undefined,
+    remote: RemoteKeySet | undefined,
+    signer: SigningKey | undefined,
+    publicJwks: { keys: JWK[] },
+  ) {
+    for (const key of keys) {
+      if (key.kid === undefined) this.#withoutKid.push(key);
+      else if (!this.#byKid.has(key.kid)) this.#byKid.set(key.kid, key);
+    }
+    this.#secret = secret;
+    this.#remote = remote;
+    this.signer = signer;
+    this.publicJwks = publicJwks;
+  }
+
+  static async create(config: GatewayConfig, fetcher: typeof fetch = fetch): Promise<KeyRing> {
+    const keys: VerificationKey[] = [];
+    let signer: SigningKey | undefined;
+    const published: JWK[] = [];
+
+    for (const jwk of config.signingKeys) {
+      const alg = jwk.alg as string;
+      const pub = publicJwk(jwk);
+      keys.push({ key: (await importJWK(pub, alg)) as CryptoKey, alg, kid: jwk.kid, source: "signing-key" });
+      published.push(pub);
+      if (jwk.kid === config.activeSigningKid) {
+        signer = { key: (await importJWK(jwk, alg)) as CryptoKey, alg, kid: jwk.kid };
+      }
+    }
+    for (const jwk of config.verifyJwks?.keys ?? []) {
+      const alg = algorithmForKey(jwk);
+      if (alg === undefined) continue;
+      keys.push({ key: (await importJWK(jwk, alg)) as CryptoKey, alg, kid: jwk.kid, source: "verify-jwks" });
+    }
+    let secret: VerificationKey | undefined;
+    if (config.accessSecret !== undefined) {
+      const bytes = new TextEncoder().encode(config.accessSecret);
+      secret = { key: bytes, alg: "HS256", kid: undefined, source: "access-secret" };
+      // With no asymmetric key configured, Portcullis signs with the shared secret (the seed's HS256).
+      signer ??= { key: bytes, alg: "HS256", kid: undefined };
+    }
+    const remote =
+      config.jwksUrl === undefined
+        ? undefined
+        : remoteKeySetFor(config.jwksUrl, {
+            cacheSeconds: config.jwksCacheSeconds,
+            cooldownSeconds: config.jwksCooldownSeconds,
+            fetcher,
+          });
+    return new KeyRing(keys, secret, remote, signer, { keys: published });
+  }
+
+  /**
+   * The key a token's header points at, or undefined when none may verify it.
+   * The header chooses among configured keys only; `jwk`, `jku`, `x5u` are never followed.
+   * Throws `keys_unavailable` when only the remote JWKS could know and it cannot be reached.
+   */
+  async resolve(header: JWTHeaderParameters, now: number): Promise<VerificationKey | undefined> {
+    const { alg, kid } = header;
+    if (alg === "HS256") return this.#secret;
+    if (kid !== undefined) {
+      const local = this.#byKid.get(kid);
+      if (local !== undefined) return local.alg === alg ? local : undefined;
+      const remote = await this.#remote?.get(kid, alg, now);
+      return remote && remote.alg === alg ? remote : undefined;
+    }
+    const candidates = this.#withoutKid.filter((key) => key.alg === alg);
+    if (candidates.length === 1) return candidates[0];
+    if (candidates.length === 0 && this.#remote) return this.#remote.get(undefined, alg, now);
+    return undefined;
+  }
+
+  /** Algorithms any configured key accepts (for documentation and early rejection). */
+  get hasRemote(): boolean {
+    return this.#remote !== undefined;
+  }
+}
+
+const rings = new WeakMap<GatewayConfig, Promise<KeyRing>>();
+
+/** The key ring for a config, built once per isolate. */
+export function keyRingFor(config: GatewayConfig): Promise<KeyRing> {
+  let ring = rings.get(config);
+  if (ring === undefined) {
+    ring = KeyRing.create(config).catch((error: unknown) => {
+      rings.delete(config);
+      throw new GatewayError("misconfigured", { detail: "a configured key could not be imported", cause: error });
+    });
+    rings.set(config, ring);
+  }
+  return ring;
+}

@@ -1,0 +1,47 @@
+/**
+ * Finds the access token in a request: `Authorization: Bearer` (RFC 6750 §2.1) or the
+ * gateway's access cookie. A request that carries a token in more than one place is
+ * refused (RFC 6750 §3.1 invalid_request) rather than guessing which one counts.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import { ACCESS_COOKIE, cookieValues } from "../http/cookies";
+
+export type CredentialSource = "header" | "cookie";
+
+export interface PresentedToken {
+  readonly token: string;
+  readonly source: CredentialSource;
+}
+
+// RFC 6750 §2.1: "Bearer" 1*SP b64token
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
+
+/**
+ * The bearer token in an Authorization header value, undefined for other schemes.
+ * Throws for a Bearer header that is malformed or holds more than one credential.
+ */
+export function bearerToken(authorization: string | null): string | undefined {
+  if (authorization === null) return undefined;
+  // Two Authorization headers reach us joined by ", ".
+  if (authorization.includes(",")) {
+    throw new GatewayError("token_ambiguous", { detail: "several Authorization values" });
+  }
+  if (!BEARER_SCHEME.test(authorization)) return undefined;
+  const match = BEARER.exec(authorization);
+  if (!match?.[1]) throw new GatewayError("token_malformed", { detail: "Bearer header is not a b64token" });
+  return match[1];
+}
+
+export function readAccessToken(headers: Headers): PresentedToken | undefined {
+  const fromHeader = bearerToken(headers.get("authorization"));
+  const fromCookie = cookieValues(headers.get("cookie"), ACCESS_COOKIE);
+  if (fromCookie.length > 1) throw new GatewayError("token_ambiguous", { detail: "several access cookies" });
+  if (fromHeader !== undefined && fromCookie.length === 1) {
+    throw new GatewayError("token_ambiguous", { detail: "token in both header and cookie" });
+  }
+  if (fromHeader !== undefined) return { token: fromHeader, source: "header" };
+  const cookie = fromCookie[0];
+  if (cookie !== undefined && cookie !== "") return { token: cookie, source: "cookie" };
+  return undefined;
+}

@@ -1,0 +1,100 @@
+/**
+ * Verifies an access token: shape first (cheap, before any cryptography), then the
+ * signature with a key the configuration chose, then the claims (RFC 8725, RFC 9068).
+ *
+ * Returns `valid`, or `expired` for a token whose signature and every other claim check
+ * out but whose `exp` has passed: only such a token may be refreshed transparently.
+ * Anything else throws a GatewayError whose detail (log only) says why.
+ */
+import { decodeProtectedHeader, errors, type JWTHeaderParameters, jwtVerify } from "jose";
+import { GatewayError } from "../errors/gateway-error";
+import { type AccessTokenClaims, readClaims } from "./access-token-claims";
+import type { KeyRing } from "./key-ring";
+
+/** Longest token we look at; anything longer is refused before decoding. */
+export const MAX_TOKEN_LENGTH = 8192;
+/** No access token may live longer than this, whatever it claims. */
+export const MAX_ACCESS_TOKEN_LIFETIME = 24 * 60 * 60;
+/** RFC 9068 `typ`, required on tokens signed with our own keys. */
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const FORBIDDEN_HEADER_PARAMS = ["jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "enc"] as const;
+
+export interface VerifyOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clockToleranceSeconds: number;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+}
+
+export type VerifyResult =
+  | { readonly status: "valid"; readonly claims: AccessTokenClaims }
+  | { readonly status: "expired"; readonly claims: AccessTokenClaims };
+
+function malformed(detail: string): GatewayError {
+  return new GatewayError("token_malformed", { detail });
+}
+
+function invalid(detail: string, cause?: unknown): GatewayError {
+  return new GatewayError("token_invalid", { detail, cause });
+}
+
+/** Shape checks that need no key: length, alphabet, three parts, a sane header. */
+export function inspectToken(token: string): JWTHeaderParameters {
+  if (token.length > MAX_TOKEN_LENGTH) throw malformed("token longer than the cap");
+  if (!COMPACT_JWS.test(token)) throw malformed("not a compact JWS (three base64url parts)");
+  let header: JWTHeaderParameters;
+  try {
+    header = decodeProtectedHeader(token) as JWTHeaderParameters;
+  } catch (error) {
+    throw malformed(`header does not decode: ${(error as Error).name}`);
+  }
+  if (typeof header.alg !== "string" || header.alg.toLowerCase() === "none") throw invalid("alg missing or none");
+  for (const param of FORBIDDEN_HEADER_PARAMS) {
+    if (Object.hasOwn(header, param)) throw invalid(`header parameter "${param}" is not accepted`);
+  }
+  if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) {
+    throw invalid("kid is not a short string");
+  }
+  return header;
+}
+
+export async function verifyAccessToken(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
+  const header = inspectToken(token);
+  const key = await keys.resolve(header, options.now);
+  if (key === undefined) throw invalid(`no configured key for alg ${header.alg}`);
+
+  const nowSeconds = Math.floor(options.now / 1000);
+  let payload: Record<string, unknown>;
+  let expired = false;
+  try {
+    const result = await jwtVerify(token, key.key, {
+      algorithms: [key.alg],
+      issuer: options.issuer,
+      audience: options.audience,
+      clockTolerance: options.clockToleranceSeconds,
+      currentDate: new Date(options.now),
+      requiredClaims: key.source === "signing-key" ? ["sub", "exp", "iat", "jti", "sid"] : ["sub", "exp", "iat"],
+      ...(key.source === "signing-key" ? { typ: ACCESS_TOKEN_TYPE } : {}),
+    });
+    payload = result.payload;
+  } catch (error) {
+    // jose authenticates the token before it validates claims, and checks iss, aud, nbf
+    // and typ before exp: an "exp" failure means everything else was fine.
+    if (error instanceof errors.JWTExpired && error.claim === "exp") {
+      payload = error.payload;
+      expired = true;
+    } else {
+      const code = error instanceof errors.JOSEError ? error.code : "ERR_UNKNOWN";
+      throw invalid(`verification failed: ${code}`, error);
+    }
+  }
+
+  const claims = readClaims(payload);
+  if (claims === undefined) throw invalid("claims have the wrong types or sizes");
+  if (claims.iat > nowSeconds + options.clockToleranceSeconds) throw invalid("iat is in the future");
+  if (claims.exp - claims.iat > MAX_ACCESS_TOKEN_LIFETIME) throw invalid("lifetime longer than the cap");
+  return expired ? { status: "expired", claims } : { status: "valid", claims };
+}
