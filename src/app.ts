@@ -3,9 +3,9 @@
  * One error handler turns every refusal into its RFC 6750 / problem+json answer.
  */
 import { Hono } from "hono";
-import { handleRevokeSession, handleRevokeSubject } from "./auth/operator";
 import { handleLogin } from "./auth/login";
 import { handleLogout } from "./auth/logout";
+import { handleRevokeSession, handleRevokeSubject } from "./auth/operator";
 import { handleRefresh } from "./auth/refresh";
 import { handleRevoke } from "./auth/revoke-token";
 import type { Env } from "./config/env";
@@ -73,10 +73,13 @@ export function createApp(): Hono<AppEnv> {
       return problemResponse(error, { realm, requestId }, headers);
     }
     log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
-    return new Response(JSON.stringify({ type: "about:blank", title: "Internal error", status: 500, request_id: requestId }), {
-      status: 500,
-      headers: { "content-type": "application/problem+json", "x-request-id": requestId },
-    });
+    return new Response(
+      JSON.stringify({ type: "about:blank", title: "Internal error", status: 500, request_id: requestId }),
+      {
+        status: 500,
+        headers: { "content-type": "application/problem+json", "x-request-id": requestId },
+      },
+    );
   });
 
   return app;

@@ -34,7 +34,8 @@ export async function checkCredentials(
   credentials: { username: string; password: string },
 ): Promise<CheckedSubject> {
   const secret = context.config.credentialCheckSecret;
-  if (secret === undefined) throw new GatewayError("misconfigured", { detail: "CREDENTIAL_CHECK_SECRET: is required for login" });
+  if (secret === undefined)
+    throw new GatewayError("misconfigured", { detail: "CREDENTIAL_CHECK_SECRET: is required for login" });
   const url = upstreamUrl(context.upstream, new URL(incoming.url), context.config.credentialCheckPath);
   const request = new Request(url, {
     method: "POST",
@@ -61,7 +62,10 @@ export async function checkCredentials(
     if (text.length > MAX_ANSWER_BYTES) throw new Error("too large");
     answer = JSON.parse(text);
   } catch (error) {
-    throw new GatewayError("credential_check_unavailable", { detail: "credential check answer is not JSON", cause: error });
+    throw new GatewayError("credential_check_unavailable", {
+      detail: "credential check answer is not JSON",
+      cause: error,
+    });
   }
   const scope = names(answer?.scope);
   const roles = names(answer?.roles);

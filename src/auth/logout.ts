@@ -5,7 +5,7 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
-import { REFRESH_COOKIE, cookieValues } from "../http/cookies";
+import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { readAccessToken } from "../tokens/read-credentials";

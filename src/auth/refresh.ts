@@ -5,14 +5,15 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
-import { REFRESH_COOKIE, cookieValues } from "../http/cookies";
+import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
 import { readFields } from "../http/read-body";
 import { tokenResponse } from "../http/token-response";
 
 export async function handleRefresh(context: RequestContext, request: Request): Promise<Response> {
   const fields = await readFields(request, ["form", "empty"]);
   const cookies = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
-  if (cookies.length > 1) throw new GatewayError("request_invalid", { detail: "several refresh cookies", clearSession: true });
+  if (cookies.length > 1)
+    throw new GatewayError("request_invalid", { detail: "several refresh cookies", clearSession: true });
   const fromBody = fields.refresh_token;
   if (fromBody !== undefined && fields.grant_type !== "refresh_token") {
     throw new GatewayError("request_invalid", { detail: 'grant_type must be "refresh_token"' });

@@ -18,7 +18,10 @@ import { verifyAccessToken } from "../tokens/verify-access-token";
 const HINTS = new Set(["access_token", "refresh_token"]);
 
 /** The claims of an access token whose signature verifies, expired or not; else undefined. */
-export async function verifyForRevocation(context: RequestContext, token: string): Promise<AccessTokenClaims | undefined> {
+export async function verifyForRevocation(
+  context: RequestContext,
+  token: string,
+): Promise<AccessTokenClaims | undefined> {
   try {
     const result = await verifyAccessToken(token, context.keys, {
       issuer: context.config.issuer,
@@ -33,7 +36,11 @@ export async function verifyForRevocation(context: RequestContext, token: string
   }
 }
 
-export async function revokeAccessToken(context: RequestContext, claims: AccessTokenClaims, reason: string): Promise<void> {
+export async function revokeAccessToken(
+  context: RequestContext,
+  claims: AccessTokenClaims,
+  reason: string,
+): Promise<void> {
   if (claims.jti === undefined) return;
   const remaining = claims.exp + context.config.clockToleranceSeconds - Math.floor(context.now() / 1000);
   if (remaining <= 0) return;

@@ -222,7 +222,7 @@ export function parseConfig(env: Env): GatewayConfig {
     credentialCheckPath,
     credentialCheckSecret,
     cookieSameSite: parseSameSite(env),
-    accessCookie: parseBoolean(env, "ACCESS_COOKIE", true),
+    accessCookie: parseBoolean(env, "ACCESS_COOKIE", false),
     operatorToken,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
   };

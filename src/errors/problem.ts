@@ -27,7 +27,12 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
     oauthError: "invalid_request",
     bearerChallenge: true,
   },
-  insufficient_scope: { status: 403, title: "Insufficient scope", oauthError: "insufficient_scope", bearerChallenge: true },
+  insufficient_scope: {
+    status: 403,
+    title: "Insufficient scope",
+    oauthError: "insufficient_scope",
+    bearerChallenge: true,
+  },
   keys_unavailable: { status: 503, title: "Token verification keys are temporarily unavailable" },
   grant_invalid: { status: 401, title: "Invalid refresh token", oauthError: "invalid_grant" },
   credentials_invalid: { status: 401, title: "Invalid credentials" },

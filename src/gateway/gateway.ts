@@ -11,7 +11,7 @@
  *   8. on the way back, the rotated cookie and new access token
  */
 import { GatewayError } from "../errors/gateway-error";
-import { REFRESH_COOKIE, cookieValues } from "../http/cookies";
+import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
 import { applyRefresh } from "../http/token-response";
 import { log } from "../log/logger";
 import { decideRoute, missingGrants } from "../policy/route-policy";
@@ -29,7 +29,8 @@ const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
   const { config } = context;
   const url = new URL(request.url);
-  if (AMBIGUOUS_PATH.test(url.pathname)) throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
+  if (AMBIGUOUS_PATH.test(url.pathname))
+    throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
   if (url.pathname === config.credentialCheckPath || url.pathname.startsWith(`${config.credentialCheckPath}/`)) {
     // The upstream's credential check is for the gateway alone.
     return new Response(null, { status: 404 });
@@ -90,7 +91,9 @@ async function refreshTransparently(
   const cookies = cookieValues(headers.get("cookie"), REFRESH_COOKIE);
   const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
   if (refreshToken === undefined || expired.sid === undefined) {
-    throw new GatewayError("token_expired", { detail: cookies.length > 1 ? "several refresh cookies" : "no refresh cookie" });
+    throw new GatewayError("token_expired", {
+      detail: cookies.length > 1 ? "several refresh cookies" : "no refresh cookie",
+    });
   }
   try {
     return await context.sessions.refresh(refreshToken, expired.sid);
@@ -106,7 +109,12 @@ async function refreshTransparently(
   }
 }
 
-function forward(context: RequestContext, request: Request, url: URL, identity: Identity | undefined): Promise<Response> {
+function forward(
+  context: RequestContext,
+  request: Request,
+  url: URL,
+  identity: Identity | undefined,
+): Promise<Response> {
   const upstreamRequest = buildUpstreamRequest(request, {
     url: upstreamUrl(context.upstream, url),
     clientIp: context.clientIp,

@@ -5,10 +5,10 @@
 import type { GatewayConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
+import type { Upstream } from "../proxy/forward";
 import { RevocationStore } from "../revocation/revocation-store";
 import { Sessions } from "../sessions/sessions";
 import { type KeyRing, keyRingFor } from "../tokens/key-ring";
-import type { Upstream } from "../proxy/forward";
 
 export interface RequestContext {
   readonly config: GatewayConfig;

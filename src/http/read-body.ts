@@ -78,7 +78,8 @@ export async function readFields(request: Request, allowed: ReadonlyArray<BodyKi
     throw new GatewayError("request_invalid", { detail: "body must be a JSON object" });
   }
   for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== "string") throw new GatewayError("request_invalid", { detail: `field "${name}" must be a string` });
+    if (typeof value !== "string")
+      throw new GatewayError("request_invalid", { detail: `field "${name}" must be a string` });
     fields[name] = value;
   }
   return fields;

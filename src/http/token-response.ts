@@ -31,16 +31,27 @@ export function tokenResponse(config: GatewayConfig, granted: GrantedTokens, opt
   if (granted.session.scope.length > 0) body.scope = granted.session.scope.join(" ");
   const headers = new Headers({ "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" });
   if (options.refreshInBody) body.refresh_token = granted.refreshToken;
-  else for (const cookie of sessionCookies(config, granted, options.setAccessCookie)) headers.append("set-cookie", cookie);
+  else
+    for (const cookie of sessionCookies(config, granted, options.setAccessCookie)) headers.append("set-cookie", cookie);
   return new Response(JSON.stringify(body), { status: 200, headers });
 }
 
 /** Add a transparent refresh's results to a proxied answer (mutates `headers`). */
-export function applyRefresh(headers: Headers, config: GatewayConfig, granted: GrantedTokens, setAccessCookie: boolean): void {
+export function applyRefresh(
+  headers: Headers,
+  config: GatewayConfig,
+  granted: GrantedTokens,
+  setAccessCookie: boolean,
+): void {
   for (const cookie of sessionCookies(config, granted, setAccessCookie)) headers.append("set-cookie", cookie);
   headers.set("authorization", `Bearer ${granted.accessToken.token}`);
   const exposed = headers.get("access-control-expose-headers");
-  if (!exposed?.toLowerCase().split(",").some((name) => name.trim() === "authorization")) {
+  if (
+    !exposed
+      ?.toLowerCase()
+      .split(",")
+      .some((name) => name.trim() === "authorization")
+  ) {
     headers.set("access-control-expose-headers", exposed ? `${exposed}, Authorization` : "Authorization");
   }
   headers.set("cache-control", "no-store");

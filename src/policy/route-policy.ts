@@ -94,7 +94,9 @@ export function decideRoute(rules: readonly RouteRule[], method: string, path: s
   for (const rule of rules) {
     if (rule.methods && !rule.methods.includes(method)) continue;
     if (!pathMatches(rule.path, path)) continue;
-    return rule.public ? { access: "public" } : { access: "protected", scopes: rule.scopes ?? [], roles: rule.roles ?? [] };
+    return rule.public
+      ? { access: "public" }
+      : { access: "protected", scopes: rule.scopes ?? [], roles: rule.roles ?? [] };
   }
   return PROTECTED_DEFAULT;
 }

@@ -29,11 +29,16 @@ export async function sendUpstream(upstream: Upstream, request: Request): Promis
   const timer = setTimeout(() => controller.abort(), upstream.config.upstreamTimeoutMs);
   let response: Response;
   try {
-    const send = upstream.config.upstream.kind === "binding" && upstream.binding ? upstream.binding : { fetch };
-    response = await send.fetch(request, { signal: controller.signal });
+    const { binding } = upstream;
+    response =
+      upstream.config.upstream.kind === "binding" && binding
+        ? await binding.fetch(request, { signal: controller.signal })
+        : await fetch(request, { signal: controller.signal });
   } catch (error) {
     if (controller.signal.aborted) {
-      throw new GatewayError("upstream_timeout", { detail: `no response within ${upstream.config.upstreamTimeoutMs} ms` });
+      throw new GatewayError("upstream_timeout", {
+        detail: `no response within ${upstream.config.upstreamTimeoutMs} ms`,
+      });
     }
     throw new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error });
   } finally {

@@ -8,8 +8,9 @@
  *   set from what the gateway itself verified and saw.
  * - The body is passed as a stream, never read.
  */
-import type { AccessTokenClaims } from "../tokens/access-token-claims";
+
 import { withoutGatewayCookies } from "../http/cookies";
+import type { AccessTokenClaims } from "../tokens/access-token-claims";
 
 const HOP_BY_HOP = [
   "connection",

@@ -134,8 +134,7 @@ export class SessionObject extends DurableObject {
       const record = await this.#load();
       if (record === undefined) return { ok: false, reason: "unknown", session: undefined };
       const hash = await hashRefreshToken(input.token);
-      const known =
-        hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
+      const known = hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
       // A token this session never issued proves nothing: refuse it without touching the session.
       if (!known) return { ok: false, reason: "unknown", session: undefined };
       if (record.revokedAt !== undefined) return { ok: false, reason: "revoked", session: view(record) };
@@ -161,7 +160,8 @@ export class SessionObject extends DurableObject {
         hash === record.previousHash &&
         record.rotatedAt !== undefined &&
         input.now - record.rotatedAt <= input.graceSeconds * 1000;
-      const successor = withinGrace && record.successor ? await openSuccessor(record.successor, input.token) : undefined;
+      const successor =
+        withinGrace && record.successor ? await openSuccessor(record.successor, input.token) : undefined;
       if (successor !== undefined) {
         return { ok: true, refreshToken: successor, rotated: false, replacedHash: hash, session: view(record) };
       }

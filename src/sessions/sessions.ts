@@ -105,7 +105,11 @@ export class Sessions {
     const result = await this.#call(
       sid,
       async (stub): Promise<RotateResult> =>
-        (await stub.rotate({ token: refreshToken, now: time, graceSeconds: config.refreshGraceSeconds })) as RotateResult,
+        (await stub.rotate({
+          token: refreshToken,
+          now: time,
+          graceSeconds: config.refreshGraceSeconds,
+        })) as RotateResult,
     );
     if (!result.ok) {
       if (result.reason === "reused") {

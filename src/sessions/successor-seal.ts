@@ -19,7 +19,11 @@ async function keyFrom(replaced: string): Promise<CryptoKey> {
 
 export async function sealSuccessor(successor: string, replaced: string): Promise<Sealed> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const data = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await keyFrom(replaced), new TextEncoder().encode(successor));
+  const data = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv },
+    await keyFrom(replaced),
+    new TextEncoder().encode(successor),
+  );
   return { iv: base64url.encode(iv), data: base64url.encode(new Uint8Array(data)) };
 }
 

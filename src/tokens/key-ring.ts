@@ -8,7 +8,7 @@
  * - JWKS_URL: a remote JWKS, fetched and cached (see remote-key-set.ts).
  * - ACCESS_SECRET: an HS256 shared secret, as in the seed design.
  */
-import { type CryptoKey, type JWK, type JWTHeaderParameters, importJWK } from "jose";
+import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from "jose";
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";

@@ -7,7 +7,7 @@
  * - A failed or garbage fetch keeps the last-known-good keys; it only fails validation
  *   (`keys_unavailable`, told apart from a bad token in the log) when no usable key is known.
  */
-import { type CryptoKey, type JWK, importJWK } from "jose";
+import { type CryptoKey, importJWK, type JWK } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import type { VerificationKey } from "./key-ring";

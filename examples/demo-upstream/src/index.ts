@@ -45,7 +45,8 @@ async function credentialCheck(request: Request, env: DemoEnv): Promise<Response
 export default {
   async fetch(request: Request, env: DemoEnv): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === "/portcullis/credential-check" && request.method === "POST") return credentialCheck(request, env);
+    if (url.pathname === "/portcullis/credential-check" && request.method === "POST")
+      return credentialCheck(request, env);
     if (url.pathname === "/") return json({ service: "portcullis demo upstream", try: ["/public/hello", "/api/me"] });
     if (url.pathname === "/public/hello") return json({ hello: "world", authenticated: false });
     if (url.pathname === "/api/me") {
