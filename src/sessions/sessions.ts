@@ -122,6 +122,7 @@ export class Sessions {
       // The replaced token's id goes on the revocation list before anything is forwarded.
       const remaining = Math.ceil((result.session.expiresAt - time) / 1000);
       await revocations.revokeToken(refreshTokenId(result.replacedHash), remaining, "rotated");
+      log.info("session_rotated", { requestId, sid });
     }
     // "Log out everywhere" (a subject-wide revocation) also ends refreshing.
     if (await revocations.isSubjectRevoked(result.session.sub, Math.floor(result.session.createdAt / 1000))) {
