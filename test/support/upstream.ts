@@ -28,6 +28,7 @@ export const TEST_USERS: Record<string, { password: string; sub: string; scope: 
 
 export interface TestUpstream {
   readonly url: string;
+  readonly server: http.Server;
   readonly received: ReceivedRequest[];
   /** Requests other than the credential check. */
   proxied(): ReceivedRequest[];
@@ -50,8 +51,16 @@ function consume(request: IncomingMessage): Promise<{ bytes: number; sha256: str
 
 export const CREDENTIAL_CHECK_PATH = "/portcullis/credential-check";
 
-export async function startUpstream(): Promise<TestUpstream> {
+export interface UpstreamOptions {
+  /** Keep every request in `received` (default true; long benchmark runs turn it off). */
+  readonly record?: boolean;
+}
+
+export async function startUpstream(options: UpstreamOptions = {}): Promise<TestUpstream> {
   const received: ReceivedRequest[] = [];
+  const keep = (request: ReceivedRequest) => {
+    if (options.record !== false) received.push(request);
+  };
   const routes = new Map<string, RouteHandler>();
 
   routes.set(CREDENTIAL_CHECK_PATH, async (request, response) => {
@@ -79,7 +88,7 @@ export async function startUpstream(): Promise<TestUpstream> {
     const handler = exact ?? prefixed?.[1];
     if (handler) {
       // Custom routes read the body themselves; only the request line and headers are recorded.
-      received.push({
+      keep({
         method: request.method ?? "",
         url: request.url ?? "",
         headers: request.headers,
@@ -99,7 +108,7 @@ export async function startUpstream(): Promise<TestUpstream> {
       bodyBytes: body.bytes,
       bodySha256: body.sha256,
     };
-    received.push(record);
+    keep(record);
     response.writeHead(200, {
       "content-type": "application/json",
       "x-upstream": "yes",
@@ -110,17 +119,25 @@ export async function startUpstream(): Promise<TestUpstream> {
     );
   });
   server.keepAliveTimeout = 1000;
+  // Upgraded (WebSocket) sockets are not closed by closeAllConnections(); track them all.
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
     url: `http://127.0.0.1:${port}`,
+    server,
     received,
     proxied: () => received.filter((request) => !request.url.startsWith(CREDENTIAL_CHECK_PATH)),
     route: (path, handler) => routes.set(path, handler),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };

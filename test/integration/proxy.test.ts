@@ -1,0 +1,216 @@
+/**
+ * Forwarding: the upstream sees the client's request faithfully, minus what the gateway
+ * owns (its cookies, identity and forwarding headers, hop-by-hop headers); bodies stream
+ * both ways with flat memory; failures map to 502/504; WebSockets pass through.
+ */
+import { createHash } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../support/gateway";
+import { residentBytes, workerdPids } from "../support/process-memory";
+import { mintToken } from "../support/tokens";
+import { startUpstream } from "../support/upstream";
+import { acceptWebSockets, webSocketRoundTrip } from "../support/websocket";
+
+let gateway: Gateway;
+let auth: { authorization: string };
+const upgrades: http.IncomingHttpHeaders[] = [];
+
+const MB = 1024 * 1024;
+const CHUNK = new Uint8Array(MB).fill(97);
+
+beforeAll(async () => {
+  gateway = await startGateway();
+  acceptWebSockets(gateway.upstream.server, upgrades);
+  auth = { authorization: `Bearer ${await mintToken(gateway.key, { claims: { sub: "user-7", scope: "read" } })}` };
+  gateway.upstream.route("/download/*", (request, response) => {
+    const megabytes = Number((request.url ?? "").split("/").pop());
+    response.writeHead(200, { "content-type": "application/octet-stream" });
+    let sent = 0;
+    const pump = () => {
+      while (sent < megabytes) {
+        sent += 1;
+        if (!response.write(CHUNK)) return void response.once("drain", pump);
+      }
+      response.end();
+    };
+    pump();
+  });
+  gateway.upstream.route("/slow", (_request, response) => {
+    setTimeout(() => response.writeHead(200).end("late"), 1_500);
+  });
+});
+afterAll(() => gateway.close());
+
+describe("what the upstream receives", () => {
+  it("forwards method, path, query and body unchanged", async () => {
+    const response = await gateway.fetch("/api/orders/7?expand=items&x=%20y", {
+      method: "PATCH",
+      headers: { ...auth, "content-type": "application/json", "x-custom": "kept" },
+      body: '{"qty":3}',
+    });
+    expect(response.status).toBe(200);
+    const seen = gateway.upstream.proxied().at(-1);
+    expect(seen?.method).toBe("PATCH");
+    expect(seen?.url).toBe("/api/orders/7?expand=items&x=%20y");
+    expect(seen?.headers["x-custom"]).toBe("kept");
+    expect(seen?.headers["content-type"]).toBe("application/json");
+    expect(seen?.bodySha256).toBe(createHash("sha256").update('{"qty":3}').digest("hex"));
+  });
+
+  it("strips the gateway's cookies and keeps the others", async () => {
+    await gateway.fetch("/api/x", {
+      headers: {
+        ...auth,
+        cookie: "a=1; __Host-portcullis-refresh=secret-refresh; b=2; __host-PORTCULLIS-access=look-alike; c=3",
+      },
+    });
+    expect(gateway.upstream.proxied().at(-1)?.headers.cookie).toBe("a=1; b=2; c=3");
+  });
+
+  it("replaces identity and forwarding headers the client made up", async () => {
+    await gateway.fetch("/api/x", {
+      headers: {
+        ...auth,
+        "x-auth-subject": "admin",
+        "x-auth-scopes": "admin",
+        "X-Auth-Roles": "root",
+        "x-auth-anything": "spoof",
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-host": "evil.test",
+        "x-forwarded-proto": "gopher",
+        forwarded: "for=10.0.0.1",
+        "x-real-ip": "10.0.0.1",
+      },
+    });
+    const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
+    expect(seen["x-auth-subject"]).toBe("user-7");
+    expect(seen["x-auth-scopes"]).toBe("read");
+    expect(seen["x-auth-roles"]).toBeUndefined();
+    expect(seen["x-auth-anything"]).toBeUndefined();
+    expect(seen["x-forwarded-for"]).toBe("127.0.0.1");
+    expect(seen["x-forwarded-host"]).toBe(new URL(gateway.url).host);
+    expect(seen["x-forwarded-proto"]).toBe("http");
+    expect(seen.forwarded).toBeUndefined();
+    expect(seen["x-real-ip"]).toBeUndefined();
+  });
+
+  it("strips identity headers on public routes too", async () => {
+    await gateway.fetch("/public/x", { headers: { "x-auth-subject": "admin", cookie: "__Host-portcullis-refresh=r" } });
+    const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
+    expect(seen["x-auth-subject"]).toBeUndefined();
+    expect(seen.cookie).toBeUndefined();
+  });
+
+  it("drops hop-by-hop headers, including those named in Connection", async () => {
+    await new Promise<void>((resolve, reject) => {
+      const request = http.request(`${gateway.url}/api/hop`, {
+        headers: { ...auth, connection: "keep-alive, x-hop", "x-hop": "1", "keep-alive": "timeout=5", te: "trailers" },
+      });
+      request.on("response", (response) => response.resume().on("end", resolve));
+      request.on("error", reject);
+      request.end();
+    });
+    const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
+    expect(seen["x-hop"]).toBeUndefined();
+    expect(seen["keep-alive"]).toBeUndefined();
+    expect(seen.te).toBeUndefined();
+  });
+
+  it("passes the upstream's answer back with all its Set-Cookie headers", async () => {
+    const response = await gateway.fetch("/api/x", { headers: auth });
+    expect(response.headers.get("x-upstream")).toBe("yes");
+    expect(response.headers.getSetCookie()).toEqual(["app=1; Path=/", "theme=dark; Path=/"]);
+  });
+});
+
+describe("streaming", () => {
+  it("streams a 100 MB upload and a 100 MB download with flat gateway memory", async () => {
+    const [pid] = workerdPids();
+    expect(pid).toBeDefined();
+    // Warm up so one-time allocations do not count.
+    await (await gateway.fetch("/download/1", { headers: auth })).arrayBuffer();
+    const baseline = residentBytes(pid as number);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, residentBytes(pid as number));
+    }, 20);
+
+    const size = 100;
+    let produced = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (produced === size) return controller.close();
+        produced += 1;
+        controller.enqueue(CHUNK);
+      },
+    });
+    const uploaded = await gateway.fetch("/api/upload", {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/octet-stream" },
+      body: upload,
+      duplex: "half",
+    } as RequestInit);
+    expect(uploaded.status).toBe(200);
+    expect(((await uploaded.json()) as { bodyBytes: number }).bodyBytes).toBe(size * MB);
+
+    const download = await gateway.fetch(`/download/${size}`, { headers: auth });
+    expect(download.status).toBe(200);
+    let received = 0;
+    for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) received += chunk.byteLength;
+    clearInterval(sampler);
+    expect(received).toBe(size * MB);
+    // Buffering either body whole would add at least 100 MB.
+    expect(peak - baseline).toBeLessThan(40 * MB);
+  });
+});
+
+describe("upstream failures", () => {
+  it("answers 504 problem+json when the upstream is too slow", async () => {
+    const quick = await startGateway({ upstream: gateway.upstream, vars: { UPSTREAM_TIMEOUT_MS: "300" } });
+    try {
+      const response = await quick.fetch("/slow", {
+        headers: { authorization: `Bearer ${await mintToken(quick.key)}` },
+      });
+      expect(response.status).toBe(504);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it("answers 502 problem+json when the upstream cannot be reached", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const down = await startGateway({ vars: { UPSTREAM_URL: `http://127.0.0.1:${port}` } });
+    try {
+      const response = await down.fetch("/api/x", {
+        headers: { authorization: `Bearer ${await mintToken(down.key)}` },
+      });
+      expect(response.status).toBe(502);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await response.text()).not.toContain(String(port));
+    } finally {
+      await down.close();
+    }
+  });
+});
+
+describe("WebSockets", () => {
+  it("passes an authenticated upgrade through, with the identity headers", async () => {
+    const result = await webSocketRoundTrip(`${gateway.url}/ws`, auth, "hello");
+    expect(result.status).toBe(101);
+    expect(result.reply).toBe("echo: hello");
+    expect(upgrades.at(-1)?.["x-auth-subject"]).toBe("user-7");
+  });
+
+  it("refuses an upgrade without a token before it reaches the upstream", async () => {
+    const before = upgrades.length;
+    const result = await webSocketRoundTrip(`${gateway.url}/ws`, {}, "hello");
+    expect(result.status).toBe(401);
+    expect(upgrades.length).toBe(before);
+  });
+});
