@@ -19,18 +19,27 @@ export interface AccessTokenClaims {
 
 const MAX_ID_LENGTH = 256;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+// sub, sid and roles travel upstream in X-Auth-* headers. Headers drop leading/trailing
+// whitespace (" admin" would arrive as "admin"), refuse control characters (a 500) and
+// carry non-ASCII as mangled bytes, so only visible ASCII (inner spaces allowed) is an
+// identifier here, as OIDC requires of `sub`. Roles are space-joined, so none in a role.
+const IDENTIFIER = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+const ROLE = /^[\x21-\x7e]+$/;
+
+function isIdentifier(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ID_LENGTH && IDENTIFIER.test(value);
+}
 
 function optionalId(payload: JWTPayload, name: string): string | undefined | null {
   const value = payload[name];
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "" || value.length > MAX_ID_LENGTH) return null;
-  return value;
+  return isIdentifier(value) ? value : null;
 }
 
 /** Narrow a verified payload to the claims we rely on, or undefined if any is ill-typed. */
 export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
   const { sub, iss, exp, iat } = payload;
-  if (typeof sub !== "string" || sub === "" || sub.length > MAX_ID_LENGTH) return undefined;
+  if (!isIdentifier(sub)) return undefined;
   if (typeof iss !== "string") return undefined;
   if (typeof exp !== "number" || typeof iat !== "number") return undefined;
   const jti = optionalId(payload, "jti");
@@ -48,7 +57,9 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
   }
   let roles: string[] = [];
   if (payload.roles !== undefined) {
-    if (!Array.isArray(payload.roles) || payload.roles.some((role) => typeof role !== "string")) return undefined;
+    if (!Array.isArray(payload.roles) || payload.roles.some((role) => typeof role !== "string" || !ROLE.test(role))) {
+      return undefined;
+    }
     roles = payload.roles as string[];
   }
   return Object.freeze({
