@@ -6,7 +6,7 @@
  * out but whose `exp` has passed: only such a token may be refreshed transparently.
  * Anything else throws a GatewayError whose detail (log only) says why.
  */
-import { decodeProtectedHeader, errors, type JWTHeaderParameters, jwtVerify } from "jose";
+import { base64url, decodeProtectedHeader, errors, type JWTHeaderParameters, jwtVerify } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import { type AccessTokenClaims, readClaims } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
@@ -41,6 +41,58 @@ function invalid(detail: string, cause?: unknown): GatewayError {
   return new GatewayError("token_invalid", { detail, cause });
 }
 
+/**
+ * Does this JSON text name a member twice in one object? JSON.parse keeps the last one;
+ * other parsers (the upstream's, which may verify the same token) keep the first or
+ * refuse, so a signed token with duplicates means different things to each (RFC 7515
+ * §5.2, RFC 7519 §4 allow refusing it). Text that is not JSON answers false: the parser
+ * refuses it later.
+ */
+export function hasDuplicateMembers(text: string): boolean {
+  const objects: Array<Set<string> | null> = [];
+  let expectingName = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (char === '"') {
+      let end = index + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      const names = objects.at(-1);
+      if (expectingName && names) {
+        let name: string;
+        try {
+          name = JSON.parse(text.slice(index, end + 1)) as string;
+        } catch {
+          return false;
+        }
+        if (names.has(name)) return true;
+        names.add(name);
+        expectingName = false;
+      }
+      index = end;
+    } else if (char === "{") {
+      objects.push(new Set());
+      expectingName = true;
+    } else if (char === "[") {
+      objects.push(null);
+      expectingName = false;
+    } else if (char === "}" || char === "]") {
+      objects.pop();
+      expectingName = false;
+    } else if (char === ",") {
+      expectingName = objects.at(-1) != null;
+    }
+  }
+  return false;
+}
+
+function segmentText(segment: string): string {
+  try {
+    return new TextDecoder().decode(base64url.decode(segment));
+  } catch {
+    throw malformed("a segment is not base64url");
+  }
+}
+
 /** Shape checks that need no key: length, alphabet, three parts, a sane header. */
 export function inspectToken(token: string): JWTHeaderParameters {
   if (token.length > MAX_TOKEN_LENGTH) throw malformed("token longer than the cap");
@@ -57,6 +109,10 @@ export function inspectToken(token: string): JWTHeaderParameters {
   }
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) {
     throw invalid("kid is not a short string");
+  }
+  const [protectedHeader = "", payload = ""] = token.split(".");
+  if (hasDuplicateMembers(segmentText(protectedHeader)) || hasDuplicateMembers(segmentText(payload))) {
+    throw invalid("header or claims name a member twice");
   }
   return header;
 }
