@@ -1,0 +1,85 @@
+/**
+ * A wrong or missing setting gives one clear error naming the setting (in the log), a
+ * generic 503 to the client, no stack trace and no secret anywhere. Production refuses
+ * the repository's development-only keys.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { DEV_CREDENTIAL_CHECK_SECRET, DEV_SIGNING_KEY } from "../../src/config/dev-keys";
+import { type Gateway, startGateway } from "../support/gateway";
+import { TEST_SECRETS } from "../support/test-keys";
+
+let gateway: Gateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+async function refusedNaming(setting: string, options: Parameters<typeof startGateway>[0]): Promise<void> {
+  gateway = await startGateway(options);
+  const response = await gateway.fetch("/api/x");
+  expect(response.status).toBe(503);
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  const body = await response.text();
+  expect(body).not.toMatch(/at .*\.js|Error:/);
+  await settle();
+  const configErrors = gateway.logs.filter((line) => line.includes('"event":"config_invalid"'));
+  expect(configErrors.length).toBeGreaterThan(0);
+  expect(JSON.parse(configErrors[0] as string).setting).toBe(setting);
+}
+
+describe("configuration errors", () => {
+  it.each([
+    ["TOKEN_ISSUER", { omit: ["TOKEN_ISSUER"] }],
+    ["TOKEN_AUDIENCE", { vars: { TOKEN_AUDIENCE: "" } }],
+    ["UPSTREAM_URL", { vars: { UPSTREAM_URL: "" } }],
+    ["UPSTREAM_URL", { vars: { UPSTREAM_URL: "ftp://example.test" } }],
+    ["ACCESS_TOKEN_TTL", { vars: { ACCESS_TOKEN_TTL: "15m" } }],
+    ["ROUTES", { vars: { ROUTES: "[{]" } }],
+    ["ROUTES", { vars: { ROUTES: JSON.stringify([{ path: "/a*b", public: true }]) } }],
+    ["SIGNING_KEYS", { vars: { SIGNING_KEYS: "not json" } }],
+    ["ACTIVE_SIGNING_KID", { vars: { ACTIVE_SIGNING_KID: "missing" } }],
+    ["COOKIE_SAMESITE", { vars: { COOKIE_SAMESITE: "sometimes" } }],
+    ["PORTCULLIS_ENV", { vars: { PORTCULLIS_ENV: "staging" } }],
+  ] as const)("names %s when it is missing or wrong", async (setting, options) => {
+    await refusedNaming(setting, options);
+  });
+
+  it("refuses the development signing key in production", async () => {
+    await refusedNaming("SIGNING_KEYS", { vars: { SIGNING_KEYS: JSON.stringify([DEV_SIGNING_KEY]) } });
+  });
+
+  it("refuses the development credential-check secret in production", async () => {
+    await refusedNaming("CREDENTIAL_CHECK_SECRET", { vars: { CREDENTIAL_CHECK_SECRET: DEV_CREDENTIAL_CHECK_SECRET } });
+  });
+
+  it("refuses a secret that is too short, without logging it", async () => {
+    await refusedNaming("CREDENTIAL_CHECK_SECRET", { vars: { CREDENTIAL_CHECK_SECRET: "short-secret-xyz" } });
+    expect(gateway?.logs.join("\n")).not.toContain("short-secret-xyz");
+  });
+
+  it("never writes a configured secret or key to the log", async () => {
+    gateway = await startGateway({ vars: { ACTIVE_SIGNING_KID: "missing" } });
+    await gateway.fetch("/api/x");
+    await settle();
+    const logs = gateway.logs.join("\n");
+    for (const secret of [TEST_SECRETS.CREDENTIAL_CHECK_SECRET, TEST_SECRETS.OPERATOR_TOKEN, gateway.key.privateJwk.d]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+});
+
+describe("development mode", () => {
+  it("serves only localhost, so a deployed development config refuses to work", async () => {
+    gateway = await startGateway({ vars: { PORTCULLIS_ENV: "development", SIGNING_KEYS: "" } });
+    const local = await gateway.fetch("/public/x");
+    expect(local.status).toBe(200);
+    const remote = await gateway.mf.dispatchFetch("https://portcullis.example.workers.dev/public/x");
+    expect(remote.status).toBe(503);
+    await settle();
+    expect(gateway.logs.some((line) => line.includes('"setting":"PORTCULLIS_ENV"'))).toBe(true);
+  });
+});
