@@ -1,0 +1,10 @@
+/**
+ * `portcullis/client`: the browser SDK for a Portcullis gateway. See docs/client.md.
+ */
+export type { AxiosInstanceLike, AxiosRequestConfigLike } from "./axios";
+export { attachToAxios } from "./axios";
+export type { PortcullisClientErrorCode, PortcullisClientErrorOptions } from "./errors";
+export { PortcullisClientError } from "./errors";
+export type { PortcullisClientOptions, SessionEndReason, TokenChange, TokenSource } from "./portcullis-client";
+export { createPortcullisClient, PortcullisClient } from "./portcullis-client";
+export type { BroadcastChannelLike, CrossTabOptions, LockManagerLike } from "./tab-coordinator";

@@ -1,0 +1,397 @@
+/**
+ * The browser side of client-managed refresh: a `fetch` wrapper that keeps the access
+ * token in memory only, refreshes it shortly before it expires through
+ * `POST /auth/refresh` (the refresh token stays in its HttpOnly cookie), runs one refresh
+ * at a time however many calls wait for it, retries a call once after a 401
+ * `invalid_token`, adopts a token the gateway refreshed on its own (the `Authorization`
+ * response header), and says "session ended" exactly once per session.
+ *
+ * No dependencies and no Worker types: it runs in any browser and in Node ≥ 18.
+ */
+import { bearerFromHeader, type HeldToken, holdToken, isInvalidTokenChallenge, isNotOlder } from "./access-token";
+import { PortcullisClientError } from "./errors";
+import { type CrossTabOptions, TabCoordinator, type TabMessage } from "./tab-coordinator";
+
+/** Why a session ended, as `onSessionEnded` reports it. */
+export type SessionEndReason =
+  /** The gateway refused the refresh (session expired, revoked, or logged out elsewhere). */
+  | "refresh_rejected"
+  /** `logout()` was called in this tab. */
+  | "logout"
+  /** Another tab logged out or saw the refresh refused. */
+  | "ended_in_other_tab";
+
+/** Where a new access token came from, as `onTokenChange` reports it. */
+export type TokenSource = "login" | "resume" | "refresh" | "gateway" | "other_tab";
+
+export interface TokenChange {
+  readonly source: TokenSource;
+  /** Local clock, milliseconds. */
+  readonly expiresAt: number;
+  readonly sessionId: string | undefined;
+}
+
+export interface PortcullisClientOptions {
+  /** The gateway's origin; relative URLs are resolved against it. Default: the page's origin. */
+  readonly gatewayUrl?: string;
+  /** Default: the global `fetch`. */
+  readonly fetch?: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+  /** Milliseconds since the epoch. Default: `Date.now`. */
+  readonly now?: () => number;
+  /**
+   * Refresh this many seconds before the token expires (at most half its lifetime).
+   * Default 10.
+   */
+  readonly refreshSkewSeconds?: number;
+  /**
+   * Refresh before sending a token that is about to expire (client-managed). With `false`
+   * the client sends what it has and lets the gateway refresh transparently; it still
+   * refreshes after a 401. Default true.
+   */
+  readonly proactiveRefresh?: boolean;
+  /** Give up on login, refresh and logout requests after this long. Default 10 000. */
+  readonly requestTimeoutMs?: number;
+  /** `credentials` for gateway requests; `"include"` when the gateway is on another origin. Default `"same-origin"`. */
+  readonly credentials?: RequestCredentials;
+  /** The gateway's endpoints. Defaults: `/auth/login`, `/auth/refresh`, `/auth/logout`. */
+  readonly paths?: { readonly login?: string; readonly refresh?: string; readonly logout?: string };
+  /** Share tokens and logouts between tabs, and refresh in one tab at a time. Default true. */
+  readonly crossTab?: boolean | CrossTabOptions;
+  /** Called with every new access token (not the token itself). */
+  readonly onTokenChange?: (change: TokenChange) => void;
+  /** Called once when the session ends, whatever ended it. */
+  readonly onSessionEnded?: (reason: SessionEndReason) => void;
+}
+
+type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
+
+const DEFAULT_PATHS = { login: "/auth/login", refresh: "/auth/refresh", logout: "/auth/logout" } as const;
+
+function invalidOption(message: string): PortcullisClientError {
+  return new PortcullisClientError("invalid_options", message);
+}
+
+/** Report a throwing callback without breaking the client. */
+function callSafely(callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+export class PortcullisClient {
+  readonly #origin: string;
+  readonly #fetch: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+  readonly #now: () => number;
+  readonly #skewMs: number;
+  readonly #proactive: boolean;
+  readonly #timeoutMs: number;
+  readonly #credentials: RequestCredentials;
+  readonly #paths: { readonly login: string; readonly refresh: string; readonly logout: string };
+  readonly #tabs: TabCoordinator | undefined;
+  readonly #onTokenChange: ((change: TokenChange) => void) | undefined;
+  readonly #onSessionEnded: ((reason: SessionEndReason) => void) | undefined;
+
+  #token: HeldToken | undefined;
+  #refreshing: Promise<RefreshOutcome> | undefined;
+  /** Bumped whenever a session starts or ends, so a late answer cannot revive an old one. */
+  #epoch = 0;
+
+  constructor(options: PortcullisClientOptions = {}) {
+    const origin = options.gatewayUrl ?? (globalThis as { location?: { origin?: string } }).location?.origin;
+    if (origin === undefined) throw invalidOption("gatewayUrl is required outside a browser page");
+    try {
+      this.#origin = new URL(origin).origin;
+    } catch (error) {
+      throw new PortcullisClientError("invalid_options", "gatewayUrl must be an absolute URL", { cause: error });
+    }
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== "function") throw invalidOption("no fetch available; pass options.fetch");
+    // Called as a plain function: the browser's fetch refuses any other `this`.
+    this.#fetch = (input, init) => fetchImpl(input, init);
+    this.#now = options.now ?? Date.now;
+    const skew = options.refreshSkewSeconds ?? 10;
+    if (!(skew >= 0)) throw invalidOption("refreshSkewSeconds must be a number ≥ 0");
+    this.#skewMs = skew * 1000;
+    this.#proactive = options.proactiveRefresh ?? true;
+    const timeout = options.requestTimeoutMs ?? 10_000;
+    if (!(timeout > 0)) throw invalidOption("requestTimeoutMs must be a number > 0");
+    this.#timeoutMs = timeout;
+    this.#credentials = options.credentials ?? "same-origin";
+    this.#paths = { ...DEFAULT_PATHS, ...options.paths };
+    this.#onTokenChange = options.onTokenChange;
+    this.#onSessionEnded = options.onSessionEnded;
+    const crossTab = options.crossTab ?? true;
+    this.#tabs =
+      crossTab === false
+        ? undefined
+        : new TabCoordinator(crossTab === true ? {} : crossTab, (message) => this.#receive(message));
+  }
+
+  /** True while the client holds an access token. */
+  get isAuthenticated(): boolean {
+    return this.#token !== undefined;
+  }
+
+  /** When the held access token expires (local clock, ms), or undefined. */
+  get expiresAt(): number | undefined {
+    return this.#token?.expiresAt;
+  }
+
+  /** The session id (`sid`) of the held token, or undefined. */
+  get sessionId(): string | undefined {
+    return this.#token?.sessionId;
+  }
+
+  /**
+   * Log in with a username and password. Throws `PortcullisClientError` with code
+   * `credentials_invalid`, `rate_limited`, `login_failed` or `network_error`.
+   */
+  async login(username: string, password: string): Promise<void> {
+    const response = await this.#post(this.#paths.login, JSON.stringify({ username, password }));
+    if (response.status === 401) {
+      await response.body?.cancel();
+      throw new PortcullisClientError("credentials_invalid", "wrong username or password", { status: 401 });
+    }
+    if (response.status === 429) {
+      await response.body?.cancel();
+      const retryAfter = Number(response.headers.get("retry-after"));
+      throw new PortcullisClientError("rate_limited", "too many login attempts", {
+        status: 429,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+      });
+    }
+    const token = response.ok ? await this.#readTokenResponse(response) : undefined;
+    if (token === undefined) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new PortcullisClientError("login_failed", `login answered ${response.status}`, {
+        status: response.status,
+      });
+    }
+    this.#epoch += 1;
+    this.#adopt(token, "login", true);
+  }
+
+  /**
+   * Pick up the session after a page load: the token lived in memory only, the refresh
+   * cookie survived. Resolves true when there is a session; false (and no
+   * `onSessionEnded`) when there is none.
+   */
+  async resume(): Promise<boolean> {
+    if (this.#token !== undefined) return true;
+    await this.#refreshOnce();
+    return this.#token !== undefined;
+  }
+
+  /** End the session at the gateway and in every tab. Throws `network_error` if the gateway was unreachable. */
+  async logout(): Promise<void> {
+    const token = this.#token?.value;
+    this.#end("logout", true);
+    const response = await this.#post(this.#paths.logout, undefined, token);
+    await response.body?.cancel();
+  }
+
+  /**
+   * The access token to send now, refreshed first when it is about to expire (and
+   * `proactiveRefresh` is on); undefined without a session. For transports the client
+   * does not wrap (WebSocket URLs, other HTTP libraries).
+   */
+  async getAccessToken(): Promise<string | undefined> {
+    const token = this.#token;
+    if (token === undefined || !this.#proactive || !this.#isDue(token)) return token?.value;
+    await this.#refreshOnce();
+    return this.#token?.value;
+  }
+
+  /** True when requests to `url` get the access token (only the gateway's origin does). */
+  authorizes(url: string | URL): boolean {
+    try {
+      return new URL(url, `${this.#origin}/`).origin === this.#origin;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * `fetch` with the access token. Relative URLs go to the gateway; other origins get a
+   * plain `fetch` without the token; a request that sets its own `Authorization` is left alone.
+   */
+  async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+    const template =
+      input instanceof Request
+        ? new Request(input, init)
+        : new Request(new URL(input, `${this.#origin}/`), { credentials: this.#credentials, ...init });
+    if (!this.authorizes(template.url) || template.headers.has("authorization")) return this.#fetch(template);
+    const token = await this.getAccessToken();
+    const response = await this.#fetch(this.#withToken(template.clone(), token));
+    const retry = await this.afterResponse(token, response.status, (name) => response.headers.get(name));
+    if (!retry) return response;
+    await response.body?.cancel();
+    const retried = await this.#fetch(this.#withToken(template, this.#token?.value));
+    this.#adoptFromGateway(retried.headers.get("authorization"));
+    return retried;
+  }
+
+  /**
+   * What to do with a gateway's answer to a request sent with `tokenUsed`: adopts a token
+   * the gateway refreshed, and after a 401 `invalid_token` refreshes (once for all callers).
+   * Resolves true when the request should be sent again with the current token.
+   * Used by `fetch` and by adapters such as the axios one.
+   */
+  async afterResponse(
+    tokenUsed: string | undefined,
+    status: number,
+    header: (name: string) => string | null | undefined,
+  ): Promise<boolean> {
+    this.#adoptFromGateway(header("authorization"));
+    if (tokenUsed === undefined || !isInvalidTokenChallenge(status, header("www-authenticate"))) return false;
+    if (this.#token === undefined) return false;
+    // Another call (or tab) has refreshed since this one was sent: just use the new token.
+    if (this.#token.value !== tokenUsed) return true;
+    await this.#refreshOnce();
+    return this.#token !== undefined && this.#token.value !== tokenUsed;
+  }
+
+  /** Stop listening to other tabs. The client keeps working in this tab. */
+  close(): void {
+    this.#tabs?.close();
+  }
+
+  #isDue(token: HeldToken): boolean {
+    const skew = Math.min(this.#skewMs, (token.expiresAt - token.receivedAt) / 2);
+    return this.#now() >= token.expiresAt - skew;
+  }
+
+  #withToken(request: Request, token: string | undefined): Request {
+    if (token !== undefined) request.headers.set("authorization", `Bearer ${token}`);
+    return request;
+  }
+
+  /** Single flight: every caller during a refresh waits for the same one. */
+  #refreshOnce(): Promise<RefreshOutcome> {
+    if (this.#refreshing === undefined) {
+      const before = this.#token;
+      const run = this.#tabs ? this.#tabs.exclusive(() => this.#refreshUnlessDone(before)) : this.#refresh();
+      this.#refreshing = run.finally(() => {
+        this.#refreshing = undefined;
+      });
+    }
+    return this.#refreshing;
+  }
+
+  /** Inside the cross-tab lock: another tab may have refreshed, or ended the session, while we waited. */
+  #refreshUnlessDone(before: HeldToken | undefined): Promise<RefreshOutcome> {
+    const current = this.#token;
+    if (current !== before) {
+      if (current === undefined) return Promise.resolve("rejected");
+      if (!this.#isDue(current)) return Promise.resolve("refreshed");
+    }
+    return this.#refresh();
+  }
+
+  async #refresh(): Promise<RefreshOutcome> {
+    const epoch = this.#epoch;
+    const hadSession = this.#token !== undefined;
+    let response: Response;
+    try {
+      response = await this.#post(this.#paths.refresh, undefined);
+    } catch {
+      return "unavailable";
+    }
+    if (response.status === 400 || response.status === 401) {
+      await response.body?.cancel();
+      if (epoch === this.#epoch && hadSession) this.#end("refresh_rejected", true);
+      return "rejected";
+    }
+    const token = response.ok ? await this.#readTokenResponse(response) : undefined;
+    if (token === undefined) {
+      await response.body?.cancel().catch(() => undefined);
+      return "unavailable";
+    }
+    if (epoch !== this.#epoch) return "rejected";
+    this.#adopt(token, hadSession ? "refresh" : "resume", true);
+    return "refreshed";
+  }
+
+  async #post(path: string, body: string | undefined, bearer?: string): Promise<Response> {
+    const headers = new Headers({ accept: "application/json" });
+    if (body !== undefined) headers.set("content-type", "application/json");
+    if (bearer !== undefined) headers.set("authorization", `Bearer ${bearer}`);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    try {
+      return await this.#fetch(new URL(path, `${this.#origin}/`), {
+        method: "POST",
+        headers,
+        credentials: this.#credentials,
+        signal: controller.signal,
+        ...(body === undefined ? {} : { body }),
+      });
+    } catch (error) {
+      throw new PortcullisClientError("network_error", `POST ${path} got no answer`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #readTokenResponse(response: Response): Promise<HeldToken | undefined> {
+    try {
+      const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
+      if (typeof body.access_token !== "string" || body.access_token === "") return undefined;
+      const lifetime = typeof body.expires_in === "number" ? body.expires_in : undefined;
+      return holdToken(body.access_token, this.#now(), lifetime);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #adoptFromGateway(authorization: string | null | undefined): void {
+    const value = bearerFromHeader(authorization);
+    // Never revive a session that ended while the request was under way.
+    if (value === undefined || this.#token === undefined || value === this.#token.value) return;
+    const token = holdToken(value, this.#now());
+    if (isNotOlder(token, this.#token)) this.#adopt(token, "gateway", true);
+  }
+
+  #adopt(token: HeldToken, source: TokenSource, tellOtherTabs: boolean): void {
+    this.#token = token;
+    if (tellOtherTabs) this.#tabs?.publish({ type: "token", token: token.value, expiresAt: token.expiresAt });
+    const onTokenChange = this.#onTokenChange;
+    if (onTokenChange) {
+      const change = { source, expiresAt: token.expiresAt, sessionId: token.sessionId };
+      callSafely(() => onTokenChange(change));
+    }
+  }
+
+  #end(reason: SessionEndReason, tellOtherTabs: boolean): void {
+    const ended = this.#token;
+    this.#epoch += 1;
+    if (ended === undefined) return;
+    this.#token = undefined;
+    if (tellOtherTabs && ended.sessionId !== undefined) {
+      this.#tabs?.publish({ type: "ended", sessionId: ended.sessionId });
+    }
+    const onSessionEnded = this.#onSessionEnded;
+    if (onSessionEnded) callSafely(() => onSessionEnded(reason));
+  }
+
+  #receive(message: TabMessage): void {
+    if (message.type === "ended") {
+      if (this.#token?.sessionId === message.sessionId) this.#end("ended_in_other_tab", false);
+      return;
+    }
+    if (message.token === this.#token?.value) return;
+    const token = { ...holdToken(message.token, this.#now()), expiresAt: message.expiresAt };
+    if (!isNotOlder(token, this.#token)) return;
+    if (this.#token === undefined || this.#token.sessionId !== token.sessionId) this.#epoch += 1;
+    this.#adopt(token, "other_tab", false);
+  }
+}
+
+/** Create a client. See {@link PortcullisClientOptions} for the defaults. */
+export function createPortcullisClient(options: PortcullisClientOptions = {}): PortcullisClient {
+  return new PortcullisClient(options);
+}
