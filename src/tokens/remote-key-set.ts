@@ -85,7 +85,9 @@ export class RemoteKeySet {
   async #load(now: number): Promise<void> {
     this.#attemptedAt = now;
     try {
-      const response = await this.#options.fetcher(this.#url, {
+      // Called as a plain function: workerd's fetch throws when `this` is another object.
+      const { fetcher } = this.#options;
+      const response = await fetcher(this.#url, {
         headers: { accept: "application/jwk-set+json, application/json" },
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });
