@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { residentBytes, workerdPids } from "../support/process-memory";
 import { mintToken } from "../support/tokens";
-import { startUpstream } from "../support/upstream";
 import { acceptWebSockets, webSocketRoundTrip } from "../support/websocket";
 
 let gateway: Gateway;
