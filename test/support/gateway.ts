@@ -22,6 +22,12 @@ export interface GatewayOptions {
   readonly upstream?: TestUpstream;
   /** Remove these bindings from the config (e.g. to test missing settings). */
   readonly omit?: readonly string[];
+  /** Extra Miniflare options for the gateway worker (e.g. `unsafeDirectSockets`, `ratelimits`). */
+  readonly workerOptions?: Record<string, unknown>;
+  /** More workers to run in the same workerd, after the gateway (e.g. the benchmark's pass-through). */
+  readonly extraWorkers?: readonly Record<string, unknown>[];
+  /** Keep the Worker's log lines in `logs` (default true; long benchmark runs turn it off). */
+  readonly keepLogs?: boolean;
 }
 
 export interface Gateway {
@@ -65,19 +71,30 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const logs: string[] = [];
   const collect = (stream: NodeJS.ReadableStream) => {
     stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => logs.push(...chunk.split("\n").filter((line) => line.trim() !== "")));
+    stream.on("data", (chunk: string) => {
+      if (options.keepLogs === false) return;
+      logs.push(...chunk.split("\n").filter((line) => line.trim() !== ""));
+    });
   };
-  const mf = new Miniflare({
+  const gatewayWorker = {
     ...workerOptions,
     name: "portcullis",
     modules: true,
     scriptPath: BUNDLE,
     bindings: bindings as Record<string, string>,
-    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-      collect(stdout);
-      collect(stderr);
-    },
-  } as ConstructorParameters<typeof Miniflare>[0]);
+    ...options.workerOptions,
+  };
+  const handleRuntimeStdio = (stdout: Readable, stderr: Readable) => {
+    collect(stdout);
+    collect(stderr);
+  };
+  const mf = new Miniflare(
+    (options.extraWorkers === undefined
+      ? { ...gatewayWorker, handleRuntimeStdio }
+      : { handleRuntimeStdio, workers: [gatewayWorker, ...options.extraWorkers] }) as ConstructorParameters<
+      typeof Miniflare
+    >[0],
+  );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     url,

@@ -1,0 +1,671 @@
+/**
+ * The end-to-end benchmark (`npm run bench`): one upstream on 127.0.0.1 and, in front of
+ * it, the upstream itself, a pass-through Worker, Portcullis and the seed design on
+ * Express, each driven by autocannon at the same concurrency for a bounded time.
+ *
+ * Workers run in workerd through miniflare with the bindings of wrangler.toml
+ * [env.production] (test/support/gateway.ts). They are reached through miniflare's
+ * direct sockets, which serve a worker straight from workerd; miniflare's entry worker
+ * (what `wrangler dev` and `mf.ready` put in front) gets a row of its own so its cost
+ * shows but is not charged to anyone.
+ *
+ * `runBench({ smoke: true })` is the test suite's few-seconds-per-row variant.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import type autocannon from "autocannon";
+import { build } from "esbuild";
+import { SignJWT } from "jose";
+import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
+import { type Gateway, startGateway } from "../test/support/gateway";
+import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
+import { decodeClaims, mintToken } from "../test/support/tokens";
+import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
+import { renderChart } from "./chart";
+import { type LoadResult, runLoad } from "./load";
+import {
+  childPidsNamed,
+  installExitHooks,
+  memoryStatus,
+  type NodeChild,
+  resetPeakMemory,
+  startNodeChild,
+  trackPid,
+  untrackPid,
+} from "./processes";
+import type { SeedConfig } from "./seed-server";
+
+export interface BenchOptions {
+  /** A few seconds per row (the test suite's mode). */
+  readonly smoke?: boolean;
+  /** Seconds per measured row (default 12, smoke 2). */
+  readonly durationSeconds?: number;
+  readonly warmupSeconds?: number;
+  /** Concurrent connections of the load generator (default 32). */
+  readonly connections?: number;
+  /** Bytes for the upload/download memory test (default 100 MiB, smoke 8 MiB). */
+  readonly transferBytes?: number;
+  /** Where results.json and the chart go (nothing is written when undefined). */
+  readonly outDir?: string;
+  /** Skip `wrangler deploy --dry-run` (the bundle is already there). */
+  readonly skipWorkerBuild?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface RowResult extends LoadResult {
+  readonly id: string;
+  readonly label: string;
+  /** Which process `serverCpuMicros` and `serverPeakBytes` describe. */
+  readonly server: "upstream" | "workerd" | "node (express)";
+  /** The row this one adds cost to (bare for Workers, the plain proxy for the seed). */
+  readonly baseline: string | undefined;
+  readonly ratioToBare: number;
+  /** serverCpuMicros minus the baseline's. */
+  readonly addedCpuMicros: number | undefined;
+  /** Mean latency minus the baseline's, ms. */
+  readonly addedLatencyMs: number | undefined;
+}
+
+export interface TransferResult {
+  readonly direction: "upload" | "download";
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly ok: boolean;
+  /** workerd RSS before, and its peak during the transfer, bytes. */
+  readonly rssBefore: number;
+  readonly peak: number;
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly options: { smoke: boolean; durationSeconds: number; connections: number; transferBytes: number };
+  readonly rows: RowResult[];
+  readonly transfers: TransferResult[];
+  /** Peak RSS of the gateway's workerd over the whole run, bytes. */
+  readonly gatewayPeakBytes: number;
+  readonly sessionsCreated: number;
+  readonly sessionSetupSeconds: number;
+}
+
+const BENCH_DIST = path.join(ROOT, "dist/bench");
+const API_PATH = "/api/items?page=1";
+/** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
+const TOKEN_POOL = 256;
+const REFRESH_SECRET = "seed-refresh-secret-0123456789abcdef";
+/** Rate limits out of the way: the benchmark measures throughput, not the limiter. */
+/** The bare worker's route behind miniflare's entry worker. */
+const BARE_ROUTE_HOST = "bare.bench.test";
+const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
+
+function randomId(): string {
+  return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
+}
+
+async function buildChildren(): Promise<{ upstream: string; seed: string }> {
+  await build({
+    entryPoints: { "upstream-server": "bench/upstream-server.ts", "seed-server": "bench/seed-server.ts" },
+    absWorkingDir: ROOT,
+    outdir: BENCH_DIST,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return { upstream: path.join(BENCH_DIST, "upstream-server.mjs"), seed: path.join(BENCH_DIST, "seed-server.mjs") };
+}
+
+/** The upstream runs in its own process; startGateway only needs its URL (and never closes it). */
+function asTestUpstream(url: string): TestUpstream {
+  const remote: Omit<TestUpstream, "server"> = {
+    url,
+    received: [],
+    proxied: () => [],
+    route: () => undefined,
+    close: async () => undefined,
+  };
+  return remote as TestUpstream;
+}
+
+function newWorkerdPid(before: readonly number[]): number {
+  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
+  if (pid === undefined) throw new Error("could not find the workerd process miniflare started");
+  trackPid(pid);
+  return pid;
+}
+
+interface RunningGateway {
+  readonly gateway: Gateway;
+  readonly workerdPid: number;
+  readonly directUrl: string;
+  readonly bareUrl: string | undefined;
+  readonly entryUrl: string;
+}
+
+async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: string, withBare: boolean) {
+  const before = childPidsNamed(process.pid, "workerd");
+  const direct = [{ host: "127.0.0.1", port: 0 }];
+  const gateway = await startGateway({
+    upstream: asTestUpstream(upstreamUrl),
+    keepLogs: false,
+    // The production values of wrangler.toml, where the test harness shortens them.
+    vars: { REVOCATION_CACHE_SECONDS: revocationCacheSeconds, UPSTREAM_TIMEOUT_MS: "30000" },
+    workerOptions: {
+      unsafeDirectSockets: direct,
+      ratelimits: {
+        LOGIN_IP_LIMIT: UNLIMITED,
+        LOGIN_ACCOUNT_LIMIT: UNLIMITED,
+        REFRESH_IP_LIMIT: UNLIMITED,
+        REFRESH_SESSION_LIMIT: UNLIMITED,
+      },
+    },
+    ...(withBare
+      ? {
+          extraWorkers: [
+            {
+              name: "bare",
+              modules: true,
+              scriptPath: path.join(ROOT, "bench/bare-worker.js"),
+              compatibilityDate: "2026-04-01",
+              bindings: { UPSTREAM_URL: upstreamUrl },
+              routes: [`${BARE_ROUTE_HOST}/*`],
+              unsafeDirectSockets: direct,
+            },
+          ],
+        }
+      : {}),
+  });
+  const workerdPid = newWorkerdPid(before);
+  const strip = (url: URL) => url.toString().replace(/\/$/, "");
+  return {
+    gateway,
+    workerdPid,
+    directUrl: strip(await gateway.mf.unsafeGetDirectURL("portcullis")),
+    bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
+    entryUrl: gateway.url,
+  } satisfies RunningGateway;
+}
+
+interface Session {
+  readonly expiredAccessToken: string;
+  readonly refreshToken: string;
+}
+
+/** Log in `count` times through POST /auth/login; each session gets an expired access token. */
+async function createSessions(
+  running: RunningGateway,
+  count: number,
+  budgetSeconds: number,
+  concurrency = 16,
+): Promise<Session[]> {
+  const sessions: Session[] = [];
+  const users = Object.entries(TEST_USERS);
+  const deadline = performance.now() + budgetSeconds * 1000;
+  let next = 0;
+  const worker = async () => {
+    while (next < count && performance.now() < deadline) {
+      const index = next++;
+      const [username, user] = users[index % users.length] as [string, (typeof TEST_USERS)[string]];
+      const response = await fetch(`${running.directUrl}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: user.password }),
+      });
+      if (response.status !== 200) throw new Error(`login answered ${response.status}: ${await response.text()}`);
+      const body = (await response.json()) as { access_token: string };
+      const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
+      const refreshToken = cookie?.split(";")[0]?.split("=")[1];
+      if (!refreshToken) throw new Error("login set no refresh cookie");
+      const { sub, sid, auth_time, scope, roles } = decodeClaims(body.access_token);
+      // The same session's access token, as if its 15 minutes had passed.
+      const expiredAccessToken = await mintToken(running.gateway.key, {
+        claims: { sub, sid, auth_time, scope, roles } as never,
+        iatOffset: -3600,
+        ttl: 900,
+      });
+      sessions.push({ expiredAccessToken, refreshToken });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return sessions;
+}
+
+/** Valid access tokens of distinct subjects and sessions, as many users would send them. */
+async function validTokenHeaders(gateway: Gateway): Promise<Array<Record<string, string>>> {
+  const headers: Array<Record<string, string>> = [];
+  for (let index = 0; index < TOKEN_POOL; index++) {
+    const token = await mintToken(gateway.key, { claims: { sub: `user-${index}`, sid: randomId() }, ttl: 3600 });
+    headers.push({ authorization: `Bearer ${token}` });
+  }
+  return headers;
+}
+
+function staticRequests(headers: Array<Record<string, string>>): autocannon.Request[] {
+  return headers.map((extra) => ({ method: "GET", path: API_PATH, headers: extra }));
+}
+
+/** One request per session, never reused: a rotated refresh token presented again is reuse. */
+function sessionRequests(sessions: Session[]): autocannon.Request[] {
+  let next = 0;
+  return [
+    {
+      method: "GET",
+      path: API_PATH,
+      setupRequest: (request) => {
+        const session = sessions[next++];
+        if (session === undefined) throw new Error("the session pool ran out");
+        return {
+          ...request,
+          headers: {
+            authorization: `Bearer ${session.expiredAccessToken}`,
+            cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
+          },
+        };
+      },
+    },
+  ];
+}
+
+async function seedTokens(count: number) {
+  const es256 = await makeKey("ES256", "seed-es256");
+  const hsKey = new TextEncoder().encode(TEST_SECRETS.ACCESS_SECRET);
+  const now = Math.floor(Date.now() / 1000);
+  const sign = (alg: "HS256" | "ES256", userId: string, exp: number) =>
+    new SignJWT({ userId })
+      .setProtectedHeader({ alg, typ: "JWT" })
+      .setIssuedAt(exp - 900)
+      .setExpirationTime(exp)
+      .sign(alg === "HS256" ? hsKey : es256.privateKey);
+  const refresh = (userId: string) =>
+    new SignJWT({ userId })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30 * 86_400)
+      .sign(new TextEncoder().encode(REFRESH_SECRET));
+  const valid: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
+  const expired: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
+  for (let index = 0; index < count; index++) {
+    const userId = `user-${index}`;
+    for (const alg of ["HS256", "ES256"] as const) {
+      valid[alg].push({ authorization: `Bearer ${await sign(alg, userId, now + 3600)}` });
+      expired[alg].push({
+        authorization: `Bearer ${await sign(alg, userId, now - 3600)}`,
+        cookie: `refreshToken=${await refresh(userId)}`,
+      });
+    }
+  }
+  return { es256, valid, expired };
+}
+
+/** Stream `bytes` through the gateway one way and watch workerd's peak RSS. */
+async function transfer(
+  running: RunningGateway,
+  token: string,
+  direction: "upload" | "download",
+  bytes: number,
+): Promise<TransferResult> {
+  const rssBefore = memoryStatus(running.workerdPid).rss;
+  resetPeakMemory(running.workerdPid);
+  const started = performance.now();
+  const target = new URL(
+    direction === "upload" ? `${running.directUrl}/api/upload` : `${running.directUrl}/api/stream/${bytes}`,
+  );
+  const ok = await new Promise<boolean>((resolve, reject) => {
+    const request = http.request(
+      target,
+      {
+        method: direction === "upload" ? "POST" : "GET",
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(direction === "upload" ? { "content-type": "application/octet-stream", "content-length": bytes } : {}),
+        },
+      },
+      (response) => {
+        let received = 0;
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (direction === "upload") chunks.push(chunk);
+        });
+        response.on("end", () => {
+          if (response.statusCode !== 200) return resolve(false);
+          if (direction === "download") return resolve(received === bytes);
+          const echoed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { bodyBytes: number };
+          resolve(echoed.bodyBytes === bytes);
+        });
+        response.on("error", reject);
+      },
+    );
+    request.on("error", reject);
+    if (direction === "download") return void request.end();
+    const chunk = Buffer.alloc(64 * 1024, 0x62);
+    let left = bytes;
+    const pump = () => {
+      while (left > 0) {
+        const size = Math.min(left, chunk.length);
+        left -= size;
+        if (!request.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
+          request.once("drain", pump);
+          return;
+        }
+      }
+      request.end();
+    };
+    pump();
+  });
+  return {
+    direction,
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    ok,
+    rssBefore,
+    peak: memoryStatus(running.workerdPid).peak,
+  };
+}
+
+interface RowPlan {
+  readonly id: string;
+  readonly label: string;
+  readonly server: RowResult["server"];
+  readonly baseline: string | undefined;
+  /** Starts what the row needs; returns the URL, the server pid and a stop function. */
+  prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void> }>;
+  requests(phase: "warmup" | "measure"): autocannon.Request[];
+  /** Stop after this many requests (rows that use up one session per request). */
+  amount?(phase: "warmup" | "measure", warm?: LoadResult): number | undefined;
+}
+
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
+  const smoke = options.smoke ?? false;
+  const durationSeconds = options.durationSeconds ?? (smoke ? 2 : 12);
+  const warmupSeconds = options.warmupSeconds ?? (smoke ? 0.5 : 2);
+  const connections = options.connections ?? 32;
+  const transferBytes = options.transferBytes ?? (smoke ? 8 * 1024 * 1024 : 100 * 1024 * 1024);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startedAt = new Date().toISOString();
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  installExitHooks(cleanup);
+
+  try {
+    if (!options.skipWorkerBuild) {
+      log("bundling the Worker (wrangler deploy --dry-run)…");
+      buildWorker();
+    }
+    log(`worker bundle: ${path.relative(ROOT, BUNDLE)}`);
+    const scripts = await buildChildren();
+
+    const upstream = await startNodeChild(scripts.upstream);
+    cleanups.push(() => upstream.stop());
+    const upstreamUrl = upstream.ready.url as string;
+    log(`upstream: ${upstreamUrl} (pid ${upstream.pid})`);
+
+    const main = await startBenchGateway(upstreamUrl, "5", true);
+    cleanups.push(async () => {
+      await main.gateway.close();
+      untrackPid(main.workerdPid);
+    });
+    log(`workerd: pid ${main.workerdPid}; gateway ${main.directUrl}, bare ${main.bareUrl}, entry ${main.entryUrl}`);
+
+    const validHeaders = await validTokenHeaders(main.gateway);
+
+    // Sessions for the refresh row: one per request, made up front through POST /auth/login.
+    // The row runs for `durationSeconds` at the rate its warm-up showed, within the pool.
+    const warmupSessions = smoke ? 150 : 400;
+    const margin = 2 * connections;
+    const sessionCount = smoke ? 600 : 20_000;
+    log(`creating up to ${sessionCount} sessions through POST /auth/login…`);
+    const sessionStart = performance.now();
+    const sessions = await createSessions(main, sessionCount, smoke ? 15 : 30);
+    const sessionSetupSeconds = (performance.now() - sessionStart) / 1000;
+    log(`  ${sessions.length} sessions in ${sessionSetupSeconds.toFixed(1)} s`);
+    const warmupPool = sessions.slice(0, warmupSessions);
+    const measurePool = sessions.slice(warmupSessions);
+
+    const seed = await seedTokens(TOKEN_POOL);
+    const seedServer = async (mode: SeedConfig["mode"], alg: SeedConfig["alg"]) => {
+      const config: SeedConfig = {
+        mode,
+        upstream: upstreamUrl,
+        alg,
+        accessSecret: TEST_SECRETS.ACCESS_SECRET,
+        accessPrivateJwk: seed.es256.privateJwk as Record<string, unknown>,
+        accessPublicJwk: seed.es256.publicJwk as Record<string, unknown>,
+        refreshSecret: REFRESH_SECRET,
+      };
+      const child: NodeChild = await startNodeChild(scripts.seed, { SEED_CONFIG: JSON.stringify(config) });
+      return { url: child.ready.url as string, pid: child.pid, stop: () => child.stop() };
+    };
+    const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
+
+    let nocacheHeaders: Array<Record<string, string>> = [];
+    const plans: RowPlan[] = [
+      {
+        id: "direct",
+        label: "direct (upstream itself)",
+        server: "upstream",
+        baseline: undefined,
+        prepare: async () => ({ url: upstreamUrl, pid: upstream.pid }),
+        requests: fixed(validHeaders),
+      },
+      {
+        id: "bare",
+        label: "bare Worker (pass-through)",
+        server: "workerd",
+        baseline: undefined,
+        prepare: async () => ({ url: main.bareUrl as string, pid: main.workerdPid }),
+        requests: fixed(validHeaders),
+      },
+      {
+        id: "bare-entry",
+        label: "bare Worker via miniflare's entry worker",
+        server: "workerd",
+        baseline: "bare",
+        // What `wrangler dev` and `mf.ready` serve: miniflare's entry worker routes by host.
+        prepare: async () => ({ url: main.entryUrl, pid: main.workerdPid }),
+        requests: () => staticRequests(validHeaders.map((headers) => ({ ...headers, host: BARE_ROUTE_HOST }))),
+      },
+      {
+        id: "gateway-public",
+        label: "gateway, public route (no token work)",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        requests: () => [{ method: "GET", path: "/health" }],
+      },
+      {
+        id: "gateway-valid",
+        label: "gateway, valid token",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        requests: fixed(validHeaders),
+      },
+      {
+        id: "gateway-valid-nocache",
+        label: "gateway, valid token, revocation cache off",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => {
+          const nocache = await startBenchGateway(upstreamUrl, "0", false);
+          // This instance has its own test key: the same kind of tokens, minted for it.
+          nocacheHeaders = await validTokenHeaders(nocache.gateway);
+          return {
+            url: nocache.directUrl,
+            pid: nocache.workerdPid,
+            stop: async () => {
+              await nocache.gateway.close();
+              untrackPid(nocache.workerdPid);
+            },
+          };
+        },
+        requests: () => staticRequests(nocacheHeaders),
+      },
+      {
+        id: "gateway-refresh",
+        label: "gateway, transparent refresh",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        requests: (phase) => sessionRequests(phase === "warmup" ? warmupPool : measurePool),
+        amount: (phase, warm) => {
+          if (phase === "warmup") return warmupSessions - margin;
+          const wanted = Math.ceil((warm?.requestsPerSecond ?? 100) * durationSeconds);
+          return Math.max(connections, Math.min(wanted, measurePool.length - margin));
+        },
+      },
+      {
+        id: "express",
+        label: "Express proxy (no middleware)",
+        server: "node (express)",
+        baseline: undefined,
+        prepare: () => seedServer("plain", "HS256"),
+        requests: fixed(seed.valid.HS256),
+      },
+      {
+        id: "seed-valid-hs256",
+        label: "seed middleware, valid token, HS256",
+        server: "node (express)",
+        baseline: "express",
+        prepare: () => seedServer("seed", "HS256"),
+        requests: fixed(seed.valid.HS256),
+      },
+      {
+        id: "seed-valid-es256",
+        label: "seed middleware, valid token, ES256",
+        server: "node (express)",
+        baseline: "express",
+        prepare: () => seedServer("seed", "ES256"),
+        requests: fixed(seed.valid.ES256),
+      },
+      {
+        id: "seed-refresh-hs256",
+        label: "seed middleware, refresh, HS256",
+        server: "node (express)",
+        baseline: "express",
+        prepare: () => seedServer("seed", "HS256"),
+        requests: fixed(seed.expired.HS256),
+      },
+      {
+        id: "seed-refresh-es256",
+        label: "seed middleware, refresh, ES256",
+        server: "node (express)",
+        baseline: "express",
+        prepare: () => seedServer("seed", "ES256"),
+        requests: fixed(seed.expired.ES256),
+      },
+    ];
+
+    const measured: Array<RowPlan & { result: LoadResult }> = [];
+    for (const plan of plans) {
+      const prepared = await plan.prepare();
+      try {
+        const load = (phase: "warmup" | "measure", warm?: LoadResult) => {
+          const amount = plan.amount?.(phase, warm);
+          return runLoad({
+            url: prepared.url,
+            connections,
+            durationSeconds: phase === "warmup" ? warmupSeconds : durationSeconds,
+            ...(amount === undefined ? {} : { amount }),
+            requests: plan.requests(phase),
+            serverPid: prepared.pid,
+            upstreamPid: upstream.pid,
+          });
+        };
+        const warm = await load("warmup");
+        if (warm.errors > 0) log(`  warm-up of ${plan.id}: ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
+        const result = await load("measure", warm);
+        measured.push({ ...plan, result });
+        log(
+          `  ${plan.id.padEnd(22)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${result.latencyP50} ms  p99 ${result.latencyP99} ms  errors ${result.errors}  cpu ${result.serverCpuMicros.toFixed(0)} µs/req`,
+        );
+      } finally {
+        await prepared.stop?.();
+      }
+    }
+
+    // Memory: big bodies stream through the gateway; workerd's peak must not follow their size.
+    const bigToken = validHeaders[0]?.authorization?.slice("Bearer ".length) ?? "";
+    const transfers: TransferResult[] = [];
+    for (const bytes of [transferBytes / 10, transferBytes].map(Math.floor)) {
+      for (const direction of ["upload", "download"] as const) {
+        const result = await transfer(main, bigToken, direction, bytes);
+        transfers.push(result);
+        log(
+          `  ${direction} ${(bytes / 2 ** 20).toFixed(1)} MiB: ${result.ok ? "ok" : "FAILED"} in ${result.seconds.toFixed(1)} s, workerd RSS ${mib(result.rssBefore)} → peak ${mib(result.peak)}`,
+        );
+      }
+    }
+    const gatewayPeakBytes = memoryStatus(main.workerdPid).peak;
+
+    const byId = new Map(measured.map((row) => [row.id, row.result]));
+    const bare = byId.get("bare");
+    const rows: RowResult[] = measured.map(({ id, label, server, baseline, result }) => {
+      const base = baseline === undefined ? undefined : byId.get(baseline);
+      return {
+        ...result,
+        id,
+        label,
+        server,
+        baseline,
+        ratioToBare: bare ? result.requestsPerSecond / bare.requestsPerSecond : Number.NaN,
+        addedCpuMicros: base ? result.serverCpuMicros - base.serverCpuMicros : undefined,
+        addedLatencyMs: base ? result.latencyMean - base.latencyMean : undefined,
+      };
+    });
+    const bench: BenchResult = {
+      startedAt,
+      options: { smoke, durationSeconds, connections, transferBytes },
+      rows,
+      transfers,
+      gatewayPeakBytes,
+      sessionsCreated: sessions.length,
+      sessionSetupSeconds,
+    };
+    if (options.outDir !== undefined) {
+      mkdirSync(options.outDir, { recursive: true });
+      writeFileSync(path.join(options.outDir, "benchmarks.json"), `${JSON.stringify(bench, null, 2)}\n`);
+      writeFileSync(path.join(options.outDir, "benchmarks.svg"), renderChart(bench));
+    }
+    return bench;
+  } finally {
+    await cleanup();
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** The result as the Markdown table docs/benchmarks.md shows. */
+export function formatTable(bench: BenchResult): string {
+  const lines = [
+    "| row | req/s | × bare | p50 ms | p99 ms | errors | server CPU µs/req | added CPU µs/req | added mean latency ms | server peak RSS |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const row of bench.rows) {
+    const added = (value: number | undefined, digits: number) =>
+      value === undefined ? "—" : `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
+    lines.push(
+      `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${row.ratioToBare.toFixed(2)} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
+    );
+  }
+  lines.push("");
+  lines.push("| transfer through the gateway | size | time | ok | workerd RSS before | workerd peak RSS |");
+  lines.push("| --- | ---: | ---: | --- | ---: | ---: |");
+  for (const item of bench.transfers) {
+    lines.push(
+      `| ${item.direction} | ${mib(item.bytes)} | ${item.seconds.toFixed(1)} s | ${item.ok ? "yes" : "no"} | ${mib(item.rssBefore)} | ${mib(item.peak)} |`,
+    );
+  }
+  lines.push("");
+  lines.push(`Peak RSS of the gateway's workerd over the whole run: ${mib(bench.gatewayPeakBytes)}.`);
+  return lines.join("\n");
+}

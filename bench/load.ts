@@ -1,0 +1,73 @@
+/**
+ * One benchmark row: drive a URL with autocannon at fixed concurrency for a bounded time
+ * (or a bounded number of requests), while metering the server process's CPU time and
+ * peak memory from /proc.
+ */
+import autocannon from "autocannon";
+import { ProcessMeter } from "./processes";
+
+export interface LoadSpec {
+  readonly url: string;
+  readonly connections: number;
+  /** Seconds; the row stops by itself after this long. */
+  readonly durationSeconds: number;
+  /** Stop after this many requests instead (rows that consume one session per request). */
+  readonly amount?: number;
+  readonly requests: autocannon.Request[];
+  /** The process whose CPU time and peak memory the row reports (the proxy under test). */
+  readonly serverPid: number;
+  /** Also metered: the upstream (its share is the same for every row). */
+  readonly upstreamPid: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly requestsPerSecond: number;
+  readonly latencyP50: number;
+  readonly latencyP99: number;
+  readonly latencyMean: number;
+  /** Connection errors + timeouts + non-2xx answers. */
+  readonly errors: number;
+  readonly statusCodes: Record<string, number>;
+  /** CPU time of the server process per request, microseconds. */
+  readonly serverCpuMicros: number;
+  readonly upstreamCpuMicros: number;
+  /** Peak RSS of the server process during the row, bytes. */
+  readonly serverPeakBytes: number;
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const server = new ProcessMeter(spec.serverPid);
+  const upstream = new ProcessMeter(spec.upstreamPid);
+  server.start();
+  upstream.start();
+  const result = await autocannon({
+    url: spec.url,
+    connections: spec.connections,
+    pipelining: 1,
+    timeout: 10,
+    ...(spec.amount === undefined ? { duration: spec.durationSeconds } : { amount: spec.amount }),
+    requests: spec.requests,
+  });
+  const serverUse = server.stop();
+  const upstreamUse = upstream.stop();
+  const completed = result.requests.total;
+  const statusCodes: Record<string, number> = {};
+  for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
+    statusCodes[code] = (stats as { count: number }).count;
+  }
+  return {
+    requests: completed,
+    seconds: result.duration,
+    requestsPerSecond: completed / result.duration,
+    latencyP50: result.latency.p50,
+    latencyP99: result.latency.p99,
+    latencyMean: result.latency.average,
+    errors: result.errors + result.timeouts + result.non2xx,
+    statusCodes,
+    serverCpuMicros: completed > 0 ? (serverUse.cpuMillis * 1000) / completed : Number.NaN,
+    upstreamCpuMicros: completed > 0 ? (upstreamUse.cpuMillis * 1000) / completed : Number.NaN,
+    serverPeakBytes: serverUse.peakBytes,
+  };
+}
