@@ -28,6 +28,11 @@ export interface GatewayOptions {
   readonly extraWorkers?: readonly Record<string, unknown>[];
   /** Keep the Worker's log lines in `logs` (default true; long benchmark runs turn it off). */
   readonly keepLogs?: boolean;
+  /**
+   * "wrangler" keeps the limits of wrangler.toml; the default raises them so tests that
+   * log in many times are not throttled (the rate-limit tests use "wrangler").
+   */
+  readonly rateLimits?: "wrangler" | "relaxed";
 }
 
 export interface Gateway {
@@ -76,8 +81,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       logs.push(...chunk.split("\n").filter((line) => line.trim() !== ""));
     });
   };
+  const ratelimits =
+    options.rateLimits === "wrangler"
+      ? workerOptions.ratelimits
+      : Object.fromEntries(
+          Object.entries(workerOptions.ratelimits ?? {}).map(([name, limit]) => [
+            name,
+            { ...limit, simple: { limit: 1_000_000, period: 60 } },
+          ]),
+        );
   const gatewayWorker = {
     ...workerOptions,
+    ratelimits,
     name: "portcullis",
     modules: true,
     scriptPath: BUNDLE,
