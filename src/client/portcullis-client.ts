@@ -65,6 +65,9 @@ export interface PortcullisClientOptions {
 
 type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
 
+/** How long a tab that waited for another tab's refresh waits for that tab's token. */
+const OTHER_TAB_GRACE_MS = 500;
+
 const DEFAULT_PATHS = { login: "/auth/login", refresh: "/auth/refresh", logout: "/auth/logout" } as const;
 
 function invalidOption(message: string): PortcullisClientError {
@@ -274,7 +277,10 @@ export class PortcullisClient {
   #refreshOnce(): Promise<RefreshOutcome> {
     if (this.#refreshing === undefined) {
       const before = this.#token;
-      const run = this.#tabs ? this.#tabs.exclusive(() => this.#refreshUnlessDone(before)) : this.#refresh();
+      const tabs = this.#tabs;
+      const run = tabs
+        ? tabs.exclusive((contended) => this.#refreshUnlessDone(tabs, before, contended))
+        : this.#refresh();
       this.#refreshing = run.finally(() => {
         this.#refreshing = undefined;
       });
@@ -282,12 +288,20 @@ export class PortcullisClient {
     return this.#refreshing;
   }
 
-  /** Inside the cross-tab lock: another tab may have refreshed, or ended the session, while we waited. */
-  #refreshUnlessDone(before: HeldToken | undefined): Promise<RefreshOutcome> {
+  /**
+   * Inside the cross-tab lock. When another tab held it first, its fresh token may be on
+   * the way (or already here): wait briefly for it rather than refresh a second time.
+   */
+  async #refreshUnlessDone(
+    tabs: TabCoordinator,
+    before: HeldToken | undefined,
+    contended: boolean,
+  ): Promise<RefreshOutcome> {
+    if (contended && this.#token === before) await tabs.nextMessage(OTHER_TAB_GRACE_MS);
     const current = this.#token;
     if (current !== before) {
-      if (current === undefined) return Promise.resolve("rejected");
-      if (!this.#isDue(current)) return Promise.resolve("refreshed");
+      if (current === undefined) return "rejected";
+      if (!this.#isDue(current)) return "refreshed";
     }
     return this.#refresh();
   }

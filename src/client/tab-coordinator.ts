@@ -26,7 +26,7 @@ export interface BroadcastChannelLike {
 
 /** The part of `navigator.locks` the client uses. */
 export interface LockManagerLike {
-  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
 export interface CrossTabOptions {
@@ -54,6 +54,7 @@ export class TabCoordinator {
   readonly #lockName: string;
   readonly #channel: BroadcastChannelLike | undefined;
   readonly #locks: LockManagerLike | undefined;
+  readonly #waiters = new Set<() => void>();
 
   constructor(options: CrossTabOptions, onMessage: (message: TabMessage) => void) {
     const name = options.name ?? "portcullis";
@@ -66,17 +67,50 @@ export class TabCoordinator {
         : (options.channel ?? undefined);
     const globalLocks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
     this.#locks = options.locks === undefined ? globalLocks : (options.locks ?? undefined);
+    const waiters = this.#waiters;
     if (this.#channel) {
       this.#channel.onmessage = function receiveTabMessage(event: MessageEvent) {
         const message = parseMessage(event.data);
-        if (message) onMessage(message);
+        if (!message) return;
+        onMessage(message);
+        for (const wake of [...waiters]) wake();
       };
     }
   }
 
-  /** Run `work` while no other tab runs its own (or right away without Web Locks). */
-  exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.#locks ? this.#locks.request(this.#lockName, () => work()) : work();
+  /**
+   * Run `work` while no other tab runs its own (right away without Web Locks).
+   * `contended` tells it that another tab held the lock first, and so may be about to
+   * share a fresh token.
+   */
+  async exclusive<T>(work: (contended: boolean) => Promise<T>): Promise<T> {
+    const locks = this.#locks;
+    if (!locks) return work(false);
+    const first = await locks.request<{ readonly value: T } | undefined>(
+      this.#lockName,
+      { ifAvailable: true },
+      async (lock) => (lock === null ? undefined : { value: await work(false) }),
+    );
+    if (first !== undefined) return first.value;
+    return locks.request(this.#lockName, {}, () => work(true));
+  }
+
+  /**
+   * Resolves on the next message from another tab, or after `timeoutMs`. The lock and
+   * the channel are separate, so a tab can be granted the lock a moment before the
+   * message of the tab that released it arrives.
+   */
+  nextMessage(timeoutMs: number): Promise<void> {
+    if (!this.#channel) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiters.add(done);
+    });
   }
 
   publish(message: TabMessage): void {

@@ -1,0 +1,278 @@
+/**
+ * The demo page and portcullis/client in a real browser (Debian's headless Chromium)
+ * against the real gateway and demo upstream under `wrangler dev`.
+ *
+ * The access token lives 6 s here (and the gateway allows no clock tolerance), so the
+ * tests watch real tokens expire instead of faking the gateway's clock. Each test uses a
+ * fresh browser context: its own cookie jar, so its own session.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_OPERATOR_TOKEN } from "../../src/config/dev-keys";
+import { launchChromium } from "./support/browser";
+import { buildDemo, type DevServer, ROOT, startDevServer } from "./support/dev-server";
+
+const TOKEN_TTL_SECONDS = 6;
+const ARTIFACTS = path.join(ROOT, "test-results/browser");
+const USERS = { alice: "wonderland", admin: "portcullis" } as const;
+
+let server: DevServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  buildDemo();
+  await mkdir(ARTIFACTS, { recursive: true });
+  [server, browser] = await Promise.all([
+    startDevServer({
+      vars: {
+        ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
+        CLOCK_TOLERANCE_SECONDS: "0",
+        REVOCATION_CACHE_SECONDS: "0",
+      },
+    }),
+    launchChromium(),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all(contexts.map((context) => context.close().catch(() => undefined)));
+  await browser?.close();
+  await server?.stop();
+});
+
+interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+  readonly request: Request;
+}
+
+/** A fresh browser profile state, recording every request its pages send to the gateway. */
+async function newContext(): Promise<{ context: BrowserContext; requests: SeenRequest[] }> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1100 } });
+  contexts.push(context);
+  const requests: SeenRequest[] = [];
+  context.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== server.url) return;
+    requests.push({
+      method: request.method(),
+      path: url.pathname,
+      authorization: request.headers().authorization,
+      request,
+    });
+  });
+  return { context, requests };
+}
+
+async function openDemo(context: BrowserContext, query = ""): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/demo/${query}`);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+async function logIn(page: Page, username: keyof typeof USERS): Promise<void> {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(USERS[username]);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForSelector("body[data-session=active]");
+}
+
+/** Wait (in real time) until the page shows the access token as expired, then a little more. */
+async function waitUntilExpired(page: Page): Promise<void> {
+  await page.waitForSelector("#countdown[data-remaining='0']", { timeout: (TOKEN_TTL_SECONDS + 5) * 1000 });
+  await page.waitForTimeout(1_100); // `exp` has whole seconds; be past it at the gateway too
+}
+
+function refreshes(requests: readonly SeenRequest[]): SeenRequest[] {
+  return requests.filter((seen) => seen.method === "POST" && seen.path === "/auth/refresh");
+}
+
+function apiCalls(requests: readonly SeenRequest[]): SeenRequest[] {
+  return requests.filter((seen) => seen.path === "/api/me");
+}
+
+async function statusOf(seen: SeenRequest): Promise<number | undefined> {
+  return (await seen.request.response())?.status();
+}
+
+async function logText(page: Page): Promise<string> {
+  return (await page.locator("#event-log").textContent()) ?? "";
+}
+
+describe("demo page with portcullis/client", () => {
+  it("logs in, calls the API, and keeps the refresh cookie and the token out of scripts' reach", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context);
+    expect(await page.locator("#login-section").isVisible()).toBe(true);
+
+    await logIn(page, "alice");
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.locator("#api-result", { hasText: /^200/ }).waitFor();
+    expect(await page.locator("#api-result").textContent()).toContain('"subject": "user-alice"');
+
+    const cookies = await context.cookies(server.url);
+    const refresh = cookies.find((cookie) => cookie.name === "__Host-portcullis-refresh");
+    expect(refresh).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
+
+    const token = apiCalls(requests)
+      .at(-1)
+      ?.authorization?.replace(/^Bearer /, "");
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    // A string, so this file needs no DOM types: it runs in the page.
+    const visible = (await page.evaluate(
+      "({ cookie: document.cookie, local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }) })",
+    )) as { cookie: string; local: string; session: string };
+    expect(visible.cookie).not.toContain("portcullis");
+    expect(visible.cookie).not.toContain(refresh?.value);
+    expect(visible.local).not.toContain(token);
+    expect(visible.session).not.toContain(token);
+
+    // What the page shows: the session of the token, a countdown that runs, the log.
+    const sid = JSON.parse(Buffer.from(token?.split(".")[1] ?? "", "base64url").toString()).sid;
+    expect(await page.locator("#session-id").textContent()).toBe(sid);
+    const first = Number(await page.locator("#countdown").getAttribute("data-remaining"));
+    await expect
+      .poll(async () => Number(await page.locator("#countdown").getAttribute("data-remaining")), { timeout: 3_000 })
+      .toBeLessThan(first);
+    expect(await logText(page)).toContain("Logged in");
+  });
+
+  it("refreshes an expired token once for ten parallel calls (client-managed)", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context);
+    await logIn(page, "admin");
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.locator("#api-result", { hasText: /^200/ }).waitFor();
+    const oldToken = apiCalls(requests).at(-1)?.authorization;
+    expect(oldToken).toBeDefined();
+
+    await waitUntilExpired(page);
+    // The gateway agrees the old token is dead (sent without the cookie, it cannot refresh).
+    const direct = await fetch(`${server.url}/api/me`, { headers: { authorization: oldToken ?? "" } });
+    expect(direct.status).toBe(401);
+    expect(direct.headers.get("www-authenticate")).toContain('error="invalid_token"');
+
+    const before = requests.length;
+    await page.getByRole("button", { name: "Call it 10 times at once" }).click();
+    await page.waitForSelector("#api-result[data-parallel-ok]");
+    expect(await page.locator("#api-result").getAttribute("data-parallel-ok")).toBe("10");
+
+    const during = requests.slice(before);
+    expect(refreshes(during)).toHaveLength(1);
+    expect(await statusOf(refreshes(during)[0] as SeenRequest)).toBe(200);
+    const calls = apiCalls(during);
+    expect(calls).toHaveLength(10);
+    const sent = new Set(calls.map((call) => call.authorization));
+    expect(sent.size).toBe(1);
+    expect(sent.has(oldToken)).toBe(false);
+    expect(await Promise.all(calls.map(statusOf))).toEqual(Array(10).fill(200));
+
+    expect(await page.locator("#refresh-count").textContent()).toBe("1");
+    expect(await logText(page)).toContain("Client refreshed the access token");
+    expect(await logText(page)).toContain("10 parallel calls to GET /api/me → 10 answered 200");
+    await page.screenshot({ path: path.join(ARTIFACTS, "demo-after-refresh.png"), fullPage: true });
+    if (process.env.UPDATE_DOCS_SCREENSHOT === "1") {
+      await page.screenshot({ path: path.join(ROOT, "docs/demo-after-refresh.png"), fullPage: true });
+    }
+  });
+
+  it("adopts the token the gateway refreshed transparently and does not refresh itself", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context, "?refresh=gateway");
+    await logIn(page, "alice");
+    await waitUntilExpired(page);
+
+    const before = requests.length;
+    await page.getByRole("button", { name: "Call it 10 times at once" }).click();
+    await page.waitForSelector("#api-result[data-parallel-ok]");
+    expect(await page.locator("#api-result").getAttribute("data-parallel-ok")).toBe("10");
+    const parallel = apiCalls(requests.slice(before));
+    const issued = await Promise.all(
+      parallel.map(async (call) => (await call.request.response())?.headers().authorization),
+    );
+    expect(issued.every((header) => header?.startsWith("Bearer "))).toBe(true);
+
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.locator("#event-log li", { hasText: "GET /api/me → 200" }).first().waitFor();
+    const after = requests.slice(before);
+    expect(refreshes(after)).toHaveLength(0);
+    const next = apiCalls(after).at(-1);
+    expect(issued).toContain(next?.authorization);
+    expect(await statusOf(next as SeenRequest)).toBe(200);
+    expect(Number(await page.locator("#gateway-refresh-count").textContent())).toBeGreaterThanOrEqual(1);
+    expect(await logText(page)).toContain("Gateway refreshed the access token transparently");
+  });
+
+  it("logs the first tab out when the session is ended in a second tab", async () => {
+    const { context } = await newContext();
+    const first = await openDemo(context);
+    await logIn(first, "admin");
+    const sid = await first.locator("#session-id").textContent();
+
+    const second = await openDemo(context);
+    await second.waitForSelector("body[data-session=active]");
+    expect(await second.locator("#session-id").textContent()).toBe(sid);
+
+    await second.getByRole("button", { name: "Log out everywhere" }).click();
+    await first.waitForSelector("body[data-session=none]");
+    expect(await first.locator("#login-section").isVisible()).toBe(true);
+    expect(await logText(first)).toContain("Session ended: logged out in another tab");
+    expect((await logText(first)).match(/Session ended/g)).toHaveLength(1);
+
+    // The session is gone at the gateway too: a new tab finds none.
+    const third = await openDemo(context);
+    expect(await third.getAttribute("body", "data-session")).toBe("none");
+  });
+
+  it("lets only one of two tabs refresh when both are due", async () => {
+    const { context, requests } = await newContext();
+    const first = await openDemo(context);
+    await logIn(first, "alice");
+    const second = await openDemo(context);
+    await second.waitForSelector("body[data-session=active]");
+    await first.locator("#tab-refresh-count", { hasText: "1" }).waitFor();
+
+    await waitUntilExpired(first);
+    const before = requests.length;
+    await Promise.all([
+      first.getByRole("button", { name: "Call GET /api/me" }).click(),
+      second.getByRole("button", { name: "Call GET /api/me" }).click(),
+    ]);
+    for (const page of [first, second]) {
+      await page.locator("#event-log li", { hasText: "GET /api/me → 200" }).first().waitFor();
+    }
+    const during = requests.slice(before);
+    expect(refreshes(during)).toHaveLength(1);
+    expect(await Promise.all(apiCalls(during).map(statusOf))).toEqual([200, 200]);
+  });
+
+  it("reports a session the operator revoked as ended, once, after one refused refresh", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context);
+    await logIn(page, "alice");
+    const sid = await page.locator("#session-id").textContent();
+
+    const revoked = await fetch(`${server.url}/auth/operator/revoke-session`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_OPERATOR_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ sid }),
+    });
+    expect(revoked.status).toBe(200);
+
+    const before = requests.length;
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.waitForSelector("body[data-session=none]");
+    const during = requests.slice(before);
+    expect(await statusOf(apiCalls(during)[0] as SeenRequest)).toBe(401);
+    expect(refreshes(during)).toHaveLength(1);
+    expect(await statusOf(refreshes(during)[0] as SeenRequest)).toBe(401);
+    const text = await logText(page);
+    expect(text).toContain("Session ended: the gateway refused to refresh it");
+    expect(text.match(/Session ended/g)).toHaveLength(1);
+  });
+});

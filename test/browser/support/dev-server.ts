@@ -1,0 +1,135 @@
+/**
+ * Runs `wrangler dev` with the gateway and the demo upstream (what `npm run dev` runs) as
+ * a child process on free loopback ports, with its own state directory, and stops the
+ * whole process group afterwards. Extra vars shorten the token's life so the tests can
+ * watch it expire in seconds.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(import.meta.dirname, "../../..");
+
+export interface DevServer {
+  /** `http://localhost:<port>`: dev mode serves only loopback host names. */
+  readonly url: string;
+  readonly output: string[];
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  readonly vars?: Record<string, string>;
+  readonly startTimeoutMs?: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const pid = child.pid;
+  return new Promise((resolve) => {
+    const killTimer = setTimeout(() => {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5_000);
+    child.once("exit", () => {
+      clearTimeout(killTimer);
+      resolve();
+    });
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      clearTimeout(killTimer);
+      resolve();
+    }
+  });
+}
+
+/** Build the demo page (as `npm run dev` does first). */
+export function buildDemo(): void {
+  execFileSync(process.execPath, [path.join(ROOT, "examples/demo-upstream/build.mjs")], { cwd: ROOT, stdio: "pipe" });
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const state = await mkdtemp(path.join(tmpdir(), "portcullis-browser-"));
+  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const child = spawn(
+    path.join(ROOT, "node_modules/.bin/wrangler"),
+    [
+      "dev",
+      "-c",
+      "wrangler.toml",
+      "-c",
+      "examples/demo-upstream/wrangler.toml",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--persist-to",
+      state,
+      "--show-interactive-dev-session=false",
+      ...vars,
+    ],
+    {
+      cwd: ROOT,
+      detached: true, // its own process group, so stop() ends workerd too
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    },
+  );
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => output.push(chunk));
+  }
+  const emergencyStop = () => {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once("exit", emergencyStop);
+
+  const url = `http://localhost:${port}`;
+  const stop = async () => {
+    process.off("exit", emergencyStop);
+    await stopGroup(child);
+    await rm(state, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    try {
+      const response = await fetch(`${url}/demo/`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return { url, output, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not serve ${url}/demo/ in time:\n${output.join("").slice(-3000)}`);
+}
