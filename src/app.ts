@@ -14,6 +14,7 @@ import { GatewayError } from "./errors/gateway-error";
 import { problemResponse, statusOf } from "./errors/problem";
 import { handleGatewayRequest } from "./gateway/gateway";
 import { createRequestContext, type RequestContext } from "./gateway/request-context";
+import { corsFor, isCrossOriginCandidate } from "./http/cors";
 import { appendClearedCookies } from "./http/token-response";
 import { log } from "./log/logger";
 
@@ -43,6 +44,11 @@ export function createApp(): Hono<AppEnv> {
     c.set("context", context);
     await next();
     c.res.headers.set("x-request-id", context.requestId);
+  });
+
+  app.use("*", function crossOrigin(c, next) {
+    const { config } = c.var.context;
+    return isCrossOriginCandidate(config, c.req.raw) ? corsFor(config)(c, next) : next();
   });
 
   for (const [path, handler] of AUTH_ROUTES) {

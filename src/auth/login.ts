@@ -5,6 +5,8 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { assertTrustedOrigin } from "../http/origin-check";
+import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { readFields } from "../http/read-body";
 import { tokenResponse } from "../http/token-response";
 import { log } from "../log/logger";
@@ -14,11 +16,15 @@ const MAX_USERNAME = 256;
 const MAX_PASSWORD = 1024;
 
 export async function handleLogin(context: RequestContext, request: Request): Promise<Response> {
+  // Login CSRF: a browser on another site must not log the victim into the attacker's account.
+  assertTrustedOrigin(context.config, request);
+  await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const fields = await readFields(request, ["json", "form"]);
   const { username, password } = fields;
   if (!username || !password || username.length > MAX_USERNAME || password.length > MAX_PASSWORD) {
     throw new GatewayError("request_invalid", { detail: "username and password are required strings of sane length" });
   }
+  await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `account:${username.normalize("NFC").toLowerCase()}`);
   let subject: Awaited<ReturnType<typeof checkCredentials>>;
   try {
     subject = await checkCredentials(context, request, { username, password });

@@ -6,6 +6,7 @@
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
+import { assertTrustedOrigin } from "../http/origin-check";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { readAccessToken } from "../tokens/read-credentials";
@@ -13,6 +14,8 @@ import { revokeAccessToken, verifyForRevocation } from "./revoke-token";
 
 export async function handleLogout(context: RequestContext, request: Request): Promise<Response> {
   const refreshTokens = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
+  // Logging a victim out from another site is a (small) CSRF; refuse it like any other.
+  if (request.headers.get("cookie") !== null) assertTrustedOrigin(context.config, request);
   let presented: ReturnType<typeof readAccessToken>;
   try {
     presented = readAccessToken(request.headers);

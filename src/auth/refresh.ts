@@ -6,12 +6,17 @@
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
+import { assertTrustedOrigin } from "../http/origin-check";
+import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { readFields } from "../http/read-body";
 import { tokenResponse } from "../http/token-response";
+import { sessionOfRefreshToken } from "../sessions/refresh-token";
 
 export async function handleRefresh(context: RequestContext, request: Request): Promise<Response> {
-  const fields = await readFields(request, ["form", "empty"]);
   const cookies = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
+  if (cookies.length > 0) assertTrustedOrigin(context.config, request);
+  await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
+  const fields = await readFields(request, ["form", "empty"]);
   if (cookies.length > 1)
     throw new GatewayError("request_invalid", { detail: "several refresh cookies", clearSession: true });
   const fromBody = fields.refresh_token;
@@ -23,6 +28,8 @@ export async function handleRefresh(context: RequestContext, request: Request): 
   }
   const refreshToken = fromBody ?? cookies[0];
   if (!refreshToken) throw new GatewayError("grant_invalid", { detail: "no refresh token", clearSession: true });
+  const sid = sessionOfRefreshToken(refreshToken);
+  if (sid !== undefined) await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `session:${sid}`);
   try {
     const granted = await context.sessions.refresh(refreshToken);
     return tokenResponse(context.config, granted, {

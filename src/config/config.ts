@@ -47,5 +47,7 @@ export interface GatewayConfig {
   /** Also hand the access token out in an HttpOnly cookie (browser, backend-managed refresh). */
   readonly accessCookie: boolean;
   readonly operatorToken: string | undefined;
+  /** Browser origins allowed to call with credentials (CORS) and to change state (CSRF). */
+  readonly allowedOrigins: readonly string[];
   readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;
 }

@@ -42,6 +42,7 @@ export interface Env {
   ACCESS_COOKIE?: string;
   REVOKE_CLIENT_ID?: string;
   REALM?: string;
+  ALLOWED_ORIGINS?: string | object;
 
   // secrets (`wrangler secret put`, `.dev.vars` locally)
   SIGNING_KEYS?: string;

@@ -149,6 +149,27 @@ function parseSameSite(env: Env): SameSite {
   return normalized;
 }
 
+function parseAllowedOrigins(env: Env): string[] {
+  const raw = json(env, "ALLOWED_ORIGINS");
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw))
+    throw new ConfigError("ALLOWED_ORIGINS", 'must be a list of origins ("https://app.example.com")');
+  return raw.map((item: unknown) => {
+    if (typeof item !== "string" || item === "*") {
+      throw new ConfigError("ALLOWED_ORIGINS", "must list exact origins; a wildcard cannot be used with credentials");
+    }
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw new ConfigError("ALLOWED_ORIGINS", `"${item}" is not an origin`);
+    }
+    if (url.origin !== item)
+      throw new ConfigError("ALLOWED_ORIGINS", `"${item}" is not an origin (scheme://host[:port])`);
+    return item;
+  });
+}
+
 function parseBoolean(env: Env, name: keyof Env, fallback: boolean): boolean {
   const value = text(env, name);
   if (value === undefined) return fallback;
@@ -224,6 +245,7 @@ export function parseConfig(env: Env): GatewayConfig {
     cookieSameSite: parseSameSite(env),
     accessCookie: parseBoolean(env, "ACCESS_COOKIE", false),
     operatorToken,
+    allowedOrigins: Object.freeze(parseAllowedOrigins(env)),
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
   };
   return Object.freeze(config);

@@ -12,6 +12,8 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
+import { assertTrustedOrigin } from "../http/origin-check";
+import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { applyRefresh } from "../http/token-response";
 import { log } from "../log/logger";
 import { decideRoute, missingGrants } from "../policy/route-policy";
@@ -41,6 +43,8 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
 
   const presented = readAccessToken(request.headers);
   if (presented === undefined) throw new GatewayError("token_missing");
+  // A cookie rides along on cross-site requests; a header does not.
+  if (presented.source === "cookie") assertTrustedOrigin(config, request);
 
   const verified = await verifyAccessToken(presented.token, context.keys, {
     issuer: config.issuer,
@@ -95,6 +99,7 @@ async function refreshTransparently(
       detail: cookies.length > 1 ? "several refresh cookies" : "no refresh cookie",
     });
   }
+  await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   try {
     return await context.sessions.refresh(refreshToken, expired.sid);
   } catch (error) {

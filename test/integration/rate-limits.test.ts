@@ -1,0 +1,66 @@
+/**
+ * Login and refresh are rate limited with the Workers rate-limiting bindings, using the
+ * limits in wrangler.toml. Over the limit: 429 with Retry-After, and nothing else happens.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../support/gateway";
+import { login, refreshCookieHeader } from "../support/session-helpers";
+
+let gateway: Gateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+const json = { "content-type": "application/json" };
+const credentialChecks = (g: Gateway) => g.upstream.received.filter((r) => r.url === "/portcullis/credential-check");
+
+function attempt(g: Gateway, username: string, password = "wrong") {
+  return g.fetch("/auth/login", { method: "POST", headers: json, body: JSON.stringify({ username, password }) });
+}
+
+describe("rate limits (limits from wrangler.toml)", () => {
+  it("limits login attempts per account: the 6th in a minute is 429 and never reaches the credential check", async () => {
+    gateway = await startGateway({ rateLimits: "wrangler" });
+    for (let index = 0; index < 5; index += 1) expect((await attempt(gateway, "alice")).status).toBe(401);
+    const checks = credentialChecks(gateway).length;
+    const limited = await attempt(gateway, "ALICE", "correct horse");
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("60");
+    expect(limited.headers.get("content-type")).toBe("application/problem+json");
+    expect(limited.headers.getSetCookie()).toEqual([]);
+    expect(credentialChecks(gateway).length).toBe(checks);
+  });
+
+  it("limits login attempts per client IP across accounts", async () => {
+    gateway = await startGateway({ rateLimits: "wrangler" });
+    for (let index = 0; index < 10; index += 1) expect((await attempt(gateway, `user${index}`)).status).toBe(401);
+    expect((await attempt(gateway, "someone-else")).status).toBe(429);
+  });
+
+  it("limits explicit refreshes per session without rotating", async () => {
+    gateway = await startGateway({ rateLimits: "wrangler" });
+    const session = await login(gateway);
+    let refreshToken = session.refreshToken;
+    for (let index = 0; index < 10; index += 1) {
+      const response = await gateway.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(refreshToken) },
+      });
+      expect(response.status).toBe(200);
+      refreshToken = (response.headers.getSetCookie()[0] ?? "").split(";")[0]?.split("=")[1] ?? "";
+    }
+    const limited = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(refreshToken) },
+    });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("60");
+    // The refused request changed nothing: no rotation, no cleared cookie.
+    expect(limited.headers.getSetCookie()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const rotations = gateway.logs.filter((line) => line.includes('"event":"session_rotated"'));
+    expect(rotations).toHaveLength(10);
+    expect(gateway.logs.some((line) => line.includes('"event":"rate_limited"'))).toBe(true);
+  });
+});
