@@ -66,7 +66,11 @@ describe("configuration errors", () => {
     await gateway.fetch("/api/x");
     await settle();
     const logs = gateway.logs.join("\n");
-    for (const secret of [TEST_SECRETS.CREDENTIAL_CHECK_SECRET, TEST_SECRETS.OPERATOR_TOKEN, gateway.key.privateJwk.d]) {
+    for (const secret of [
+      TEST_SECRETS.CREDENTIAL_CHECK_SECRET,
+      TEST_SECRETS.OPERATOR_TOKEN,
+      gateway.key.privateJwk.d,
+    ]) {
       expect(logs).not.toContain(secret);
     }
   });
