@@ -8,10 +8,11 @@
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
+import { isIdentifier, isRole, isScopeToken } from "../tokens/access-token-claims";
 
 export const CREDENTIAL_SECRET_HEADER = "x-portcullis-credential-secret";
 const MAX_ANSWER_BYTES = 16 * 1024;
-const NAME = /^[\x21-\x7e]{1,128}$/;
+const MAX_NAMES = 64;
 
 export interface CheckedSubject {
   readonly sub: string;
@@ -19,12 +20,11 @@ export interface CheckedSubject {
   readonly roles: readonly string[];
 }
 
-function names(value: unknown): string[] | undefined {
+/** A list from a space-separated string or an array, every item passing `valid`. */
+function names(value: unknown, valid: (item: unknown) => boolean): string[] | undefined {
   if (value === undefined) return [];
   const list = typeof value === "string" ? value.split(" ").filter((item) => item !== "") : value;
-  if (!Array.isArray(list) || list.length > 64 || list.some((item) => typeof item !== "string" || !NAME.test(item))) {
-    return undefined;
-  }
+  if (!Array.isArray(list) || list.length > MAX_NAMES || !list.every(valid)) return undefined;
   return list as string[];
 }
 
@@ -67,9 +67,10 @@ export async function checkCredentials(
       cause: error,
     });
   }
-  const scope = names(answer?.scope);
-  const roles = names(answer?.roles);
-  if (typeof answer?.sub !== "string" || answer.sub === "" || answer.sub.length > 256 || !scope || !roles) {
+  // The same rules the verifier applies, so login never mints a token that is refused on use.
+  const scope = names(answer?.scope, isScopeToken);
+  const roles = names(answer?.roles, isRole);
+  if (!isIdentifier(answer?.sub) || !scope || !roles) {
     throw new GatewayError("credential_check_unavailable", { detail: "credential check answer has the wrong shape" });
   }
   return { sub: answer.sub, scope, roles };

@@ -11,6 +11,9 @@ import type { SameSite } from "../config/config";
 export const REFRESH_COOKIE = "__Host-portcullis-refresh";
 export const ACCESS_COOKIE = "__Host-portcullis-access";
 const GATEWAY_COOKIES = new Set([REFRESH_COOKIE.toLowerCase(), ACCESS_COOKIE.toLowerCase()]);
+// Some upstream cookie parsers also split on ","; a gateway cookie hidden after a comma
+// inside another pair must not reach them either.
+const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-(refresh|access)\s*=/i;
 
 /** Every value sent for `name` (more than one means someone planted a copy). */
 export function cookieValues(header: string | null, name: string): string[] {
@@ -38,7 +41,7 @@ export function withoutGatewayCookies(header: string | null): string | undefined
     .filter((pair) => {
       const eq = pair.indexOf("=");
       const name = (eq === -1 ? pair : pair.slice(0, eq)).trim().toLowerCase();
-      return name !== "" && !GATEWAY_COOKIES.has(name);
+      return name !== "" && !GATEWAY_COOKIES.has(name) && !GATEWAY_COOKIE_ANYWHERE.test(pair);
     })
     .map((pair) => pair.trim());
   return kept.length > 0 ? kept.join("; ") : undefined;

@@ -26,8 +26,19 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 const IDENTIFIER = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 const ROLE = /^[\x21-\x7e]+$/;
 
-function isIdentifier(value: unknown): value is string {
+/** A subject, session or token id that can travel upstream in a header unchanged. */
+export function isIdentifier(value: unknown): value is string {
   return typeof value === "string" && value.length <= MAX_ID_LENGTH && IDENTIFIER.test(value);
+}
+
+/** An RFC 6749 scope-token. */
+export function isScopeToken(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ID_LENGTH && SCOPE_TOKEN.test(value);
+}
+
+/** A role name: visible ASCII without spaces (roles are space-joined upstream). */
+export function isRole(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_ID_LENGTH && ROLE.test(value);
 }
 
 function optionalId(payload: JWTPayload, name: string): string | undefined | null {

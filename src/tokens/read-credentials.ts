@@ -23,9 +23,13 @@ const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
  */
 export function bearerToken(authorization: string | null): string | undefined {
   if (authorization === null) return undefined;
-  // Two Authorization headers reach us joined by ", ".
+  // Two Authorization headers reach us joined by ", ". Other schemes (Digest) use commas
+  // inside one credential, so a comma only matters when a Bearer credential is involved.
   if (authorization.includes(",")) {
-    throw new GatewayError("token_ambiguous", { detail: "several Authorization values" });
+    if (authorization.split(",").some((part) => BEARER_SCHEME.test(part))) {
+      throw new GatewayError("token_ambiguous", { detail: "several Authorization values" });
+    }
+    return undefined;
   }
   if (!BEARER_SCHEME.test(authorization)) return undefined;
   const match = BEARER.exec(authorization);

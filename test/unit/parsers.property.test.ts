@@ -557,3 +557,17 @@ describe("hasDuplicateMembers", () => {
     );
   });
 });
+
+describe("regressions found by review", () => {
+  it("ignores another scheme whose credential contains commas (Digest)", () => {
+    expect(bearerToken('Digest username="a", realm="b", nonce="c"')).toBeUndefined();
+  });
+
+  it("still refuses a Bearer credential joined with another", () => {
+    expect(() => bearerToken("Basic abc, Bearer xyz")).toThrow(GatewayError);
+  });
+
+  it("strips a gateway cookie hidden after a comma inside another pair", () => {
+    expect(withoutGatewayCookies("a=1, __Host-portcullis-refresh=secret; b=2")).toBe("b=2");
+  });
+});
