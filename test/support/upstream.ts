@@ -33,6 +33,8 @@ export interface TestUpstream {
   /** Requests other than the credential check. */
   proxied(): ReceivedRequest[];
   route(path: string, handler: RouteHandler): void;
+  /** Remove a test's route, restoring the default one (e.g. the credential check) if any. */
+  unroute(path: string): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
       .end(JSON.stringify({ sub: user.sub, scope: user.scope, roles: user.roles }));
   });
 
+  const defaults = new Map(routes);
   const server = http.createServer(async (request, response) => {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     const exact = routes.get(path);
@@ -134,6 +137,11 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
     received,
     proxied: () => received.filter((request) => !request.url.startsWith(CREDENTIAL_CHECK_PATH)),
     route: (path, handler) => routes.set(path, handler),
+    unroute: (path) => {
+      const fallback = defaults.get(path);
+      if (fallback) routes.set(path, fallback);
+      else routes.delete(path);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,0 +1,81 @@
+/**
+ * Fault injection for the gateway's dependencies, inside the same workerd:
+ *
+ * - REVOKED becomes an RPC entrypoint (FaultyKv) that wraps a real KV namespace;
+ * - SESSIONS becomes FlakySession, a subclass of the real SessionObject from the bundle.
+ *
+ * Both fail while the switch is on (`setFaults`), and behave normally once it is off
+ * again, so a test can watch the gateway fail and then recover without a restart.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { BUNDLE_DIR } from "./build-worker";
+import type { Gateway, GatewayOptions } from "./gateway";
+
+const FAULTS_MODULE = `
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { SessionObject } from "./index.js";
+
+const failing = { kv: false, sessions: false };
+
+function check(kind) {
+  if (failing[kind]) throw new Error(kind + " unavailable (injected fault)");
+}
+
+export class FaultyKv extends WorkerEntrypoint {
+  async get(key, options) { check("kv"); return this.env.INNER.get(key, options); }
+  async put(key, value, options) { check("kv"); return this.env.INNER.put(key, value, options); }
+  async delete(key) { check("kv"); return this.env.INNER.delete(key); }
+  async list(options) { check("kv"); return this.env.INNER.list(options); }
+}
+
+export class FlakySession extends SessionObject {
+  create(input) { check("sessions"); return super.create(input); }
+  rotate(input) { check("sessions"); return super.rotate(input); }
+  revoke(input) { check("sessions"); return super.revoke(input); }
+}
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    for (const kind of ["kv", "sessions"]) {
+      if (url.searchParams.has(kind)) failing[kind] = url.searchParams.get(kind) === "1";
+    }
+    return Response.json(failing);
+  },
+};
+`;
+
+export type FaultKind = "kv" | "sessions";
+
+/** Options for startGateway that route REVOKED and SESSIONS through the fault worker. */
+export function faultInjectionOptions(): Pick<GatewayOptions, "workerOptions" | "extraWorkers"> {
+  const scriptPath = path.join(BUNDLE_DIR, "faults.mjs");
+  writeFileSync(scriptPath, FAULTS_MODULE);
+  return {
+    workerOptions: {
+      kvNamespaces: {},
+      serviceBindings: { REVOKED: { name: "faults", entrypoint: "FaultyKv" } },
+      durableObjects: { SESSIONS: { className: "FlakySession", scriptName: "faults", useSQLite: true } },
+    },
+    extraWorkers: [
+      {
+        name: "faults",
+        modules: true,
+        modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }],
+        scriptPath,
+        compatibilityDate: "2026-04-01",
+        kvNamespaces: { INNER: "revoked" },
+        durableObjects: { FLAKY: { className: "FlakySession", useSQLite: true } },
+      },
+    ],
+  };
+}
+
+/** Turn injected faults on or off while the gateway runs. */
+export async function setFaults(gateway: Gateway, faults: Partial<Record<FaultKind, boolean>>): Promise<void> {
+  const query = new URLSearchParams(Object.entries(faults).map(([kind, on]) => [kind, on ? "1" : "0"]));
+  const worker = await gateway.mf.getWorker("faults");
+  const response = await worker.fetch(`http://faults/?${query}`);
+  await response.text();
+}
