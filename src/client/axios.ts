@@ -16,6 +16,8 @@ export interface AxiosRequestConfigLike {
   url?: string | undefined;
   baseURL?: string | undefined;
   headers?: unknown;
+  /** Set by the adapter on the one retry after a refresh. */
+  portcullisRetried?: boolean;
 }
 
 interface AxiosResponseLike {
@@ -40,6 +42,7 @@ export interface AxiosInstanceLike {
 interface HeaderBag {
   get?: (name: string) => unknown;
   set?: (name: string, value: string) => unknown;
+  delete?: (name: string) => unknown;
 }
 
 function readHeader(headers: unknown, name: string): string | undefined {
@@ -53,6 +56,16 @@ function writeAuthorization(config: AxiosRequestConfigLike, value: string): void
   const headers = config.headers as HeaderBag | undefined;
   if (headers && typeof headers.set === "function") headers.set("Authorization", value);
   else config.headers = { ...(headers as Record<string, unknown> | undefined), Authorization: value };
+}
+
+function removeAuthorization(config: AxiosRequestConfigLike): void {
+  const headers = config.headers as (HeaderBag & Record<string, unknown>) | undefined;
+  if (!headers) return;
+  if (typeof headers.delete === "function") headers.delete("Authorization");
+  else
+    for (const name of Object.keys(headers)) {
+      if (name.toLowerCase() === "authorization") delete headers[name];
+    }
 }
 
 function targetUrl(config: AxiosRequestConfigLike): string {
@@ -76,7 +89,6 @@ function isAxiosErrorLike(
 export function attachToAxios(instance: AxiosInstanceLike, client: PortcullisClient): () => void {
   // The token each request went out with (absent: the request is not ours to authorize).
   const sentWith = new WeakMap<AxiosRequestConfigLike, string | undefined>();
-  const retried = new WeakSet<AxiosRequestConfigLike>();
 
   const requestId = instance.interceptors.request.use(async function authorizeRequest(config) {
     const ownHeader = readHeader(config.headers, "authorization") !== undefined && !sentWith.has(config);
@@ -96,14 +108,17 @@ export function attachToAxios(instance: AxiosInstanceLike, client: PortcullisCli
       return response;
     },
     async function retryAfterRefresh(error: unknown) {
-      if (!isAxiosErrorLike(error) || !sentWith.has(error.config) || retried.has(error.config)) throw error;
+      if (!isAxiosErrorLike(error) || !sentWith.has(error.config) || error.config.portcullisRetried) throw error;
       const { config, response } = error;
       const retry = await client.afterResponse(sentWith.get(config), response.status, (name) =>
         readHeader(response.headers, name),
       );
       if (!retry) throw error;
-      retried.add(config);
-      return instance.request(config);
+      // Ours, so the request interceptor puts the new token in rather than keep this one.
+      removeAuthorization(config);
+      // axios copies a config it is asked to send again, so object identity (and the
+      // WeakMap above) does not survive the retry; an own property does.
+      return instance.request({ ...config, portcullisRetried: true });
     },
   );
 
