@@ -40,6 +40,8 @@ export interface GatewayConfig {
 
   readonly routes: readonly RouteRule[];
   readonly revocationCacheSeconds: number;
+  /** How often a relayed WebSocket re-checks revocation. */
+  readonly websocketRevalidateSeconds: number;
 
   readonly credentialCheckPath: string;
   readonly credentialCheckSecret: string | undefined;

@@ -37,6 +37,7 @@ export interface Env {
   JWKS_COOLDOWN_SECONDS?: string;
   ROUTES?: string | object;
   REVOCATION_CACHE_SECONDS?: string;
+  WEBSOCKET_REVALIDATE_SECONDS?: string;
   CREDENTIAL_CHECK_PATH?: string;
   COOKIE_SAMESITE?: string;
   ACCESS_COOKIE?: string;

@@ -240,6 +240,7 @@ export function parseConfig(env: Env): GatewayConfig {
     accessSecret,
     routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
     revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
+    websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
     credentialCheckPath,
     credentialCheckSecret,
     cookieSameSite: parseSameSite(env),

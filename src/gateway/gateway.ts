@@ -19,6 +19,7 @@ import { log } from "../log/logger";
 import { decideRoute, missingGrants } from "../policy/route-policy";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { buildUpstreamRequest, type Identity } from "../proxy/upstream-request";
+import { relayWebSocket } from "../proxy/websocket-relay";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { readAccessToken } from "../tokens/read-credentials";
@@ -77,7 +78,8 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   }
 
   const response = await forward(context, request, url, { claims, token });
-  if (refreshed === undefined || response.webSocket) return response;
+  if (response.webSocket) return relay(context, response, claims);
+  if (refreshed === undefined) return response;
   applyRefresh(response.headers, config, refreshed, presented.source === "cookie" || config.accessCookie);
   return response;
 }
@@ -112,6 +114,18 @@ async function refreshTransparently(
     }
     throw error;
   }
+}
+
+/** An authenticated WebSocket lives no longer than its access token, nor past a revocation. */
+function relay(context: RequestContext, response: Response, claims: AccessTokenClaims): Response {
+  const { config } = context;
+  return relayWebSocket(response.webSocket as WebSocket, response.headers, {
+    expiresAt: (claims.exp + config.clockToleranceSeconds) * 1000,
+    revalidateMs: config.websocketRevalidateSeconds * 1000,
+    now: context.now,
+    isRevoked: async () => (await context.revocations.revokedBecause(claims)) !== undefined,
+    requestId: context.requestId,
+  });
 }
 
 function forward(

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { residentBytes, workerdPids } from "../support/process-memory";
 import { mintToken } from "../support/tokens";
-import { acceptWebSockets, webSocketRoundTrip } from "../support/websocket";
+import { acceptWebSockets, openWebSocket } from "../support/websocket";
 
 let gateway: Gateway;
 let auth: { authorization: string };
@@ -199,17 +199,47 @@ describe("upstream failures", () => {
 });
 
 describe("WebSockets", () => {
-  it("passes an authenticated upgrade through, with the identity headers", async () => {
-    const result = await webSocketRoundTrip(`${gateway.url}/ws`, auth, "hello");
-    expect(result.status).toBe(101);
-    expect(result.reply).toBe("echo: hello");
+  it("relays an authenticated upgrade both ways, with the identity headers", async () => {
+    const socket = await openWebSocket(`${gateway.url}/ws`, auth);
+    expect(socket.status).toBe(101);
+    socket.send("hello");
+    expect(await socket.message()).toBe("echo: hello");
+    socket.send("again");
+    expect(await socket.message()).toBe("echo: again");
     expect(upgrades.at(-1)?.["x-auth-subject"]).toBe("user-7");
+    socket.destroy();
   });
 
   it("refuses an upgrade without a token before it reaches the upstream", async () => {
     const before = upgrades.length;
-    const result = await webSocketRoundTrip(`${gateway.url}/ws`, {}, "hello");
-    expect(result.status).toBe(401);
+    const socket = await openWebSocket(`${gateway.url}/ws`, {});
+    expect(socket.status).toBe(401);
     expect(upgrades.length).toBe(before);
+  });
+
+  it("closes the socket (1008) when the access token that opened it expires", async () => {
+    // Expires in 2 s (with the 5 s clock tolerance folded into iat/exp).
+    const token = await mintToken(gateway.key, { iatOffset: -(900 - 2 + 5), ttl: 900 });
+    const socket = await openWebSocket(`${gateway.url}/ws`, { authorization: `Bearer ${token}` });
+    expect(socket.status).toBe(101);
+    socket.send("still here");
+    expect(await socket.message()).toBe("echo: still here");
+    expect(await socket.closed).toEqual({ code: 1008, reason: "access token expired" });
+  });
+
+  it("closes the socket (1008) soon after its session is revoked", async () => {
+    const quick = await startGateway({ upstream: gateway.upstream, vars: { WEBSOCKET_REVALIDATE_SECONDS: "1" } });
+    try {
+      const sid = "WEBSOCKETSESSION000000";
+      const token = await mintToken(quick.key, { claims: { sid } });
+      const socket = await openWebSocket(`${quick.url}/ws`, { authorization: `Bearer ${token}` });
+      expect(socket.status).toBe(101);
+      await (await quick.kv()).put(`sid:${sid}`, JSON.stringify({ at: Date.now(), reason: "test" }), {
+        expirationTtl: 60,
+      });
+      expect(await socket.closed).toEqual({ code: 1008, reason: "revoked" });
+    } finally {
+      await quick.close();
+    }
   });
 });
