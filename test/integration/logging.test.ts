@@ -66,7 +66,12 @@ describe("logs", () => {
       ...secrets.filter((value) => value.length > 0),
       // A JWT's payload and signature; a refresh token's secret half. (The session id before
       // the dot is not a secret: it is in every access token and logged on purpose.)
-      ...secrets.flatMap((value) => value.split(".").slice(1).filter((part) => part.length >= 20)),
+      ...secrets.flatMap((value) =>
+        value
+          .split(".")
+          .slice(1)
+          .filter((part) => part.length >= 20),
+      ),
       TEST_SECRETS.CREDENTIAL_CHECK_SECRET,
       TEST_SECRETS.OPERATOR_TOKEN,
       "not-the-operator-token-0123456789",
