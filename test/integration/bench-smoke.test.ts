@@ -1,0 +1,52 @@
+/**
+ * The benchmark harness in smoke mode (a couple of seconds per row), so it cannot rot:
+ * every row must complete with requests and without a single error, and the big bodies
+ * must stream through. It asserts no speed; `npm run bench` is where numbers come from.
+ */
+import { describe, expect, it } from "vitest";
+import { formatTable, runBench } from "../../bench/harness";
+
+describe("npm run bench (smoke mode)", () => {
+  it("completes every row with zero errors and streams the big bodies through", async () => {
+    const result = await runBench({
+      smoke: true,
+      durationSeconds: 2,
+      warmupSeconds: 0.5,
+      connections: 16,
+      skipWorkerBuild: true,
+      log: () => undefined,
+    });
+    const expectedRows = [
+      "direct",
+      "bare",
+      "bare-entry",
+      "gateway-public",
+      "gateway-valid",
+      "gateway-valid-nocache",
+      "gateway-refresh",
+      "express",
+      "seed-valid-hs256",
+      "seed-valid-es256",
+      "seed-refresh-hs256",
+      "seed-refresh-es256",
+    ];
+    expect(result.rows.map((row) => row.id)).toEqual(expectedRows);
+    for (const row of result.rows) {
+      expect({ row: row.id, errors: row.errors, codes: row.statusCodes }).toEqual({
+        row: row.id,
+        errors: 0,
+        codes: { "200": row.requests },
+      });
+      expect(row.requests, row.id).toBeGreaterThan(0);
+      expect(Number.isFinite(row.serverCpuMicros), row.id).toBe(true);
+    }
+    expect(result.transfers.map((item) => [item.direction, item.ok])).toEqual([
+      ["upload", true],
+      ["download", true],
+      ["upload", true],
+      ["download", true],
+    ]);
+    expect(result.gatewayPeakBytes).toBeGreaterThan(0);
+    expect(formatTable(result)).toContain("gateway, transparent refresh");
+  }, 180_000);
+});
