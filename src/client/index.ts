@@ -3,8 +3,8 @@
  */
 export type { AxiosInstanceLike, AxiosRequestConfigLike } from "./axios";
 export { attachToAxios } from "./axios";
+export type { PortcullisClientOptions, SessionEndReason, TokenChange, TokenSource } from "./client-options";
 export type { PortcullisClientErrorCode, PortcullisClientErrorOptions } from "./errors";
 export { PortcullisClientError } from "./errors";
-export type { PortcullisClientOptions, SessionEndReason, TokenChange, TokenSource } from "./portcullis-client";
 export { createPortcullisClient, PortcullisClient } from "./portcullis-client";
 export type { BroadcastChannelLike, CrossTabOptions, LockManagerLike } from "./tab-coordinator";

@@ -9,70 +9,21 @@
  * No dependencies and no Worker types: it runs in any browser and in Node ≥ 18.
  */
 import { bearerFromHeader, type HeldToken, holdToken, isInvalidTokenChallenge, isNotOlder } from "./access-token";
+import {
+  type FetchFunction,
+  type PortcullisClientOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  type SessionEndReason,
+  type TokenSource,
+} from "./client-options";
 import { PortcullisClientError } from "./errors";
-import { type CrossTabOptions, TabCoordinator, type TabMessage } from "./tab-coordinator";
-
-/** Why a session ended, as `onSessionEnded` reports it. */
-export type SessionEndReason =
-  /** The gateway refused the refresh (session expired, revoked, or logged out elsewhere). */
-  | "refresh_rejected"
-  /** `logout()` was called in this tab. */
-  | "logout"
-  /** Another tab logged out or saw the refresh refused. */
-  | "ended_in_other_tab";
-
-/** Where a new access token came from, as `onTokenChange` reports it. */
-export type TokenSource = "login" | "resume" | "refresh" | "gateway" | "other_tab";
-
-export interface TokenChange {
-  readonly source: TokenSource;
-  /** Local clock, milliseconds. */
-  readonly expiresAt: number;
-  readonly sessionId: string | undefined;
-}
-
-export interface PortcullisClientOptions {
-  /** The gateway's origin; relative URLs are resolved against it. Default: the page's origin. */
-  readonly gatewayUrl?: string;
-  /** Default: the global `fetch`. */
-  readonly fetch?: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
-  /** Milliseconds since the epoch. Default: `Date.now`. */
-  readonly now?: () => number;
-  /**
-   * Refresh this many seconds before the token expires (at most half its lifetime).
-   * Default 10.
-   */
-  readonly refreshSkewSeconds?: number;
-  /**
-   * Refresh before sending a token that is about to expire (client-managed). With `false`
-   * the client sends what it has and lets the gateway refresh transparently; it still
-   * refreshes after a 401. Default true.
-   */
-  readonly proactiveRefresh?: boolean;
-  /** Give up on login, refresh and logout requests after this long. Default 10 000. */
-  readonly requestTimeoutMs?: number;
-  /** `credentials` for gateway requests; `"include"` when the gateway is on another origin. Default `"same-origin"`. */
-  readonly credentials?: RequestCredentials;
-  /** The gateway's endpoints. Defaults: `/auth/login`, `/auth/refresh`, `/auth/logout`. */
-  readonly paths?: { readonly login?: string; readonly refresh?: string; readonly logout?: string };
-  /** Share tokens and logouts between tabs, and refresh in one tab at a time. Default true. */
-  readonly crossTab?: boolean | CrossTabOptions;
-  /** Called with every new access token (not the token itself). */
-  readonly onTokenChange?: (change: TokenChange) => void;
-  /** Called once when the session ends, whatever ended it. */
-  readonly onSessionEnded?: (reason: SessionEndReason) => void;
-}
+import { TabCoordinator, type TabMessage } from "./tab-coordinator";
 
 type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
 
 /** How long a tab that waited for another tab's refresh waits for that tab's token. */
 const OTHER_TAB_GRACE_MS = 500;
-
-const DEFAULT_PATHS = { login: "/auth/login", refresh: "/auth/refresh", logout: "/auth/logout" } as const;
-
-function invalidOption(message: string): PortcullisClientError {
-  return new PortcullisClientError("invalid_options", message);
-}
 
 /** Report a throwing callback without breaking the client. */
 function callSafely(callback: () => void): void {
@@ -87,16 +38,16 @@ function callSafely(callback: () => void): void {
 
 export class PortcullisClient {
   readonly #origin: string;
-  readonly #fetch: (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+  readonly #fetch: FetchFunction;
   readonly #now: () => number;
   readonly #skewMs: number;
   readonly #proactive: boolean;
   readonly #timeoutMs: number;
   readonly #credentials: RequestCredentials;
-  readonly #paths: { readonly login: string; readonly refresh: string; readonly logout: string };
+  readonly #paths: ResolvedOptions["paths"];
   readonly #tabs: TabCoordinator | undefined;
-  readonly #onTokenChange: ((change: TokenChange) => void) | undefined;
-  readonly #onSessionEnded: ((reason: SessionEndReason) => void) | undefined;
+  readonly #onTokenChange: ResolvedOptions["onTokenChange"];
+  readonly #onSessionEnded: ResolvedOptions["onSessionEnded"];
 
   #token: HeldToken | undefined;
   #refreshing: Promise<RefreshOutcome> | undefined;
@@ -104,34 +55,18 @@ export class PortcullisClient {
   #epoch = 0;
 
   constructor(options: PortcullisClientOptions = {}) {
-    const origin = options.gatewayUrl ?? (globalThis as { location?: { origin?: string } }).location?.origin;
-    if (origin === undefined) throw invalidOption("gatewayUrl is required outside a browser page");
-    try {
-      this.#origin = new URL(origin).origin;
-    } catch (error) {
-      throw new PortcullisClientError("invalid_options", "gatewayUrl must be an absolute URL", { cause: error });
-    }
-    const fetchImpl = options.fetch ?? globalThis.fetch;
-    if (typeof fetchImpl !== "function") throw invalidOption("no fetch available; pass options.fetch");
-    // Called as a plain function: the browser's fetch refuses any other `this`.
-    this.#fetch = (input, init) => fetchImpl(input, init);
-    this.#now = options.now ?? Date.now;
-    const skew = options.refreshSkewSeconds ?? 10;
-    if (!(skew >= 0)) throw invalidOption("refreshSkewSeconds must be a number ≥ 0");
-    this.#skewMs = skew * 1000;
-    this.#proactive = options.proactiveRefresh ?? true;
-    const timeout = options.requestTimeoutMs ?? 10_000;
-    if (!(timeout > 0)) throw invalidOption("requestTimeoutMs must be a number > 0");
-    this.#timeoutMs = timeout;
-    this.#credentials = options.credentials ?? "same-origin";
-    this.#paths = { ...DEFAULT_PATHS, ...options.paths };
-    this.#onTokenChange = options.onTokenChange;
-    this.#onSessionEnded = options.onSessionEnded;
-    const crossTab = options.crossTab ?? true;
-    this.#tabs =
-      crossTab === false
-        ? undefined
-        : new TabCoordinator(crossTab === true ? {} : crossTab, (message) => this.#receive(message));
+    const resolved = resolveOptions(options);
+    this.#origin = resolved.origin;
+    this.#fetch = resolved.fetch;
+    this.#now = resolved.now;
+    this.#skewMs = resolved.skewMs;
+    this.#proactive = resolved.proactive;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#credentials = resolved.credentials;
+    this.#paths = resolved.paths;
+    this.#onTokenChange = resolved.onTokenChange;
+    this.#onSessionEnded = resolved.onSessionEnded;
+    this.#tabs = resolved.crossTab && new TabCoordinator(resolved.crossTab, (message) => this.#receive(message));
   }
 
   /** True while the client holds an access token. */
