@@ -30,7 +30,7 @@ for (const name of [
 if (JSON.stringify(vars).includes("do-not-deploy"))
   problems.push("a development-only value is in [env.production.vars]");
 const kv = (config.kv_namespaces ?? []).find((namespace) => namespace.binding === "REVOKED");
-if (!kv || !kv.id || kv.id.startsWith("REPLACE_")) {
+if (!kv?.id || kv.id.startsWith("REPLACE_")) {
   problems.push("the REVOKED KV namespace id is not set (wrangler kv namespace create REVOKED)");
 }
 if ((config.services ?? []).some((service) => service.service === "portcullis-demo-upstream")) {

@@ -107,7 +107,9 @@ describe("the upstream's credential check misbehaves", () => {
 
 describe("the upstream resets connections", () => {
   it("answers 502 problem+json", async () => {
-    gateway.upstream.route("/reset", (request) => request.socket.destroy());
+    gateway.upstream.route("/reset", (request) => {
+      request.socket.destroy();
+    });
     const response = await gateway.fetch("/reset", bearer(await mintToken(gateway.key)));
     expect(response.status).toBe(502);
     expect(response.headers.get("content-type")).toBe("application/problem+json");

@@ -87,7 +87,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       : Object.fromEntries(
           Object.entries(workerOptions.ratelimits ?? {}).map(([name, limit]) => [
             name,
-            { ...limit, simple: { limit: 1_000_000, period: 60 } },
+            { ...(limit as object), simple: { limit: 1_000_000, period: 60 } },
           ]),
         );
   const gatewayWorker = {
