@@ -12,8 +12,9 @@
  * `runBench({ smoke: true })` is the test suite's few-seconds-per-row variant.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import type autocannon from "autocannon";
 import { build } from "esbuild";
@@ -87,6 +88,29 @@ export interface BenchResult {
   readonly gatewayPeakBytes: number;
   readonly sessionsCreated: number;
   readonly sessionSetupSeconds: number;
+  readonly machine: MachineInfo;
+}
+
+export interface MachineInfo {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryBytes: number;
+  /** 1-minute load average when the run started and when it ended (other processes show here). */
+  readonly loadAtStart: number;
+  readonly loadAtEnd: number;
+  readonly node: string;
+  readonly workerd: string;
+  readonly miniflare: string;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }
+    ).version;
+  } catch {
+    return "unknown";
+  }
 }
 
 const BENCH_DIST = path.join(ROOT, "dist/bench");
@@ -384,6 +408,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const transferBytes = options.transferBytes ?? (smoke ? 8 * 1024 * 1024 : 100 * 1024 * 1024);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date().toISOString();
+  const loadAtStart = os.loadavg()[0] ?? 0;
 
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -625,6 +650,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       gatewayPeakBytes,
       sessionsCreated: sessions.length,
       sessionSetupSeconds,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? "unknown",
+        memoryBytes: os.totalmem(),
+        loadAtStart,
+        loadAtEnd: os.loadavg()[0] ?? 0,
+        node: process.version,
+        workerd: packageVersion("workerd"),
+        miniflare: packageVersion("miniflare"),
+      },
     };
     if (options.outDir !== undefined) {
       mkdirSync(options.outDir, { recursive: true });
@@ -664,5 +699,9 @@ export function formatTable(bench: BenchResult): string {
   }
   lines.push("");
   lines.push(`Peak RSS of the gateway's workerd over the whole run: ${mib(bench.gatewayPeakBytes)}.`);
+  const { machine } = bench;
+  lines.push(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${mib(machine.memoryBytes)} RAM; load average ${machine.loadAtStart.toFixed(2)} at start, ${machine.loadAtEnd.toFixed(2)} at end; Node ${machine.node}, workerd ${machine.workerd}, miniflare ${machine.miniflare}. Sessions created up front: ${bench.sessionsCreated} in ${bench.sessionSetupSeconds.toFixed(1)} s.`,
+  );
   return lines.join("\n");
 }

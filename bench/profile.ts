@@ -10,15 +10,17 @@
  * KV and Durable Object simulators) does not run in the isolate and shows only in the
  * process's CPU time, which is reported beside the profile.
  *
- *   npm run bench:profile -- --scenario valid|refresh|nocache --seconds 8
+ *   npm run bench:profile -- --scenario bare|valid|nocache|refresh --seconds 8 [--alg EdDSA|ES256|HS256]
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { SignJWT } from "jose";
 import { Miniflare } from "miniflare";
 import { BUNDLE, ROOT } from "../test/support/build-worker";
-import { type Gateway, startGateway } from "../test/support/gateway";
+import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../test/support/gateway";
+import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import type { TestUpstream } from "../test/support/upstream";
 import { childPidsNamed, cpuMillis, installExitHooks, startNodeChild, trackPid } from "./processes";
@@ -252,6 +254,7 @@ async function main(): Promise<void> {
       scenario: { type: "string", default: "valid" },
       seconds: { type: "string", default: "8" },
       connections: { type: "string", default: "16" },
+      alg: { type: "string", default: "EdDSA" },
     },
   });
   const scenario = values.scenario ?? "valid";
@@ -294,10 +297,23 @@ async function main(): Promise<void> {
     for (const stop of stops.splice(0).reverse()) await stop();
     process.exit(0);
   }
+  // The gateway's own test key is EdDSA; ES256 and HS256 (ACCESS_SECRET) are configured here.
+  const alg = values.alg ?? "EdDSA";
+  const es256 = alg === "ES256" ? await makeKey("ES256", "profile-es256") : undefined;
+  const algVars: Record<string, string> =
+    alg === "ES256"
+      ? { SIGNING_KEYS: JSON.stringify([es256?.privateJwk]) }
+      : alg === "HS256"
+        ? { ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET }
+        : {};
   const gateway = await startGateway({
     upstream: { url: upstreamUrl, close: async () => undefined } as unknown as TestUpstream,
     keepLogs: false,
-    vars: { REVOCATION_CACHE_SECONDS: scenario === "nocache" ? "0" : "5", UPSTREAM_TIMEOUT_MS: "30000" },
+    vars: {
+      REVOCATION_CACHE_SECONDS: scenario === "nocache" ? "0" : "5",
+      UPSTREAM_TIMEOUT_MS: "30000",
+      ...algVars,
+    },
     workerOptions: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }], inspectorPort: 0 },
   });
   stops.push(() => gateway.close());
@@ -320,7 +336,17 @@ async function main(): Promise<void> {
   } else {
     requests = [];
     for (let index = 0; index < 256; index++) {
-      const token = await mintToken(gateway.key, { claims: { sub: `user-${index}` }, ttl: 3600 });
+      const claims = { sub: `user-${index}`, sid: `s${String(index).padStart(21, "0")}` };
+      const token =
+        alg === "HS256"
+          ? await new SignJWT({ ...claims, jti: crypto.randomUUID() })
+              .setProtectedHeader({ alg: "HS256" })
+              .setIssuer(ISSUER)
+              .setAudience(AUDIENCE)
+              .setIssuedAt()
+              .setExpirationTime("1h")
+              .sign(new TextEncoder().encode(TEST_SECRETS.ACCESS_SECRET))
+          : await mintToken(es256 ?? gateway.key, { claims, ttl: 3600 });
       requests.push({ method: "GET", path: "/api/items?page=1", headers: { authorization: `Bearer ${token}` } });
     }
   }
