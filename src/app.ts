@@ -15,6 +15,7 @@ import { problemResponse, statusOf } from "./errors/problem";
 import { handleGatewayRequest } from "./gateway/gateway";
 import { createRequestContext, type RequestContext } from "./gateway/request-context";
 import { corsFor, isCrossOriginCandidate } from "./http/cors";
+import { discardUnreadBody } from "./http/read-body";
 import { appendClearedCookies } from "./http/token-response";
 import { log } from "./log/logger";
 
@@ -44,6 +45,7 @@ export function createApp(): Hono<AppEnv> {
     c.set("context", context);
     await next();
     c.res.headers.set("x-request-id", context.requestId);
+    await discardUnreadBody(c.req.raw);
   });
 
   app.use("*", function crossOrigin(c, next) {

@@ -84,3 +84,31 @@ export async function readFields(request: Request, allowed: ReadonlyArray<BodyKi
   }
   return fields;
 }
+
+/** Bodies up to this size are read and discarded when the gateway answers without them. */
+export const MAX_DISCARDED_BODY_BYTES = 64 * 1024;
+
+/**
+ * Read and drop a request body nobody consumed (a refusal answered early), so the
+ * client's connection stays usable: workerd resets a keep-alive connection whose request
+ * body was left unread, and the client's next request on it fails. Larger bodies are
+ * cancelled; that connection is given up.
+ */
+export async function discardUnreadBody(request: Request): Promise<void> {
+  if (request.body === null || request.bodyUsed) return;
+  const reader = request.body.getReader();
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+      if (size > MAX_DISCARDED_BODY_BYTES) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // the client went away; nothing to keep alive
+  }
+}

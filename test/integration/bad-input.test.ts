@@ -3,6 +3,7 @@
  * client sends makes the gateway answer 500.
  */
 import http from "node:http";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { login, refreshCookieHeader } from "../support/session-helpers";
@@ -135,6 +136,31 @@ describe("cookies and headers", () => {
       headers: { authorization: "Bearer not.a.token", cookie: refreshCookieHeader("junk") },
     });
     expect(response.status).toBe(204);
+  });
+});
+
+describe("connections", () => {
+  it("keeps a keep-alive connection usable after refusing a request whose body it did not read", async () => {
+    const { port, hostname, host } = new URL(gateway.url);
+    const body = '{"username":"alice","password":"x"}';
+    const raw = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(port), hostname, () => {
+        // A refused login (wrong content type: the body is never read), then a second request.
+        socket.write(
+          `POST /auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        );
+        socket.write(`GET /public/after HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      });
+      let received = "";
+      socket.on("data", (data) => {
+        received += data;
+        if ((received.match(/HTTP\/1\.1 \d+/g) ?? []).length === 2) socket.end();
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(received));
+      setTimeout(() => socket.destroy(), 3_000);
+    });
+    expect(raw.match(/HTTP\/1\.1 \d+/g)).toEqual(["HTTP/1.1 415", "HTTP/1.1 200"]);
   });
 });
 

@@ -378,7 +378,10 @@ describe("readFields", () => {
         ),
         async (strings, intruder) => {
           const object: Record<string, unknown> = { ...strings };
-          if (intruder !== undefined) object[intruder[0]] = intruder[1];
+          // defineProperty, so that an intruder named "__proto__" becomes a real member.
+          if (intruder !== undefined) {
+            Object.defineProperty(object, intruder[0], { value: intruder[1], enumerable: true, configurable: true });
+          }
           const result = await refusalOrAsync(() =>
             readFields(postRequest(JSON.stringify(object), "application/json"), ["json"]),
           );
