@@ -96,19 +96,9 @@ export const MAX_DISCARDED_BODY_BYTES = 64 * 1024;
  */
 export async function discardUnreadBody(request: Request): Promise<void> {
   if (request.body === null || request.bodyUsed) return;
-  const reader = request.body.getReader();
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      size += value.byteLength;
-      if (size > MAX_DISCARDED_BODY_BYTES) {
-        await reader.cancel();
-        return;
-      }
-    }
+    await readLimitedText(request, MAX_DISCARDED_BODY_BYTES);
   } catch {
-    // the client went away; nothing to keep alive
+    // too large (cancelled), not text, or the client went away: nothing more to do
   }
 }

@@ -44,14 +44,8 @@ export interface CreateSessionInput {
   readonly idleTtlSeconds: number;
 }
 
-export interface SessionView {
-  readonly sid: string;
-  readonly sub: string;
-  readonly scope: readonly string[];
-  readonly roles: readonly string[];
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
+/** What callers learn about a session (never its token hashes). */
+export type SessionView = Pick<SessionRecord, "sid" | "sub" | "scope" | "roles" | "createdAt" | "expiresAt">;
 
 export type RotateResult =
   | {
@@ -72,6 +66,11 @@ export type RotateResult =
 export interface RevokeResult {
   readonly revoked: boolean;
   readonly session: SessionView | undefined;
+}
+
+/** Did this session ever issue the token with this hash? */
+function issued(record: SessionRecord, hash: string): boolean {
+  return hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
 }
 
 function view(record: SessionRecord): SessionView {
@@ -134,9 +133,8 @@ export class SessionObject extends DurableObject {
       const record = await this.#load();
       if (record === undefined) return { ok: false, reason: "unknown", session: undefined };
       const hash = await hashRefreshToken(input.token);
-      const known = hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
       // A token this session never issued proves nothing: refuse it without touching the session.
-      if (!known) return { ok: false, reason: "unknown", session: undefined };
+      if (!issued(record, hash)) return { ok: false, reason: "unknown", session: undefined };
       if (record.revokedAt !== undefined) return { ok: false, reason: "revoked", session: view(record) };
       if (input.now >= record.expiresAt || input.now - record.lastUsedAt > record.idleTimeoutMs) {
         return { ok: false, reason: "expired", session: view(record) };
@@ -183,11 +181,8 @@ export class SessionObject extends DurableObject {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined) return { revoked: false, session: undefined };
-      if (input.token !== undefined) {
-        const hash = await hashRefreshToken(input.token);
-        const known =
-          hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
-        if (!known) return { revoked: false, session: undefined };
+      if (input.token !== undefined && !issued(record, await hashRefreshToken(input.token))) {
+        return { revoked: false, session: undefined };
       }
       if (record.revokedAt === undefined) {
         record.revokedAt = input.now;
