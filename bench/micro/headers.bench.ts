@@ -45,6 +45,7 @@ const claims = claimsOfIssued(granted);
 const config = configWith({ ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET });
 const options = {
   url: "http://127.0.0.1:9/api/items?page=1",
+  incomingUrl: new URL(incoming.url),
   clientIp: "203.0.113.7",
   identity: { claims, token },
 };

@@ -23,7 +23,7 @@ import { relayWebSocket } from "../proxy/websocket-relay";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { readAccessToken } from "../tokens/read-credentials";
-import { verifyAccessToken } from "../tokens/verify-access-token";
+import { verifyAccessTokenCached } from "../tokens/verification-cache";
 import type { RequestContext } from "./request-context";
 
 // Encoded slash, backslash and NUL let a path mean one thing here and another upstream.
@@ -47,7 +47,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   // A cookie rides along on cross-site requests; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(config, request);
 
-  const verified = await verifyAccessToken(presented.token, context.keys, {
+  const verified = await verifyAccessTokenCached(presented.token, context.keys, {
     issuer: config.issuer,
     audience: config.audience,
     clockToleranceSeconds: config.clockToleranceSeconds,
@@ -63,7 +63,9 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
     token = refreshed.accessToken.token;
   }
 
-  const revokedBy = await context.revocations.revokedBecause(claims);
+  // A token minted just now by a refresh needs no lookup: its jti is new, the session
+  // object vouched for the session, and the refresh checked the subject.
+  const revokedBy = refreshed === undefined ? await context.revocations.revokedBecause(claims) : undefined;
   if (revokedBy !== undefined) {
     log.info("token_revoked", { requestId: context.requestId, by: revokedBy, sid: claims.sid });
     throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });
@@ -136,6 +138,7 @@ function forward(
 ): Promise<Response> {
   const upstreamRequest = buildUpstreamRequest(request, {
     url: upstreamUrl(context.upstream, url),
+    incomingUrl: url,
     clientIp: context.clientIp,
     identity,
   });

@@ -39,12 +39,17 @@ export async function createRequestContext(env: Env, request: Request): Promise<
   const keys = await keyRingFor(config);
   const revocations = revocationStoreFor(config, env, now);
   const requestId = crypto.randomUUID();
+  let sessions: Sessions | undefined;
   return {
     config,
     env,
     keys,
     revocations,
-    sessions: new Sessions({ config, namespace: env.SESSIONS, revocations, keys, now, requestId }),
+    // Most requests never touch a session; build the client on first use.
+    get sessions() {
+      sessions ??= new Sessions({ config, namespace: env.SESSIONS, revocations, keys, now, requestId });
+      return sessions;
+    },
     upstream: { config, binding: env.UPSTREAM },
     requestId,
     clientIp: request.headers.get("cf-connecting-ip") ?? undefined,

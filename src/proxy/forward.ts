@@ -45,8 +45,10 @@ export async function sendUpstream(upstream: Upstream, request: Request): Promis
     clearTimeout(timer);
   }
   // Re-wrap so headers are mutable for the gateway's own additions; the body stays a stream.
-  const headers = new Headers(response.headers);
-  if (response.webSocket) return new Response(null, { status: 101, webSocket: response.webSocket, headers });
-  for (const name of HOP_BY_HOP_RESPONSE) headers.delete(name);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  if (response.webSocket) {
+    return new Response(null, { status: 101, webSocket: response.webSocket, headers: response.headers });
+  }
+  const answer = new Response(response.body, response);
+  for (const name of HOP_BY_HOP_RESPONSE) answer.headers.delete(name);
+  return answer;
 }

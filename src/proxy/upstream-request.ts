@@ -12,7 +12,17 @@
 import { withoutGatewayCookies } from "../http/cookies";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 
-const HOP_BY_HOP = [
+/** Headers only the gateway may set; any client copy is removed. */
+export const IDENTITY_HEADER_PREFIX = "x-auth-";
+/** The gateway's own headers towards the upstream (e.g. the credential-check secret). */
+const GATEWAY_HEADER_PREFIX = "x-portcullis-";
+
+/**
+ * Dropped from every forwarded request: hop-by-hop headers (RFC 9110 §7.6.1), forwarding
+ * headers (set below from what the gateway saw), Cloudflare's connection headers, and
+ * the cookie header (rebuilt without the gateway's cookies).
+ */
+const DROPPED = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -22,11 +32,15 @@ const HOP_BY_HOP = [
   "trailer",
   "transfer-encoding",
   "upgrade",
-];
-
-/** Headers only the gateway may set; any client copy is removed. */
-export const IDENTITY_HEADER_PREFIX = "x-auth-";
-const FORWARDING_HEADERS = ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"];
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-real-ip",
+  "cf-connecting-ip",
+  "cf-worker",
+  "cookie",
+]);
 
 export interface Identity {
   readonly claims: AccessTokenClaims;
@@ -37,6 +51,8 @@ export interface Identity {
 export interface UpstreamRequestOptions {
   /** The upstream URL for this request (origin + base path + path + query). */
   readonly url: string;
+  /** The incoming request's URL, already parsed. */
+  readonly incomingUrl: URL;
   /** Who the client is (connecting IP), from the platform, never from a header it sent. */
   readonly clientIp: string | undefined;
   readonly identity: Identity | undefined;
@@ -48,38 +64,30 @@ export function isWebSocketUpgrade(headers: Headers): boolean {
   return headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
-/** Request headers as the upstream must see them. */
+/** Request headers as the upstream must see them, built in one pass over the incoming ones. */
 export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptions): Headers {
-  const headers = new Headers(incoming.headers);
-  const webSocket = isWebSocketUpgrade(incoming.headers);
+  const source = incoming.headers;
+  const webSocket = isWebSocketUpgrade(source);
+  const connection = source.get("connection");
+  const namedInConnection = connection ? new Set(connection.toLowerCase().split(/\s*,\s*/)) : undefined;
 
-  for (const name of (incoming.headers.get("connection") ?? "").split(",")) {
-    const trimmed = name.trim().toLowerCase();
-    if (trimmed && !(webSocket && trimmed === "upgrade")) headers.delete(trimmed);
+  const pairs: [string, string][] = [];
+  for (const [name, value] of source) {
+    if (DROPPED.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX))
+      continue;
+    if (namedInConnection?.has(name)) continue;
+    pairs.push([name, value]);
   }
-  for (const name of HOP_BY_HOP) headers.delete(name);
-  if (webSocket) {
-    headers.set("connection", "Upgrade");
-    headers.set("upgrade", "websocket");
-  }
+  if (webSocket) pairs.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
 
-  for (const name of [...headers.keys()]) {
-    if (name.startsWith(IDENTITY_HEADER_PREFIX)) headers.delete(name);
-  }
-  for (const name of FORWARDING_HEADERS) headers.delete(name);
-  // Platform headers describing the client's connection are Cloudflare's to set upstream.
-  headers.delete("cf-connecting-ip");
-  headers.delete("cf-worker");
+  const cookie = withoutGatewayCookies(source.get("cookie"));
+  if (cookie !== undefined) pairs.push(["cookie", cookie]);
 
-  const cookie = withoutGatewayCookies(incoming.headers.get("cookie"));
-  if (cookie === undefined) headers.delete("cookie");
-  else headers.set("cookie", cookie);
+  const url = options.incomingUrl;
+  if (options.clientIp) pairs.push(["x-forwarded-for", options.clientIp]);
+  pairs.push(["x-forwarded-proto", url.protocol.slice(0, -1)], ["x-forwarded-host", url.host]);
 
-  const url = new URL(incoming.url);
-  if (options.clientIp) headers.set("x-forwarded-for", options.clientIp);
-  headers.set("x-forwarded-proto", url.protocol.replace(":", ""));
-  headers.set("x-forwarded-host", url.host);
-
+  const headers = new Headers(pairs);
   if (options.identity) {
     const { claims, token } = options.identity;
     headers.set("authorization", `Bearer ${token}`);

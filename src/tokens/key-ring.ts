@@ -85,10 +85,17 @@ export class KeyRing {
     }
     let secret: VerificationKey | undefined;
     if (config.accessSecret !== undefined) {
-      const bytes = new TextEncoder().encode(config.accessSecret);
-      secret = { key: bytes, alg: "HS256", kid: undefined, source: "access-secret" };
+      // Imported once: jose would otherwise import the raw secret on every verification.
+      const key = await crypto.subtle.importKey(
+        "raw",
+        new TextEncoder().encode(config.accessSecret),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign", "verify"],
+      );
+      secret = { key, alg: "HS256", kid: undefined, source: "access-secret" };
       // With no asymmetric key configured, Portcullis signs with the shared secret (the seed's HS256).
-      signer ??= { key: bytes, alg: "HS256", kid: undefined };
+      signer ??= { key, alg: "HS256", kid: undefined };
     }
     const remote =
       config.jwksUrl === undefined

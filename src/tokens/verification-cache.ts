@@ -1,0 +1,51 @@
+/**
+ * Remembers, per isolate and key ring, access tokens whose signature and claims have
+ * been verified, so a client's later requests with the same token skip the signature
+ * check (the largest share of the gateway's CPU per request, see docs/benchmarks.md).
+ *
+ * Only the time-dependent part is re-evaluated on a hit: a remembered token past its
+ * `exp` comes back as `expired`, exactly as a fresh verification would say. Revocation is
+ * not cached here; it is checked on every request. The cache holds at most
+ * MAX_VERIFIED_TOKENS tokens (oldest first out). One consequence, documented in
+ * SECURITY.md: a key removed from a remote JWKS stops verifying *new* tokens at once, but
+ * tokens already seen by an isolate stay valid there until they expire.
+ */
+import type { AccessTokenClaims } from "./access-token-claims";
+import type { KeyRing } from "./key-ring";
+import { type VerifyOptions, type VerifyResult, verifyAccessToken } from "./verify-access-token";
+
+export const MAX_VERIFIED_TOKENS = 4096;
+
+const caches = new WeakMap<KeyRing, Map<string, AccessTokenClaims>>();
+
+function cacheFor(keys: KeyRing): Map<string, AccessTokenClaims> {
+  let cache = caches.get(keys);
+  if (cache === undefined) {
+    cache = new Map();
+    caches.set(keys, cache);
+  }
+  return cache;
+}
+
+/** `verifyAccessToken`, answered from the isolate's memory when this exact token verified before. */
+export async function verifyAccessTokenCached(
+  token: string,
+  keys: KeyRing,
+  options: VerifyOptions,
+): Promise<VerifyResult> {
+  const cache = cacheFor(keys);
+  const claims = cache.get(token);
+  if (claims !== undefined) {
+    const expired = claims.exp <= Math.floor(options.now / 1000) - options.clockToleranceSeconds;
+    return expired ? { status: "expired", claims } : { status: "valid", claims };
+  }
+  const result = await verifyAccessToken(token, keys, options);
+  if (result.status === "valid") {
+    if (cache.size >= MAX_VERIFIED_TOKENS) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(token, result.claims);
+  }
+  return result;
+}
