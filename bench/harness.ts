@@ -173,7 +173,7 @@ async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: st
   const direct = [{ host: "127.0.0.1", port: 0 }];
   const gateway = await startGateway({
     upstream: asTestUpstream(upstreamUrl),
-    keepLogs: false,
+    keepLogs: process.env.BENCH_LOGS === "1" ? true : false,
     // The production values of wrangler.toml, where the test harness shortens them.
     vars: { REVOCATION_CACHE_SECONDS: revocationCacheSeconds, UPSTREAM_TIMEOUT_MS: "30000" },
     workerOptions: {
@@ -237,7 +237,10 @@ async function createSessions(
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ username, password: user.password }),
       });
-      if (response.status !== 200) throw new Error(`login answered ${response.status}: ${await response.text()}`);
+      if (response.status !== 200) {
+        const failures = running.gateway.logs.filter((line) => line.includes('"level":"error"')).slice(-3);
+        throw new Error(`login answered ${response.status}: ${await response.text()}\n${failures.join("\n")}`);
+      }
       const body = (await response.json()) as { access_token: string };
       const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
       const refreshToken = cookie?.split(";")[0]?.split("=")[1];
