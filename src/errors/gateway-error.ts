@@ -64,7 +64,3 @@ export class GatewayError extends Error {
     this.clearSession = options.clearSession ?? false;
   }
 }
-
-export function isGatewayError(value: unknown): value is GatewayError {
-  return value instanceof GatewayError;
-}

@@ -67,11 +67,6 @@ export class RevocationStore {
     return value !== null && subjectRevokedAt(value, authTime);
   }
 
-  /** Is this token id revoked? (refresh token ids, for the revocation endpoint) */
-  async isTokenRevoked(jti: string): Promise<boolean> {
-    return (await this.#read(`jti:${jti}`)) !== null;
-  }
-
   revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<void> {
     return this.#write(`jti:${jti}`, ttlSeconds, reason);
   }

@@ -127,11 +127,6 @@ export class KeyRing {
     if (candidates.length === 0 && this.#remote) return this.#remote.get(undefined, alg, now);
     return undefined;
   }
-
-  /** Algorithms any configured key accepts (for documentation and early rejection). */
-  get hasRemote(): boolean {
-    return this.#remote !== undefined;
-  }
 }
 
 const rings = new WeakMap<GatewayConfig, Promise<KeyRing>>();
