@@ -42,6 +42,9 @@ function panel(title: string, bars: readonly Bar[], top: number): { svg: string;
   return { svg: parts.join("\n"), height: 32 + bars.length * (BAR_HEIGHT + GAP) + 16 };
 }
 
+/** The chart's accessible name (its <title>). */
+const TITLE = "Portcullis benchmark: requests per second per row, and the CPU time each proxy adds per request";
+
 export function renderChart(bench: BenchResult): string {
   const throughput = panel(
     `Requests per second at ${bench.options.connections} connections (× bare Worker)`,
@@ -67,7 +70,8 @@ export function renderChart(bench: BenchResult): string {
   const height = 8 + throughput.height + cpu.height + 24;
   const note = `${bench.options.smoke ? "SMOKE RUN — not a measurement. " : ""}Run ${bench.startedAt}, ${bench.options.durationSeconds} s per row.`;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" role="img" aria-labelledby="chart-title">`,
+    `<title id="chart-title">${escapeXml(TITLE)}</title>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     throughput.svg,
     cpu.svg,
