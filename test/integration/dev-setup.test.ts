@@ -14,6 +14,9 @@ let mf: Miniflare;
 let url: string;
 
 beforeAll(async () => {
+  // What `npm run dev` does first: the demo upstream serves the built demo page as assets.
+  const { buildDemo } = await import(path.join(ROOT, "examples/demo-upstream/build.mjs"));
+  await buildDemo();
   const demoScript = path.join(BUNDLE_DIR, "demo-upstream.mjs");
   await build({
     entryPoints: [path.join(ROOT, "examples/demo-upstream/src/index.ts")],
@@ -34,7 +37,7 @@ beforeAll(async () => {
   } as ConstructorParameters<typeof Miniflare>[0]);
   url = (await mf.ready).toString().replace(/\/$/, "").replace("127.0.0.1", "localhost");
 });
-afterAll(() => mf.dispose());
+afterAll(() => mf?.dispose());
 
 describe("npm run dev's configuration", () => {
   it("lets a newcomer log in as a demo user and call a protected route through the service binding", async () => {
