@@ -24,6 +24,7 @@ import { type Gateway, startGateway } from "../test/support/gateway";
 import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
+import { writeBytes } from "../test/support/write-bytes";
 import { renderChart } from "./chart";
 import { type LoadResult, runLoad } from "./load";
 import {
@@ -366,20 +367,7 @@ async function transfer(
     );
     request.on("error", reject);
     if (direction === "download") return void request.end();
-    const chunk = Buffer.alloc(64 * 1024, 0x62);
-    let left = bytes;
-    const pump = () => {
-      while (left > 0) {
-        const size = Math.min(left, chunk.length);
-        left -= size;
-        if (!request.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
-          request.once("drain", pump);
-          return;
-        }
-      }
-      request.end();
-    };
-    pump();
+    writeBytes(request, bytes, Buffer.alloc(64 * 1024, 0x62));
   });
   return {
     direction,

@@ -6,6 +6,7 @@
  * parent goes away.
  */
 import { startUpstream } from "../test/support/upstream";
+import { writeBytes } from "../test/support/write-bytes";
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
@@ -13,19 +14,7 @@ const upstream = await startUpstream({ record: false });
 upstream.route("/api/stream/*", (request, response) => {
   const total = Number((request.url ?? "").split("?")[0]?.split("/").at(-1) ?? "0");
   response.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(total) });
-  let left = total;
-  const pump = () => {
-    while (left > 0) {
-      const size = Math.min(left, CHUNK.length);
-      left -= size;
-      if (!response.write(size === CHUNK.length ? CHUNK : CHUNK.subarray(0, size))) {
-        response.once("drain", pump);
-        return;
-      }
-    }
-    response.end();
-  };
-  pump();
+  writeBytes(response, total, CHUNK);
 });
 
 const shutdown = () => {

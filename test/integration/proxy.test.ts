@@ -11,6 +11,7 @@ import { type Gateway, startGateway } from "../support/gateway";
 import { residentBytes, workerdPids } from "../support/process-memory";
 import { mintToken } from "../support/tokens";
 import { acceptWebSockets, openWebSocket } from "../support/websocket";
+import { writeBytes } from "../support/write-bytes";
 
 let gateway: Gateway;
 let auth: { authorization: string };
@@ -26,15 +27,7 @@ beforeAll(async () => {
   gateway.upstream.route("/download/*", (request, response) => {
     const megabytes = Number((request.url ?? "").split("/").pop());
     response.writeHead(200, { "content-type": "application/octet-stream" });
-    let sent = 0;
-    const pump = () => {
-      while (sent < megabytes) {
-        sent += 1;
-        if (!response.write(CHUNK)) return void response.once("drain", pump);
-      }
-      response.end();
-    };
-    pump();
+    writeBytes(response, megabytes * MB, CHUNK);
   });
   gateway.upstream.route("/slow", (_request, response) => {
     setTimeout(() => response.writeHead(200).end("late"), 1_500);

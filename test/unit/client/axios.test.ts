@@ -45,6 +45,24 @@ function sentAuthorization(): Array<string | null> {
   return gateway.calls.filter((call) => call.path.startsWith("/api/")).map((call) => call.authorization);
 }
 
+/**
+ * An axios instance whose client does not refresh ahead of time, logged in, with the
+ * clock moved past the token's expiry: its next call goes out with an expired token.
+ */
+async function axiosWithExpiredToken(): Promise<AxiosInstance> {
+  const lazy = createPortcullisClient({
+    gatewayUrl: GATEWAY,
+    fetch: gateway.fetch,
+    crossTab: false,
+    proactiveRefresh: false,
+  });
+  await lazy.login("alice", "wonderland");
+  const lazyApi = axios.create({ baseURL: GATEWAY, adapter: viaFakeGateway });
+  attachToAxios(lazyApi, lazy);
+  vi.advanceTimersByTime(61_000);
+  return lazyApi;
+}
+
 describe("attachToAxios", () => {
   it("sends the access token to the gateway and none to other origins", async () => {
     expect((await api.get("/api/me")).status).toBe(200);
@@ -54,16 +72,7 @@ describe("attachToAxios", () => {
   });
 
   it("refreshes once for ten calls refused with invalid_token and retries each once", async () => {
-    const lazy = createPortcullisClient({
-      gatewayUrl: GATEWAY,
-      fetch: gateway.fetch,
-      crossTab: false,
-      proactiveRefresh: false,
-    });
-    await lazy.login("alice", "wonderland");
-    const lazyApi = axios.create({ baseURL: GATEWAY, adapter: viaFakeGateway });
-    attachToAxios(lazyApi, lazy);
-    vi.advanceTimersByTime(61_000);
+    const lazyApi = await axiosWithExpiredToken();
     const responses = await Promise.all(Array.from({ length: 10 }, () => lazyApi.post("/api/orders", "order")));
     expect(responses.map((response) => response.status)).toEqual(Array(10).fill(200));
     expect(gateway.callsTo("/auth/refresh")).toHaveLength(1);
@@ -82,16 +91,7 @@ describe("attachToAxios", () => {
 
   it("adopts a token the gateway refreshed transparently", async () => {
     gateway.transparentRefresh = true;
-    const lazy = createPortcullisClient({
-      gatewayUrl: GATEWAY,
-      fetch: gateway.fetch,
-      crossTab: false,
-      proactiveRefresh: false,
-    });
-    await lazy.login("alice", "wonderland");
-    const lazyApi = axios.create({ baseURL: GATEWAY, adapter: viaFakeGateway });
-    attachToAxios(lazyApi, lazy);
-    vi.advanceTimersByTime(61_000);
+    const lazyApi = await axiosWithExpiredToken();
     await lazyApi.get("/api/me");
     await lazyApi.get("/api/me");
     const [expired, adopted] = sentAuthorization();
