@@ -114,7 +114,7 @@ export class Sessions {
     if (!result.ok) {
       if (result.reason === "reused") {
         log.security("refresh_token_reuse", { requestId, sid, sub: result.session?.sub });
-        await revocations.revokeSession(sid, this.accessTokenShadow(), "refresh_token_reuse");
+        await this.#revokeSessionTokens(sid, "refresh_token_reuse");
       }
       throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}` });
     }
@@ -149,19 +149,22 @@ export class Sessions {
         (await stub.revoke({ token: refreshToken, reason, now: this.#options.now() })) as RevokeResult,
     );
     if (!result.revoked) return undefined;
-    await this.#options.revocations.revokeSession(sid, this.accessTokenShadow(), reason);
+    await this.#revokeSessionTokens(sid, reason);
     return result.session;
   }
 
   /** End a session by id (the access token's `sid`, already verified). */
   async endById(sid: string, reason: string): Promise<void> {
     await this.#call(sid, (stub) => stub.revoke({ reason, now: this.#options.now() }));
-    await this.#options.revocations.revokeSession(sid, this.accessTokenShadow(), reason);
+    await this.#revokeSessionTokens(sid, reason);
   }
 
-  /** How long a session's KV revocation entry must live: as long as any of its access tokens. */
-  accessTokenShadow(): number {
-    const { config } = this.#options;
-    return config.accessTokenTtl + config.clockToleranceSeconds;
+  /**
+   * Refuse every access token of the session from now on (KV `sid:` entry). The entry
+   * lives as long as any of those tokens can: the access-token lifetime plus tolerance.
+   */
+  #revokeSessionTokens(sid: string, reason: string): Promise<void> {
+    const { config, revocations } = this.#options;
+    return revocations.revokeSession(sid, config.accessTokenTtl + config.clockToleranceSeconds, reason);
   }
 }
