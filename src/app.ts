@@ -81,13 +81,7 @@ export function createApp(): Hono<AppEnv> {
       return problemResponse(error, { realm, requestId }, headers);
     }
     log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
-    return new Response(
-      JSON.stringify({ type: "about:blank", title: "Internal error", status: 500, request_id: requestId }),
-      {
-        status: 500,
-        headers: { "content-type": "application/problem+json", "x-request-id": requestId },
-      },
-    );
+    return problemResponse(new GatewayError("internal_error", { cause: error }), { realm, requestId });
   });
 
   return app;

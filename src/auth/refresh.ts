@@ -30,16 +30,9 @@ export async function handleRefresh(context: RequestContext, request: Request): 
   if (!refreshToken) throw new GatewayError("grant_invalid", { detail: "no refresh token", clearSession: true });
   const sid = sessionOfRefreshToken(refreshToken);
   if (sid !== undefined) await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `session:${sid}`);
-  try {
-    const granted = await context.sessions.refresh(refreshToken);
-    return tokenResponse(context.config, granted, {
-      refreshInBody: fromBody !== undefined,
-      setAccessCookie: context.config.accessCookie,
-    });
-  } catch (error) {
-    if (error instanceof GatewayError && error.code === "grant_invalid") {
-      throw new GatewayError("grant_invalid", { detail: error.detail, clearSession: true, cause: error });
-    }
-    throw error;
-  }
+  const granted = await context.sessions.refresh(refreshToken);
+  return tokenResponse(context.config, granted, {
+    refreshInBody: fromBody !== undefined,
+    setAccessCookie: context.config.accessCookie,
+  });
 }

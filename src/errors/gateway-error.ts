@@ -33,7 +33,9 @@ export type GatewayErrorCode =
   | "credential_check_unavailable"
   | "revocation_store_unavailable"
   | "session_store_unavailable"
-  | "misconfigured";
+  | "misconfigured"
+  // a bug: anything not anticipated above
+  | "internal_error";
 
 export interface GatewayErrorOptions {
   /** Log-only explanation. Never include secrets. */

@@ -50,6 +50,7 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   revocation_store_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
   session_store_unavailable: { status: 503, title: "Sessions are temporarily unavailable" },
   misconfigured: { status: 503, title: "Gateway is not configured" },
+  internal_error: { status: 500, title: "Internal error" },
 };
 
 /** Quote a value for an RFC 7235 auth-param (escape backslash and double quote). */

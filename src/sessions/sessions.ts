@@ -2,6 +2,7 @@
  * The Worker's side of sessions: starts them, rotates refresh tokens through the
  * session's Durable Object, and turns the outcome into tokens or a refusal.
  *
+ * A refused refresh token (`grant_invalid`) is dead: the answer clears the cookies.
  * Reuse of a rotated refresh token revokes the session in the object *and* records the
  * session id in KV, so every access token of the session is refused from then on.
  */
@@ -97,9 +98,13 @@ export class Sessions {
   async refresh(refreshToken: string, expectedSid?: string): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
-    if (sid === undefined) throw new GatewayError("grant_invalid", { detail: "not a Portcullis refresh token" });
+    if (sid === undefined)
+      throw new GatewayError("grant_invalid", { detail: "not a Portcullis refresh token", clearSession: true });
     if (expectedSid !== undefined && sid !== expectedSid) {
-      throw new GatewayError("grant_invalid", { detail: "refresh token belongs to another session" });
+      throw new GatewayError("grant_invalid", {
+        detail: "refresh token belongs to another session",
+        clearSession: true,
+      });
     }
     const time = now();
     const result = await this.#call(
@@ -116,7 +121,7 @@ export class Sessions {
         log.security("refresh_token_reuse", { requestId, sid, sub: result.session?.sub });
         await this.#revokeSessionTokens(sid, "refresh_token_reuse");
       }
-      throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}` });
+      throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}`, clearSession: true });
     }
     if (result.rotated) {
       // The replaced token's id goes on the revocation list before anything is forwarded.
@@ -127,7 +132,7 @@ export class Sessions {
     // "Log out everywhere" (a subject-wide revocation) also ends refreshing.
     if (await revocations.isSubjectRevoked(result.session.sub, Math.floor(result.session.createdAt / 1000))) {
       await this.endById(sid, "subject_revoked");
-      throw new GatewayError("grant_invalid", { detail: "subject revoked" });
+      throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });
     }
     const accessToken = await this.#mint(result.session, time);
     return {
