@@ -7,7 +7,7 @@
  * REVOKE_CLIENT_ID/REVOKE_CLIENT_SECRET are set, callers authenticate with HTTP Basic.
  */
 import { GatewayError } from "../errors/gateway-error";
-import type { RequestContext } from "../gateway/request-context";
+import { type RequestContext, verifyOptionsFor } from "../gateway/request-context";
 import { readFields } from "../http/read-body";
 import { secretsEqual } from "../http/timing-safe";
 import { log } from "../log/logger";
@@ -23,12 +23,7 @@ export async function verifyForRevocation(
   token: string,
 ): Promise<AccessTokenClaims | undefined> {
   try {
-    const result = await verifyAccessToken(token, context.keys, {
-      issuer: context.config.issuer,
-      audience: context.config.audience,
-      clockToleranceSeconds: context.config.clockToleranceSeconds,
-      now: context.now(),
-    });
+    const result = await verifyAccessToken(token, context.keys, verifyOptionsFor(context));
     return result.claims;
   } catch (error) {
     if (error instanceof GatewayError && error.code === "keys_unavailable") throw error;

@@ -24,7 +24,7 @@ import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { readAccessToken } from "../tokens/read-credentials";
 import { verifyAccessTokenCached } from "../tokens/verification-cache";
-import type { RequestContext } from "./request-context";
+import { type RequestContext, verifyOptionsFor } from "./request-context";
 
 // Encoded slash, backslash and NUL let a path mean one thing here and another upstream.
 const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
@@ -47,12 +47,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   // A cookie rides along on cross-site requests; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(config, request);
 
-  const verified = await verifyAccessTokenCached(presented.token, context.keys, {
-    issuer: config.issuer,
-    audience: config.audience,
-    clockToleranceSeconds: config.clockToleranceSeconds,
-    now: context.now(),
-  });
+  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
 
   let claims: AccessTokenClaims = verified.claims;
   let token = presented.token;

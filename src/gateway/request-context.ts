@@ -9,6 +9,7 @@ import type { Upstream } from "../proxy/forward";
 import { RevocationStore } from "../revocation/revocation-store";
 import { Sessions } from "../sessions/sessions";
 import { type KeyRing, keyRingFor } from "../tokens/key-ring";
+import type { VerifyOptions } from "../tokens/verify-access-token";
 
 export interface RequestContext {
   readonly config: GatewayConfig;
@@ -54,5 +55,16 @@ export async function createRequestContext(env: Env, request: Request): Promise<
     requestId,
     clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
     now,
+  };
+}
+
+/** How this request verifies access tokens: the configured issuer, audience and tolerance, now. */
+export function verifyOptionsFor(context: RequestContext): VerifyOptions {
+  const { config } = context;
+  return {
+    issuer: config.issuer,
+    audience: config.audience,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    now: context.now(),
   };
 }
