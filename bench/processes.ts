@@ -69,6 +69,8 @@ export async function startNodeChild(script: string, env: Record<string, string>
     stdio: ["pipe", "pipe", "inherit"],
   });
   children.add(child);
+  // stdin only tells the child when its parent is gone; a child that left first is `exit`'s news.
+  child.stdin?.on("error", () => {});
   child.once("exit", () => children.delete(child));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -82,6 +84,7 @@ export async function startNodeChild(script: string, env: Record<string, string>
       }
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+    child.once("error", (error) => reject(new Error(`${script} could not start: ${error.message}`)));
   });
   child.stdout?.resume();
   return {

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SocketErrors } from "./socket-errors";
 import { TEST_SECRETS } from "./test-keys";
 
 export interface ReceivedRequest {
@@ -35,6 +36,7 @@ export interface TestUpstream {
   route(path: string, handler: RouteHandler): void;
   /** Remove a test's route, restoring the default one (e.g. the credential check) if any. */
   unroute(path: string): void;
+  /** Stops the server; rejects if any of its sockets failed other than by the peer leaving. */
   close(): Promise<void>;
 }
 
@@ -123,9 +125,12 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
   });
   server.keepAliveTimeout = 1000;
   // Upgraded (WebSocket) sockets are not closed by closeAllConnections(); track them all.
+  // The HTTP server stops handling a socket's errors once it is upgraded; watch them all.
   const sockets = new Set<import("node:net").Socket>();
+  const socketErrors = new SocketErrors();
   server.on("connection", (socket) => {
     sockets.add(socket);
+    socketErrors.watch(socket);
     socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -147,6 +152,6 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
-      }),
+      }).then(() => socketErrors.assertNone("the test upstream")),
   };
 }

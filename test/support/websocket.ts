@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { Duplex } from "node:stream";
+import { isPeerGone } from "./socket-errors";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TEXT = 0x1;
@@ -51,7 +52,10 @@ function frameReader(socket: Duplex, onFrame: (frame: Frame) => void): void {
   });
 }
 
-/** Make `server` accept upgrades and echo "echo: <text>"; records the upgrade headers. */
+/**
+ * Make `server` accept upgrades and echo "echo: <text>"; records the upgrade headers.
+ * The server's owner watches its sockets' errors (test/support/upstream.ts does).
+ */
 export function acceptWebSockets(server: http.Server, seen: http.IncomingHttpHeaders[]): void {
   server.on("upgrade", (request: http.IncomingMessage, socket: Duplex) => {
     seen.push(request.headers);
@@ -116,6 +120,14 @@ export function openWebSocket(url: string, headers: Record<string, string>): Pro
           socket.destroy();
         }
       });
+      // A reset before any close frame is an abnormal closure (1006) the test sees, with
+      // its cause; one after the close frame changes nothing.
+      socket.on("error", (error: Error) => {
+        const cause = isPeerGone(error) ? "connection reset" : error.message;
+        for (const waiter of waiting.splice(0)) waiter(`<socket error: ${cause}>`);
+        onClose({ code: 1006, reason: `socket error: ${cause}` });
+        socket.destroy();
+      });
       socket.on("close", () => onClose({ code: 1006, reason: "" }));
       resolve({
         status: response.statusCode ?? 0,
@@ -140,7 +152,7 @@ export function openWebSocket(url: string, headers: Record<string, string>): Pro
       });
     });
     request.on("error", reject);
-    request.setTimeout(5_000, () => request.destroy(new Error("websocket test timed out")));
+    request.setTimeout(20_000, () => request.destroy(new Error("websocket upgrade got no answer in 20 s")));
     request.end();
   });
 }

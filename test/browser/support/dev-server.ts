@@ -97,6 +97,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     },
   );
   const output: string[] = [];
+  // A failed spawn ends up in the output the start-up error shows, not as an uncaught error.
+  child.on("error", (error) => output.push(`could not run wrangler dev: ${error.message}\n`));
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding("utf8");
     stream?.on("data", (chunk: string) => output.push(chunk));
