@@ -14,10 +14,6 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 100));
-}
-
 async function refusedNaming(setting: string, options: Parameters<typeof startGateway>[0]): Promise<void> {
   gateway = await startGateway(options);
   const response = await gateway.fetch("/api/x");
@@ -25,9 +21,7 @@ async function refusedNaming(setting: string, options: Parameters<typeof startGa
   expect(response.headers.get("content-type")).toBe("application/problem+json");
   const body = await response.text();
   expect(body).not.toMatch(/at .*\.js|Error:/);
-  await settle();
-  const configErrors = gateway.logs.filter((line) => line.includes('"event":"config_invalid"'));
-  expect(configErrors.length).toBeGreaterThan(0);
+  const configErrors = await gateway.waitForLog((line) => line.includes('"event":"config_invalid"'));
   expect(JSON.parse(configErrors[0] as string).setting).toBe(setting);
 }
 
@@ -64,7 +58,7 @@ describe("configuration errors", () => {
   it("never writes a configured secret or key to the log", async () => {
     gateway = await startGateway({ vars: { ACTIVE_SIGNING_KID: "missing" } });
     await gateway.fetch("/api/x");
-    await settle();
+    await gateway.waitForLog((line) => line.includes('"event":"config_invalid"'));
     const logs = gateway.logs.join("\n");
     for (const secret of [
       TEST_SECRETS.CREDENTIAL_CHECK_SECRET,
@@ -83,7 +77,6 @@ describe("development mode", () => {
     expect(local.status).toBe(200);
     const remote = await gateway.mf.dispatchFetch("https://portcullis.example.workers.dev/public/x");
     expect(remote.status).toBe(503);
-    await settle();
-    expect(gateway.logs.some((line) => line.includes('"setting":"PORTCULLIS_ENV"'))).toBe(true);
+    await gateway.waitForLog((line) => line.includes('"setting":"PORTCULLIS_ENV"'));
   });
 });

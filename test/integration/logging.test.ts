@@ -55,7 +55,9 @@ beforeAll(async () => {
     method: "POST",
     headers: { authorization: `Bearer ${other.accessToken}`, cookie: refreshCookieHeader(other.refreshToken) },
   });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Every event the flow logs has arrived: the last security event, then everything on stdout.
+  await gateway.waitForLog((line) => line.includes('"event":"logout"'));
+  await gateway.flushLogs();
 });
 afterAll(() => gateway.close());
 

@@ -12,7 +12,7 @@
  */
 import { createHmac, createPublicKey, sign as nodeSign } from "node:crypto";
 import type { JWK } from "jose";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
 import { makeKey, TEST_SECRETS, type TestKey } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
@@ -192,18 +192,10 @@ function refusedAsCookie(token: string): Promise<Response> {
 async function refusalCode(response: Response): Promise<unknown> {
   const requestId = response.headers.get("x-request-id");
   expect(requestId).toBeTruthy();
-  return vi.waitFor(
-    () => {
-      for (const line of gateway.logs) {
-        const start = line.indexOf("{");
-        if (start === -1 || !line.includes(requestId as string)) continue;
-        const entry = JSON.parse(line.slice(start)) as { event?: string; code?: string };
-        if (entry.event === "request_refused") return entry.code;
-      }
-      throw new Error(`no request_refused log for ${requestId}`);
-    },
-    { timeout: 2000, interval: 20 },
+  const [line] = await gateway.waitForLog(
+    (candidate) => candidate.includes(requestId as string) && candidate.includes('"event":"request_refused"'),
   );
+  return (JSON.parse((line as string).slice((line as string).indexOf("{"))) as { code?: string }).code;
 }
 
 async function acceptedAsBearer(token: string): Promise<void> {

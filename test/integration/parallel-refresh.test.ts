@@ -45,8 +45,9 @@ describe("parallel refreshes of one session", () => {
     expect(gateway.upstream.proxied().length - before).toBe(PARALLEL);
 
     // Exactly one rotation happened, and nobody was taken for a thief.
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let workerd flush its stdout
     const sidField = `"sid":"${session.claims.sid}"`;
+    await gateway.waitForLog((line) => line.includes(sidField) && line.includes('"event":"session_rotated"'));
+    await gateway.flushLogs();
     const events = gateway.logs.filter((line) => line.includes(sidField)).map((line) => JSON.parse(line).event);
     expect(events.filter((event) => event === "session_rotated")).toHaveLength(1);
     expect(events).not.toContain("refresh_token_reuse");

@@ -58,9 +58,10 @@ describe("rate limits (limits from wrangler.toml)", () => {
     expect(limited.headers.get("retry-after")).toBe("60");
     // The refused request changed nothing: no rotation, no cleared cookie.
     expect(limited.headers.getSetCookie()).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await gateway.waitForLog((line) => line.includes('"event":"session_rotated"'), 10);
+    await gateway.waitForLog((line) => line.includes('"event":"rate_limited"'));
+    await gateway.flushLogs();
     const rotations = gateway.logs.filter((line) => line.includes('"event":"session_rotated"'));
     expect(rotations).toHaveLength(10);
-    expect(gateway.logs.some((line) => line.includes('"event":"rate_limited"'))).toBe(true);
   });
 });

@@ -165,7 +165,7 @@ describe("a session from login to logout", () => {
     expect(reuse.status).toBe(401);
     expect(((await reuse.json()) as { error: string }).error).toBe("invalid_grant");
     expect(setCookie(reuse, REFRESH_COOKIE)?.attributes).toContain("Max-Age=0");
-    expect(gateway.logs.some((line) => line.includes('"event":"refresh_token_reuse"'))).toBe(true);
+    await gateway.waitForLog((line) => line.includes('"event":"refresh_token_reuse"'));
 
     // ...the newest refresh token no longer works...
     const afterReuse = await gateway.fetch("/auth/refresh", {

@@ -43,8 +43,21 @@ export interface Gateway {
   readonly logs: string[];
   fetch(path: string, init?: RequestInit): Promise<Response>;
   kv(): ReturnType<Miniflare["getKVNamespace"]>;
+  /**
+   * Waits until at least `count` log lines satisfy `predicate` and returns them. Log lines
+   * reach the test through workerd's pipes some time after the answer; this waits for
+   * them instead of sleeping (bounded, so a line that never comes fails with a message).
+   */
+  waitForLog(predicate: (line: string) => boolean, count?: number): Promise<string[]>;
+  /**
+   * Resolves once every line the Worker wrote to stdout before this call has arrived:
+   * it sends a refused request and waits for that request's own log line.
+   */
+  flushLogs(): Promise<void>;
   close(): Promise<void>;
 }
+
+const LOG_WAIT_MS = 15_000;
 
 const configPath = path.join(ROOT, "wrangler.toml");
 process.env.WRANGLER_LOG ??= "error";
@@ -111,6 +124,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     >[0],
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  const waitForLog = async (predicate: (line: string) => boolean, count = 1): Promise<string[]> => {
+    const deadline = Date.now() + LOG_WAIT_MS;
+    for (;;) {
+      const matching = logs.filter(predicate);
+      if (matching.length >= count) return matching;
+      if (Date.now() > deadline) {
+        throw new Error(`expected ${count} matching log line(s) within ${LOG_WAIT_MS} ms, saw ${matching.length}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
   return {
     url,
     upstream,
@@ -119,6 +143,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     logs,
     fetch: (requestPath, init) => fetch(`${url}${requestPath}`, { redirect: "manual", ...init }),
     kv: () => mf.getKVNamespace("REVOKED"),
+    waitForLog,
+    flushLogs: async () => {
+      // A protected path without a token: refused, and logged with the answer's request id.
+      const marker = await fetch(`${url}/__portcullis-test/log-marker`, { redirect: "manual" });
+      await marker.body?.cancel();
+      const requestId = marker.headers.get("x-request-id");
+      if (requestId === null) throw new Error("the log marker's answer has no x-request-id");
+      await waitForLog((line) => line.includes(requestId));
+    },
     close: async () => {
       await mf.dispose();
       if (!options.upstream) await upstream.close();
