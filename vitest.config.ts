@@ -17,7 +17,7 @@ export default defineConfig({
         },
       },
       {
-        // Headless Chromium (Debian's) against `wrangler dev` with the demo upstream.
+        // Headless Chromium (the system's, or @sparticuz/chromium's) against `wrangler dev` with the demo upstream.
         test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],

@@ -1,5 +1,5 @@
 /**
- * The demo page and portcullis/client in a real browser (Debian's headless Chromium)
+ * The demo page and portcullis/client in a real browser (headless Chromium)
  * against the real gateway and demo upstream under `wrangler dev`.
  *
  * The access token lives 6 s here (and the gateway allows no clock tolerance), so the

@@ -1,12 +1,16 @@
 /**
- * Headless Chromium from Debian's package, driven by playwright-core. Never downloads a
- * browser: the executable is the system's, and a missing one fails with a clear message.
+ * Headless Chromium driven by playwright-core. Never downloads a browser: it takes
+ * `CHROMIUM_PATH` if set, else the system's `/usr/bin/chromium` (Debian's package), else
+ * the Chromium shipped inside the `@sparticuz/chromium` npm package (unpacked to /tmp on
+ * first use), so `npm install && npm test` needs nothing but Node and npm.
  */
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SYSTEM_CHROMIUM = "/usr/bin/chromium";
 
+// Our own flags, not @sparticuz/chromium's Lambda set: that one turns off web security
+// (CORS, site isolation), which these tests exist to exercise.
 const FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -17,12 +21,20 @@ const FLAGS = [
   "--no-first-run",
 ];
 
+/** Where the Chromium these tests drive lives, and where it came from. */
+export async function findChromium(): Promise<{ path: string; source: string }> {
+  const configured = process.env.CHROMIUM_PATH;
+  if (configured !== undefined && configured !== "") {
+    if (!existsSync(configured)) throw new Error(`CHROMIUM_PATH=${configured} does not exist`);
+    return { path: configured, source: "CHROMIUM_PATH" };
+  }
+  if (existsSync(SYSTEM_CHROMIUM)) return { path: SYSTEM_CHROMIUM, source: "system" };
+  const shipped = (await import("@sparticuz/chromium")).default;
+  return { path: await shipped.executablePath(), source: "@sparticuz/chromium" };
+}
+
 /** Each launch gets a fresh temporary profile (playwright's default for `launch`). */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); tests never download one`,
-    );
-  }
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 30_000 });
+  const { path } = await findChromium();
+  return chromium.launch({ executablePath: path, args: FLAGS, timeout: 30_000 });
 }
