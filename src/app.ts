@@ -5,11 +5,16 @@
 import { Hono } from "hono";
 import { handleLogin } from "./auth/login";
 import { handleLogout } from "./auth/logout";
+import { handleBackchannelLogout } from "./auth/oidc-backchannel-logout";
+import { handleOidcCallback } from "./auth/oidc-callback";
+import { handleOidcLogin } from "./auth/oidc-login";
+import { isNavigation, loginRedirectFor } from "./auth/oidc-navigation";
 import { handleRevokeSession, handleRevokeSubject } from "./auth/operator";
 import { handleRefresh } from "./auth/refresh";
 import { handleRevoke } from "./auth/revoke-token";
 import type { Env } from "./config/env";
 import { ConfigError } from "./config/parse-config";
+import { errorPage } from "./errors/error-page";
 import { GatewayError } from "./errors/gateway-error";
 import { problemResponse, statusOf } from "./errors/problem";
 import { handleGatewayRequest } from "./gateway/gateway";
@@ -32,6 +37,13 @@ const AUTH_ROUTES: ReadonlyArray<readonly [string, Handler]> = [
   ["/auth/revoke", handleRevoke],
   ["/auth/operator/revoke-subject", handleRevokeSubject],
   ["/auth/operator/revoke-session", handleRevokeSession],
+  ["/auth/oidc/backchannel-logout", handleBackchannelLogout],
+];
+
+/** Endpoints a browser navigates to (login through an OpenID Connect provider). */
+const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, Handler]> = [
+  ["/auth/oidc/login", handleOidcLogin],
+  ["/auth/oidc/callback", handleOidcCallback],
 ];
 
 export function createApp(): Hono<AppEnv> {
@@ -60,13 +72,20 @@ export function createApp(): Hono<AppEnv> {
     });
   }
 
+  for (const [path, handler] of NAVIGATION_ROUTES) {
+    app.get(path, (c) => handler(c.var.context, c.req.raw));
+    app.all(path, () => {
+      throw new GatewayError("method_not_allowed", { allow: "GET, HEAD" });
+    });
+  }
+
   app.get("/.well-known/jwks.json", (c) =>
     c.json(c.var.context.keys.publicJwks, 200, { "cache-control": "public, max-age=300" }),
   );
 
   app.all("*", (c) => handleGatewayRequest(c.var.context, c.req.raw));
 
-  app.onError(function answerError(error, c) {
+  app.onError(async function answerError(error, c) {
     const context = c.get("context") as RequestContext | undefined;
     const requestId = context?.requestId ?? crypto.randomUUID();
     const realm = context?.config.realm ?? "portcullis";
@@ -75,9 +94,14 @@ export function createApp(): Hono<AppEnv> {
       if (error instanceof ConfigError) log.error("config_invalid", { ...fields, setting: error.setting });
       else if (statusOf(error.code) >= 500) log.error("dependency_failed", fields);
       else log.info("request_refused", fields);
+      const redirect = context ? loginRedirectFor(context, c.req.raw, error) : undefined;
+      if (redirect !== undefined) return redirect;
       const headers = new Headers();
-      if (error.code === "method_not_allowed") headers.set("allow", "POST");
+      if (error.code === "method_not_allowed") headers.set("allow", error.allow ?? "POST");
       if (error.clearSession && context) appendClearedCookies(headers, context.config);
+      if (isNavigation(c.req.raw) && c.req.path.startsWith("/auth/oidc/")) {
+        return errorPage(error, { realm, requestId }, headers);
+      }
       return problemResponse(error, { realm, requestId }, headers);
     }
     log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });

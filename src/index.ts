@@ -1,9 +1,11 @@
 /**
  * Portcullis: the Worker's entry point. The default export serves requests; the
- * SessionObject class backs the SESSIONS Durable Object binding.
+ * SessionObject class backs the SESSIONS Durable Object binding, IdpLogoutIndex the
+ * IDP_LOGOUT_INDEX one (OIDC back-channel logout).
  */
 import { createApp } from "./app";
 
+export { IdpLogoutIndex } from "./sessions/idp-logout-index";
 export { SessionObject } from "./sessions/session-object";
 
 export default createApp();

@@ -52,4 +52,35 @@ export interface GatewayConfig {
   /** Browser origins allowed to call with credentials (CORS) and to change state (CSRF). */
   readonly allowedOrigins: readonly string[];
   readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;
+  /** Login through an OpenID Connect provider; undefined when OIDC_ISSUER is not set. */
+  readonly oidc: OidcConfig | undefined;
+}
+
+/** The OpenID Connect provider Portcullis is a confidential client of (docs/configuration.md). */
+export interface OidcConfig {
+  /** The issuer identifier; metadata is discovered from it. */
+  readonly issuer: string;
+  /** Only in development mode, for an `http:` issuer (oauth4webapi's allowInsecureRequests). */
+  readonly allowInsecureRequests: boolean;
+  readonly clientId: string;
+  /** Sent with client_secret_basic. */
+  readonly clientSecret: string;
+  readonly scopes: readonly string[];
+  /** ID-token claim whose values become the session's `scope` (none when undefined). */
+  readonly scopeClaim: string | undefined;
+  /** ID-token claim whose values become the session's `roles`, e.g. "groups". */
+  readonly rolesClaim: string | undefined;
+  /** Prepended to the IdP's `sub`, so its subjects cannot collide with credential-check ones. */
+  readonly subjectPrefix: string;
+  /** Seals the IdP's tokens at rest and the login transaction cookie. */
+  readonly sealingSecret: string;
+  /** Fixed redirect_uri; by default `<gateway origin>/auth/oidc/callback`. */
+  readonly redirectUri: string | undefined;
+  readonly postLogoutRedirectUri: string | undefined;
+  /** Send the IdP's access token upstream as `Authorization: Bearer` instead of ours. */
+  readonly forwardIdpToken: boolean;
+  /** Refresh the IdP's access token when it expires within this many seconds. */
+  readonly refreshSkewSeconds: number;
+  /** Unauthenticated browser navigations get a 302 to the login (route rules may override). */
+  readonly loginRedirect: boolean;
 }

@@ -22,3 +22,9 @@ export const DEV_CREDENTIAL_CHECK_SECRET = "portcullis-dev-credential-secret-do-
 
 /** Operator token for the demo ("log out everywhere"). */
 export const DEV_OPERATOR_TOKEN = "portcullis-dev-operator-token-do-not-deploy";
+
+/** Client secret of the demo identity provider's client (`npm run dev`). */
+export const DEV_OIDC_CLIENT_SECRET = "portcullis-dev-oidc-client-secret-do-not-deploy";
+
+/** Seals the demo identity provider's tokens at rest (`npm run dev`). */
+export const DEV_OIDC_SEALING_SECRET = "portcullis-dev-oidc-sealing-secret-do-not-deploy";

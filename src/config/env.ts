@@ -2,6 +2,7 @@
  * The Worker's bindings, as declared in `wrangler.toml` (vars) and set as secrets.
  * Only `config/parse-config.ts` reads these; everything else gets the parsed config.
  */
+import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
 import type { SessionObject } from "../sessions/session-object";
 
 export interface RateLimitBinding {
@@ -12,6 +13,8 @@ export interface Env {
   // bindings
   REVOKED: KVNamespace;
   SESSIONS: DurableObjectNamespace<SessionObject>;
+  /** Optional: IdP session id / subject → our sessions, and spent logout-token ids (OIDC). */
+  IDP_LOGOUT_INDEX?: DurableObjectNamespace<IdpLogoutIndex>;
   /** Optional: the upstream as a service binding (the demo upstream in development). */
   UPSTREAM?: Fetcher;
   LOGIN_IP_LIMIT?: RateLimitBinding;
@@ -44,6 +47,17 @@ export interface Env {
   REVOKE_CLIENT_ID?: string;
   REALM?: string;
   ALLOWED_ORIGINS?: string | object;
+  OIDC_ISSUER?: string;
+  OIDC_CLIENT_ID?: string;
+  OIDC_SCOPES?: string;
+  OIDC_SCOPE_CLAIM?: string;
+  OIDC_ROLES_CLAIM?: string;
+  OIDC_SUBJECT_PREFIX?: string;
+  OIDC_REDIRECT_URI?: string;
+  OIDC_POST_LOGOUT_REDIRECT_URI?: string;
+  OIDC_FORWARD_IDP_TOKEN?: string;
+  OIDC_REFRESH_SKEW_SECONDS?: string;
+  OIDC_LOGIN_REDIRECT?: string;
 
   // secrets (`wrangler secret put`, `.dev.vars` locally)
   SIGNING_KEYS?: string;
@@ -51,4 +65,6 @@ export interface Env {
   CREDENTIAL_CHECK_SECRET?: string;
   OPERATOR_TOKEN?: string;
   REVOKE_CLIENT_SECRET?: string;
+  OIDC_CLIENT_SECRET?: string;
+  OIDC_SEALING_SECRET?: string;
 }

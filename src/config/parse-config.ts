@@ -5,81 +5,16 @@
  * secret's value. The parse runs once per env object (per isolate), not per request.
  */
 import type { JSONWebKeySet, JWK } from "jose";
-import { GatewayError } from "../errors/gateway-error";
 import { parseRouteRules } from "../policy/route-policy";
 import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
 import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN, DEV_SIGNING_KEY } from "./dev-keys";
 import type { Env } from "./env";
+import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
+import { parseOidcConfig } from "./parse-oidc-config";
 
-/** A setting is missing or wrong. `setting` names it; the message never holds a secret. */
-export class ConfigError extends GatewayError {
-  readonly setting: string;
-  constructor(setting: string, problem: string) {
-    super("misconfigured", { detail: `${setting}: ${problem}` });
-    this.name = "ConfigError";
-    this.setting = setting;
-  }
-}
+export { ConfigError };
 
 const SIGNING_ALGORITHMS = new Set(["EdDSA", "ES256", "RS256"]);
-const MIN_SECRET_LENGTH = 32;
-
-function text(env: Env, name: keyof Env): string | undefined {
-  const value = env[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string") return undefined;
-  const trimmed = value.trim();
-  return trimmed === "" ? undefined : trimmed;
-}
-
-function integer(env: Env, name: keyof Env, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = typeof raw === "number" ? raw : Number(String(raw).trim());
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(String(name), `must be a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function json(env: Env, name: keyof Env): unknown {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return undefined;
-  if (typeof raw !== "string") return raw;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new ConfigError(String(name), "is not valid JSON");
-  }
-}
-
-function secret(env: Env, name: keyof Env, forbiddenDevValue?: string, mode?: GatewayMode): string | undefined {
-  const value = text(env, name);
-  if (value === undefined) return undefined;
-  if (value.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(String(name), `must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  if (mode === "production" && forbiddenDevValue !== undefined && value === forbiddenDevValue) {
-    throw new ConfigError(String(name), "is the development-only value; set a real secret before deploying");
-  }
-  return value;
-}
-
-function absoluteUrl(name: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(name, "must be an absolute http(s) URL");
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new ConfigError(name, "must be an absolute http(s) URL");
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    throw new ConfigError(name, "must not contain credentials, a query or a fragment");
-  }
-  return url;
-}
 
 function parseMode(env: Env): GatewayMode {
   const value = text(env, "PORTCULLIS_ENV") ?? "production";
@@ -170,14 +105,6 @@ function parseAllowedOrigins(env: Env): string[] {
   });
 }
 
-function parseBoolean(env: Env, name: keyof Env, fallback: boolean): boolean {
-  const value = text(env, name);
-  if (value === undefined) return fallback;
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new ConfigError(String(name), 'must be "true" or "false"');
-}
-
 /** Parse and validate every setting. Throws ConfigError naming the first bad one. */
 export function parseConfig(env: Env): GatewayConfig {
   const mode = parseMode(env);
@@ -248,6 +175,7 @@ export function parseConfig(env: Env): GatewayConfig {
     operatorToken,
     allowedOrigins: Object.freeze(parseAllowedOrigins(env)),
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
+    oidc: parseOidcConfig(env, mode),
   };
   return Object.freeze(config);
 }

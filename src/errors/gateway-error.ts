@@ -27,12 +27,17 @@ export type GatewayErrorCode =
   | "operator_unauthorized"
   | "rate_limited"
   | "origin_forbidden"
+  // login through an OpenID Connect provider
+  | "oidc_disabled"
+  | "login_failed"
+  | "logout_token_invalid"
   // dependencies
   | "upstream_unreachable"
   | "upstream_timeout"
   | "credential_check_unavailable"
   | "revocation_store_unavailable"
   | "session_store_unavailable"
+  | "idp_unavailable"
   | "misconfigured"
   // a bug: anything not anticipated above
   | "internal_error";
@@ -47,6 +52,8 @@ export interface GatewayErrorOptions {
   retryAfter?: number;
   /** The answer also clears the gateway's cookies (a dead session). */
   clearSession?: boolean;
+  /** For `method_not_allowed`: the methods the endpoint takes (default "POST"). */
+  allow?: string;
 }
 
 export class GatewayError extends Error {
@@ -55,6 +62,7 @@ export class GatewayError extends Error {
   readonly requiredScopes: readonly string[] | undefined;
   readonly retryAfter: number | undefined;
   readonly clearSession: boolean;
+  readonly allow: string | undefined;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -64,5 +72,6 @@ export class GatewayError extends Error {
     this.requiredScopes = options.requiredScopes;
     this.retryAfter = options.retryAfter;
     this.clearSession = options.clearSession ?? false;
+    this.allow = options.allow;
   }
 }

@@ -74,6 +74,10 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
     });
   }
 
+  // OIDC_FORWARD_IDP_TOKEN: the upstream gets the provider's (fresh) access token instead of ours.
+  if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {
+    token = refreshed?.idpAccessToken ?? (await context.sessions.idpAccessToken(claims.sid)) ?? token;
+  }
   const response = await forward(context, request, url, { claims, token });
   if (response.webSocket) return relay(context, response, claims);
   if (refreshed === undefined) return response;

@@ -48,7 +48,15 @@ export async function createRequestContext(env: Env, request: Request): Promise<
     revocations,
     // Most requests never touch a session; build the client on first use.
     get sessions() {
-      sessions ??= new Sessions({ config, namespace: env.SESSIONS, revocations, keys, now, requestId });
+      sessions ??= new Sessions({
+        config,
+        namespace: env.SESSIONS,
+        logoutIndex: env.IDP_LOGOUT_INDEX,
+        revocations,
+        keys,
+        now,
+        requestId,
+      });
       return sessions;
     },
     upstream: { config, binding: env.UPSTREAM },

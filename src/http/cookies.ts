@@ -10,10 +10,12 @@ import type { SameSite } from "../config/config";
 
 export const REFRESH_COOKIE = "__Host-portcullis-refresh";
 export const ACCESS_COOKIE = "__Host-portcullis-access";
+/** One per login in progress (OIDC): `__Host-portcullis-oidc-<first 16 chars of state>`. */
+export const LOGIN_TRANSACTION_COOKIE_PREFIX = "__Host-portcullis-oidc-";
 const GATEWAY_COOKIES = new Set([REFRESH_COOKIE.toLowerCase(), ACCESS_COOKIE.toLowerCase()]);
 // Some upstream cookie parsers also split on ","; a gateway cookie hidden after a comma
 // inside another pair must not reach them either.
-const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-(refresh|access)\s*=/i;
+const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-(refresh|access|oidc-[^=]*)\s*=/i;
 
 /** Every value sent for `name` (more than one means someone planted a copy). */
 export function cookieValues(header: string | null, name: string): string[] {
@@ -41,7 +43,12 @@ export function withoutGatewayCookies(header: string | null): string | undefined
     .filter((pair) => {
       const eq = pair.indexOf("=");
       const name = (eq === -1 ? pair : pair.slice(0, eq)).trim().toLowerCase();
-      return name !== "" && !GATEWAY_COOKIES.has(name) && !GATEWAY_COOKIE_ANYWHERE.test(pair);
+      return (
+        name !== "" &&
+        !GATEWAY_COOKIES.has(name) &&
+        !name.startsWith(LOGIN_TRANSACTION_COOKIE_PREFIX.toLowerCase()) &&
+        !GATEWAY_COOKIE_ANYWHERE.test(pair)
+      );
     })
     .map((pair) => pair.trim());
   return kept.length > 0 ? kept.join("; ") : undefined;
@@ -72,4 +79,32 @@ export function accessCookie(token: string, maxAge: number, settings: CookieSett
 /** Set-Cookie values that remove both gateway cookies. */
 export function clearedCookies(settings: CookieSettings): string[] {
   return [gatewayCookie(REFRESH_COOKIE, "", 0, settings), gatewayCookie(ACCESS_COOKIE, "", 0, settings)];
+}
+
+/** Names and values of the login-transaction cookies a request carries, in header order. */
+export function loginTransactionCookies(header: string | null): { name: string; value: string }[] {
+  if (!header) return [];
+  const found: { name: string; value: string }[] = [];
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq === -1) continue;
+    const name = pair.slice(0, eq).trim();
+    if (name.startsWith(LOGIN_TRANSACTION_COOKIE_PREFIX)) found.push({ name, value: pair.slice(eq + 1).trim() });
+  }
+  return found;
+}
+
+/**
+ * A login-transaction cookie. SameSite=Lax, whatever COOKIE_SAMESITE says: the provider
+ * sends the browser back to the callback in a cross-site top-level navigation, which a
+ * Strict cookie would not ride on. It holds only a sealed transaction, no credential.
+ */
+export function loginTransactionCookie(name: string, value: string, maxAge: number): string {
+  return serialize(name as `__Host-${string}`, value, {
+    path: "/",
+    secure: true,
+    httpOnly: true,
+    sameSite: "Lax",
+    maxAge,
+  });
 }

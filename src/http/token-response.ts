@@ -13,7 +13,7 @@ export interface TokenResponseOptions {
   readonly setAccessCookie: boolean;
 }
 
-function sessionCookies(config: GatewayConfig, granted: GrantedTokens, setAccessCookie: boolean): string[] {
+export function sessionCookies(config: GatewayConfig, granted: GrantedTokens, setAccessCookie: boolean): string[] {
   const settings = { sameSite: config.cookieSameSite };
   const cookies = [refreshCookie(granted.refreshToken, granted.refreshMaxAge, settings)];
   // The access cookie outlives the token inside it on purpose: an expired token plus

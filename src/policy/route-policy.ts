@@ -11,6 +11,7 @@
  *   { path = "/public/*", methods = ["GET"], public = true },
  *   { path = "/admin/*", scopes = ["admin"] },
  *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
+ *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
  * ]
  * ```
  */
@@ -25,11 +26,23 @@ export interface RouteRule {
   readonly scopes?: readonly string[];
   /** Every one of these must be in the token's `roles`. */
   readonly roles?: readonly string[];
+  /**
+   * Without a valid token: "login" always redirects to the OIDC login, "challenge" always
+   * answers the RFC 6750 401; absent, browser navigations redirect (when OIDC is on).
+   */
+  readonly unauthenticated?: UnauthenticatedAnswer;
 }
+
+export type UnauthenticatedAnswer = "login" | "challenge";
 
 export type RouteDecision =
   | { readonly access: "public" }
-  | { readonly access: "protected"; readonly scopes: readonly string[]; readonly roles: readonly string[] };
+  | {
+      readonly access: "protected";
+      readonly scopes: readonly string[];
+      readonly roles: readonly string[];
+      readonly unauthenticated?: UnauthenticatedAnswer;
+    };
 
 const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
 const METHOD = /^[A-Z]+$/;
@@ -62,6 +75,10 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
       const scopes = stringList(rule.scopes, "scopes", NAME, fail);
       const roles = stringList(rule.roles, "roles", NAME, fail);
       const isPublic = rule.public === true;
+      const unauthenticated = rule.unauthenticated;
+      if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
+        throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
+      }
       if (isPublic && (scopes.length > 0 || roles.length > 0)) {
         throw fail(`rule ${index} is public and cannot require scopes or roles`);
       }
@@ -71,6 +88,7 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
         public: isPublic,
         scopes: Object.freeze(scopes),
         roles: Object.freeze(roles),
+        ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
       });
     }),
   );
@@ -96,7 +114,12 @@ export function decideRoute(rules: readonly RouteRule[], method: string, path: s
     if (!pathMatches(rule.path, path)) continue;
     return rule.public
       ? { access: "public" }
-      : { access: "protected", scopes: rule.scopes ?? [], roles: rule.roles ?? [] };
+      : {
+          access: "protected",
+          scopes: rule.scopes ?? [],
+          roles: rule.roles ?? [],
+          ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
+        };
   }
   return PROTECTED_DEFAULT;
 }

@@ -6,8 +6,18 @@
  * absolute expiry and the idle timeout. Every operation runs inside
  * blockConcurrencyWhile, so refreshes of one session are strictly serialized: exactly one
  * rotation happens however many requests race, and the losers get the winner's result.
+ *
+ * A session begun through an OpenID Connect provider also holds the provider's tokens,
+ * sealed (`idp`). The rotation refreshes them at the provider first when they are about
+ * to expire — inside the same serialization, so the provider sees one refresh per
+ * session however many requests race, and never a reused refresh token.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { OidcConfig } from "../config/config";
+import type { Env } from "../config/env";
+import { configFor } from "../config/parse-config";
+import type { IdpTokens } from "../oidc/idp-tokens";
+import { freshIdpTokens, type IdpState, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
 import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
 
@@ -32,6 +42,8 @@ export interface SessionRecord {
   retiredHashes: string[];
   revokedAt: number | undefined;
   revokedReason: string | undefined;
+  /** Provider tokens of an OIDC session (sealed); undefined for a credential-check login. */
+  idp?: IdpState | undefined;
 }
 
 export interface CreateSessionInput {
@@ -42,6 +54,8 @@ export interface CreateSessionInput {
   readonly now: number;
   readonly refreshTtlSeconds: number;
   readonly idleTtlSeconds: number;
+  /** The provider's tokens, for a login through OIDC; sealed before they are stored. */
+  readonly idp?: IdpTokens;
 }
 
 /** What callers learn about a session (never its token hashes). */
@@ -56,17 +70,26 @@ export type RotateResult =
       /** Hash of the token presented, so the caller can list it as revoked. */
       readonly replacedHash: string;
       readonly session: SessionView;
+      /** The provider's current access token, when asked for and the session has one. */
+      readonly idpAccessToken?: string;
     }
   | {
       readonly ok: false;
-      readonly reason: "unknown" | "expired" | "revoked" | "reused";
+      /** `idp_ended`: the provider refused our refresh token; `idp_unavailable`: it could not be asked. */
+      readonly reason: "unknown" | "expired" | "revoked" | "reused" | "idp_ended" | "idp_unavailable";
       readonly session: SessionView | undefined;
     };
 
 export interface RevokeResult {
   readonly revoked: boolean;
   readonly session: SessionView | undefined;
+  /** For RP-initiated logout at the provider, when this was an OIDC session. */
+  readonly idpLogout?: { readonly idToken: string; readonly sub: string };
 }
+
+export type IdpAccessTokenResult =
+  | { readonly ok: true; readonly token: string; readonly expiresAt: number | undefined }
+  | { readonly ok: false; readonly reason: "none" | "ended" | "idp_ended" | "idp_unavailable" };
 
 /** Did this session ever issue the token with this hash? */
 function issued(record: SessionRecord, hash: string): boolean {
@@ -99,6 +122,48 @@ export class SessionObject extends DurableObject {
     return this.ctx.blockConcurrencyWhile(work);
   }
 
+  #oidc(): OidcConfig {
+    const oidc = configFor(this.env as Env).oidc;
+    if (oidc === undefined) throw new Error("an OIDC session needs the OIDC_* settings");
+    return oidc;
+  }
+
+  /**
+   * Bring the provider's tokens up to date (refresh when about to expire). On an ended
+   * grant the session is revoked here; on an outage nothing changes.
+   */
+  async #refreshIdp(
+    record: SessionRecord,
+    now: number,
+  ): Promise<{ ok: true; accessToken: string | undefined } | { ok: false; reason: "idp_ended" | "idp_unavailable" }> {
+    if (record.idp === undefined) return { ok: true, accessToken: undefined };
+    const fresh = await freshIdpTokens(this.#oidc(), record.sid, record.idp, now, { refreshIfStale: true });
+    if (!fresh.ok) {
+      if (fresh.reason === "unavailable") return { ok: false, reason: "idp_unavailable" };
+      record.revokedAt = now;
+      record.revokedReason = "idp_grant_ended";
+      await this.#save(record);
+      return { ok: false, reason: "idp_ended" };
+    }
+    if (fresh.refreshed) {
+      record.idp = fresh.state;
+      await this.#save(record);
+    }
+    return { ok: true, accessToken: fresh.tokens.accessToken };
+  }
+
+  /** The provider's current access token for forwarding upstream, refreshed when about to expire. */
+  idpAccessToken(input: { now: number }): Promise<IdpAccessTokenResult> {
+    return this.#serialized(async () => {
+      const record = await this.#load();
+      if (record === undefined || record.idp === undefined) return { ok: false, reason: "none" };
+      if (record.revokedAt !== undefined || input.now >= record.expiresAt) return { ok: false, reason: "ended" };
+      const result = await this.#refreshIdp(record, input.now);
+      if (!result.ok) return { ok: false, reason: result.reason };
+      return { ok: true, token: result.accessToken as string, expiresAt: record.idp?.accessExpiresAt };
+    });
+  }
+
   /** Start the session; returns its first refresh token. */
   create(input: CreateSessionInput): Promise<{ refreshToken: string; session: SessionView }> {
     return this.#serialized(async () => {
@@ -120,6 +185,7 @@ export class SessionObject extends DurableObject {
         retiredHashes: [],
         revokedAt: undefined,
         revokedReason: undefined,
+        idp: input.idp === undefined ? undefined : await sealIdpTokens(this.#oidc(), input.sid, input.idp),
       };
       await this.#save(record);
       await this.ctx.storage.setAlarm(record.expiresAt);
@@ -128,7 +194,7 @@ export class SessionObject extends DurableObject {
   }
 
   /** Exchange a refresh token for the next one (see the class comment for races). */
-  rotate(input: { token: string; now: number; graceSeconds: number }): Promise<RotateResult> {
+  rotate(input: { token: string; now: number; graceSeconds: number; wantIdpToken?: boolean }): Promise<RotateResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined) return { ok: false, reason: "unknown", session: undefined };
@@ -141,6 +207,10 @@ export class SessionObject extends DurableObject {
       }
 
       if (hash === record.currentHash) {
+        // The provider first: if it ended the grant, so does this session; if it is down,
+        // nothing rotates and the caller answers 503 with the session intact.
+        const idp = await this.#refreshIdp(record, input.now);
+        if (!idp.ok) return { ok: false, reason: idp.reason, session: view(record) };
         const refreshToken = newRefreshToken(record.sid);
         if (record.previousHash !== undefined) {
           record.retiredHashes = [record.previousHash, ...record.retiredHashes].slice(0, RETIRED_HASHES_KEPT);
@@ -151,7 +221,14 @@ export class SessionObject extends DurableObject {
         record.currentHash = await hashRefreshToken(refreshToken);
         record.lastUsedAt = input.now;
         await this.#save(record);
-        return { ok: true, refreshToken, rotated: true, replacedHash: hash, session: view(record) };
+        return {
+          ok: true,
+          refreshToken,
+          rotated: true,
+          replacedHash: hash,
+          session: view(record),
+          ...(input.wantIdpToken && idp.accessToken !== undefined ? { idpAccessToken: idp.accessToken } : {}),
+        };
       }
 
       const withinGrace =
@@ -161,7 +238,17 @@ export class SessionObject extends DurableObject {
       const successor =
         withinGrace && record.successor ? await openSuccessor(record.successor, input.token) : undefined;
       if (successor !== undefined) {
-        return { ok: true, refreshToken: successor, rotated: false, replacedHash: hash, session: view(record) };
+        // The winner already brought the provider's tokens up to date: hand out what it got.
+        const idpTokens =
+          input.wantIdpToken && record.idp ? await openIdpTokens(this.#oidc(), record.sid, record.idp) : undefined;
+        return {
+          ok: true,
+          refreshToken: successor,
+          rotated: false,
+          replacedHash: hash,
+          session: view(record),
+          ...(idpTokens ? { idpAccessToken: idpTokens.accessToken } : {}),
+        };
       }
 
       // A replaced token presented again, outside the grace window: it was stolen or
@@ -184,12 +271,18 @@ export class SessionObject extends DurableObject {
       if (input.token !== undefined && !issued(record, await hashRefreshToken(input.token))) {
         return { revoked: false, session: undefined };
       }
-      if (record.revokedAt === undefined) {
+      const wasLive = record.revokedAt === undefined;
+      if (wasLive) {
         record.revokedAt = input.now;
         record.revokedReason = input.reason;
         await this.#save(record);
       }
-      return { revoked: true, session: view(record) };
+      const idpTokens = wasLive && record.idp ? await openIdpTokens(this.#oidc(), record.sid, record.idp) : undefined;
+      return {
+        revoked: true,
+        session: view(record),
+        ...(idpTokens ? { idpLogout: { idToken: idpTokens.idToken, sub: idpTokens.sub } } : {}),
+      };
     });
   }
 

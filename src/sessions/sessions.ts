@@ -5,16 +5,23 @@
  * A refused refresh token (`grant_invalid`) is dead: the answer clears the cookies.
  * Reuse of a rotated refresh token revokes the session in the object *and* records the
  * session id in KV, so every access token of the session is refused from then on.
+ *
+ * Sessions begun through an OpenID Connect provider carry the provider's tokens (sealed,
+ * in the object) and are listed in the IDP_LOGOUT_INDEX objects by the provider's sid and
+ * sub, so a back-channel logout can find and end them. When the provider ends the grant,
+ * the session ends; when it is down, the answer is 503 and the session is kept.
  */
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
+import type { IdpTokens } from "../oidc/idp-tokens";
 import type { RevocationStore } from "../revocation/revocation-store";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
+import { type IdpLogoutIndex, indexName } from "./idp-logout-index";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
-import type { RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
+import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
 
 export interface GrantedTokens {
   readonly accessToken: IssuedAccessToken;
@@ -24,7 +31,12 @@ export interface GrantedTokens {
   readonly session: SessionView;
   /** True when this call performed the rotation (false for a racer given the winner's result). */
   readonly rotated: boolean;
+  /** The provider's access token (OIDC sessions, when OIDC_FORWARD_IDP_TOKEN is on). */
+  readonly idpAccessToken?: string;
 }
+
+/** A session that ended; `idpLogout` when it was an OIDC session (for the end-session URL). */
+export type EndedSession = SessionView & { readonly idpLogout?: RevokeResult["idpLogout"] };
 
 export interface SessionsOptions {
   readonly config: GatewayConfig;
@@ -33,7 +45,13 @@ export interface SessionsOptions {
   readonly keys: KeyRing;
   readonly now: () => number;
   readonly requestId: string;
+  /** Needed for OIDC sessions (back-channel logout); see idp-logout-index.ts. */
+  readonly logoutIndex?: DurableObjectNamespace<IdpLogoutIndex>;
 }
+
+/** The provider access tokens this isolate handed upstream lately, by session id (bounded). */
+const idpTokenCache = new Map<string, { token: string; freshUntil: number }>();
+const IDP_TOKEN_CACHE_ENTRIES = 1_000;
 
 export class Sessions {
   readonly #options: SessionsOptions;
@@ -70,8 +88,11 @@ export class Sessions {
     );
   }
 
-  /** Begin a session for a subject the credential check vouched for. */
-  async start(subject: { sub: string; scope: readonly string[]; roles: readonly string[] }): Promise<GrantedTokens> {
+  /** Begin a session for a subject the credential check (or the OIDC provider, with `idp`) vouched for. */
+  async start(
+    subject: { sub: string; scope: readonly string[]; roles: readonly string[] },
+    idp?: IdpTokens,
+  ): Promise<GrantedTokens> {
     const { config, now } = this.#options;
     if (this.#options.keys.signer === undefined) {
       throw new GatewayError("misconfigured", { detail: "SIGNING_KEYS: sessions need a signing key" });
@@ -85,8 +106,10 @@ export class Sessions {
         now: time,
         refreshTtlSeconds: config.refreshTokenTtl,
         idleTtlSeconds: config.sessionIdleTtl,
+        ...(idp ? { idp } : {}),
       }),
     );
+    if (idp !== undefined) await this.#index(session, idp);
     const accessToken = await this.#mint(session, time);
     return { accessToken, refreshToken, refreshMaxAge: config.refreshTokenTtl, session, rotated: true };
   }
@@ -114,12 +137,20 @@ export class Sessions {
           token: refreshToken,
           now: time,
           graceSeconds: config.refreshGraceSeconds,
+          wantIdpToken: config.oidc?.forwardIdpToken === true,
         })) as RotateResult,
     );
     if (!result.ok) {
+      if (result.reason === "idp_unavailable") {
+        throw new GatewayError("idp_unavailable", { detail: "IdP refresh failed; session kept", retryAfter: 5 });
+      }
       if (result.reason === "reused") {
         log.security("refresh_token_reuse", { requestId, sid, sub: result.session?.sub });
         await this.#revokeSessionTokens(sid, "refresh_token_reuse");
+      }
+      if (result.reason === "idp_ended") {
+        log.security("idp_grant_ended", { requestId, sid, sub: result.session?.sub });
+        await this.#revokeSessionTokens(sid, "idp_grant_ended");
       }
       throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}`, clearSession: true });
     }
@@ -141,11 +172,12 @@ export class Sessions {
       refreshMaxAge: Math.max(0, Math.floor((result.session.expiresAt - time) / 1000)),
       session: result.session,
       rotated: result.rotated,
+      ...(result.idpAccessToken !== undefined ? { idpAccessToken: result.idpAccessToken } : {}),
     };
   }
 
   /** End the session a refresh token belongs to (only if the token is really its). */
-  async endByRefreshToken(refreshToken: string, reason: string): Promise<SessionView | undefined> {
+  async endByRefreshToken(refreshToken: string, reason: string): Promise<EndedSession | undefined> {
     const sid = sessionOfRefreshToken(refreshToken);
     if (sid === undefined) return undefined;
     const result = await this.#call(
@@ -153,15 +185,97 @@ export class Sessions {
       async (stub): Promise<RevokeResult> =>
         (await stub.revoke({ token: refreshToken, reason, now: this.#options.now() })) as RevokeResult,
     );
-    if (!result.revoked) return undefined;
+    if (!result.revoked || result.session === undefined) return undefined;
     await this.#revokeSessionTokens(sid, reason);
-    return result.session;
+    return { ...result.session, idpLogout: result.idpLogout };
   }
 
   /** End a session by id (the access token's `sid`, already verified). */
-  async endById(sid: string, reason: string): Promise<void> {
-    await this.#call(sid, (stub) => stub.revoke({ reason, now: this.#options.now() }));
+  async endById(sid: string, reason: string): Promise<EndedSession | undefined> {
+    const result = await this.#call(
+      sid,
+      async (stub): Promise<RevokeResult> => (await stub.revoke({ reason, now: this.#options.now() })) as RevokeResult,
+    );
     await this.#revokeSessionTokens(sid, reason);
+    return result.session === undefined ? undefined : { ...result.session, idpLogout: result.idpLogout };
+  }
+
+  /**
+   * Back-channel logout: end every session begun in the provider's session `idpSid`, or
+   * (without a sid) every session of the provider subject `sub` (namespaced). Returns how many.
+   */
+  async endByIdp(issuer: string, match: { idpSid?: string; sub?: string }, reason: string): Promise<number> {
+    const names =
+      match.idpSid !== undefined
+        ? [await indexName("idp-sid", issuer, match.idpSid)]
+        : [await indexName("idp-sub", issuer, match.sub as string)];
+    let ended = 0;
+    for (const name of names) {
+      const sids = await this.#indexCall(name, (stub) => stub.take());
+      for (const sid of sids) {
+        const session = await this.endById(sid, reason);
+        // A sub-less logout token names a sid: only sessions of that sid were listed. With
+        // both, a session of another subject is left alone.
+        if (session !== undefined) ended += 1;
+      }
+    }
+    return ended;
+  }
+
+  /**
+   * True the first time only, strongly consistent: a logout token's `jti`, or a login's
+   * `state` (so a replayed callback never reaches the provider). Kept until `until`.
+   */
+  claimOnce(kind: "jti" | "state", issuer: string, value: string, until: number): Promise<boolean> {
+    return indexName(kind, issuer, value).then((name) => this.#indexCall(name, (stub) => stub.claim({ until })));
+  }
+
+  /**
+   * The provider's access token of an OIDC session, fresh (refreshed inside the session
+   * object when about to expire); undefined for a session without one. Cached in the
+   * isolate until it is about to expire.
+   */
+  async idpAccessToken(sid: string): Promise<string | undefined> {
+    const { config, now } = this.#options;
+    const time = now();
+    const cached = idpTokenCache.get(sid);
+    if (cached !== undefined && cached.freshUntil > time) return cached.token;
+    const result = await this.#call(
+      sid,
+      async (stub): Promise<IdpAccessTokenResult> => (await stub.idpAccessToken({ now: time })) as IdpAccessTokenResult,
+    );
+    if (result.ok) {
+      const freshUntil = (result.expiresAt ?? time) - (config.oidc?.refreshSkewSeconds ?? 0) * 1000;
+      if (idpTokenCache.size >= IDP_TOKEN_CACHE_ENTRIES) idpTokenCache.delete(idpTokenCache.keys().next().value ?? "");
+      idpTokenCache.set(sid, { token: result.token, freshUntil });
+      return result.token;
+    }
+    if (result.reason === "none") return undefined;
+    if (result.reason === "idp_unavailable") {
+      throw new GatewayError("idp_unavailable", { detail: "IdP refresh failed; session kept", retryAfter: 5 });
+    }
+    if (result.reason === "idp_ended") await this.#revokeSessionTokens(sid, "idp_grant_ended");
+    throw new GatewayError("token_revoked", { detail: `OIDC session ${result.reason}`, clearSession: true });
+  }
+
+  async #index(session: SessionView, idp: IdpTokens): Promise<void> {
+    const issuer = this.#options.config.oidc?.issuer ?? "";
+    const until = session.expiresAt;
+    const names = [await indexName("idp-sub", issuer, idp.sub)];
+    if (idp.sid !== undefined) names.push(await indexName("idp-sid", issuer, idp.sid));
+    for (const name of names) await this.#indexCall(name, (stub) => stub.add({ sid: session.sid, until }));
+  }
+
+  async #indexCall<T>(name: string, work: (stub: DurableObjectStub<IdpLogoutIndex>) => Promise<T>): Promise<T> {
+    const namespace = this.#options.logoutIndex;
+    if (namespace === undefined) {
+      throw new GatewayError("misconfigured", { detail: "IDP_LOGOUT_INDEX: OIDC login needs this binding" });
+    }
+    try {
+      return await work(namespace.get(namespace.idFromName(name)));
+    } catch (error) {
+      throw new GatewayError("session_store_unavailable", { detail: "logout index call failed", cause: error });
+    }
   }
 
   /**

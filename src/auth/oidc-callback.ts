@@ -1,0 +1,51 @@
+/**
+ * GET /auth/oidc/callback — finish a login at the OpenID Connect provider: the
+ * transaction from its cookie, the state used once, the code exchanged (oauth4webapi, with
+ * the verifier), the ID token checked including its signature, then a session started in
+ * its Durable Object exactly as the credential-check login does, with the provider's
+ * tokens sealed inside. The browser gets our small cookies and a 303 to `return_to`.
+ * Any failure is a 4xx (an error page for a navigation) and starts no session.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { enforceRateLimit, ipKey } from "../http/rate-limit";
+import { sessionCookies } from "../http/token-response";
+import { log } from "../log/logger";
+import { mapSubject } from "../oidc/claim-mapping";
+import { completeLogin } from "../oidc/code-exchange";
+import { providerFor } from "../oidc/provider";
+import { oidcConfigOf } from "./oidc-login";
+import { openTransaction, TRANSACTION_TTL_SECONDS } from "./oidc-transaction";
+
+export async function handleOidcCallback(context: RequestContext, request: Request): Promise<Response> {
+  const oidc = oidcConfigOf(context);
+  await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
+  const url = new URL(request.url);
+  const now = context.now();
+  const opened = await openTransaction(oidc, request.headers.get("cookie"), url.searchParams.get("state"), now);
+  if (opened === undefined) {
+    throw new GatewayError("login_failed", {
+      detail: "no login transaction for this state (missing, expired or forged)",
+    });
+  }
+  const { transaction } = opened;
+  // A callback URL is good once: a replayed one never reaches the provider.
+  const until = transaction.createdAt + TRANSACTION_TTL_SECONDS * 1000 + 60_000;
+  if (!(await context.sessions.claimOnce("state", oidc.issuer, transaction.state, until))) {
+    throw new GatewayError("login_failed", { detail: "login callback replayed" });
+  }
+
+  const provider = await providerFor(oidc, now);
+  const { tokens, claims } = await completeLogin(provider, url, transaction, now);
+  const subject = mapSubject(oidc, claims);
+  if (subject === undefined) throw new GatewayError("login_failed", { detail: "provider sub is not usable" });
+
+  const granted = await context.sessions.start(subject, tokens);
+  log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
+  const headers = new Headers({ location: transaction.returnTo, "cache-control": "no-store" });
+  headers.append("set-cookie", opened.clearCookie);
+  for (const cookie of sessionCookies(context.config, granted, context.config.accessCookie)) {
+    headers.append("set-cookie", cookie);
+  }
+  return new Response(null, { status: 303, headers });
+}

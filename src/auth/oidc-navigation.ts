@@ -1,0 +1,38 @@
+/**
+ * How an unauthenticated request to a protected route is answered when login through an
+ * OpenID Connect provider is configured: a browser navigation (`Sec-Fetch-Mode: navigate`,
+ * or without that header a GET that accepts text/html) gets a 302 to the login carrying
+ * `return_to`; everything else (fetch/XHR, API clients) keeps the RFC 6750 401 — a 302
+ * to the provider would only be a CORS error there. A route rule can force either
+ * (`unauthenticated = "login"` or `"challenge"`).
+ */
+import type { GatewayError } from "../errors/gateway-error";
+import type { RequestContext } from "../gateway/request-context";
+import { appendClearedCookies } from "../http/token-response";
+import { decideRoute } from "../policy/route-policy";
+import { OIDC_LOGIN_PATH } from "./oidc-login";
+
+const UNAUTHENTICATED = new Set(["token_missing", "token_expired", "token_invalid", "token_revoked"]);
+
+/** Is this request a browser navigating (rather than a script fetching)? */
+export function isNavigation(request: Request): boolean {
+  if (request.method !== "GET" && request.method !== "HEAD") return false;
+  const mode = request.headers.get("sec-fetch-mode");
+  if (mode !== null) return mode === "navigate";
+  return (request.headers.get("accept") ?? "").toLowerCase().includes("text/html");
+}
+
+/** The 302 to the login for this refusal, or undefined when the 401 stands. */
+export function loginRedirectFor(context: RequestContext, request: Request, error: GatewayError): Response | undefined {
+  const { config } = context;
+  if (config.oidc === undefined || !UNAUTHENTICATED.has(error.code)) return undefined;
+  const url = new URL(request.url);
+  if (url.pathname.startsWith("/auth/")) return undefined;
+  const route = decideRoute(config.routes, request.method, url.pathname);
+  if (route.access === "public" || route.unauthenticated === "challenge") return undefined;
+  if (route.unauthenticated !== "login" && !(config.oidc.loginRedirect && isNavigation(request))) return undefined;
+  const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${url.pathname}${url.search}`)}`;
+  const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
+  if (error.clearSession) appendClearedCookies(headers, config);
+  return new Response(null, { status: 302, headers });
+}

@@ -1,0 +1,87 @@
+/**
+ * The OIDC_* settings: login through an OpenID Connect provider. All of them are
+ * optional until OIDC_ISSUER is set; then the client id, client secret and sealing
+ * secret are required. An `http:` issuer is accepted only in development mode.
+ */
+import type { GatewayMode, OidcConfig } from "./config";
+import { DEV_OIDC_CLIENT_SECRET, DEV_OIDC_SEALING_SECRET } from "./dev-keys";
+import type { Env } from "./env";
+import { absoluteUrl, ConfigError, integer, parseBoolean, secret, text } from "./env-readers";
+
+const DEFAULT_SCOPES = "openid profile email offline_access";
+const CLAIM_NAME = /^[A-Za-z0-9_:./-]{1,128}$/;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function claimName(env: Env, name: keyof Env): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && !CLAIM_NAME.test(value)) throw new ConfigError(String(name), "must be a claim name");
+  return value;
+}
+
+function optionalUrl(env: Env, name: keyof Env, mode: GatewayMode): string | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  const url = absoluteUrl(String(name), value);
+  if (mode === "production" && url.protocol !== "https:") throw new ConfigError(String(name), "must be https");
+  return url.href;
+}
+
+/** Parse the OIDC settings; undefined when OIDC_ISSUER is not set (IdP login off). */
+export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undefined {
+  const issuerText = text(env, "OIDC_ISSUER");
+  if (issuerText === undefined) return undefined;
+  let issuer: URL;
+  try {
+    issuer = new URL(issuerText);
+  } catch {
+    throw new ConfigError("OIDC_ISSUER", "must be an absolute https URL");
+  }
+  if (issuer.protocol !== "https:" && issuer.protocol !== "http:") {
+    throw new ConfigError("OIDC_ISSUER", "must be an absolute https URL");
+  }
+  if (issuer.username || issuer.password || issuer.search || issuer.hash) {
+    throw new ConfigError("OIDC_ISSUER", "must not contain credentials, a query or a fragment");
+  }
+  const insecure = issuer.protocol === "http:";
+  if (insecure && mode === "production") {
+    throw new ConfigError("OIDC_ISSUER", "must be https in production (http is for a local development IdP only)");
+  }
+
+  const clientId = text(env, "OIDC_CLIENT_ID");
+  if (clientId === undefined) throw new ConfigError("OIDC_CLIENT_ID", "is required with OIDC_ISSUER");
+  const clientSecret =
+    secret(env, "OIDC_CLIENT_SECRET", DEV_OIDC_CLIENT_SECRET, mode) ??
+    (mode === "development" ? DEV_OIDC_CLIENT_SECRET : undefined);
+  if (clientSecret === undefined) throw new ConfigError("OIDC_CLIENT_SECRET", "is required with OIDC_ISSUER");
+  const sealingSecret =
+    secret(env, "OIDC_SEALING_SECRET", DEV_OIDC_SEALING_SECRET, mode) ??
+    (mode === "development" ? DEV_OIDC_SEALING_SECRET : undefined);
+  if (sealingSecret === undefined) throw new ConfigError("OIDC_SEALING_SECRET", "is required with OIDC_ISSUER");
+
+  const scopes = (text(env, "OIDC_SCOPES") ?? DEFAULT_SCOPES).split(/\s+/);
+  if (!scopes.includes("openid")) throw new ConfigError("OIDC_SCOPES", 'must include "openid"');
+  if (!scopes.every((scope) => SCOPE_TOKEN.test(scope))) {
+    throw new ConfigError("OIDC_SCOPES", "must be scope names separated by spaces");
+  }
+
+  const subjectPrefix = text(env, "OIDC_SUBJECT_PREFIX") ?? "oidc|";
+  if (subjectPrefix.length > 64) throw new ConfigError("OIDC_SUBJECT_PREFIX", "must be at most 64 characters");
+
+  return Object.freeze({
+    // The issuer identifier is compared exactly; keep it as configured (no added slash).
+    issuer: issuerText,
+    allowInsecureRequests: insecure,
+    clientId,
+    clientSecret,
+    scopes: Object.freeze(scopes),
+    scopeClaim: claimName(env, "OIDC_SCOPE_CLAIM"),
+    rolesClaim: claimName(env, "OIDC_ROLES_CLAIM"),
+    subjectPrefix,
+    sealingSecret,
+    redirectUri: optionalUrl(env, "OIDC_REDIRECT_URI", mode),
+    postLogoutRedirectUri: optionalUrl(env, "OIDC_POST_LOGOUT_REDIRECT_URI", mode),
+    forwardIdpToken: parseBoolean(env, "OIDC_FORWARD_IDP_TOKEN", false),
+    refreshSkewSeconds: integer(env, "OIDC_REFRESH_SKEW_SECONDS", 30, 0, 86_400),
+    loginRedirect: parseBoolean(env, "OIDC_LOGIN_REDIRECT", true),
+  });
+}

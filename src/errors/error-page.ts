@@ -1,0 +1,21 @@
+/**
+ * The plain HTML answer to a refusal during a browser navigation (the OIDC login and
+ * callback): same status and generic title as the problem+json answer, nothing more.
+ */
+import type { GatewayError } from "./gateway-error";
+import { problemResponse } from "./problem";
+
+export async function errorPage(
+  error: GatewayError,
+  context: { realm: string; requestId: string },
+  extraHeaders?: Headers,
+): Promise<Response> {
+  const problem = problemResponse(error, context, extraHeaders);
+  const { title, status } = (await problem.json()) as { title: string; status: number };
+  const headers = new Headers(problem.headers);
+  headers.set("content-type", "text/html; charset=utf-8");
+  headers.set("content-security-policy", "default-src 'none'");
+  // The title comes from our own fixed table; the request id is a UUID. Nothing is echoed.
+  const body = `<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><p>Status ${status}. Request id ${context.requestId}.</p><p><a href="/">Back</a></p>`;
+  return new Response(body, { status, headers });
+}

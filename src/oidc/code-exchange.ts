@@ -1,0 +1,108 @@
+/**
+ * The callback's work with oauth4webapi: check the authorization response (state, and
+ * the `iss` parameter against a mix-up), exchange the code with the PKCE verifier, check
+ * the ID token's claims (iss, aud, azp, exp, iat, nonce), and — which oauth4webapi leaves
+ * out by design — its signature against the provider's JWKS.
+ *
+ * A refusal throws GatewayError `login_failed` (a 400 that starts nothing); a provider
+ * that cannot be reached throws `idp_unavailable`. The reason goes to the log only.
+ */
+import * as oauth from "oauth4webapi";
+import { GatewayError } from "../errors/gateway-error";
+import type { LoginTransaction } from "./authorization-request";
+import { verifyProviderJwt } from "./id-token";
+import { accessExpiry, type IdpTokens } from "./idp-tokens";
+import type { Provider } from "./provider";
+
+export interface CompletedLogin {
+  readonly tokens: IdpTokens;
+  /** The ID token's claims, checked. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+function refused(detail: string, cause?: unknown): GatewayError {
+  return new GatewayError("login_failed", { detail, cause });
+}
+
+/** True when the error is the network or the provider failing, not the response being wrong. */
+export function isProviderOutage(error: unknown): boolean {
+  if (error instanceof TypeError) return true; // fetch: connection refused, DNS, reset
+  if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) return true;
+  if (error instanceof GatewayError && (error.code === "idp_unavailable" || error.code === "keys_unavailable")) {
+    return true;
+  }
+  if (error instanceof oauth.ResponseBodyError) return error.status >= 500;
+  if (error instanceof oauth.OperationProcessingError && error.code === oauth.RESPONSE_IS_NOT_CONFORM) {
+    const response = (error.cause as Response | undefined) ?? undefined;
+    return response instanceof Response && response.status >= 500;
+  }
+  return false;
+}
+
+export async function completeLogin(
+  provider: Provider,
+  callbackUrl: URL,
+  transaction: LoginTransaction,
+  now: number,
+): Promise<CompletedLogin> {
+  const { server, client, clientAuth, http } = provider;
+  let parameters: URLSearchParams;
+  try {
+    // Checks `state`, and `iss` when the provider sends it (RFC 9207, mix-up defence).
+    parameters = oauth.validateAuthResponse(server, client, callbackUrl, transaction.state);
+  } catch (error) {
+    throw refused(
+      error instanceof oauth.AuthorizationResponseError ? `provider said ${error.error}` : "bad callback",
+      error,
+    );
+  }
+
+  let result: oauth.TokenEndpointResponse;
+  try {
+    const response = await oauth.authorizationCodeGrantRequest(
+      server,
+      client,
+      clientAuth,
+      parameters,
+      transaction.redirectUri,
+      transaction.verifier,
+      http,
+    );
+    result = await oauth.processAuthorizationCodeResponse(server, client, response, {
+      expectedNonce: transaction.nonce,
+      requireIdToken: true,
+    });
+  } catch (error) {
+    if (isProviderOutage(error))
+      throw new GatewayError("idp_unavailable", { detail: "token endpoint failed", cause: error });
+    const reason = error instanceof oauth.ResponseBodyError ? error.error : (error as { code?: string })?.code;
+    throw refused(`code exchange refused (${reason ?? "invalid"})`, error);
+  }
+
+  const claims = oauth.getValidatedIdTokenClaims(result);
+  const idToken = result.id_token;
+  if (claims === undefined || idToken === undefined) throw refused("no ID token");
+  try {
+    await verifyProviderJwt(provider, idToken, { now, requiredClaims: ["iat", "exp", "sub"] });
+  } catch (error) {
+    if (isProviderOutage(error))
+      throw new GatewayError("idp_unavailable", { detail: "JWKS unavailable", cause: error });
+    throw refused("ID token signature or claims refused", error);
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (claims.azp !== undefined ? claims.azp !== client.client_id : audiences.length > 1) {
+    throw refused("ID token azp does not name this client");
+  }
+  const sid = typeof claims.sid === "string" && claims.sid.length <= 256 ? claims.sid : undefined;
+  return {
+    claims: claims as unknown as Record<string, unknown>,
+    tokens: {
+      accessToken: result.access_token,
+      accessExpiresAt: accessExpiry(result.expires_in, now),
+      refreshToken: result.refresh_token,
+      idToken,
+      sub: claims.sub,
+      sid,
+    },
+  };
+}

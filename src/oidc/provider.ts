@@ -1,0 +1,100 @@
+/**
+ * The OpenID Connect provider as this isolate knows it: its metadata (discovered once and
+ * cached per isolate), its signing keys (the shared remote-JWKS cache), and the
+ * oauth4webapi client objects. Everything else in src/oidc/ starts from `providerFor`.
+ *
+ * Lower layer: imports only config, errors, log and tokens.
+ */
+import * as oauth from "oauth4webapi";
+import type { OidcConfig } from "../config/config";
+import { GatewayError } from "../errors/gateway-error";
+import { log } from "../log/logger";
+import { type RemoteKeySet, remoteKeySetFor } from "../tokens/remote-key-set";
+
+/** How long discovered metadata is trusted before it is fetched again. */
+const METADATA_TTL_MS = 60 * 60 * 1000;
+const FETCH_TIMEOUT_MS = 5_000;
+/** The ID-token algorithms accepted when the provider lists none we know. */
+const DEFAULT_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
+const SUPPORTED_ALGORITHMS = new Set(DEFAULT_ALGORITHMS);
+
+export interface Provider {
+  readonly config: OidcConfig;
+  readonly server: oauth.AuthorizationServer;
+  readonly client: oauth.Client;
+  readonly clientAuth: oauth.ClientAuth;
+  readonly keys: RemoteKeySet;
+  /** Algorithms an ID token or logout token may be signed with (never "none", never HS*). */
+  readonly algorithms: readonly string[];
+  /** Options for every oauth4webapi HTTP call (timeout; http only in development). */
+  readonly http: HttpOptions;
+}
+
+interface CacheEntry {
+  readonly provider: Promise<Provider>;
+  readonly fetchedAt: number;
+}
+
+const cache = new Map<string, CacheEntry>();
+
+/** The options every oauth4webapi call takes: a timeout, and http only in development. */
+export interface HttpOptions {
+  readonly signal: () => AbortSignal;
+  readonly [oauth.allowInsecureRequests]?: boolean;
+}
+
+function httpOptions(config: OidcConfig): HttpOptions {
+  return {
+    signal: () => AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    // A named, loud option: only a development-mode config with an http: issuer sets it.
+    ...(config.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {}),
+  };
+}
+
+async function discover(config: OidcConfig): Promise<Provider> {
+  const issuer = new URL(config.issuer);
+  const http = httpOptions(config);
+  let server: oauth.AuthorizationServer;
+  try {
+    const response = await oauth.discoveryRequest(issuer, { ...http, algorithm: "oidc" });
+    // Checks that the metadata's `issuer` is exactly the configured one (mix-up defence).
+    server = await oauth.processDiscoveryResponse(issuer, response);
+  } catch (error) {
+    throw new GatewayError("idp_unavailable", { detail: "OIDC discovery failed", cause: error });
+  }
+  if (!server.authorization_endpoint || !server.token_endpoint || !server.jwks_uri) {
+    throw new GatewayError("idp_unavailable", { detail: "OIDC metadata lacks an endpoint" });
+  }
+  if (config.allowInsecureRequests === false && new URL(server.jwks_uri).protocol !== "https:") {
+    throw new GatewayError("idp_unavailable", { detail: "OIDC jwks_uri is not https" });
+  }
+  const listed = (server.id_token_signing_alg_values_supported ?? []).filter((alg) => SUPPORTED_ALGORITHMS.has(alg));
+  const algorithms = listed.length > 0 ? listed : DEFAULT_ALGORITHMS;
+  const keys = remoteKeySetFor(server.jwks_uri, {
+    cacheSeconds: 600,
+    cooldownSeconds: 30,
+    fetcher: (input, init) => fetch(input, init),
+  });
+  return {
+    config,
+    server,
+    client: { client_id: config.clientId },
+    clientAuth: oauth.ClientSecretBasic(config.clientSecret),
+    keys,
+    algorithms,
+    http,
+  };
+}
+
+/** The provider, discovered on first use in this isolate and cached for an hour; a failure is not cached. */
+export function providerFor(config: OidcConfig, now: number = Date.now()): Promise<Provider> {
+  const entry = cache.get(config.issuer);
+  if (entry !== undefined && now - entry.fetchedAt < METADATA_TTL_MS) return entry.provider;
+  const provider = discover(config);
+  cache.set(config.issuer, { provider, fetchedAt: now });
+  provider.catch((error: unknown) => {
+    if (cache.get(config.issuer)?.provider === provider) cache.delete(config.issuer);
+    log.warn("oidc_discovery_failed", { reason: error instanceof Error ? error.message : "unknown" });
+  });
+  return provider;
+}
