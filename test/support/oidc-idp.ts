@@ -21,24 +21,22 @@
  * token gives invalid_grant and revokes the grant), backchannelLogout + rpInitiatedLogout, one
  * confidential client using client_secret_basic whose ID tokens carry `sid`. The ID token carries
  * the scope's claims (conformIdTokenClaims off) and `groups`, always.
- * The demo IdP of `npm run dev` (examples/demo-idp) uses `idpConfiguration` from here too.
+ * The configuration itself is examples/demo-idp/provider-config.ts, shared with `npm run dev`'s IdP.
  */
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
+import { type JWTPayload, SignJWT } from "jose";
 import Provider, {
   type Adapter,
   type AdapterPayload,
   type ClientMetadata,
-  type Configuration,
   type KoaContextWithOIDC,
 } from "oidc-provider";
 
-export const IDP_CLIENT_ID = "portcullis";
-/** Where the gateway's OIDC endpoints live, relative to its origin. */
-export const CALLBACK_PATH = "/auth/oidc/callback";
-export const BACKCHANNEL_PATH = "/auth/oidc/backchannel-logout";
+import { gatewayClient, IDP_CLIENT_ID, idpConfiguration, signingKey } from "../../examples/demo-idp/provider-config";
+
+export { BACKCHANNEL_PATH, CALLBACK_PATH, IDP_CLIENT_ID } from "../../examples/demo-idp/provider-config";
 
 export interface IdpOptions {
   /** Seconds an IdP access token lives (default 3600); `idp.accessTokenTtl` changes it later. */
@@ -125,87 +123,6 @@ function memoryAdapter(store: Map<string, { model: string; payload: AdapterPaylo
   };
 }
 
-/** The provider configuration shared by the test IdP and the demo IdP of `npm run dev`. */
-export function idpConfiguration(options: {
-  readonly clients: ClientMetadata[];
-  readonly signingJwk: JWK;
-  readonly cookieKey: string;
-  readonly accessTokenTtl: () => number;
-  readonly accounts?: Record<string, Record<string, unknown>>;
-  readonly adapter?: Configuration["adapter"];
-}): Configuration {
-  return {
-    ...(options.adapter ? { adapter: options.adapter } : {}),
-    clients: options.clients,
-    jwks: { keys: [options.signingJwk as never] },
-    cookies: { keys: [options.cookieKey] },
-    pkce: { required: () => true },
-    rotateRefreshToken: true,
-    conformIdTokenClaims: false,
-    responseTypes: ["code"],
-    scopes: ["openid", "offline_access", "profile", "email"],
-    claims: { openid: ["sub", "groups"], profile: ["name"], email: ["email", "email_verified"] },
-    features: {
-      devInteractions: { enabled: true },
-      backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
-      revocation: { enabled: true },
-    },
-    ttl: {
-      AccessToken: () => options.accessTokenTtl(),
-      IdToken: 3600,
-      AuthorizationCode: 60,
-      Interaction: 600,
-      Session: 86_400,
-      Grant: 86_400,
-      RefreshToken: 86_400,
-    },
-    findAccount: (_ctx, sub) => ({
-      accountId: sub,
-      claims: () => ({
-        sub,
-        name: sub,
-        email: `${sub}@example.test`,
-        email_verified: true,
-        groups: ["users"],
-        ...options.accounts?.[sub],
-      }),
-    }),
-    // oidc-provider's default fetch refuses loopback addresses (an SSRF guard); the gateway of a
-    // test or of `npm run dev` is on 127.0.0.1, so back-channel logout must be allowed to go there.
-    fetch: (url, init) => {
-      const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
-      return fetch(url, rest);
-    },
-  };
-}
-
-/** The confidential client Portcullis is registered as (redirect URIs filled in by the caller). */
-export function gatewayClient(clientSecret: string, gatewayUrl?: string): ClientMetadata {
-  return {
-    client_id: IDP_CLIENT_ID,
-    client_secret: clientSecret,
-    token_endpoint_auth_method: "client_secret_basic",
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    redirect_uris: gatewayUrl ? [`${gatewayUrl}${CALLBACK_PATH}`] : ["http://127.0.0.1/unregistered"],
-    post_logout_redirect_uris: gatewayUrl ? [`${gatewayUrl}/`] : [],
-    ...(gatewayUrl ? { backchannel_logout_uri: `${gatewayUrl}${BACKCHANNEL_PATH}` } : {}),
-    backchannel_logout_session_required: true,
-  };
-}
-
-export async function signingKey(): Promise<{ privateJwk: JWK; privateKey: CryptoKey }> {
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const privateJwk = {
-    ...(await exportJWK(privateKey)),
-    kid: `idp-${randomBytes(4).toString("hex")}`,
-    alg: "RS256",
-    use: "sig",
-  };
-  return { privateJwk, privateKey };
-}
-
 export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
   const store = new Map<string, { model: string; payload: AdapterPayload; expiresAt: number }>();
   const clientSecret = randomBytes(32).toString("base64url");
@@ -241,7 +158,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
       signingJwk: privateJwk,
       cookieKey: randomBytes(32).toString("base64url"),
       accessTokenTtl: () => idp.accessTokenTtl,
-      accounts: options.accounts ?? {},
+      claims: (sub) => options.accounts?.[sub] ?? {},
       adapter: adapterFor,
     }),
   );
@@ -292,7 +209,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     gatewayVars: () => ({ OIDC_ISSUER: issuer, OIDC_CLIENT_ID: IDP_CLIENT_ID, OIDC_CLIENT_SECRET: clientSecret }),
     registerGateway: async (gatewayUrl: string, extra: Partial<ClientMetadata> = {}) => {
       await upsertClient({
-        ...gatewayClient(clientSecret, gatewayUrl.replace(/\/$/, "")),
+        ...gatewayClient(clientSecret, [gatewayUrl.replace(/\/$/, "")]),
         ...options.client,
         ...extra,
       });

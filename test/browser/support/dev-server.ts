@@ -1,8 +1,8 @@
 /**
- * Runs `wrangler dev` with the gateway and the demo upstream (what `npm run dev` runs) as
- * a child process on free loopback ports, with its own state directory, and stops the
- * whole process group afterwards. Extra vars shorten the token's life so the tests can
- * watch it expire in seconds.
+ * Runs what `npm run dev` runs (scripts/dev.mjs: the demo identity provider, then `wrangler dev`
+ * with the gateway and the demo upstream) as a child process group on free loopback ports, with
+ * its own state directory, and stops the whole process group afterwards. Extra vars shorten the
+ * token's life so the tests can watch it expire in seconds.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,6 +15,10 @@ export const ROOT = path.resolve(import.meta.dirname, "../../..");
 export interface DevServer {
   /** `http://localhost:<port>`: dev mode serves only loopback host names. */
   readonly url: string;
+  /** The demo identity provider's issuer, `http://127.0.0.1:<port>`. */
+  readonly idpUrl: string;
+  /** The process of scripts/dev.mjs (leader of the group holding the IdP and wrangler). */
+  readonly child: ChildProcess;
   readonly output: string[];
   stop(): Promise<void>;
 }
@@ -24,7 +28,7 @@ export interface DevServerOptions {
   readonly startTimeoutMs?: number;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -67,17 +71,15 @@ export function buildDemo(): void {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const [port, inspectorPort, idpPort] = [await freePort(), await freePort(), await freePort()];
   const state = await mkdtemp(path.join(tmpdir(), "portcullis-browser-"));
   const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const child = spawn(
-    path.join(ROOT, "node_modules/.bin/wrangler"),
+    process.execPath,
     [
-      "dev",
-      "-c",
-      "wrangler.toml",
-      "-c",
-      "examples/demo-upstream/wrangler.toml",
+      path.join(ROOT, "scripts/dev.mjs"),
+      "--idp-port",
+      String(idpPort),
       "--ip",
       "127.0.0.1",
       "--port",
@@ -126,12 +128,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (child.exitCode !== null) break;
     try {
       const response = await fetch(`${url}/demo/`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return { url, output, stop };
+      if (response.ok) return { url, idpUrl: `http://127.0.0.1:${idpPort}`, child, output, stop };
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await stop();
-  throw new Error(`wrangler dev did not serve ${url}/demo/ in time:\n${output.join("").slice(-3000)}`);
+  throw new Error(`npm run dev did not serve ${url}/demo/ in time:\n${output.join("").slice(-3000)}`);
 }
