@@ -11,6 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import Provider from "oidc-provider";
 import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys.ts";
@@ -26,13 +27,25 @@ export const DEFAULT_IDP_PORT = 8790;
 const demoClaims: AccountClaims = (sub) =>
   sub === "admin" ? { groups: ["read", "write", "admin"], roles: ["operator"] } : { groups: ["read", "write"] };
 
-export async function startDemoIdp(port: number, gatewayPort: number): Promise<http.Server> {
+/** Starts the demo IdP on 127.0.0.1:`port` (0: any free port) for a gateway on `gatewayPort`. */
+export async function startDemoIdp(
+  port: number,
+  gatewayPort: number,
+): Promise<{ server: http.Server; issuer: string }> {
+  let handler: http.RequestListener = (_request, response) => void response.writeHead(503).end();
+  const server = http.createServer((request, response) => handler(request, response));
+  server.on("clientError", (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateJwk } = await signingKey();
   // The gateway may be opened as localhost or 127.0.0.1; its redirect URI follows the origin.
   const origins = [`http://localhost:${gatewayPort}`, `http://127.0.0.1:${gatewayPort}`];
   const client = gatewayClient(DEV_OIDC_CLIENT_SECRET, origins);
   const provider = new Provider(
-    `http://127.0.0.1:${port}`,
+    issuer,
     idpConfiguration({
       clients: [{ ...client, post_logout_redirect_uris: origins.flatMap((o) => [`${o}/`, `${o}/demo/`]) }],
       signingJwk: privateJwk,
@@ -41,13 +54,8 @@ export async function startDemoIdp(port: number, gatewayPort: number): Promise<h
       claims: demoClaims,
     }),
   );
-  const server = http.createServer(provider.callback());
-  server.on("clientError", (_error, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
-  });
-  return server;
+  handler = provider.callback();
+  return { server, issuer };
 }
 
 if (process.argv[1] === import.meta.filename) {
@@ -56,8 +64,8 @@ if (process.argv[1] === import.meta.filename) {
   });
   const port = Number(values.port ?? DEFAULT_IDP_PORT);
   const gatewayPort = Number(values["gateway-port"] ?? 8787);
-  const server = await startDemoIdp(port, gatewayPort);
-  console.log(`[demo-idp] OpenID Provider at http://127.0.0.1:${port} (pid ${process.pid}); sign in with any name`);
+  const { server, issuer } = await startDemoIdp(port, gatewayPort);
+  console.log(`[demo-idp] OpenID Provider at ${issuer} (pid ${process.pid}); sign in with any name`);
   const stop = () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));

@@ -38,7 +38,7 @@ export interface IdpLoginOptions {
   readonly stopAtCallback?: boolean;
   readonly editCallback?: (url: URL) => URL | string;
   /** Extra headers for the request to /auth/oidc/login (e.g. Sec-Fetch-Mode). */
-  readonly headers?: Record<string, string>;
+  readonly headers?: Record<string, string | undefined>;
 }
 
 export function newJar(): CookieJar {
@@ -122,7 +122,10 @@ export async function loginThroughIdp(gatewayUrl: string, options: IdpLoginOptio
   const jar = options.jar ?? newJar();
   const start = new URL("/auth/oidc/login", gatewayUrl);
   if (options.returnTo !== undefined) start.searchParams.set("return_to", options.returnTo);
-  const first = await jarFetch(jar, start, { headers: options.headers ?? {} });
+  const headers = Object.entries(options.headers ?? {}).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  const first = await jarFetch(jar, start, { headers });
   await first.body?.cancel();
   if (first.status !== 302 && first.status !== 303)
     throw new Error(`gateway answered ${first.status} to ${start.pathname}${start.search}`);

@@ -1,5 +1,6 @@
 /**
- * The demo page's script: logs in with portcullis/client, calls the demo API through the
+ * The demo page's script: logs in with portcullis/client (or through the demo identity
+ * provider, a navigation to the gateway's /auth/oidc/login), calls the demo API through the
  * gateway, counts the access token's remaining life down and logs every refresh.
  *
  * `?refresh=gateway` turns the client's proactive refresh off, so an expired token goes
@@ -26,6 +27,7 @@ const ui = {
   loginSection: element("login-section"),
   loginForm: element<HTMLFormElement>("login-form"),
   loginError: element("login-error"),
+  idpLogin: element<HTMLAnchorElement>("idp-login"),
   username: element<HTMLInputElement>("username"),
   password: element<HTMLInputElement>("password"),
   sessionSection: element("session-section"),
@@ -50,6 +52,10 @@ ui.modeName.textContent = gatewayManaged
   : "client-managed (the client refreshes shortly before expiry)";
 ui.modeSwitch.href = gatewayManaged ? "/demo/" : "/demo/?refresh=gateway";
 ui.modeSwitch.textContent = gatewayManaged ? "Switch to client-managed" : "Switch to gateway-managed";
+
+// The IdP login is a navigation: the gateway sends the browser to the IdP and, once signed in,
+// back here (same mode) with the refresh cookie, which `client.resume()` below picks up.
+ui.idpLogin.href = `/auth/oidc/login?return_to=${encodeURIComponent(location.pathname + location.search)}`;
 
 const counts = { refresh: 0, gateway: 0, other_tab: 0 };
 let tokenIssuedAt = 0;

@@ -6,9 +6,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "../../support/free-port";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
 
@@ -26,19 +26,6 @@ export interface DevServer {
 export interface DevServerOptions {
   readonly vars?: Record<string, string>;
   readonly startTimeoutMs?: number;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 function stopGroup(child: ChildProcess): Promise<void> {
