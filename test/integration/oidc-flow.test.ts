@@ -5,8 +5,8 @@
  * unauthenticated browser navigation and API call get.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loginThroughIdp } from "../support/oidc-login";
 import { type OidcSetup, rawRequest, startOidcGateway } from "../support/oidc-gateway";
+import { loginThroughIdp } from "../support/oidc-login";
 import { login, REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { decodeClaims, mintToken } from "../support/tokens";
 
@@ -52,7 +52,13 @@ describe("login through the OIDC provider, end to end", () => {
     // Expiry: the access token has expired (as if time had passed) → transparent refresh,
     // which also refreshes the IdP's tokens at the provider, once.
     const expired = await mintToken(gateway.key, {
-      claims: { sub: claims.sub, sid: claims.sid, auth_time: claims.auth_time, scope: undefined, roles: claims.roles } as never,
+      claims: {
+        sub: claims.sub,
+        sid: claims.sid,
+        auth_time: claims.auth_time,
+        scope: undefined,
+        roles: claims.roles,
+      } as never,
       iatOffset: -3600,
       ttl: 900,
     });
@@ -66,14 +72,20 @@ describe("login through the OIDC provider, end to end", () => {
     expect(idp.countTokenRequests("refresh_token", "ok")).toBe(1);
 
     // Explicit refresh.
-    const explicit = await gateway.fetch("/auth/refresh", { method: "POST", headers: { cookie: refreshCookieHeader(rotated) } });
+    const explicit = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(rotated) },
+    });
     expect(explicit.status).toBe(200);
     const next = cookieOf(explicit, REFRESH_COOKIE);
     expect(idp.countTokenRequests("refresh_token", "ok")).toBe(2);
     expect(idp.countTokenRequests("refresh_token", "error")).toBe(0);
 
     // Logout: our session ends, and the answer says where the provider's session ends.
-    const logout = await gateway.fetch("/auth/logout", { method: "POST", headers: { cookie: refreshCookieHeader(next) } });
+    const logout = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(next) },
+    });
     expect(logout.status).toBe(200);
     expect(logout.headers.get("cache-control")).toBe("no-store");
     const { end_session_url } = (await logout.json()) as { end_session_url: string };
@@ -84,7 +96,10 @@ describe("login through the OIDC provider, end to end", () => {
     expect(endSession.searchParams.get("state")).toBeTruthy();
     expect(setCookie(logout, REFRESH_COOKIE)?.attributes).toContain("Max-Age=0");
 
-    const afterLogout = await gateway.fetch("/auth/refresh", { method: "POST", headers: { cookie: refreshCookieHeader(next) } });
+    const afterLogout = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(next) },
+    });
     expect(afterLogout.status).toBe(401);
   });
 
@@ -135,16 +150,15 @@ describe("unauthenticated requests to a protected route", () => {
   });
 
   it("answers fetch/XHR and API clients with the RFC 6750 401, never a redirect", async () => {
-    for (const headers of [
-      { "sec-fetch-mode": "cors", accept: "text/html" },
-      { accept: "application/json" },
-      {},
-    ]) {
+    for (const headers of [{ "sec-fetch-mode": "cors", accept: "text/html" }, { accept: "application/json" }, {}]) {
       const response = await rawRequest(`${setup.gateway.url}/orders/9`, { headers });
       expect(response.status).toBe(401);
       expect(response.headers["www-authenticate"]).toMatch(/^Bearer /);
     }
-    const post = await rawRequest(`${setup.gateway.url}/orders/9`, { method: "POST", headers: { accept: "text/html" } });
+    const post = await rawRequest(`${setup.gateway.url}/orders/9`, {
+      method: "POST",
+      headers: { accept: "text/html" },
+    });
     expect(post.status).toBe(401);
   });
 });
