@@ -1,0 +1,97 @@
+/**
+ * The demo page's "Sign in with the demo identity provider" in a real headless Chromium,
+ * against what `npm run dev` runs (scripts/dev.mjs: the demo IdP and wrangler dev): the
+ * button, the IdP's own sign-in and consent forms, the way back to the page, an API call.
+ * Nothing is driven around the browser: cookies, redirects and SameSite are Chromium's.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./support/browser";
+import { buildDemo, type DevServer, ROOT, startDevServer } from "./support/dev-server";
+
+const ARTIFACTS = path.join(ROOT, "test-results/browser");
+
+let server: DevServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  buildDemo();
+  await mkdir(ARTIFACTS, { recursive: true });
+  [server, browser] = await Promise.all([startDevServer(), launchChromium()]);
+});
+
+afterAll(async () => {
+  await Promise.all(contexts.map((context) => context.close().catch(() => undefined)));
+  await browser?.close();
+  await server?.stop();
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page; navigations: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1100 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  const navigations: string[] = [];
+  page.on("framenavigated", (frame) => {
+    if (frame === page.mainFrame()) navigations.push(frame.url());
+  });
+  return { context, page, navigations };
+}
+
+/** At the IdP: its sign-in form (any name and password), then its consent form. */
+async function signInAtIdp(page: Page, login: string): Promise<void> {
+  await page.waitForURL((url) => url.origin === server.idpUrl && url.pathname.startsWith("/interaction/"));
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill("any password at all");
+  await page.getByRole("button", { name: "Sign-in" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+}
+
+describe("demo page: sign in with the demo identity provider", () => {
+  it("goes to the IdP's sign-in, comes back to the page signed in, and calls the API", async () => {
+    const { context, page, navigations } = await newPage();
+    await page.goto(`${server.url}/demo/`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.locator("#login-section").isVisible()).toBe(true);
+
+    await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
+    await signInAtIdp(page, "alice");
+
+    // Back on the demo page (no code or state left in its URL), with a session resumed from the cookie.
+    await page.waitForURL(`${server.url}/demo/`);
+    await page.waitForSelector("body[data-session=active]");
+    expect(navigations.some((url) => url.startsWith(`${server.idpUrl}/interaction/`))).toBe(true);
+
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.locator("#api-result", { hasText: /^200/ }).waitFor();
+    const answer = (await page.locator("#api-result").textContent()) ?? "";
+    expect(answer).toMatch(/"subject": "[^"]*alice"/);
+    expect(answer).toContain('"scopes": "read write"');
+
+    // The browser holds the gateway's opaque refresh cookie, out of scripts' reach, and no
+    // IdP token: those stay sealed in the gateway's session.
+    const cookies = await context.cookies(server.url);
+    const refresh = cookies.find((cookie) => cookie.name === "__Host-portcullis-refresh");
+    expect(refresh).toMatchObject({ httpOnly: true, secure: true, path: "/" });
+    expect(cookies.every((cookie) => !/^ey[\w-]+\.ey/.test(cookie.value))).toBe(true);
+    const visible = (await page.evaluate("document.cookie")) as string;
+    expect(visible).not.toContain("portcullis");
+    await page.screenshot({ path: path.join(ARTIFACTS, "demo-idp-login.png"), fullPage: true });
+  });
+
+  it("keeps the page's mode through the round trip (return_to carries the query)", async () => {
+    const { page } = await newPage();
+    await page.goto(`${server.url}/demo/?refresh=gateway`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
+    await signInAtIdp(page, "admin");
+    await page.waitForURL(`${server.url}/demo/?refresh=gateway`);
+    await page.waitForSelector("body[data-session=active]");
+    expect(await page.locator("#mode-name").textContent()).toContain("gateway-managed");
+    await page.getByRole("button", { name: "Call GET /api/me" }).click();
+    await page.locator("#api-result", { hasText: /^200/ }).waitFor();
+    expect(await page.locator("#api-result").textContent()).toContain('"scopes": "read write admin"');
+  });
+});
