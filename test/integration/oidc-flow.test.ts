@@ -14,7 +14,17 @@ let setup: OidcSetup;
 
 beforeAll(async () => {
   // Skew = the IdP access-token lifetime: every rotation refreshes the IdP's tokens too.
-  setup = await startOidcGateway({ vars: { ACCESS_COOKIE: "true", OIDC_REFRESH_SKEW_SECONDS: "3600" } });
+  setup = await startOidcGateway({
+    vars: {
+      ACCESS_COOKIE: "true",
+      OIDC_REFRESH_SKEW_SECONDS: "3600",
+      ROUTES: JSON.stringify([
+        { path: "/health", public: true },
+        { path: "/api/*", unauthenticated: "challenge" },
+        { path: "/app/*", unauthenticated: "login" },
+      ]),
+    },
+  });
 });
 afterAll(() => setup.close());
 
@@ -160,5 +170,14 @@ describe("unauthenticated requests to a protected route", () => {
       headers: { accept: "text/html" },
     });
     expect(post.status).toBe(401);
+  });
+
+  it("lets a route rule force the 401 for navigations, or the redirect for scripts", async () => {
+    const navigation = { "sec-fetch-mode": "navigate", accept: "text/html" };
+    expect((await rawRequest(`${setup.gateway.url}/api/list`, { headers: navigation })).status).toBe(401);
+    const forced = await rawRequest(`${setup.gateway.url}/app/home`, { headers: { "sec-fetch-mode": "cors" } });
+    expect(forced.status).toBe(302);
+    expect(forced.headers.location).toBe(`/auth/oidc/login?return_to=${encodeURIComponent("/app/home")}`);
+    expect((await rawRequest(`${setup.gateway.url}/health`, { headers: navigation })).status).toBe(200);
   });
 });
