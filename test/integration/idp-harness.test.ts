@@ -193,7 +193,9 @@ describe("the test IdP", () => {
 
   it("ends a user's IdP sessions programmatically, posting back-channel logout", async () => {
     const { claims } = await codeLogin("frank");
+    expect(idp.sids("frank")).toEqual([claims.sid]);
     const results = await idp.endSessions("frank");
+    expect(idp.sids("frank")).toEqual([]);
     expect(results).toEqual([expect.objectContaining({ ok: true, sub: "frank", sid: claims.sid })]);
     expect(decodeJwt(receiver.logoutTokens.at(-1) ?? "")).toMatchObject({ sub: "frank", sid: claims.sid });
   });

@@ -12,6 +12,7 @@
  *   await idp.down("refused" | "503"); await idp.up(); // the IdP is unreachable / failing, then back
  *   await logoutAtIdp(idp, session.jar);               // oidc-login.ts: ends the IdP session, which
  *   idp.backchannel                                    //   posts back-channel logout (results here)
+ *   idp.sids("alice")                                  // the user's IdP session ids (`sid` claims)
  *   idp.sign(claims, header)                           // a JWT signed with the IdP's own key
  *   idp.tamperTokenResponse = async (body) => body     // rewrite token-endpoint answers (attacks)
  *   await idp.close();
@@ -81,11 +82,15 @@ export interface TestIdp {
   registerGateway(gatewayUrl: string, extra?: Partial<ClientMetadata>): Promise<void>;
   /** Revokes every grant (and its tokens) of a user at the IdP. Returns how many grants. */
   revokeGrants(accountId: string): Promise<number>;
+  /** The IdP session ids (`sid` in ID and logout tokens) of a user's live IdP sessions, for this client. */
+  sids(accountId: string): string[];
   /** Ends every IdP session of a user, posting back-channel logout to each client, as a logout at the IdP does. */
   endSessions(accountId: string): Promise<BackchannelResult[]>;
   /** "refused": the port stops listening (connections refused); "503": every request answers 503. */
   down(mode: "refused" | "503"): Promise<void>;
   up(): Promise<void>;
+  /** The `kid` of the IdP's signing key (a forgery can claim it). */
+  readonly signingKid: string;
   /** Signs a JWT with the IdP's own signing key (RS256), with `iss` = issuer unless given. */
   sign(payload: JWTPayload, header?: { alg?: string; typ?: string; kid?: string }): Promise<string>;
   close(): Promise<void>;
@@ -202,6 +207,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     clientId: IDP_CLIENT_ID,
     clientSecret,
     provider,
+    signingKid: String(privateJwk.kid),
     countTokenRequests: (grantType: string, outcome?: "ok" | "error") =>
       idp.tokenRequests.filter(
         (r) => r.grantType === grantType && (outcome === undefined || (outcome === "ok") === (r.status === 200)),
@@ -223,6 +229,11 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
       }
       return grants.length;
     },
+    sids: (accountId: string) =>
+      [...store.values()]
+        .filter((e) => e.model === "Session" && e.payload.accountId === accountId && e.expiresAt > Date.now())
+        .map((e) => (e.payload.authorizations as Record<string, { sid?: string }> | undefined)?.[IDP_CLIENT_ID]?.sid)
+        .filter((sid): sid is string => typeof sid === "string"),
     endSessions: async (accountId: string) => {
       const results: BackchannelResult[] = [];
       const sessions = [...store.entries()].filter(
