@@ -47,6 +47,12 @@ export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undef
     throw new ConfigError("OIDC_ISSUER", "must be https in production (http is for a local development IdP only)");
   }
 
+  if (env.IDP_LOGOUT_INDEX === undefined) {
+    throw new ConfigError(
+      "IDP_LOGOUT_INDEX",
+      "Durable Object binding is required with OIDC_ISSUER (see wrangler.toml)",
+    );
+  }
   const clientId = text(env, "OIDC_CLIENT_ID");
   if (clientId === undefined) throw new ConfigError("OIDC_CLIENT_ID", "is required with OIDC_ISSUER");
   const clientSecret =

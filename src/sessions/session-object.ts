@@ -277,7 +277,9 @@ export class SessionObject extends DurableObject {
         record.revokedReason = input.reason;
         await this.#save(record);
       }
-      const idpTokens = wasLive && record.idp ? await openIdpTokens(this.#oidc(), record.sid, record.idp) : undefined;
+      // Ending a session never depends on the OIDC settings still being there.
+      const oidc = wasLive && record.idp ? configFor(this.env as Env).oidc : undefined;
+      const idpTokens = oidc && record.idp ? await openIdpTokens(oidc, record.sid, record.idp) : undefined;
       return {
         revoked: true,
         session: view(record),
