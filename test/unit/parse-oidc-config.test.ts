@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys";
+import type { Env } from "../../src/config/env";
+import { ConfigError, parseConfig } from "../../src/config/parse-config";
+
+const SECRET = "a-client-secret-that-is-long-enough-0123";
+const base = {
+  PORTCULLIS_ENV: "production",
+  UPSTREAM_URL: "https://api.example.com",
+  TOKEN_ISSUER: "https://auth.example.com",
+  TOKEN_AUDIENCE: "example-api",
+  ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
+  IDP_LOGOUT_INDEX: {},
+  OIDC_ISSUER: "https://idp.example.com/tenant",
+  OIDC_CLIENT_ID: "portcullis",
+  OIDC_CLIENT_SECRET: SECRET,
+  OIDC_SEALING_SECRET: "a-sealing-secret-that-is-long-enough-01",
+} as unknown as Env;
+
+function refusal(env: Partial<Record<keyof Env, unknown>>): { setting: string; message: string } | undefined {
+  try {
+    parseConfig({ ...base, ...env } as Env);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return { setting: error.setting, message: error.message };
+    throw error;
+  }
+}
+
+describe("OIDC settings", () => {
+  it("are off without OIDC_ISSUER, and default sensibly with it", () => {
+    expect(parseConfig({ ...base, OIDC_ISSUER: undefined } as Env).oidc).toBeUndefined();
+    expect(parseConfig(base).oidc).toMatchObject({
+      issuer: "https://idp.example.com/tenant",
+      allowInsecureRequests: false,
+      scopes: ["openid", "profile", "email", "offline_access"],
+      subjectPrefix: "oidc|",
+      forwardIdpToken: false,
+      refreshSkewSeconds: 30,
+      loginRedirect: true,
+    });
+  });
+
+  it("refuse an http: issuer in production and allow it, loudly named, in development", () => {
+    expect(refusal({ OIDC_ISSUER: "http://127.0.0.1:9000" })?.setting).toBe("OIDC_ISSUER");
+    const dev = parseConfig({ ...base, PORTCULLIS_ENV: "development", OIDC_ISSUER: "http://127.0.0.1:9000" } as Env);
+    expect(dev.oidc?.allowInsecureRequests).toBe(true);
+  });
+
+  it("name the missing or wrong setting, never a secret's value", () => {
+    expect(refusal({ OIDC_CLIENT_ID: undefined })?.setting).toBe("OIDC_CLIENT_ID");
+    expect(refusal({ OIDC_CLIENT_SECRET: undefined })?.setting).toBe("OIDC_CLIENT_SECRET");
+    expect(refusal({ OIDC_SEALING_SECRET: "short" })?.setting).toBe("OIDC_SEALING_SECRET");
+    expect(refusal({ OIDC_SCOPES: "profile email" })?.setting).toBe("OIDC_SCOPES");
+    expect(refusal({ OIDC_ISSUER: "idp.example.com" })?.setting).toBe("OIDC_ISSUER");
+    expect(refusal({ OIDC_ISSUER: "https://idp.example.com/?x=1" })?.setting).toBe("OIDC_ISSUER");
+    expect(refusal({ OIDC_ROLES_CLAIM: "groups and more" })?.setting).toBe("OIDC_ROLES_CLAIM");
+    expect(refusal({ OIDC_FORWARD_IDP_TOKEN: "yes" })?.setting).toBe("OIDC_FORWARD_IDP_TOKEN");
+    expect(refusal({ IDP_LOGOUT_INDEX: undefined })?.setting).toBe("IDP_LOGOUT_INDEX");
+    const secretRefusal = refusal({ OIDC_CLIENT_SECRET: DEV_OIDC_CLIENT_SECRET });
+    expect(secretRefusal?.setting).toBe("OIDC_CLIENT_SECRET");
+    expect(secretRefusal?.message).not.toContain(DEV_OIDC_CLIENT_SECRET);
+  });
+
+  it("refuse a route rule with an unknown unauthenticated answer", () => {
+    expect(refusal({ ROUTES: JSON.stringify([{ path: "/x/*", unauthenticated: "redirect" }]) })?.setting).toBe(
+      "ROUTES",
+    );
+  });
+});
