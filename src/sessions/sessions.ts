@@ -263,7 +263,7 @@ export class Sessions {
     const until = session.expiresAt;
     const names = [await indexName("idp-sub", issuer, idp.sub)];
     if (idp.sid !== undefined) names.push(await indexName("idp-sid", issuer, idp.sid));
-    for (const name of names) await this.#indexCall(name, (stub) => stub.add({ sid: session.sid, until }));
+    await Promise.all(names.map((name) => this.#indexCall(name, (stub) => stub.add({ sid: session.sid, until }))));
   }
 
   async #indexCall<T>(name: string, work: (stub: DurableObjectStub<IdpLogoutIndex>) => Promise<T>): Promise<T> {
