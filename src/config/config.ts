@@ -66,6 +66,8 @@ export interface OidcConfig {
   /** Sent with client_secret_basic. */
   readonly clientSecret: string;
   readonly scopes: readonly string[];
+  /** Extra authorization-request parameters (e.g. prompt=consent, access_type=offline, audience). */
+  readonly authorizationParams: Readonly<Record<string, string>>;
   /** ID-token claim whose values become the session's `scope` (none when undefined). */
   readonly scopeClaim: string | undefined;
   /** ID-token claim whose values become the session's `roles`, e.g. "groups". */

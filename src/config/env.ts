@@ -50,6 +50,7 @@ export interface Env {
   OIDC_ISSUER?: string;
   OIDC_CLIENT_ID?: string;
   OIDC_SCOPES?: string;
+  OIDC_AUTHORIZATION_PARAMS?: string;
   OIDC_SCOPE_CLAIM?: string;
   OIDC_ROLES_CLAIM?: string;
   OIDC_SUBJECT_PREFIX?: string;

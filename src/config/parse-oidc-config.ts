@@ -18,6 +18,37 @@ function claimName(env: Env, name: keyof Env): string | undefined {
   return value;
 }
 
+/** Parameters the login sets itself; configuring them would undo a protection. */
+const RESERVED_PARAMS = new Set([
+  "response_type",
+  "response_mode",
+  "client_id",
+  "redirect_uri",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "request",
+  "request_uri",
+]);
+
+function authorizationParams(env: Env): Record<string, string> {
+  const value = text(env, "OIDC_AUTHORIZATION_PARAMS");
+  if (value === undefined) return Object.freeze({});
+  const params: Record<string, string> = {};
+  for (const [name, paramValue] of new URLSearchParams(value)) {
+    if (RESERVED_PARAMS.has(name)) {
+      throw new ConfigError("OIDC_AUTHORIZATION_PARAMS", `must not set "${name}" (the gateway sets it)`);
+    }
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || paramValue.length > 512) {
+      throw new ConfigError("OIDC_AUTHORIZATION_PARAMS", 'must be a query string like "prompt=consent"');
+    }
+    params[name] = paramValue;
+  }
+  return Object.freeze(params);
+}
+
 function optionalUrl(env: Env, name: keyof Env, mode: GatewayMode): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
@@ -80,6 +111,7 @@ export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undef
     clientId,
     clientSecret,
     scopes: Object.freeze(scopes),
+    authorizationParams: authorizationParams(env),
     scopeClaim: claimName(env, "OIDC_SCOPE_CLAIM"),
     rolesClaim: claimName(env, "OIDC_ROLES_CLAIM"),
     subjectPrefix,

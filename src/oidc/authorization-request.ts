@@ -33,6 +33,9 @@ export async function authorizationRequest(
   const url = new URL(provider.server.authorization_endpoint as string);
   const { config } = provider;
   const params: Record<string, string> = {
+    // Provider-specific extras first (prompt, access_type, audience…); the protocol's own
+    // parameters below always win (the config refuses them anyway).
+    ...config.authorizationParams,
     client_id: config.clientId,
     response_type: "code",
     redirect_uri: options.redirectUri,
@@ -42,8 +45,6 @@ export async function authorizationRequest(
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
   };
-  // Most providers (oidc-provider, Google) issue a refresh token only after an explicit consent.
-  if (config.scopes.includes("offline_access")) params.prompt = "consent";
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return { url, transaction };
 }

@@ -145,6 +145,35 @@ describe("login through the OIDC provider, end to end", () => {
   });
 });
 
+describe("the login redirect", () => {
+  it("sends the browser to the provider with code, PKCE S256, state and nonce, and a sealed transaction cookie", async () => {
+    const response = await setup.gateway.fetch("/auth/oidc/login?return_to=/x");
+    expect(response.status).toBe(302);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    const location = new URL(response.headers.get("location") ?? "");
+    expect(location.origin).toBe(new URL(setup.idp.issuer).origin);
+    const params = Object.fromEntries(location.searchParams);
+    expect(params).toMatchObject({
+      response_type: "code",
+      client_id: setup.idp.clientId,
+      redirect_uri: `${setup.gateway.url}/auth/oidc/callback`,
+      code_challenge_method: "S256",
+      scope: "openid profile email offline_access",
+      prompt: "consent",
+    });
+    expect(params.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(params.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(params.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const [cookie = ""] = response.headers.getSetCookie();
+    expect(cookie).toMatch(/^__Host-portcullis-oidc-[A-Za-z0-9_-]{16}=v1\./);
+    expect(cookie).toContain("Max-Age=600");
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("SameSite=Lax");
+    // Nothing of the transaction is readable in the cookie.
+    for (const secret of [params.state, params.nonce]) expect(cookie).not.toContain(secret);
+  });
+});
+
 describe("unauthenticated requests to a protected route", () => {
   it("redirects a browser navigation to the login, carrying return_to", async () => {
     const response = await rawRequest(`${setup.gateway.url}/orders/9?tab=2`, {

@@ -24,6 +24,8 @@ export async function startOidcGateway(
       ...idp.gatewayVars(),
       OIDC_SEALING_SECRET: TEST_SEALING_SECRET,
       OIDC_ROLES_CLAIM: "groups",
+      // oidc-provider issues a refresh token only after an explicit consent.
+      OIDC_AUTHORIZATION_PARAMS: "prompt=consent",
       ...options.vars,
     },
   });

@@ -38,7 +38,10 @@ describe("OIDC settings", () => {
       forwardIdpToken: false,
       refreshSkewSeconds: 30,
       loginRedirect: true,
+      authorizationParams: {},
     });
+    const google = parseConfig({ ...base, OIDC_AUTHORIZATION_PARAMS: "access_type=offline&prompt=consent" } as Env);
+    expect(google.oidc?.authorizationParams).toEqual({ access_type: "offline", prompt: "consent" });
   });
 
   it("refuse an http: issuer in production and allow it, loudly named, in development", () => {
@@ -57,6 +60,9 @@ describe("OIDC settings", () => {
     expect(refusal({ OIDC_ROLES_CLAIM: "groups and more" })?.setting).toBe("OIDC_ROLES_CLAIM");
     expect(refusal({ OIDC_FORWARD_IDP_TOKEN: "yes" })?.setting).toBe("OIDC_FORWARD_IDP_TOKEN");
     expect(refusal({ IDP_LOGOUT_INDEX: undefined })?.setting).toBe("IDP_LOGOUT_INDEX");
+    expect(refusal({ OIDC_AUTHORIZATION_PARAMS: "prompt=consent&state=fixed" })?.setting).toBe(
+      "OIDC_AUTHORIZATION_PARAMS",
+    );
     const secretRefusal = refusal({ OIDC_CLIENT_SECRET: DEV_OIDC_CLIENT_SECRET });
     expect(secretRefusal?.setting).toBe("OIDC_CLIENT_SECRET");
     expect(secretRefusal?.message).not.toContain(DEV_OIDC_CLIENT_SECRET);
