@@ -54,6 +54,13 @@ export async function startDemoIdp(
       claims: demoClaims,
     }),
   );
+  // Say what happened to each back-channel logout: a newcomer watching the terminal sees it.
+  provider.on("backchannel.success", (_ctx: unknown, _client: unknown, sub: string) =>
+    console.log(`[demo-idp] back-channel logout of ${sub} delivered to the gateway`),
+  );
+  provider.on("backchannel.error", (_ctx: unknown, error: Error, _client: unknown, sub: string) =>
+    console.error(`[demo-idp] back-channel logout of ${sub} failed: ${error.message}`),
+  );
   handler = provider.callback();
   return { server, issuer };
 }

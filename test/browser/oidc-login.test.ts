@@ -81,6 +81,32 @@ describe("demo page: sign in with the demo identity provider", () => {
     await page.screenshot({ path: path.join(ARTIFACTS, "demo-idp-login.png"), fullPage: true });
   });
 
+  it("ends the page's session when the user signs out at the IdP (back-channel logout)", async () => {
+    const { page } = await newPage();
+    await page.goto(`${server.url}/demo/`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
+    await signInAtIdp(page, "erin");
+    await page.waitForSelector("body[data-session=active]");
+
+    // At the IdP, in the same browser: its logout page, "Yes, sign me out".
+    const idpTab = await page.context().newPage();
+    await idpTab.goto(`${server.idpUrl}/session/end`);
+    await idpTab.getByRole("button", { name: /sign me out/i }).click();
+    await idpTab.waitForURL((url) => url.pathname === "/session/end/success");
+    // The IdP posted its logout token to the gateway, which took it (both log it).
+    const output = () => server.output.join("");
+    await expect.poll(output, { timeout: 10_000 }).toContain("back-channel logout of erin delivered");
+    await expect.poll(output, { timeout: 10_000 }).toMatch(/POST \/auth\/oidc\/backchannel-logout 200/);
+
+    // The demo page's refresh is refused now: the gateway ended the session when the IdP
+    // posted its logout token, and the page shows the login again.
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.locator("body").getAttribute("data-session")).toBe("none");
+    expect(await page.locator("#login-section").isVisible()).toBe(true);
+  });
+
   it("keeps the page's mode through the round trip (return_to carries the query)", async () => {
     const { page } = await newPage();
     await page.goto(`${server.url}/demo/?refresh=gateway`);
