@@ -16,8 +16,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { OidcConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
+import { log } from "../log/logger";
 import type { IdpTokens } from "../oidc/idp-tokens";
-import { freshIdpTokens, type IdpState, openIdpTokens, sealIdpTokens } from "./idp-session";
+import { freshIdpTokens, type IdpState, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
 import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
 
@@ -104,6 +105,11 @@ function view(record: SessionRecord): SessionView {
 export class SessionObject extends DurableObject {
   #record: SessionRecord | undefined;
   #loaded = false;
+  /**
+   * When the last provider refresh failed. Requests that began before that (queued behind
+   * it) fail fast instead of each waiting on a hanging provider in turn; later ones try again.
+   */
+  #idpFailedAt = Number.NEGATIVE_INFINITY;
 
   async #load(): Promise<SessionRecord | undefined> {
     if (!this.#loaded) {
@@ -137,9 +143,17 @@ export class SessionObject extends DurableObject {
     now: number,
   ): Promise<{ ok: true; accessToken: string | undefined } | { ok: false; reason: "idp_ended" | "idp_unavailable" }> {
     if (record.idp === undefined) return { ok: true, accessToken: undefined };
-    const fresh = await freshIdpTokens(this.#oidc(), record.sid, record.idp, now, { refreshIfStale: true });
+    const refreshIfStale = now >= this.#idpFailedAt;
+    const fresh = await freshIdpTokens(this.#oidc(), record.sid, record.idp, now, { refreshIfStale });
+    if (fresh.ok && !fresh.refreshed && !refreshIfStale && needsRefresh(this.#oidc(), record.idp, now)) {
+      return { ok: false, reason: "idp_unavailable" };
+    }
     if (!fresh.ok) {
-      if (fresh.reason === "unavailable") return { ok: false, reason: "idp_unavailable" };
+      log.warn("idp_refresh_failed", { sid: record.sid, reason: fresh.reason, detail: fresh.detail });
+      if (fresh.reason === "unavailable") {
+        this.#idpFailedAt = Date.now();
+        return { ok: false, reason: "idp_unavailable" };
+      }
       record.revokedAt = now;
       record.revokedReason = "idp_grant_ended";
       await this.#save(record);

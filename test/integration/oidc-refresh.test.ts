@@ -155,6 +155,17 @@ describe("the provider's side of a session", () => {
           headers: { cookie: refreshCookieHeader(session.refreshToken) },
         });
         expect(explicit.status).toBe(503);
+        // Racers queued behind a failing provider refresh fail fast; all keep the session.
+        const racers = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            gateway.fetch("/auth/refresh", {
+              method: "POST",
+              headers: { cookie: refreshCookieHeader(session.refreshToken) },
+            }),
+          ),
+        );
+        await Promise.all(racers.map((racer) => racer.arrayBuffer()));
+        expect(racers.map((racer) => racer.status)).toEqual(Array(10).fill(503));
       } finally {
         await idp.up();
       }
