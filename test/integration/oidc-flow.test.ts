@@ -131,6 +131,31 @@ describe("login through the OIDC provider, end to end", () => {
     expect(logout.headers.location?.startsWith(`${new URL(idp.issuer).origin}/`)).toBe(true);
   });
 
+  it("uses client_id + logout_hint instead of a large ID token in the end-session URL", async () => {
+    const { gateway, idp } = setup;
+    idp.tamperTokenResponse = async (body) =>
+      typeof body.id_token === "string"
+        ? { ...body, id_token: await idp.sign({ ...decodeClaims(body.id_token), padding: "x".repeat(3000) }) }
+        : body;
+    let login: Awaited<ReturnType<typeof loginThroughIdp>>;
+    try {
+      login = await loginThroughIdp(gateway.url, { login: "carol" });
+    } finally {
+      idp.tamperTokenResponse = undefined;
+    }
+    expect(login.response?.status).toBe(303);
+    const logout = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { cookie: await login.cookieHeader() },
+    });
+    expect(logout.status).toBe(200);
+    const url = new URL(((await logout.json()) as { end_session_url: string }).end_session_url);
+    expect(url.searchParams.get("id_token_hint")).toBeNull();
+    expect(url.searchParams.get("client_id")).toBe(idp.clientId);
+    expect(url.searchParams.get("logout_hint")).toBe("carol");
+    expect(url.href.length).toBeLessThan(1000);
+  });
+
   it("keeps the password login working next to the OIDC login", async () => {
     const session = await login(setup.gateway, "alice");
     expect(session.claims.sub).toBe("user-alice");
