@@ -71,7 +71,12 @@ if (process.argv[1] === import.meta.filename) {
   });
   const port = Number(values.port ?? DEFAULT_IDP_PORT);
   const gatewayPort = Number(values["gateway-port"] ?? 8787);
-  const { server, issuer } = await startDemoIdp(port, gatewayPort);
+  const { server, issuer } = await startDemoIdp(port, gatewayPort).catch((error: NodeJS.ErrnoException) => {
+    const hint =
+      error.code === "EADDRINUSE" ? ": the port is taken; choose another with npm run dev -- --idp-port N" : "";
+    console.error(`[demo-idp] cannot listen on 127.0.0.1:${port} (${error.code ?? error.message})${hint}`);
+    process.exit(1);
+  });
   console.log(`[demo-idp] OpenID Provider at ${issuer} (pid ${process.pid}); sign in with any name`);
   const stop = () => {
     server.closeAllConnections();

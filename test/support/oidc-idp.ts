@@ -265,7 +265,15 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
       if (next === "refused" && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
     up: async () => {
-      if (!server.listening) await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      if (!server.listening) {
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(port, "127.0.0.1", () => {
+            server.off("error", reject);
+            resolve();
+          });
+        });
+      }
       mode = "up";
     },
     sign: (payload: JWTPayload, header: { alg?: string; typ?: string; kid?: string } = {}) =>
