@@ -124,12 +124,25 @@ export class PortcullisClient {
     return this.#token !== undefined;
   }
 
-  /** End the session at the gateway and in every tab. Throws `network_error` if the gateway was unreachable. */
-  async logout(): Promise<void> {
+  /**
+   * End the session at the gateway and in every tab. Throws `network_error` if the gateway
+   * was unreachable. For a session begun at an OpenID Connect provider, `endSessionUrl` is
+   * where the browser can go to end the provider's session too.
+   */
+  async logout(): Promise<{ endSessionUrl?: string }> {
     const token = this.#token?.value;
     this.#end("logout", true);
     const response = await this.#post(this.#paths.logout, undefined, token);
-    await response.body?.cancel();
+    if (response.status !== 200 || !response.headers.get("content-type")?.startsWith("application/json")) {
+      await response.body?.cancel();
+      return {};
+    }
+    try {
+      const body = (await response.json()) as { end_session_url?: unknown };
+      return typeof body.end_session_url === "string" ? { endSessionUrl: body.end_session_url } : {};
+    } catch {
+      return {};
+    }
   }
 
   /**

@@ -50,7 +50,10 @@ export async function freshIdpTokens(
 ): Promise<FreshIdpTokens> {
   const tokens = await openIdpTokens(config, sid, state);
   if (tokens === undefined) return { ok: false, reason: "grant_invalid", detail: "sealed IdP tokens do not open" };
-  if (!options.refreshIfStale || !needsRefresh(config, state, now)) {
+  // Without a provider refresh token (none was granted) there is nothing to refresh: the
+  // session lives on its own lifetime, unless the upstream needs the provider's token fresh.
+  const cannotRefresh = tokens.refreshToken === undefined && !config.forwardIdpToken;
+  if (!options.refreshIfStale || cannotRefresh || !needsRefresh(config, state, now)) {
     return { ok: true, tokens, state, refreshed: false };
   }
   const result = await refreshIdpTokens(config, tokens, now);

@@ -156,6 +156,24 @@ describe("login through the OIDC provider, end to end", () => {
     expect(url.href.length).toBeLessThan(1000);
   });
 
+  it("keeps a session whose provider granted no refresh token (nothing to refresh there)", async () => {
+    const { gateway, idp } = setup;
+    idp.tamperTokenResponse = async ({ refresh_token: _dropped, ...body }) => body;
+    let login: Awaited<ReturnType<typeof loginThroughIdp>>;
+    try {
+      login = await loginThroughIdp(gateway.url, { login: "dave" });
+    } finally {
+      idp.tamperTokenResponse = undefined;
+    }
+    const refreshes = idp.countTokenRequests("refresh_token");
+    const refreshed = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(cookieOf(login.response as Response, REFRESH_COOKIE)) },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(idp.countTokenRequests("refresh_token")).toBe(refreshes);
+  });
+
   it("keeps the password login working next to the OIDC login", async () => {
     const session = await login(setup.gateway, "alice");
     expect(session.claims.sub).toBe("user-alice");
@@ -214,7 +232,12 @@ describe("unauthenticated requests to a protected route", () => {
   });
 
   it("answers fetch/XHR and API clients with the RFC 6750 401, never a redirect", async () => {
-    for (const headers of [{ "sec-fetch-mode": "cors", accept: "text/html" }, { accept: "application/json" }, {}]) {
+    const variants: Record<string, string>[] = [
+      { "sec-fetch-mode": "cors", accept: "text/html" },
+      { accept: "application/json" },
+      {},
+    ];
+    for (const headers of variants) {
       const response = await rawRequest(`${setup.gateway.url}/orders/9`, { headers });
       expect(response.status).toBe(401);
       expect(response.headers["www-authenticate"]).toMatch(/^Bearer /);

@@ -33,6 +33,8 @@ export class FakeGateway {
   readonly refreshFailures: Array<number | "network" | "hang"> = [];
   /** While set, refresh answers wait for it. */
   refreshGate: Promise<void> | undefined;
+  /** Answer logout as for an OIDC session: 200 with this end-session URL. */
+  endSessionUrl: string | undefined;
   /** The session whose refresh cookie the browser holds (undefined: no cookie). */
   cookieSession: string | undefined;
   readonly calls: SeenCall[] = [];
@@ -113,6 +115,7 @@ export class FakeGateway {
   #logout(): Response {
     if (this.cookieSession) this.revoke(this.cookieSession);
     this.cookieSession = undefined;
+    if (this.endSessionUrl !== undefined) return Response.json({ end_session_url: this.endSessionUrl });
     return new Response(null, { status: 204 });
   }
 

@@ -293,6 +293,14 @@ describe("the end of a session", () => {
     expect(ended).toEqual(["logout"]);
   });
 
+  it("hands back the provider's end-session URL when logging out of an OIDC session", async () => {
+    const auth = await loggedIn();
+    gateway.endSessionUrl = "https://idp.example/logout?id_token_hint=x&state=y";
+    expect(await auth.logout()).toEqual({ endSessionUrl: "https://idp.example/logout?id_token_hint=x&state=y" });
+    gateway.endSessionUrl = undefined;
+    expect(await auth.logout()).toEqual({});
+  });
+
   it("does not let a refresh that was under way revive a session logged out meanwhile", async () => {
     const auth = await loggedIn();
     vi.advanceTimersByTime(55_000);
