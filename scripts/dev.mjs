@@ -100,6 +100,8 @@ if (!stopping) {
     "examples/demo-upstream/wrangler.toml",
     "--var",
     `OIDC_ISSUER:${issuer}`,
+    "--var",
+    `OIDC_POST_LOGOUT_REDIRECT_URI:http://localhost:${gatewayPort}/demo/`,
     ...wranglerArgs,
   ]);
 }

@@ -107,6 +107,33 @@ describe("demo page: sign in with the demo identity provider", () => {
     expect(await page.locator("#login-section").isVisible()).toBe(true);
   });
 
+  it("logs out here, then offers the IdP's sign-out, which comes back to the page", async () => {
+    const { page } = await newPage();
+    await page.goto(`${server.url}/demo/`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
+    await signInAtIdp(page, "frank");
+    await page.waitForSelector("body[data-session=active]");
+
+    await page.getByRole("button", { name: "Log out everywhere" }).click();
+    await page.waitForSelector("body[data-session=none]");
+    const signOutThere = page.getByRole("link", { name: "sign out there too" });
+    await signOutThere.waitFor();
+    const href = new URL((await signOutThere.getAttribute("href")) ?? "");
+    expect(href.origin).toBe(server.idpUrl);
+    expect(href.searchParams.get("id_token_hint")).toBeTruthy();
+
+    await signOutThere.click();
+    await page.getByRole("button", { name: /sign me out/i }).click();
+    await page.waitForURL((url) => url.origin === server.url && url.pathname === "/demo/");
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await page.locator("#login-section").isVisible()).toBe(true);
+    // The IdP session is gone: signing in again asks for the name and password again.
+    await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
+    await page.waitForURL((url) => url.origin === server.idpUrl);
+    await page.locator('input[name="login"]').waitFor();
+  });
+
   it("keeps the page's mode through the round trip (return_to carries the query)", async () => {
     const { page } = await newPage();
     await page.goto(`${server.url}/demo/?refresh=gateway`);

@@ -51,7 +51,11 @@ beforeAll(async () => {
         name: "portcullis-dev",
         modules: true,
         scriptPath: BUNDLE,
-        bindings: { ...gateway.bindings, OIDC_ISSUER: idp.issuer },
+        bindings: {
+          ...gateway.bindings,
+          OIDC_ISSUER: idp.issuer,
+          OIDC_POST_LOGOUT_REDIRECT_URI: `http://localhost:${gatewayPort}/demo/`,
+        },
       },
       { name: "portcullis-demo-upstream", modules: true, scriptPath: demoScript, bindings: demo.bindings },
     ],

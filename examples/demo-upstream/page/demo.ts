@@ -28,6 +28,8 @@ const ui = {
   loginForm: element<HTMLFormElement>("login-form"),
   loginError: element("login-error"),
   idpLogin: element<HTMLAnchorElement>("idp-login"),
+  idpLogoutNotice: element("idp-logout-notice"),
+  idpLogout: element<HTMLAnchorElement>("idp-logout"),
   username: element<HTMLInputElement>("username"),
   password: element<HTMLInputElement>("password"),
   sessionSection: element("session-section"),
@@ -184,7 +186,12 @@ ui.callParallel.addEventListener("click", async () => {
 
 ui.logout.addEventListener("click", async () => {
   try {
-    await client.logout();
+    // A session begun at the identity provider: the gateway says where to end the IdP's too.
+    const { endSessionUrl } = await client.logout();
+    if (endSessionUrl !== undefined) {
+      ui.idpLogout.href = endSessionUrl;
+      ui.idpLogoutNotice.hidden = false;
+    }
   } catch {
     log("The gateway could not be reached to end the session", "ended");
   }
