@@ -252,7 +252,7 @@ describe("configuration", () => {
     try {
       const response = await gateway.fetch("/health");
       expect(response.status).toBe(503);
-      await expect.poll(() => gateway.logs.some((line) => line.includes('"setting":"OIDC_ISSUER"'))).toBe(true);
+      await gateway.waitForLog((line) => line.includes('"setting":"OIDC_ISSUER"'));
     } finally {
       await gateway.close();
     }

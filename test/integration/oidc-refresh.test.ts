@@ -66,15 +66,6 @@ async function validAtIdp(idp: TestIdp, bearer: string): Promise<boolean> {
   return response.status === 200;
 }
 
-/** Resolves once every log line written before now has arrived (a marker request, then its line). */
-async function flushLogs(gateway: Gateway): Promise<void> {
-  const marker = `/flush-${crypto.randomUUID()}`;
-  const response = await gateway.fetch(marker, { headers: { authorization: "Bearer not-a-jwt" } });
-  const requestId = response.headers.get("x-request-id") ?? "";
-  await response.arrayBuffer();
-  await expect.poll(() => gateway.logs.some((line) => line.includes(requestId)), { interval: 20 }).toBe(true);
-}
-
 describe("50 racers with an expired token on an OIDC session", () => {
   it("all succeed with one rotation and exactly one refresh grant at the IdP", async () => {
     const { gateway, idp } = setup;
@@ -84,7 +75,7 @@ describe("50 racers with an expired token on an OIDC session", () => {
     const sidField = `"sid":"${session.claims.sid}"`;
     const rotations = () =>
       gateway.logs.filter((line) => line.includes(sidField) && JSON.parse(line).event === "session_rotated").length;
-    await flushLogs(gateway);
+    await gateway.flushLogs();
     const rotationsBefore = rotations();
 
     const responses = await Promise.all(
@@ -114,7 +105,7 @@ describe("50 racers with an expired token on an OIDC session", () => {
     expect(bearer).not.toContain(session.accessToken);
     expect(await validAtIdp(idp, bearer)).toBe(true);
 
-    await flushLogs(gateway);
+    await gateway.flushLogs();
     expect(rotations() - rotationsBefore).toBe(1);
     expect(gateway.logs.filter((line) => line.includes(sidField) && line.includes("refresh_token_reuse"))).toEqual([]);
   });
