@@ -42,7 +42,12 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
 
   const granted = await context.sessions.start(subject, tokens);
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
-  const headers = new Headers({ location: transaction.returnTo, "cache-control": "no-store" });
+  const headers = new Headers({
+    location: transaction.returnTo,
+    "cache-control": "no-store",
+    // The callback URL carries the code: never hand it on as a Referer.
+    "referrer-policy": "no-referrer",
+  });
   headers.append("set-cookie", opened.clearCookie);
   for (const cookie of sessionCookies(context.config, granted, context.config.accessCookie)) {
     headers.append("set-cookie", cookie);

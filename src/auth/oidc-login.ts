@@ -41,7 +41,11 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
     returnTo,
     now,
   });
-  const headers = new Headers({ location: location.href, "cache-control": "no-store" });
+  const headers = new Headers({
+    location: location.href,
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+  });
   for (const cookie of await storeTransaction(oidc, request.headers.get("cookie"), transaction)) {
     headers.append("set-cookie", cookie);
   }

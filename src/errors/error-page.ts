@@ -15,6 +15,7 @@ export async function errorPage(
   const headers = new Headers(problem.headers);
   headers.set("content-type", "text/html; charset=utf-8");
   headers.set("content-security-policy", "default-src 'none'");
+  headers.set("referrer-policy", "no-referrer");
   // The title comes from our own fixed table; the request id is a UUID. Nothing is echoed.
   const body = `<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><p>Status ${status}. Request id ${context.requestId}.</p><p><a href="/">Back</a></p>`;
   return new Response(body, { status, headers });

@@ -41,6 +41,7 @@ describe("login through the OIDC provider, end to end", () => {
     const callback = login.response as Response;
     expect(callback.status).toBe(303);
     expect(callback.headers.get("location")).toBe("/orders/7?view=full");
+    expect(callback.headers.get("referrer-policy")).toBe("no-referrer");
     expect(idp.countTokenRequests("authorization_code", "ok")).toBe(1);
     const refreshToken = cookieOf(callback, REFRESH_COOKIE);
     const accessToken = cookieOf(callback, "__Host-portcullis-access");
