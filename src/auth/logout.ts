@@ -15,7 +15,7 @@ import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import type { EndedSession } from "../sessions/sessions";
 import { readAccessToken } from "../tokens/read-credentials";
-import { providerEndSessionUrl } from "./oidc-logout";
+import { endProviderSession } from "./oidc-logout";
 import { revokeAccessToken, verifyForRevocation } from "./revoke-token";
 
 export async function handleLogout(context: RequestContext, request: Request): Promise<Response> {
@@ -50,7 +50,7 @@ export async function handleLogout(context: RequestContext, request: Request): P
   }
   log.security("logout", { requestId: context.requestId, sessions: ended.size });
   const headers = appendClearedCookies(new Headers({ "cache-control": "no-store" }), context.config);
-  const endSessionUrl = oidcSession ? await providerEndSessionUrl(context, request, oidcSession) : undefined;
+  const endSessionUrl = oidcSession ? await endProviderSession(context, request, oidcSession) : undefined;
   if (endSessionUrl === undefined) return new Response(null, { status: 204, headers });
   if (isFormNavigation(request)) {
     headers.set("location", endSessionUrl);

@@ -1,14 +1,16 @@
 /**
- * The provider's end-session URL for an OIDC session that POST /auth/logout just ended.
- * When the provider cannot be reached, the local logout still stands; only the URL is missing.
+ * The provider's side of POST /auth/logout for an OIDC session: its refresh token revoked
+ * at the provider (RFC 7009, best effort), and the end-session URL for the browser. When
+ * the provider cannot be reached, the local logout still stands; only the URL is missing.
  */
 import type { RequestContext } from "../gateway/request-context";
 import { log } from "../log/logger";
 import { endSessionUrl } from "../oidc/end-session";
 import { providerFor } from "../oidc/provider";
+import { revokeRefreshTokenAtProvider } from "../oidc/token-revocation";
 import type { EndedSession } from "../sessions/sessions";
 
-export async function providerEndSessionUrl(
+export async function endProviderSession(
   context: RequestContext,
   request: Request,
   session: EndedSession,
@@ -17,6 +19,10 @@ export async function providerEndSessionUrl(
   if (oidc === undefined || session.idpLogout === undefined) return undefined;
   try {
     const provider = await providerFor(oidc, context.now());
+    const { refreshToken } = session.idpLogout;
+    if (refreshToken !== undefined && !(await revokeRefreshTokenAtProvider(provider, refreshToken))) {
+      log.warn("oidc_revocation_failed", { requestId: context.requestId, sid: session.sid });
+    }
     const postLogout = oidc.postLogoutRedirectUri ?? `${new URL(request.url).origin}/`;
     return endSessionUrl(provider, session.idpLogout, postLogout);
   } catch {

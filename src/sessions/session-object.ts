@@ -85,7 +85,7 @@ export interface RevokeResult {
   readonly revoked: boolean;
   readonly session: SessionView | undefined;
   /** For RP-initiated logout at the provider, when this was an OIDC session. */
-  readonly idpLogout?: { readonly idToken: string; readonly sub: string };
+  readonly idpLogout?: { readonly idToken: string; readonly sub: string; readonly refreshToken?: string };
 }
 
 export type IdpAccessTokenResult =
@@ -297,7 +297,15 @@ export class SessionObject extends DurableObject {
       return {
         revoked: true,
         session: view(record),
-        ...(idpTokens ? { idpLogout: { idToken: idpTokens.idToken, sub: idpTokens.sub } } : {}),
+        ...(idpTokens
+          ? {
+              idpLogout: {
+                idToken: idpTokens.idToken,
+                sub: idpTokens.sub,
+                ...(idpTokens.refreshToken ? { refreshToken: idpTokens.refreshToken } : {}),
+              },
+            }
+          : {}),
       };
     });
   }

@@ -184,4 +184,22 @@ describe("the provider's side of a session", () => {
     expect(idp.countTokenRequests("refresh_token", "ok")).toBe(before + 1);
     expect(await validAtIdp(idp, bearer)).toBe(true);
   });
+
+  it("revokes the provider's grant when the user logs out here", async () => {
+    const { gateway, idp } = setup;
+    const session = await oidcLogin(gateway, "leaving");
+    const response = await gateway.fetch("/api/leaving", {
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
+    expect(response.status).toBe(200);
+    const bearer = String(gateway.upstream.proxied().at(-1)?.headers.authorization);
+    expect(await validAtIdp(idp, bearer)).toBe(true);
+    const logout = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(logout.status).toBe(200);
+    // RFC 7009 at the provider: the refresh token's grant, and with it this access token, is gone.
+    expect(await validAtIdp(idp, bearer)).toBe(false);
+  });
 });
