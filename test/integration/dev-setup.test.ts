@@ -135,8 +135,14 @@ describe("npm run dev's identity provider login", () => {
 describe("npm run dev's processes (scripts/dev.mjs)", () => {
   const running: ChildProcess[] = [];
   afterAll(() => {
-    for (const child of running)
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+    // Whatever of a group is left (normally nothing), even when its leader has exited.
+    for (const child of running) {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is gone
+      }
+    }
   });
 
   /** Starts scripts/dev.mjs in its own process group; resolves once both servers answer. */
@@ -144,6 +150,7 @@ describe("npm run dev's processes (scripts/dev.mjs)", () => {
     child: ChildProcess;
     gateway: string;
     idpPid: number;
+    idpUrl: string;
     stopped: Promise<unknown>;
   }> {
     const [port, idpPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
@@ -184,7 +191,7 @@ describe("npm run dev's processes (scripts/dev.mjs)", () => {
     const discovery = await fetch(`http://127.0.0.1:${idpPort}/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
     expect((await fetch(`${gateway}/.well-known/jwks.json`)).status).toBe(200);
-    return { child, gateway, idpPid, stopped };
+    return { child, gateway, idpPid, idpUrl: `http://127.0.0.1:${idpPort}`, stopped };
   }
 
   async function refused(target: string): Promise<boolean> {
@@ -203,6 +210,19 @@ describe("npm run dev's processes (scripts/dev.mjs)", () => {
     const [code] = (await stopped) as [number | null];
     expect(code).not.toBe(0);
     expect(await refused(`${gateway}/.well-known/jwks.json`)).toBe(true);
+  });
+
+  it("stops the demo IdP when wrangler exits", { timeout: 90_000 }, async () => {
+    const { child, idpPid, idpUrl, stopped } = await startDev();
+    // scripts/dev.mjs's children (Linux): the IdP and wrangler.
+    const children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")).trim().split(/\s+/);
+    const commands = await Promise.all(children.map((pid) => readFile(`/proc/${pid}/cmdline`, "utf8")));
+    const wrangler = children[commands.findIndex((command) => command.includes("wrangler.js"))];
+    expect(wrangler).toBeDefined();
+    process.kill(Number(wrangler), "SIGTERM"); // as when wrangler dev is quit on its own
+    await stopped;
+    expect(await refused(`${idpUrl}/.well-known/openid-configuration`)).toBe(true);
+    expect(() => process.kill(idpPid, 0)).toThrow();
   });
 
   it("stops both on Ctrl-C", { timeout: 90_000 }, async () => {
