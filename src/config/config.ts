@@ -63,8 +63,10 @@ export interface OidcConfig {
   /** Only in development mode, for an `http:` issuer (oauth4webapi's allowInsecureRequests). */
   readonly allowInsecureRequests: boolean;
   readonly clientId: string;
-  /** Sent with client_secret_basic. */
-  readonly clientSecret: string;
+  /** Sent with client_secret_basic (when no private key is configured). */
+  readonly clientSecret: string | undefined;
+  /** A private JWK (with `kid` and `alg`): the client authenticates with private_key_jwt instead. */
+  readonly clientPrivateKey: Readonly<JWK> | undefined;
   readonly scopes: readonly string[];
   /** Extra authorization-request parameters (e.g. prompt=consent, access_type=offline, audience). */
   readonly authorizationParams: Readonly<Record<string, string>>;

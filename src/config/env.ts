@@ -67,5 +67,6 @@ export interface Env {
   OPERATOR_TOKEN?: string;
   REVOKE_CLIENT_SECRET?: string;
   OIDC_CLIENT_SECRET?: string;
+  OIDC_CLIENT_PRIVATE_KEY?: string;
   OIDC_SEALING_SECRET?: string;
 }

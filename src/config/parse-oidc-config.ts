@@ -3,10 +3,11 @@
  * optional until OIDC_ISSUER is set; then the client id, client secret and sealing
  * secret are required. An `http:` issuer is accepted only in development mode.
  */
+import type { JWK } from "jose";
 import type { GatewayMode, OidcConfig } from "./config";
 import { DEV_OIDC_CLIENT_SECRET, DEV_OIDC_SEALING_SECRET } from "./dev-keys";
 import type { Env } from "./env";
-import { absoluteUrl, ConfigError, integer, parseBoolean, secret, text } from "./env-readers";
+import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 
 const DEFAULT_SCOPES = "openid profile email offline_access";
 const CLAIM_NAME = /^[A-Za-z0-9_:./-]{1,128}$/;
@@ -49,6 +50,23 @@ function authorizationParams(env: Env): Record<string, string> {
   return Object.freeze(params);
 }
 
+const CLIENT_KEY_ALGORITHMS = new Set(["RS256", "PS256", "ES256", "EdDSA"]);
+
+/** OIDC_CLIENT_PRIVATE_KEY: a private JWK for private_key_jwt client authentication. */
+function privateKey(env: Env): Readonly<JWK> | undefined {
+  const raw = json(env, "OIDC_CLIENT_PRIVATE_KEY");
+  if (raw === undefined) return undefined;
+  const jwk = raw as JWK;
+  if (typeof jwk !== "object" || jwk === null || typeof jwk.d !== "string") {
+    throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", "must be a private JWK");
+  }
+  if (typeof jwk.kid !== "string" || jwk.kid === "") throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", 'needs a "kid"');
+  if (typeof jwk.alg !== "string" || !CLIENT_KEY_ALGORITHMS.has(jwk.alg)) {
+    throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", 'needs "alg" of RS256, PS256, ES256 or EdDSA');
+  }
+  return Object.freeze({ ...jwk });
+}
+
 function optionalUrl(env: Env, name: keyof Env, mode: GatewayMode): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
@@ -86,10 +104,13 @@ export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undef
   }
   const clientId = text(env, "OIDC_CLIENT_ID");
   if (clientId === undefined) throw new ConfigError("OIDC_CLIENT_ID", "is required with OIDC_ISSUER");
+  const clientPrivateKey = privateKey(env);
   const clientSecret =
     secret(env, "OIDC_CLIENT_SECRET", DEV_OIDC_CLIENT_SECRET, mode) ??
-    (mode === "development" ? DEV_OIDC_CLIENT_SECRET : undefined);
-  if (clientSecret === undefined) throw new ConfigError("OIDC_CLIENT_SECRET", "is required with OIDC_ISSUER");
+    (mode === "development" && clientPrivateKey === undefined ? DEV_OIDC_CLIENT_SECRET : undefined);
+  if (clientSecret === undefined && clientPrivateKey === undefined) {
+    throw new ConfigError("OIDC_CLIENT_SECRET", "is required with OIDC_ISSUER (or OIDC_CLIENT_PRIVATE_KEY)");
+  }
   const sealingSecret =
     secret(env, "OIDC_SEALING_SECRET", DEV_OIDC_SEALING_SECRET, mode) ??
     (mode === "development" ? DEV_OIDC_SEALING_SECRET : undefined);
@@ -110,6 +131,7 @@ export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undef
     allowInsecureRequests: insecure,
     clientId,
     clientSecret,
+    clientPrivateKey,
     scopes: Object.freeze(scopes),
     authorizationParams: authorizationParams(env),
     scopeClaim: claimName(env, "OIDC_SCOPE_CLAIM"),

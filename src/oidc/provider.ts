@@ -5,6 +5,7 @@
  *
  * Lower layer: imports only config, errors, log and tokens.
  */
+import { importJWK } from "jose";
 import * as oauth from "oauth4webapi";
 import type { OidcConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
@@ -51,6 +52,20 @@ function httpOptions(config: OidcConfig): HttpOptions {
   };
 }
 
+async function clientAuthFor(config: OidcConfig): Promise<oauth.ClientAuth> {
+  const jwk = config.clientPrivateKey;
+  if (jwk === undefined) return oauth.ClientSecretBasic(config.clientSecret as string);
+  try {
+    const key = (await importJWK(jwk, jwk.alg)) as CryptoKey;
+    return oauth.PrivateKeyJwt({ key, kid: jwk.kid });
+  } catch (error) {
+    throw new GatewayError("misconfigured", {
+      detail: "OIDC_CLIENT_PRIVATE_KEY: not a usable private key",
+      cause: error,
+    });
+  }
+}
+
 async function discover(config: OidcConfig): Promise<Provider> {
   const issuer = new URL(config.issuer);
   const http = httpOptions(config);
@@ -79,7 +94,7 @@ async function discover(config: OidcConfig): Promise<Provider> {
     config,
     server,
     client: { client_id: config.clientId },
-    clientAuth: oauth.ClientSecretBasic(config.clientSecret),
+    clientAuth: await clientAuthFor(config),
     keys,
     algorithms,
     http,

@@ -63,6 +63,28 @@ describe("OIDC settings", () => {
     expect(refusal({ OIDC_AUTHORIZATION_PARAMS: "prompt=consent&state=fixed" })?.setting).toBe(
       "OIDC_AUTHORIZATION_PARAMS",
     );
+    expect(refusal({ OIDC_CLIENT_PRIVATE_KEY: JSON.stringify({ kty: "EC", kid: "k", alg: "ES256" }) })?.setting).toBe(
+      "OIDC_CLIENT_PRIVATE_KEY",
+    );
+    expect(
+      refusal({ OIDC_CLIENT_PRIVATE_KEY: JSON.stringify({ kty: "oct", k: "x", d: "y", kid: "k", alg: "HS256" }) })
+        ?.setting,
+    ).toBe("OIDC_CLIENT_PRIVATE_KEY");
+    const keyOnly = parseConfig({
+      ...base,
+      OIDC_CLIENT_SECRET: undefined,
+      OIDC_CLIENT_PRIVATE_KEY: JSON.stringify({
+        kty: "EC",
+        crv: "P-256",
+        x: "x",
+        y: "y",
+        d: "d",
+        kid: "k",
+        alg: "ES256",
+      }),
+    } as Env);
+    expect(keyOnly.oidc?.clientSecret).toBeUndefined();
+    expect(keyOnly.oidc?.clientPrivateKey?.kid).toBe("k");
     const secretRefusal = refusal({ OIDC_CLIENT_SECRET: DEV_OIDC_CLIENT_SECRET });
     expect(secretRefusal?.setting).toBe("OIDC_CLIENT_SECRET");
     expect(secretRefusal?.message).not.toContain(DEV_OIDC_CLIENT_SECRET);
