@@ -21,7 +21,9 @@ const MB = 1024 * 1024;
 const CHUNK = new Uint8Array(MB).fill(97);
 
 beforeAll(async () => {
-  gateway = await startGateway();
+  // The upstream answers an upload once it has read all of it: on a loaded machine 100 MB
+  // can take longer than the harness's 2 s wait. The timeout tests use their own gateway.
+  gateway = await startGateway({ vars: { UPSTREAM_TIMEOUT_MS: "60000" } });
   acceptWebSockets(gateway.upstream.server, upgrades);
   auth = { authorization: `Bearer ${await mintToken(gateway.key, { claims: { sub: "user-7", scope: "read" } })}` };
   gateway.upstream.route("/download/*", (request, response) => {
@@ -128,31 +130,33 @@ describe("streaming", () => {
     const sampler = setInterval(() => {
       peak = Math.max(peak, residentBytes(pid as number));
     }, 20);
+    try {
+      const size = 100;
+      let produced = 0;
+      const upload = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (produced === size) return controller.close();
+          produced += 1;
+          controller.enqueue(CHUNK);
+        },
+      });
+      const uploaded = await gateway.fetch("/api/upload", {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/octet-stream" },
+        body: upload,
+        duplex: "half",
+      } as RequestInit);
+      expect(uploaded.status).toBe(200);
+      expect(((await uploaded.json()) as { bodyBytes: number }).bodyBytes).toBe(size * MB);
 
-    const size = 100;
-    let produced = 0;
-    const upload = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (produced === size) return controller.close();
-        produced += 1;
-        controller.enqueue(CHUNK);
-      },
-    });
-    const uploaded = await gateway.fetch("/api/upload", {
-      method: "PUT",
-      headers: { ...auth, "content-type": "application/octet-stream" },
-      body: upload,
-      duplex: "half",
-    } as RequestInit);
-    expect(uploaded.status).toBe(200);
-    expect(((await uploaded.json()) as { bodyBytes: number }).bodyBytes).toBe(size * MB);
-
-    const download = await gateway.fetch(`/download/${size}`, { headers: auth });
-    expect(download.status).toBe(200);
-    let received = 0;
-    for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) received += chunk.byteLength;
-    clearInterval(sampler);
-    expect(received).toBe(size * MB);
+      const download = await gateway.fetch(`/download/${size}`, { headers: auth });
+      expect(download.status).toBe(200);
+      let received = 0;
+      for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) received += chunk.byteLength;
+      expect(received).toBe(size * MB);
+    } finally {
+      clearInterval(sampler);
+    }
     // Buffering either body whole would add at least 100 MB.
     expect(peak - baseline).toBeLessThan(40 * MB);
   });

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SocketErrors } from "./socket-errors";
+import { isPeerGone, SocketErrors } from "./socket-errors";
 import { TEST_SECRETS } from "./test-keys";
 
 export interface ReceivedRequest {
@@ -84,7 +84,15 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
   });
 
   const defaults = new Map(routes);
-  const server = http.createServer(async (request, response) => {
+  const server = http.createServer((request, response) => {
+    // A client (the gateway) that gives up mid-request aborts the body being read: that is
+    // the peer leaving. Anything else a handler throws fails the test at close().
+    serve(request, response).catch((error: Error) => {
+      if (!isPeerGone(error) && error.message !== "aborted") socketErrors.unexpected.push(error);
+      response.destroy();
+    });
+  });
+  const serve = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     const exact = routes.get(path);
     const prefixed = [...routes.entries()].find(
@@ -122,7 +130,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
     response.end(
       JSON.stringify({ method: record.method, url: record.url, bodyBytes: body.bytes, bodySha256: body.sha256 }),
     );
-  });
+  };
   server.keepAliveTimeout = 1000;
   // Upgraded (WebSocket) sockets are not closed by closeAllConnections(); track them all.
   // The HTTP server stops handling a socket's errors once it is upgraded; watch them all.
