@@ -46,6 +46,18 @@ const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, Handler]> = [
   ["/auth/oidc/callback", handleOidcCallback],
 ];
 
+/**
+ * A revocation this request made is recorded, but could not be published to the edge
+ * (KV's daily write limit, or KV down): say so to the caller who revoked, as the log does.
+ */
+function noteDegradedPublishing(context: RequestContext, response: Response): Response {
+  const publishing = context.revocations.publishing;
+  if (publishing === "kv_writes" || publishing === "kv_unavailable") {
+    response.headers.set("portcullis-degraded", publishing === "kv_writes" ? "kv-writes-exhausted" : "kv-unavailable");
+  }
+  return response;
+}
+
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
@@ -66,7 +78,7 @@ export function createApp(): Hono<AppEnv> {
   });
 
   for (const [path, handler] of AUTH_ROUTES) {
-    app.post(path, (c) => handler(c.var.context, c.req.raw));
+    app.post(path, async (c) => noteDegradedPublishing(c.var.context, await handler(c.var.context, c.req.raw)));
     app.all(path, () => {
       throw new GatewayError("method_not_allowed");
     });

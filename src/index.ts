@@ -1,10 +1,12 @@
 /**
  * Portcullis: the Worker's entry point. The default export serves requests; the
- * SessionObject class backs the SESSIONS Durable Object binding, IdpLogoutIndex the
- * IDP_LOGOUT_INDEX one (OIDC back-channel logout).
+ * SessionObject class backs the SESSIONS Durable Object binding, RevocationLedger the
+ * REVOCATIONS one (the revocation ledger), IdpLogoutIndex the IDP_LOGOUT_INDEX one (OIDC
+ * back-channel logout).
  */
 import { createApp } from "./app";
 
+export { RevocationLedger } from "./revocation/revocation-ledger";
 export { IdpLogoutIndex } from "./sessions/idp-logout-index";
 export { SessionObject } from "./sessions/session-object";
 

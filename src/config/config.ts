@@ -40,6 +40,11 @@ export interface GatewayConfig {
 
   readonly routes: readonly RouteRule[];
   readonly revocationCacheSeconds: number;
+  /**
+   * Where a refresh-token rotation is recorded before the request is forwarded: "ledger"
+   * (default: a revocation-ledger entry) or "session" (the session object alone).
+   */
+  readonly rotationRecord: "ledger" | "session";
   /** How often a relayed WebSocket re-checks revocation. */
   readonly websocketRevalidateSeconds: number;
 

@@ -3,6 +3,7 @@
  * Only `config/parse-config.ts` reads these; everything else gets the parsed config.
  */
 import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
+import type { RevocationLedger } from "../revocation/revocation-ledger";
 import type { SessionObject } from "../sessions/session-object";
 
 export interface RateLimitBinding {
@@ -15,6 +16,8 @@ export interface Env {
   SESSIONS: DurableObjectNamespace<SessionObject>;
   /** Optional: IdP session id / subject → our sessions, and spent logout-token ids (OIDC). */
   IDP_LOGOUT_INDEX?: DurableObjectNamespace<IdpLogoutIndex>;
+  /** The revocation ledger (docs/storage.md): records revocations, publishes the snapshot. */
+  REVOCATIONS: DurableObjectNamespace<RevocationLedger>;
   /** Optional: the upstream as a service binding (the demo upstream in development). */
   UPSTREAM?: Fetcher;
   LOGIN_IP_LIMIT?: RateLimitBinding;
@@ -40,6 +43,7 @@ export interface Env {
   JWKS_COOLDOWN_SECONDS?: string;
   ROUTES?: string | object;
   REVOCATION_CACHE_SECONDS?: string;
+  ROTATION_RECORD?: string;
   WEBSOCKET_REVALIDATE_SECONDS?: string;
   CREDENTIAL_CHECK_PATH?: string;
   COOKIE_SAMESITE?: string;

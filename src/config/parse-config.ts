@@ -84,6 +84,13 @@ function parseSameSite(env: Env): SameSite {
   return normalized;
 }
 
+function parseRotationRecord(env: Env): GatewayConfig["rotationRecord"] {
+  const value = (text(env, "ROTATION_RECORD") ?? "ledger").toLowerCase();
+  if (value !== "ledger" && value !== "session")
+    throw new ConfigError("ROTATION_RECORD", 'must be "ledger" or "session"');
+  return value;
+}
+
 function parseAllowedOrigins(env: Env): string[] {
   const raw = json(env, "ALLOWED_ORIGINS");
   if (raw === undefined) return [];
@@ -167,6 +174,7 @@ export function parseConfig(env: Env): GatewayConfig {
     accessSecret,
     routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
     revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
+    rotationRecord: parseRotationRecord(env),
     websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
     credentialCheckPath,
     credentialCheckSecret,

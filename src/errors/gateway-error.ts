@@ -54,6 +54,11 @@ export interface GatewayErrorOptions {
   clearSession?: boolean;
   /** For `method_not_allowed`: the methods the endpoint takes (default "POST"). */
   allow?: string;
+  /**
+   * Sent to the client as the problem's `detail`. Only for what an operator's own plan ran
+   * out of (e.g. a daily KV limit), never anything about a token or a secret.
+   */
+  publicDetail?: string;
 }
 
 export class GatewayError extends Error {
@@ -63,6 +68,7 @@ export class GatewayError extends Error {
   readonly retryAfter: number | undefined;
   readonly clearSession: boolean;
   readonly allow: string | undefined;
+  readonly publicDetail: string | undefined;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -73,5 +79,6 @@ export class GatewayError extends Error {
     this.retryAfter = options.retryAfter;
     this.clearSession = options.clearSession ?? false;
     this.allow = options.allow;
+    this.publicDetail = options.publicDetail;
   }
 }

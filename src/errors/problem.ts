@@ -97,5 +97,6 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     request_id: context.requestId,
   };
   if (shape.oauthError) body.error = shape.oauthError;
+  if (error.publicDetail !== undefined) body.detail = error.publicDetail;
   return new Response(JSON.stringify(body), { status: shape.status, headers });
 }

@@ -6,7 +6,7 @@ import type { GatewayConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
 import type { Upstream } from "../proxy/forward";
-import { RevocationStore } from "../revocation/revocation-store";
+import { RevocationStore, type Revocations } from "../revocation/revocation-store";
 import { Sessions } from "../sessions/sessions";
 import { type KeyRing, keyRingFor } from "../tokens/key-ring";
 import type { VerifyOptions } from "../tokens/verify-access-token";
@@ -15,7 +15,7 @@ export interface RequestContext {
   readonly config: GatewayConfig;
   readonly env: Env;
   readonly keys: KeyRing;
-  readonly revocations: RevocationStore;
+  readonly revocations: Revocations;
   readonly sessions: Sessions;
   readonly upstream: Upstream;
   readonly requestId: string;
@@ -28,7 +28,7 @@ const stores = new WeakMap<GatewayConfig, RevocationStore>();
 function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number): RevocationStore {
   let store = stores.get(config);
   if (store === undefined) {
-    store = new RevocationStore(env.REVOKED, { cacheSeconds: config.revocationCacheSeconds, now });
+    store = new RevocationStore(env.REVOKED, env.REVOCATIONS, { cacheSeconds: config.revocationCacheSeconds, now });
     stores.set(config, store);
   }
   return store;
@@ -38,8 +38,8 @@ export async function createRequestContext(env: Env, request: Request): Promise<
   const now = Date.now;
   const config = configFor(env);
   const keys = await keyRingFor(config);
-  const revocations = revocationStoreFor(config, env, now);
   const requestId = crypto.randomUUID();
+  const revocations = revocationStoreFor(config, env, now).forRequest(requestId);
   let sessions: Sessions | undefined;
   return {
     config,

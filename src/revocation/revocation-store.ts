@@ -1,134 +1,239 @@
 /**
- * Revocation records in Workers KV (binding REVOKED), checked before anything is forwarded.
+ * The edge's side of revocation: checks tokens against the published snapshot, and
+ * records revocations in the ledger (a Durable Object) before the answer that caused
+ * them is sent.
  *
- * Keys (see docs/storage.md):
- *   jti:<token id>   an access or refresh token that must no longer be accepted
- *   sid:<session id> every token of that session
- *   sub:<subject>    every token whose session began at or before the stored time
- * Each is written with an expirationTtl covering the longest remaining life of what it
- * revokes (never below KV's 60 s minimum), so entries vanish once they stop mattering.
+ * Reading: the snapshot (one KV value) is read at most once per REVOCATION_CACHE_SECONDS
+ * per isolate (0: on every check), however many distinct tokens arrive, so KV reads grow
+ * with isolates and time, not with requests or users. An isolate never goes back to an
+ * older snapshot version. A KV failure fails closed; when KV's daily read limit ran out,
+ * the answer says so.
  *
- * Answers may be cached in the isolate for REVOCATION_CACHE_SECONDS (0 disables): a
- * revocation written elsewhere can take that long, plus KV's own propagation delay, to
- * bite here. Revocations written by this isolate update the cache at once. The cache is
- * bounded to MAX_CACHE_ENTRIES. A KV failure fails closed.
+ * Writing: a revocation recorded by this isolate bites here at once (it is kept in a
+ * local overlay until its `exp`); elsewhere once the ledger has published it (at most
+ * ~1 s later), KV has carried it to that location, and that isolate's cached snapshot
+ * has aged out. See docs/storage.md for the bound.
  */
 import { GatewayError } from "../errors/gateway-error";
-import type { AccessTokenClaims } from "../tokens/access-token-claims";
+import { log } from "../log/logger";
+import { exhaustedQuota } from "./kv-quota";
+import type { PublishState, RecordReceipt, RevocationInput, RevocationLedger } from "./revocation-ledger";
+import {
+  EMPTY_SNAPSHOT,
+  parseSnapshot,
+  type RevocationKind,
+  type RevocationSubject,
+  revokedIn,
+  SNAPSHOT_KEY,
+  type Snapshot,
+  type SnapshotEntry,
+} from "./revocation-snapshot";
 
 export const KV_MIN_TTL_SECONDS = 60;
-const MAX_CACHE_ENTRIES = 10_000;
+/** The local overlay of this isolate's own revocations holds at most this many. */
+const MAX_LOCAL_ENTRIES = 10_000;
+/** The ledger instance that holds what the edge checks, and publishes it. */
+const EDGE_LEDGER = "edge";
 
-export type RevocationKind = "jti" | "sid" | "sub";
-
-interface CacheEntry {
-  /** Raw KV value, null when absent. */
-  value: string | null;
-  expiresAt: number;
-}
+export type { RevocationKind };
 
 export interface RevocationStoreOptions {
   readonly cacheSeconds: number;
   readonly now: () => number;
 }
 
-export interface RevocationRecord {
-  /** Milliseconds since the epoch when it was revoked. */
-  readonly at: number;
-  readonly reason: string;
+/**
+ * What the gateway asks of revocation. Narrow on purpose: the pipeline only calls
+ * `revokedBecause`; endpoints (logout, RFC 7009, operator, back-channel logout) call the
+ * `revoke*` methods, each of which resolves once the revocation is durably recorded.
+ */
+export interface Revocations {
+  /** Why a token is revoked, or undefined when it is not. Throws when the list cannot be read. */
+  revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined>;
+  /** Has `sub` been revoked at or after a session that began at `authTime` (seconds)? */
+  isSubjectRevoked(sub: string, authTime: number): Promise<boolean>;
+  revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt>;
+  /** Refuse every access token of these sessions (e.g. an IdP's back-channel logout). */
+  revokeSessions(sids: readonly string[], ttlSeconds: number, reason: string): Promise<RecordReceipt>;
+  /** Refuse every token of `sub` whose session began at or before now. */
+  revokeSubject(sub: string, ttlSeconds: number, reason: string): Promise<RecordReceipt>;
+  /** Record a spent refresh token (`refreshTokenId`) of session `sid`; never checked at the edge. */
+  recordRotation(sid: string, tokenId: string, ttlSeconds: number): Promise<RecordReceipt>;
+  /** The worst publishing state any revocation of this request met (undefined: none made). */
+  readonly publishing: PublishState | undefined;
 }
 
+/** One per isolate: the snapshot cache and the local overlay are shared by its requests. */
 export class RevocationStore {
   readonly #kv: KVNamespace;
+  readonly #ledgers: DurableObjectNamespace<RevocationLedger>;
   readonly #options: RevocationStoreOptions;
-  readonly #cache = new Map<string, CacheEntry>();
+  #snapshot: Snapshot = EMPTY_SNAPSHOT;
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #inflight: Promise<Snapshot> | undefined;
+  readonly #local = new Map<string, SnapshotEntry>();
 
-  constructor(kv: KVNamespace, options: RevocationStoreOptions) {
+  constructor(kv: KVNamespace, ledgers: DurableObjectNamespace<RevocationLedger>, options: RevocationStoreOptions) {
     this.#kv = kv;
+    this.#ledgers = ledgers;
     this.#options = options;
   }
 
-  /** Why a token is revoked, or undefined when it is not. Throws when KV cannot answer. */
-  async revokedBecause(claims: AccessTokenClaims): Promise<RevocationKind | undefined> {
-    const [jti, sid, sub] = await Promise.all([
-      claims.jti === undefined ? null : this.#read(`jti:${claims.jti}`),
-      claims.sid === undefined ? null : this.#read(`sid:${claims.sid}`),
-      this.#read(`sub:${claims.sub}`),
-    ]);
-    if (jti !== null) return "jti";
-    if (sid !== null) return "sid";
-    if (sub !== null && subjectRevokedAt(sub, claims.authTime)) return "sub";
-    return undefined;
+  /** The view one request uses; it remembers how publishing went for that request's answer. */
+  forRequest(requestId: string): Revocations {
+    return new RequestRevocations(this, requestId);
   }
 
-  /** Has `sub` been revoked at or after a session that began at `authTime` (seconds)? */
+  async revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined> {
+    const now = this.#options.now();
+    const local = this.#localKind(claims, now);
+    if (local !== undefined) return local;
+    return revokedIn(await this.#current(now), claims, now);
+  }
+
   async isSubjectRevoked(sub: string, authTime: number): Promise<boolean> {
-    const value = await this.#read(`sub:${sub}`);
-    return value !== null && subjectRevokedAt(value, authTime);
+    return (await this.revokedBecause({ jti: undefined, sid: undefined, sub, authTime })) === "sub";
   }
 
-  revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<void> {
-    return this.#write(`jti:${jti}`, ttlSeconds, reason);
-  }
-
-  revokeSession(sid: string, ttlSeconds: number, reason: string): Promise<void> {
-    return this.#write(`sid:${sid}`, ttlSeconds, reason);
-  }
-
-  /** Revoke every session of `sub` that began at or before now. */
-  revokeSubject(sub: string, ttlSeconds: number, reason: string): Promise<void> {
-    return this.#write(`sub:${sub}`, ttlSeconds, reason);
-  }
-
-  async #read(key: string): Promise<string | null> {
-    const now = this.#options.now();
-    const cached = this.#cache.get(key);
-    if (cached !== undefined && cached.expiresAt > now) return cached.value;
-    let value: string | null;
+  /** Record in the ledger; edge-checked kinds also go into this isolate's overlay. */
+  async record(ledgerName: string, inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
+    const ledger = this.#ledgers.get(this.#ledgers.idFromName(ledgerName));
+    let receipt: RecordReceipt;
     try {
-      value = await this.#kv.get(key);
+      receipt = await ledger.record(inputs);
     } catch (error) {
-      throw new GatewayError("revocation_store_unavailable", { detail: "KV read failed", cause: error });
+      throw new GatewayError("revocation_store_unavailable", { detail: "revocation ledger call failed", cause: error });
     }
-    this.#remember(key, value, now);
-    return value;
-  }
-
-  async #write(key: string, ttlSeconds: number, reason: string): Promise<void> {
     const now = this.#options.now();
-    const value = JSON.stringify({ at: now, reason } satisfies RevocationRecord);
-    try {
-      await this.#kv.put(key, value, { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, Math.ceil(ttlSeconds)) });
-    } catch (error) {
-      throw new GatewayError("revocation_store_unavailable", { detail: "KV write failed", cause: error });
+    for (const input of inputs) {
+      if (input.kind === "rt") continue;
+      this.#remember(`${input.kind}:${input.id}`, { at: now, exp: Math.ceil(now / 1000 + input.ttlSeconds) });
     }
-    this.#remember(key, value, now, true);
+    return receipt;
   }
 
-  #remember(key: string, value: string | null, now: number, force = false): void {
-    const ttl = this.#options.cacheSeconds * 1000;
-    if (ttl <= 0 && !force) return;
-    this.#cache.delete(key);
-    if (this.#cache.size >= MAX_CACHE_ENTRIES) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    // A revocation this isolate wrote is remembered for at least a minute, so it bites
-    // here at once even while KV is still propagating it.
-    this.#cache.set(key, { value, expiresAt: now + Math.max(ttl, force ? 60_000 : 0) });
-  }
-}
-
-function subjectRevokedAt(value: string, authTime: number): boolean {
-  const revokedBefore = parseRecord(value)?.at ?? Number.POSITIVE_INFINITY;
-  return authTime * 1000 <= revokedBefore;
-}
-
-function parseRecord(value: string): RevocationRecord | undefined {
-  try {
-    const record = JSON.parse(value) as RevocationRecord;
-    return typeof record.at === "number" ? record : undefined;
-  } catch {
+  #localKind(claims: RevocationSubject, now: number): RevocationKind | undefined {
+    if (this.#local.size === 0) return undefined;
+    const seconds = now / 1000;
+    const live = (key: string) => {
+      const entry = this.#local.get(key);
+      return entry !== undefined && entry.exp > seconds ? entry : undefined;
+    };
+    if (claims.jti !== undefined && live(`jti:${claims.jti}`)) return "jti";
+    if (claims.sid !== undefined && live(`sid:${claims.sid}`)) return "sid";
+    const subject = live(`sub:${claims.sub}`);
+    if (subject !== undefined && claims.authTime * 1000 <= subject.at) return "sub";
     return undefined;
+  }
+
+  #remember(key: string, entry: SnapshotEntry): void {
+    const previous = this.#local.get(key);
+    this.#local.delete(key);
+    if (this.#local.size >= MAX_LOCAL_ENTRIES) {
+      const oldest = this.#local.keys().next().value;
+      if (oldest !== undefined) this.#local.delete(oldest);
+    }
+    this.#local.set(
+      key,
+      previous ? { at: Math.max(previous.at, entry.at), exp: Math.max(previous.exp, entry.exp) } : entry,
+    );
+  }
+
+  /** The snapshot to check against now: cached, or read from KV (one read for all waiters). */
+  #current(now: number): Promise<Snapshot> | Snapshot {
+    const ttl = this.#options.cacheSeconds * 1000;
+    if (ttl > 0 && now - this.#fetchedAt < ttl) return this.#snapshot;
+    // With the cache off every check reads KV itself: a shared read may have begun
+    // before a revocation this check must see.
+    if (ttl <= 0) return this.#read(now);
+    this.#inflight ??= this.#read(now).finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #read(now: number): Promise<Snapshot> {
+    let text: string | null;
+    try {
+      text = await this.#kv.get(SNAPSHOT_KEY);
+    } catch (error) {
+      const exhausted = exhaustedQuota(error, "read");
+      throw new GatewayError("revocation_store_unavailable", {
+        detail: exhausted ? "KV daily read limit exhausted (kv_reads)" : "KV read failed",
+        publicDetail: exhausted ? "The revocation list's daily KV read limit is exhausted." : undefined,
+        cause: error,
+      });
+    }
+    let fetched: Snapshot;
+    try {
+      fetched = text === null ? EMPTY_SNAPSHOT : parseSnapshot(text);
+    } catch (error) {
+      throw new GatewayError("revocation_store_unavailable", {
+        detail: "unreadable revocation snapshot",
+        cause: error,
+      });
+    }
+    if (fetched.version >= this.#snapshot.version) this.#snapshot = fetched;
+    this.#fetchedAt = now;
+    return this.#snapshot;
+  }
+}
+
+const DEGRADED: ReadonlySet<PublishState> = new Set(["kv_reads", "kv_writes", "kv_unavailable"]);
+
+class RequestRevocations implements Revocations {
+  readonly #store: RevocationStore;
+  readonly #requestId: string;
+  #publishing: PublishState | undefined;
+
+  constructor(store: RevocationStore, requestId: string) {
+    this.#store = store;
+    this.#requestId = requestId;
+  }
+
+  get publishing(): PublishState | undefined {
+    return this.#publishing;
+  }
+
+  revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined> {
+    return this.#store.revokedBecause(claims);
+  }
+
+  isSubjectRevoked(sub: string, authTime: number): Promise<boolean> {
+    return this.#store.isSubjectRevoked(sub, authTime);
+  }
+
+  revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt> {
+    return this.#record(EDGE_LEDGER, [{ kind: "jti", id: jti, reason, ttlSeconds }]);
+  }
+
+  revokeSessions(sids: readonly string[], ttlSeconds: number, reason: string): Promise<RecordReceipt> {
+    return this.#record(
+      EDGE_LEDGER,
+      sids.map((sid) => ({ kind: "sid", id: sid, reason, ttlSeconds })),
+    );
+  }
+
+  revokeSubject(sub: string, ttlSeconds: number, reason: string): Promise<RecordReceipt> {
+    return this.#record(EDGE_LEDGER, [{ kind: "sub", id: sub, reason, ttlSeconds }]);
+  }
+
+  recordRotation(sid: string, tokenId: string, ttlSeconds: number): Promise<RecordReceipt> {
+    // Sharded by session so rotations never queue behind one object.
+    return this.#record(`rotations:${sid.slice(0, 1)}`, [{ kind: "rt", id: tokenId, reason: "rotated", ttlSeconds }]);
+  }
+
+  async #record(ledger: string, inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
+    const receipt = await this.#store.record(
+      ledger,
+      inputs.map((input) => ({ ...input, ttlSeconds: Math.max(KV_MIN_TTL_SECONDS, Math.ceil(input.ttlSeconds)) })),
+    );
+    if (DEGRADED.has(receipt.publishing)) {
+      this.#publishing = receipt.publishing;
+      log.warn("revocation_publish_degraded", { requestId: this.#requestId, publishing: receipt.publishing });
+    } else {
+      this.#publishing ??= receipt.publishing;
+    }
+    return receipt;
   }
 }

@@ -4,7 +4,9 @@
  *
  * A refused refresh token (`grant_invalid`) is dead: the answer clears the cookies.
  * Reuse of a rotated refresh token revokes the session in the object *and* records the
- * session id in KV, so every access token of the session is refused from then on.
+ * session id in the revocation ledger, so every access token of the session is refused
+ * from then on. A rotation is recorded in the ledger before anything is forwarded
+ * (ROTATION_RECORD "ledger", the default), or left to the session object ("session").
  *
  * Sessions begun through an OpenID Connect provider carry the provider's tokens (sealed,
  * in the object) and are listed in the IDP_LOGOUT_INDEX objects by the provider's sid and
@@ -15,7 +17,7 @@ import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import type { IdpTokens } from "../oidc/idp-tokens";
-import type { RevocationStore } from "../revocation/revocation-store";
+import type { Revocations } from "../revocation/revocation-store";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
@@ -41,7 +43,7 @@ export type EndedSession = SessionView & { readonly idpLogout?: RevokeResult["id
 export interface SessionsOptions {
   readonly config: GatewayConfig;
   readonly namespace: DurableObjectNamespace<SessionObject>;
-  readonly revocations: RevocationStore;
+  readonly revocations: Revocations;
   readonly keys: KeyRing;
   readonly now: () => number;
   readonly requestId: string;
@@ -154,12 +156,18 @@ export class Sessions {
       }
       throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}`, clearSession: true });
     }
-    if (result.rotated) {
-      // The replaced token's id goes on the revocation list before anything is forwarded.
-      const remaining = Math.ceil((result.session.expiresAt - time) / 1000);
-      await revocations.revokeToken(refreshTokenId(result.replacedHash), remaining, "rotated");
-      log.info("session_rotated", { requestId, sid });
+    if (config.rotationRecord === "ledger") {
+      // The replaced token's id is recorded before anything is forwarded. A racer (or the
+      // retry after a failed record) records it again: the ledger keeps one entry. The
+      // entry lives as long as the replaced token is still accepted (the grace window);
+      // after that the session object treats it as reuse and ends the session.
+      await revocations.recordRotation(
+        sid,
+        refreshTokenId(result.replacedHash),
+        config.refreshGraceSeconds + config.clockToleranceSeconds,
+      );
     }
+    if (result.rotated) log.info("session_rotated", { requestId, sid });
     // "Log out everywhere" (a subject-wide revocation) also ends refreshing.
     if (await revocations.isSubjectRevoked(result.session.sub, Math.floor(result.session.createdAt / 1000))) {
       await this.endById(sid, "subject_revoked");
@@ -279,11 +287,11 @@ export class Sessions {
   }
 
   /**
-   * Refuse every access token of the session from now on (KV `sid:` entry). The entry
+   * Refuse every access token of the session from now on (a `sid` revocation). The entry
    * lives as long as any of those tokens can: the access-token lifetime plus tolerance.
    */
-  #revokeSessionTokens(sid: string, reason: string): Promise<void> {
+  async #revokeSessionTokens(sid: string, reason: string): Promise<void> {
     const { config, revocations } = this.#options;
-    return revocations.revokeSession(sid, config.accessTokenTtl + config.clockToleranceSeconds, reason);
+    await revocations.revokeSessions([sid], config.accessTokenTtl + config.clockToleranceSeconds, reason);
   }
 }

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { residentBytes, workerdPids } from "../support/process-memory";
+import { recordAndPublish } from "../support/revocations";
 import { mintToken } from "../support/tokens";
 import { acceptWebSockets, openWebSocket } from "../support/websocket";
 import { writeBytes } from "../support/write-bytes";
@@ -231,9 +232,7 @@ describe("WebSockets", () => {
       const token = await mintToken(quick.key, { claims: { sid } });
       const socket = await openWebSocket(`${quick.url}/ws`, { authorization: `Bearer ${token}` });
       expect(socket.status).toBe(101);
-      await (await quick.kv()).put(`sid:${sid}`, JSON.stringify({ at: Date.now(), reason: "test" }), {
-        expirationTtl: 60,
-      });
+      await recordAndPublish(quick, [{ kind: "sid", id: sid, reason: "test", ttlSeconds: 60 }]);
       expect(await socket.closed).toEqual({ code: 1008, reason: "revoked" });
     } finally {
       await quick.close();

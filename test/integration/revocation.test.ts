@@ -1,10 +1,12 @@
 /**
- * Revocation is checked in KV before anything is forwarded: by token id (`jti`), by
- * session (`sid`) and by subject ("revoked before"). Entries carry an expirationTtl.
- * Also the RFC 7009 endpoint and the operator's "log out everywhere".
+ * Revocation is checked before anything is forwarded, against the snapshot the revocation
+ * ledger publishes to KV: by token id (`jti`), by session (`sid`) and by subject ("revoked
+ * before"). Entries carry their expiry. Also the RFC 7009 endpoint and the operator's
+ * "log out everywhere".
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
+import { recordAndPublish, waitForSnapshot } from "../support/revocations";
 import { login, refreshCookieHeader } from "../support/session-helpers";
 import { TEST_SECRETS } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
@@ -22,14 +24,12 @@ async function call(token: string): Promise<number> {
 
 const operator = { authorization: `Bearer ${TEST_SECRETS.OPERATOR_TOKEN}`, "content-type": "application/json" };
 
-describe("revocation list in KV", () => {
+describe("revocation list published to KV", () => {
   it("refuses a token whose jti is revoked, without calling the upstream", async () => {
     const jti = crypto.randomUUID();
     const token = await mintToken(gateway.key, { claims: { jti } });
     expect(await call(token)).toBe(200);
-    await (await gateway.kv()).put(`jti:${jti}`, JSON.stringify({ at: Date.now(), reason: "test" }), {
-      expirationTtl: 60,
-    });
+    await recordAndPublish(gateway, [{ kind: "jti", id: jti, reason: "test", ttlSeconds: 60 }]);
     const before = gateway.upstream.proxied().length;
     expect(await call(token)).toBe(401);
     expect(gateway.upstream.proxied().length).toBe(before);
@@ -38,9 +38,7 @@ describe("revocation list in KV", () => {
   it("refuses every token of a revoked session", async () => {
     const sid = "SESSIONSESSIONSESSION0";
     const tokens = await Promise.all([1, 2].map(() => mintToken(gateway.key, { claims: { sid } })));
-    await (await gateway.kv()).put(`sid:${sid}`, JSON.stringify({ at: Date.now(), reason: "test" }), {
-      expirationTtl: 60,
-    });
+    await recordAndPublish(gateway, [{ kind: "sid", id: sid, reason: "test", ttlSeconds: 60 }]);
     for (const token of tokens) expect(await call(token)).toBe(401);
     expect(await call(await mintToken(gateway.key, { claims: { sid: "OTHERSESSIONOTHERSESSI" } }))).toBe(200);
   });
@@ -48,24 +46,22 @@ describe("revocation list in KV", () => {
   it("refuses tokens of a subject's sessions that began before the revocation, not later ones", async () => {
     const now = Math.floor(Date.now() / 1000);
     const old = await mintToken(gateway.key, { claims: { sub: "user-bob", auth_time: now - 100 } });
-    await (await gateway.kv()).put("sub:user-bob", JSON.stringify({ at: (now - 10) * 1000, reason: "test" }), {
-      expirationTtl: 60,
-    });
-    const fresh = await mintToken(gateway.key, { claims: { sub: "user-bob", auth_time: now } });
+    const snapshot = await recordAndPublish(gateway, [{ kind: "sub", id: "user-bob", reason: "test", ttlSeconds: 60 }]);
+    const revokedAt = Math.floor((snapshot.sub["user-bob"]?.at ?? 0) / 1000);
+    const fresh = await mintToken(gateway.key, { claims: { sub: "user-bob", auth_time: revokedAt + 1 } });
     expect(await call(old)).toBe(401);
     expect(await call(fresh)).toBe(200);
   });
 
-  it("writes revocations with an expirationTtl", async () => {
+  it("publishes revocations with an expiry", async () => {
     const session = await login(gateway);
     await gateway.fetch("/auth/logout", {
       method: "POST",
       headers: { authorization: `Bearer ${session.accessToken}`, cookie: refreshCookieHeader(session.refreshToken) },
     });
-    const kv = await gateway.kv();
-    const listed = await kv.list({ prefix: `sid:${session.claims.sid}` });
-    expect(listed.keys).toHaveLength(1);
-    const expiration = listed.keys[0]?.expiration ?? 0;
+    const sid = String(session.claims.sid);
+    const snapshot = await waitForSnapshot(gateway, (published) => Object.hasOwn(published.sid, sid));
+    const expiration = snapshot.sid[sid]?.exp ?? 0;
     const now = Date.now() / 1000;
     // Access token lifetime (900 s in production config) + clock tolerance.
     expect(expiration).toBeGreaterThan(now + 800);

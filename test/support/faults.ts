@@ -56,7 +56,10 @@ export function faultInjectionOptions(): Pick<GatewayOptions, "workerOptions" | 
     workerOptions: {
       kvNamespaces: {},
       serviceBindings: { REVOKED: { name: "faults", entrypoint: "FaultyKv" } },
-      durableObjects: { SESSIONS: { className: "FlakySession", scriptName: "faults", useSQLite: true } },
+      durableObjects: {
+        SESSIONS: { className: "FlakySession", scriptName: "faults", useSQLite: true },
+        REVOCATIONS: { className: "RevocationLedger", useSQLite: true },
+      },
     },
     extraWorkers: [
       {
