@@ -20,6 +20,7 @@ import { DurableObject } from "cloudflare:workers";
 import { log } from "../log/logger";
 import { type ExhaustedQuota, exhaustedQuota } from "./kv-quota";
 import {
+  PUBLISH_INTERVAL_MS,
   type RevocationKind,
   SNAPSHOT_FORMAT,
   SNAPSHOT_KEY,
@@ -27,7 +28,6 @@ import {
   type SnapshotEntry,
 } from "./revocation-snapshot";
 
-export const PUBLISH_INTERVAL_MS = 1_000;
 const PUBLISH_RETRY_MS = 60_000;
 /** Expired entries are pruned in batches, at most this late, so pruning is not one alarm per entry. */
 const PRUNE_SLACK_MS = 60_000;
@@ -114,8 +114,13 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
       await this.ctx.storage.put(batch);
     }
     if (this.#meta.dirty) {
-      if (this.#meta.state === "ok") this.#meta.state = "pending";
-      await this.ctx.storage.put(META_KEY, this.#meta);
+      // Publish now when the interval allows, so the answer knows how it went; otherwise
+      // the alarm publishes this together with whatever else arrives within the interval.
+      if (now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
+      else if (this.#meta.state === "ok") {
+        this.#meta.state = "pending";
+        await this.ctx.storage.put(META_KEY, this.#meta);
+      }
     }
     await this.#schedule(now);
     return { publishing: this.#meta.state };

@@ -14,6 +14,8 @@ export type RevocationKind = "jti" | "sid" | "sub";
 /** The KV key the ledger publishes to. */
 export const SNAPSHOT_KEY = "snapshot";
 export const SNAPSHOT_FORMAT = 1;
+/** The ledger publishes at most once per this interval (and only when something changed). */
+export const PUBLISH_INTERVAL_MS = 1_000;
 
 /** One live revocation: `at` is when it was made (ms), `exp` when it stops mattering (s). */
 export interface SnapshotEntry {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultInjectionOptions, setFaults } from "../support/faults";
 import { type Gateway, startGateway } from "../support/gateway";
-import { expiredTokenFor, login, refreshCookieHeader } from "../support/session-helpers";
+import { expiredTokenFor, login, REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { mintToken } from "../support/tokens";
 
 let gateway: Gateway;
@@ -113,5 +113,85 @@ describe("the upstream resets connections", () => {
     const response = await gateway.fetch("/reset", bearer(await mintToken(gateway.key)));
     expect(response.status).toBe(502);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
+  });
+});
+
+describe("the revocation ledger (Durable Object) is down", () => {
+  it("answers a transparent refresh 503 without forwarding or clearing the cookie; the retry gets the rotated token", async () => {
+    const session = await login(gateway);
+    const expired = await expiredTokenFor(gateway, session);
+    const request = {
+      headers: { authorization: `Bearer ${expired}`, cookie: refreshCookieHeader(session.refreshToken) },
+    };
+    await setFaults(gateway, { ledger: true });
+    const before = gateway.upstream.proxied().length;
+    const failed = await gateway.fetch("/api/x", request);
+    expect(failed.status).toBe(503);
+    // The session object has rotated, but the rotation is not recorded: nothing is forwarded,
+    // and the answer is not a dead session, so the client keeps its cookie for the retry.
+    expect(gateway.upstream.proxied().length).toBe(before);
+    expect(failed.headers.getSetCookie()).toEqual([]);
+
+    await setFaults(gateway, { ledger: false });
+    const retried = await gateway.fetch("/api/x", request);
+    expect(retried.status).toBe(200);
+    const rotated = setCookie(retried, REFRESH_COOKIE)?.value ?? "";
+    expect(rotated).not.toBe(session.refreshToken);
+    const next = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(rotated) },
+    });
+    expect(next.status).toBe(200);
+  });
+});
+
+describe("KV's daily limits are used up (the free plan's 1,000 writes, 100,000 reads)", () => {
+  it("keeps rotating sessions when writes run out; a logout still bites here and its answer says what ran out", async () => {
+    const session = await login(gateway);
+    const leaving = await login(gateway);
+    await setFaults(gateway, { kvWriteLimit: true });
+    try {
+      // A rotation writes no KV: refreshing goes on, nobody is logged out.
+      let refreshToken = session.refreshToken;
+      for (let round = 0; round < 3; round++) {
+        const refreshed = await gateway.fetch("/auth/refresh", {
+          method: "POST",
+          headers: { cookie: refreshCookieHeader(refreshToken) },
+        });
+        expect(refreshed.status).toBe(200);
+        refreshToken = setCookie(refreshed, REFRESH_COOKIE)?.value ?? "";
+      }
+
+      const logout = await gateway.fetch("/auth/logout", {
+        method: "POST",
+        headers: { authorization: `Bearer ${leaving.accessToken}`, cookie: refreshCookieHeader(leaving.refreshToken) },
+      });
+      expect(logout.status).toBe(204);
+      expect(logout.headers.get("portcullis-degraded")).toBe("kv-writes-exhausted");
+      expect(
+        gateway.logs.some(
+          (line) => line.includes('"event":"revocation_publish_failed"') && line.includes('"exhausted":"kv_writes"'),
+        ),
+      ).toBe(true);
+      // Recorded in the ledger and in this isolate: the logged-out token is refused here.
+      expect((await gateway.fetch("/api/x", bearer(leaving.accessToken))).status).toBe(401);
+    } finally {
+      await setFaults(gateway, { kvWriteLimit: false });
+    }
+  });
+
+  it("answers protected requests 503 saying the daily KV read limit ran out, keeps public routes up, and recovers", async () => {
+    const token = await mintToken(gateway.key);
+    await setFaults(gateway, { kvReadLimit: true });
+    try {
+      const refused = await gateway.fetch("/api/x", bearer(token));
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { detail?: string }).detail).toMatch(/daily KV read limit is exhausted/);
+      expect(gateway.logs.some((line) => line.includes("KV daily read limit exhausted (kv_reads)"))).toBe(true);
+      expect((await gateway.fetch("/public/page")).status).toBe(200);
+    } finally {
+      await setFaults(gateway, { kvReadLimit: false });
+    }
+    expect((await gateway.fetch("/api/x", bearer(token))).status).toBe(200);
   });
 });

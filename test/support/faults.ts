@@ -2,10 +2,14 @@
  * Fault injection for the gateway's dependencies, inside the same workerd:
  *
  * - REVOKED becomes an RPC entrypoint (FaultyKv) that wraps a real KV namespace;
- * - SESSIONS becomes FlakySession, a subclass of the real SessionObject from the bundle.
+ * - SESSIONS becomes FlakySession, a subclass of the real SessionObject from the bundle;
+ * - REVOCATIONS becomes FlakyLedger, a subclass of the real RevocationLedger, which
+ *   publishes through FaultyKv too.
  *
- * Both fail while the switch is on (`setFaults`), and behave normally once it is off
+ * Each fails while its switch is on (`setFaults`), and behaves normally once it is off
  * again, so a test can watch the gateway fail and then recover without a restart.
+ * `kvWriteLimit` / `kvReadLimit` make KV answer as Cloudflare does once the free plan's
+ * daily writes / reads are used up.
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -14,17 +18,25 @@ import type { Gateway, GatewayOptions } from "./gateway";
 
 const FAULTS_MODULE = `
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { SessionObject } from "./index.js";
+import { RevocationLedger, SessionObject } from "./index.js";
 
-const failing = { kv: false, sessions: false };
+const failing = { kv: false, sessions: false, ledger: false, kvWriteLimit: false, kvReadLimit: false };
 
 function check(kind) {
   if (failing[kind]) throw new Error(kind + " unavailable (injected fault)");
 }
 
 export class FaultyKv extends WorkerEntrypoint {
-  async get(key, options) { check("kv"); return this.env.INNER.get(key, options); }
-  async put(key, value, options) { check("kv"); return this.env.INNER.put(key, value, options); }
+  async get(key, options) {
+    check("kv");
+    if (failing.kvReadLimit) throw new Error("KV get() limit exceeded for the day.");
+    return this.env.INNER.get(key, options);
+  }
+  async put(key, value, options) {
+    check("kv");
+    if (failing.kvWriteLimit) throw new Error("KV put() limit exceeded for the day.");
+    return this.env.INNER.put(key, value, options);
+  }
   async delete(key) { check("kv"); return this.env.INNER.delete(key); }
   async list(options) { check("kv"); return this.env.INNER.list(options); }
 }
@@ -35,10 +47,14 @@ export class FlakySession extends SessionObject {
   revoke(input) { check("sessions"); return super.revoke(input); }
 }
 
+export class FlakyLedger extends RevocationLedger {
+  record(inputs) { check("ledger"); return super.record(inputs); }
+}
+
 export default {
   async fetch(request) {
     const url = new URL(request.url);
-    for (const kind of ["kv", "sessions"]) {
+    for (const kind of Object.keys(failing)) {
       if (url.searchParams.has(kind)) failing[kind] = url.searchParams.get(kind) === "1";
     }
     return Response.json(failing);
@@ -46,7 +62,7 @@ export default {
 };
 `;
 
-export type FaultKind = "kv" | "sessions";
+export type FaultKind = "kv" | "sessions" | "ledger" | "kvWriteLimit" | "kvReadLimit";
 
 /** Options for startGateway that route REVOKED and SESSIONS through the fault worker. */
 export function faultInjectionOptions(): Pick<GatewayOptions, "workerOptions" | "extraWorkers"> {
@@ -58,7 +74,7 @@ export function faultInjectionOptions(): Pick<GatewayOptions, "workerOptions" | 
       serviceBindings: { REVOKED: { name: "faults", entrypoint: "FaultyKv" } },
       durableObjects: {
         SESSIONS: { className: "FlakySession", scriptName: "faults", useSQLite: true },
-        REVOCATIONS: { className: "RevocationLedger", useSQLite: true },
+        REVOCATIONS: { className: "FlakyLedger", scriptName: "faults", useSQLite: true },
       },
     },
     extraWorkers: [
@@ -69,7 +85,12 @@ export function faultInjectionOptions(): Pick<GatewayOptions, "workerOptions" | 
         scriptPath,
         compatibilityDate: "2026-04-01",
         kvNamespaces: { INNER: "revoked" },
-        durableObjects: { FLAKY: { className: "FlakySession", useSQLite: true } },
+        // The ledger publishes through the same faulty KV the gateway reads.
+        serviceBindings: { REVOKED: { name: "faults", entrypoint: "FaultyKv" } },
+        durableObjects: {
+          FLAKY: { className: "FlakySession", useSQLite: true },
+          FLAKY_LEDGER: { className: "FlakyLedger", useSQLite: true },
+        },
       },
     ],
   };

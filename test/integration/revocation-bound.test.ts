@@ -1,0 +1,100 @@
+/**
+ * The stated bound on how long a revocation takes to bite (docs/storage.md): at once in
+ * the isolate that recorded it; in any other isolate, at most PUBLISH_INTERVAL (1 s) + KV
+ * propagation + REVOCATION_CACHE_SECONDS after it was recorded. Two gateway Workers run in
+ * one workerd here (two isolates) sharing KV and the Durable Objects, as two Cloudflare
+ * locations would; miniflare's KV propagates at once, so what is left of the bound is the
+ * publish interval plus the cache.
+ */
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { PUBLISH_INTERVAL_MS } from "../../src/revocation/revocation-snapshot";
+import { BUNDLE, ROOT } from "../support/build-worker";
+import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
+import { waitForSnapshot } from "../support/revocations";
+import { login } from "../support/session-helpers";
+import { makeKey, TEST_SECRETS, type TestKey } from "../support/test-keys";
+import { startUpstream, type TestUpstream } from "../support/upstream";
+
+const CACHE_SECONDS = 2;
+let key: TestKey;
+let upstream: TestUpstream;
+let gateway: Gateway;
+/** The second isolate: the same bundle as another Worker, reached through its own socket. */
+let elsewhere: string;
+
+beforeAll(async () => {
+  key = await makeKey("EdDSA", "bound-key");
+  upstream = await startUpstream();
+  const vars = {
+    SIGNING_KEYS: JSON.stringify([key.privateJwk]),
+    REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS),
+  };
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"), "production");
+  gateway = await startGateway({
+    upstream,
+    vars,
+    extraWorkers: [
+      {
+        ...workerOptions,
+        name: "portcullis-elsewhere",
+        modules: true,
+        scriptPath: BUNDLE,
+        bindings: {
+          ...(workerOptions.bindings ?? {}),
+          UPSTREAM_URL: upstream.url,
+          TOKEN_ISSUER: ISSUER,
+          TOKEN_AUDIENCE: AUDIENCE,
+          CREDENTIAL_CHECK_SECRET: TEST_SECRETS.CREDENTIAL_CHECK_SECRET,
+          ...vars,
+        },
+        // The same objects as the first isolate's, as every location shares them.
+        durableObjects: {
+          SESSIONS: { className: "SessionObject", scriptName: "portcullis", useSQLite: true },
+          REVOCATIONS: { className: "RevocationLedger", scriptName: "portcullis", useSQLite: true },
+        },
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      },
+    ],
+  });
+  elsewhere = (await gateway.mf.unsafeGetDirectURL("portcullis-elsewhere")).toString().replace(/\/$/, "");
+});
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+describe("how long a revocation takes to bite", () => {
+  it("bites at once where it was made, and elsewhere within publish interval + REVOCATION_CACHE_SECONDS", async () => {
+    const session = await login(gateway);
+    const sid = String(session.claims.sid);
+    // The other isolate has checked this token and cached the snapshot that allows it.
+    expect((await fetch(`${elsewhere}/api/x`, bearer(session.accessToken))).status).toBe(200);
+
+    const logout = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
+    expect(logout.status).toBe(204);
+    const recordedAt = Date.now();
+    expect((await gateway.fetch("/api/x", bearer(session.accessToken))).status).toBe(401);
+
+    const snapshot = await waitForSnapshot(gateway, (published) => Object.hasOwn(published.sid, sid));
+    expect(snapshot.publishedAt - recordedAt).toBeLessThanOrEqual(PUBLISH_INTERVAL_MS);
+
+    // Elsewhere: refused once its cached snapshot ages out, never later than the bound.
+    const bound = recordedAt + PUBLISH_INTERVAL_MS + CACHE_SECONDS * 1000;
+    const margin = 1000; // one request's latency on a busy 2-core machine
+    let refusedAt: number | undefined;
+    while (refusedAt === undefined && Date.now() < bound + margin) {
+      const status = (await fetch(`${elsewhere}/api/x`, bearer(session.accessToken))).status;
+      if (status === 401) refusedAt = Date.now();
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(refusedAt).toBeDefined();
+    expect(refusedAt).toBeLessThanOrEqual(bound + margin);
+  });
+});
