@@ -12,8 +12,9 @@
  *   "rotations:<c>"    spent refresh tokens (kind "rt"), sharded by the session id's first
  *                      character; the edge never checks these, so they are never published
  *
- * Every entry dies with the longest-lived thing it can affect (its `exp`); an alarm prunes
- * expired entries. A publish that fails (KV down, or the day's write quota used up) keeps
+ * Every entry dies with the longest-lived thing it can affect (its `exp`). Entries are
+ * stored in one row per BUCKET_SECONDS of expiry, so a record is one row written and
+ * pruning deletes a whole bucket at once (rows written are what SQLite storage bills). A publish that fails (KV down, or the day's write quota used up) keeps
  * the entries, logs what ran out and retries after PUBLISH_RETRY_MS.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -29,9 +30,9 @@ import {
 } from "./revocation-snapshot";
 
 const PUBLISH_RETRY_MS = 60_000;
-/** Expired entries are pruned in batches, at most this late, so pruning is not one alarm per entry. */
-const PRUNE_SLACK_MS = 60_000;
-const ENTRY_PREFIX = "e:";
+/** Entries that expire within the same BUCKET_SECONDS share a storage row (and are pruned together). */
+const BUCKET_SECONDS = 10;
+const BUCKET_PREFIX = "b:";
 const META_KEY = "meta";
 /** Durable Object storage takes at most 128 keys per put/delete. */
 const BATCH = 128;
@@ -73,8 +74,21 @@ interface LedgerEnv {
   readonly REVOKED: KVNamespace;
 }
 
+type Bucket = Record<string, StoredEntry>;
+
+function bucketOf(exp: number): string {
+  return `${BUCKET_PREFIX}${Math.ceil(exp / BUCKET_SECONDS) * BUCKET_SECONDS}`;
+}
+
+/** When a bucket's entries have all expired (ms). */
+function bucketEnd(bucket: string): number {
+  return Number(bucket.slice(BUCKET_PREFIX.length)) * 1000;
+}
+
 export class RevocationLedger extends DurableObject<LedgerEnv> {
+  /** Entry key `<kind>:<id>` → entry; every entry also sits in the bucket of its `exp`. */
   readonly #entries = new Map<string, StoredEntry>();
+  readonly #buckets = new Map<string, Bucket>();
   #meta: Meta = { version: 0, lastPublishAt: 0, dirty: false, state: "ok" };
   /** When the alarm is set for (null: none); undefined until read from storage. */
   #alarmAt: number | null | undefined;
@@ -82,8 +96,11 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      const stored = await ctx.storage.list<StoredEntry>({ prefix: ENTRY_PREFIX });
-      for (const [key, entry] of stored) this.#entries.set(key, entry);
+      const stored = await ctx.storage.list<Bucket>({ prefix: BUCKET_PREFIX });
+      for (const [bucket, entries] of stored) {
+        this.#buckets.set(bucket, entries);
+        for (const [key, entry] of Object.entries(entries)) this.#entries.set(key, entry);
+      }
       this.#meta = (await ctx.storage.get<Meta>(META_KEY)) ?? this.#meta;
     });
   }
@@ -91,9 +108,9 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   /** Record revocations durably; they are in the ledger when this returns. */
   async record(inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
     const now = Date.now();
-    const changed: Record<string, StoredEntry> = {};
+    const touched = new Set<string>();
     for (const input of inputs) {
-      const key = `${ENTRY_PREFIX}${input.kind}:${input.id}`;
+      const key = `${input.kind}:${input.id}`;
       const previous = this.#entries.get(key);
       const exp = Math.ceil(now / 1000 + input.ttlSeconds);
       // Keep the later time and the longer life: a revocation never shrinks.
@@ -104,14 +121,22 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
         at: Math.max(previous?.at ?? 0, now),
         exp: Math.max(previous?.exp ?? 0, exp),
       };
+      if (previous !== undefined && bucketOf(previous.exp) !== bucketOf(entry.exp)) {
+        delete this.#buckets.get(bucketOf(previous.exp))?.[key];
+        touched.add(bucketOf(previous.exp));
+      }
       this.#entries.set(key, entry);
-      changed[key] = entry;
+      const bucket = bucketOf(entry.exp);
+      if (!this.#buckets.has(bucket)) this.#buckets.set(bucket, {});
+      (this.#buckets.get(bucket) as Bucket)[key] = entry;
+      touched.add(bucket);
       if (input.kind !== "rt") this.#meta.dirty = true;
     }
-    const keys = Object.keys(changed);
-    for (let start = 0; start < keys.length; start += BATCH) {
-      const batch = Object.fromEntries(keys.slice(start, start + BATCH).map((key) => [key, changed[key]]));
-      await this.ctx.storage.put(batch);
+    const rows = [...touched];
+    for (let start = 0; start < rows.length; start += BATCH) {
+      await this.ctx.storage.put(
+        Object.fromEntries(rows.slice(start, start + BATCH).map((bucket) => [bucket, this.#buckets.get(bucket)])),
+      );
     }
     if (this.#meta.dirty) {
       // Publish now when the interval allows, so the answer knows how it went; otherwise
@@ -128,7 +153,7 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
 
   /** One recorded revocation, or undefined (audits, tests). */
   async entry(kind: RevocationInput["kind"], id: string): Promise<StoredEntry | undefined> {
-    const entry = this.#entries.get(`${ENTRY_PREFIX}${kind}:${id}`);
+    const entry = this.#entries.get(`${kind}:${id}`);
     return entry !== undefined && entry.exp > Date.now() / 1000 ? entry : undefined;
   }
 
@@ -175,9 +200,11 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   }
 
   async #prune(now: number): Promise<void> {
-    const expired: string[] = [];
-    for (const [key, entry] of this.#entries) if (entry.exp <= now / 1000) expired.push(key);
-    for (const key of expired) this.#entries.delete(key);
+    const expired = [...this.#buckets.keys()].filter((bucket) => bucketEnd(bucket) <= now);
+    for (const bucket of expired) {
+      for (const key of Object.keys(this.#buckets.get(bucket) ?? {})) this.#entries.delete(key);
+      this.#buckets.delete(bucket);
+    }
     for (let start = 0; start < expired.length; start += BATCH) {
       await this.ctx.storage.delete(expired.slice(start, start + BATCH));
     }
@@ -187,7 +214,7 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   async #schedule(now: number): Promise<void> {
     let next = Number.POSITIVE_INFINITY;
     if (this.#meta.dirty) next = Math.max(now, this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS);
-    for (const entry of this.#entries.values()) next = Math.min(next, entry.exp * 1000 + PRUNE_SLACK_MS);
+    for (const bucket of this.#buckets.keys()) next = Math.min(next, bucketEnd(bucket));
     if (!Number.isFinite(next)) return;
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (this.#alarmAt === null || this.#alarmAt > next) {

@@ -37,6 +37,7 @@ describe("configuration errors", () => {
     ["SIGNING_KEYS", { vars: { SIGNING_KEYS: "not json" } }],
     ["ACTIVE_SIGNING_KID", { vars: { ACTIVE_SIGNING_KID: "missing" } }],
     ["COOKIE_SAMESITE", { vars: { COOKIE_SAMESITE: "sometimes" } }],
+    ["ROTATION_RECORD", { vars: { ROTATION_RECORD: "nowhere" } }],
     ["PORTCULLIS_ENV", { vars: { PORTCULLIS_ENV: "staging" } }],
   ] as const)("names %s when it is missing or wrong", async (setting, options) => {
     await refusedNaming(setting, options);

@@ -273,3 +273,32 @@ describe("explicit refresh for non-browser clients", () => {
     expect(real.status).toBe(200);
   });
 });
+
+describe("ROTATION_RECORD=session (the session object alone records rotations)", () => {
+  it("rotates without a ledger entry, and still detects reuse and refuses the session's tokens", async () => {
+    const cheap = await startGateway({
+      upstream: gateway.upstream,
+      vars: { ROTATION_RECORD: "session", REFRESH_GRACE_SECONDS: "0" },
+    });
+    try {
+      const session = await login(cheap);
+      const rotated = await cheap.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(session.refreshToken) },
+      });
+      expect(rotated.status).toBe(200);
+      const { access_token: accessToken } = (await rotated.json()) as { access_token: string };
+      expect(await rotationRecord(cheap, session.refreshToken)).toBeUndefined();
+
+      const reuse = await cheap.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(session.refreshToken) },
+      });
+      expect(reuse.status).toBe(401);
+      const call = await cheap.fetch("/api/profile", { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(call.status).toBe(401);
+    } finally {
+      await cheap.close();
+    }
+  });
+});

@@ -1,0 +1,393 @@
+/**
+ * `npm run bench:cost`: binding operations per request, before and after, in one run.
+ *
+ * Builds the Worker twice — at a git ref (default `main`: "before") and from the working
+ * tree ("after") — and drives each, with every KV and Durable Object operation counted
+ * inside workerd (bench/binding-counts.ts), through the same rows:
+ *
+ *   valid-256    valid tokens of 256 users, cycled (a warm isolate)
+ *   valid-10k    10,000 distinct valid tokens (users, sessions, token ids)
+ *   login        POST /auth/login
+ *   refresh      one transparent refresh per request (expired token + refresh cookie)
+ *   logout       POST /auth/logout with the access token and the refresh cookie
+ *
+ * Prints the tables docs/cost.md is built from and writes docs/cost.json.
+ *
+ *   npm run bench:cost                          12 s per load row, before = main
+ *   npm run bench:cost -- --before <ref> --duration 20 --out /tmp/cost
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import type autocannon from "autocannon";
+import { build } from "esbuild";
+import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
+import { startGateway } from "../test/support/gateway";
+import type { TestKey } from "../test/support/test-keys";
+import { decodeClaims, mintToken } from "../test/support/tokens";
+import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
+import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
+import { DEFAULT_ASSUMPTIONS, dailyCost, freePlanCeiling, type MeasuredOps } from "./cost-model";
+import { formatCostReport } from "./cost-report";
+import { runLoad } from "./load";
+import { childPidsNamed, installExitHooks, startNodeChild, trackPid, untrackPid } from "./processes";
+
+const { values } = parseArgs({
+  options: {
+    before: { type: "string", default: "main" },
+    duration: { type: "string", default: "12" },
+    connections: { type: "string", default: "32" },
+    sessions: { type: "string", default: "1500" },
+    out: { type: "string" },
+  },
+});
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const SESSIONS = Number(values.sessions);
+const CACHE_SECONDS = 5;
+const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface RowOps {
+  readonly id: string;
+  readonly requests: number;
+  readonly seconds: number;
+  readonly requestsPerSecond: number | undefined;
+  readonly errors: number;
+  readonly totals: BindingCounts;
+  readonly perRequest: BindingCounts;
+}
+
+interface VariantResult {
+  readonly name: string;
+  readonly commit: string;
+  readonly rows: RowOps[];
+  readonly ops: MeasuredOps;
+}
+
+function git(...args: string[]): string {
+  return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+}
+
+/** Bundle the Worker as it was at `ref`, with this checkout's node_modules. */
+function bundleAt(ref: string): string {
+  const dir = path.join(ROOT, "dist/bench-before");
+  rmSync(dir, { recursive: true, force: true });
+  const tree = path.join(dir, "tree");
+  mkdirSync(tree, { recursive: true });
+  const archive = execFileSync("git", ["archive", ref, "src", "wrangler.toml", "tsconfig.json", "package.json"], {
+    cwd: ROOT,
+  });
+  execFileSync("tar", ["-x", "-C", tree], { input: archive });
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(tree, "node_modules"));
+  const out = path.join(dir, "bundle");
+  execFileSync(
+    path.join(ROOT, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--env", "production", "--outdir", out],
+    { cwd: tree, stdio: "pipe", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } },
+  );
+  return path.join(out, "index.js");
+}
+
+async function measureVariant(
+  name: VariantResult["name"],
+  bundle: string,
+  withLedger: boolean,
+  upstream: { url: string; pid: number },
+  vars: Record<string, string> = {},
+): Promise<VariantResult> {
+  const counting = countingOptions(bundle, withLedger);
+  const before = childPidsNamed(process.pid, "workerd");
+  const gateway = await startGateway({
+    upstream: { url: upstream.url, close: async () => undefined } as unknown as TestUpstream,
+    keepLogs: false,
+    vars: { REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS), UPSTREAM_TIMEOUT_MS: "30000", ...vars },
+    workerOptions: {
+      ...counting.workerOptions,
+      scriptPath: bundle,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      ratelimits: Object.fromEntries(
+        ["LOGIN_IP_LIMIT", "LOGIN_ACCOUNT_LIMIT", "REFRESH_IP_LIMIT", "REFRESH_SESSION_LIMIT"].map((n) => [
+          n,
+          UNLIMITED,
+        ]),
+      ),
+    },
+    extraWorkers: counting.extraWorkers,
+  });
+  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate)) ?? 0;
+  trackPid(pid);
+  const url = (await gateway.mf.unsafeGetDirectURL("portcullis")).toString().replace(/\/$/, "");
+  const rows: RowOps[] = [];
+  try {
+    const loadRow = async (id: string, requests: autocannon.Request[], amount?: number) => {
+      // A warm-up outside the count, so the row starts with a warm isolate as traffic would.
+      if (amount === undefined) {
+        await runLoad({
+          url,
+          connections: CONNECTIONS,
+          durationSeconds: 1,
+          requests,
+          serverPid: pid,
+          upstreamPid: upstream.pid,
+        });
+      }
+      await resetCounts(gateway.mf);
+      const result = await runLoad({
+        url,
+        connections: CONNECTIONS,
+        durationSeconds: DURATION,
+        ...(amount === undefined ? {} : { amount }),
+        requests,
+        serverPid: pid,
+        upstreamPid: upstream.pid,
+      });
+      const totals = await readCounts(gateway.mf);
+      const row = {
+        id,
+        requests: result.requests,
+        seconds: result.seconds,
+        requestsPerSecond: result.requestsPerSecond,
+        errors: result.errors,
+        totals,
+        perRequest: perRequest(totals, result.requests),
+      };
+      rows.push(row);
+      log(
+        `  ${name} ${id.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s, errors ${result.errors}, ${JSON.stringify(totals)}`,
+      );
+      return row;
+    };
+    // One request template that hands out the pool's tokens in turn across all connections,
+    // so every token is really used (a static list would be walked in step by each connection).
+    const bearer = async (count: number): Promise<autocannon.Request[]> => {
+      const headers: string[] = [];
+      for (let index = 0; index < count; index++) {
+        const token = await mintToken(gateway.key, {
+          claims: { sub: `user-${index}`, sid: `S${String(index).padStart(21, "0")}` },
+          ttl: 3600,
+        });
+        headers.push(`Bearer ${token}`);
+      }
+      let turn = 0;
+      return [
+        {
+          method: "GET",
+          path: "/api/items",
+          setupRequest: (request) => ({
+            ...request,
+            headers: { authorization: headers[turn++ % headers.length] as string },
+          }),
+        },
+      ];
+    };
+    await loadRow("valid-256", await bearer(256));
+    const valid10k = await loadRow("valid-10k", await bearer(10_000));
+
+    // Sessions, one per refresh or logout, made through POST /auth/login (counted).
+    await resetCounts(gateway.mf);
+    const sessions = await login(url, gateway.key, SESSIONS + 300);
+    const loginTotals = await readCounts(gateway.mf);
+    rows.push({
+      id: "login",
+      requests: sessions.length,
+      seconds: 0,
+      requestsPerSecond: undefined,
+      errors: 0,
+      totals: loginTotals,
+      perRequest: perRequest(loginTotals, sessions.length),
+    });
+    const refreshPool = sessions.slice(0, SESSIONS);
+    let next = 0;
+    const refreshRow = await loadRow(
+      "refresh",
+      [
+        {
+          method: "GET",
+          path: "/api/items",
+          setupRequest: (request) => {
+            const session = refreshPool[next++ % refreshPool.length] as Session;
+            return {
+              ...request,
+              headers: {
+                authorization: `Bearer ${session.expired}`,
+                cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
+              },
+            };
+          },
+        },
+      ],
+      refreshPool.length,
+    );
+    const logoutRow = await logoutRowOf(gateway.mf, url, sessions.slice(SESSIONS));
+    rows.push(logoutRow);
+    const loginRow = rows.find((row) => row.id === "login") as RowOps;
+    const validWarm = rows.find((row) => row.id === "valid-256") as RowOps;
+    const timeBased = withLedger;
+    const perEvent = (counts: BindingCounts) => (timeBased ? { ...counts, kvReads: 0 } : counts);
+    const periods = Math.max(1, valid10k.seconds / CACHE_SECONDS);
+    return {
+      name,
+      commit: "",
+      rows,
+      ops: {
+        validRequest: perEvent(validWarm.perRequest),
+        validNewToken: perEvent(valid10k.perRequest),
+        refresh: perEvent(refreshRow.perRequest),
+        login: perEvent(loginRow.perRequest),
+        logout: perEvent(logoutRow.perRequest),
+        kvReadsPerIsolatePerCachePeriod: timeBased ? valid10k.totals.kvReads / periods : 0,
+      },
+    };
+  } finally {
+    await gateway.close();
+    untrackPid(pid);
+  }
+}
+
+interface Session {
+  readonly accessToken: string;
+  readonly expired: string;
+  readonly refreshToken: string;
+}
+
+async function login(url: string, key: TestKey, count: number): Promise<Session[]> {
+  const users = Object.entries(TEST_USERS);
+  const sessions: Session[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const [username, user] = users[next++ % users.length] as [string, { password: string }];
+      const response = await fetch(`${url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: user.password }),
+      });
+      if (response.status !== 200) throw new Error(`login answered ${response.status}`);
+      const body = (await response.json()) as { access_token: string };
+      const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
+      const refreshToken = cookie?.split(";")[0]?.split("=")[1] ?? "";
+      // The same session's access token, as if its 15 minutes had passed.
+      const { sub, sid, auth_time, scope, roles } = decodeClaims(body.access_token);
+      const expired = await mintToken(key, {
+        claims: { sub, sid, auth_time, scope, roles } as never,
+        iatOffset: -3600,
+        ttl: 900,
+      });
+      sessions.push({ accessToken: body.access_token, expired, refreshToken });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return sessions;
+}
+
+async function logoutRowOf(mf: Parameters<typeof readCounts>[0], url: string, sessions: Session[]): Promise<RowOps> {
+  await resetCounts(mf);
+  let next = 0;
+  const worker = async () => {
+    while (next < sessions.length) {
+      const session = sessions[next++] as Session;
+      const response = await fetch(`${url}/auth/logout`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${session.accessToken}`,
+          cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
+        },
+      });
+      await response.arrayBuffer();
+      if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const totals = await readCounts(mf);
+  return {
+    id: "logout",
+    requests: sessions.length,
+    seconds: 0,
+    requestsPerSecond: undefined,
+    errors: 0,
+    totals,
+    perRequest: perRequest(totals, sessions.length),
+  };
+}
+
+async function main(): Promise<void> {
+  const ref = values.before ?? "main";
+  const dirty = git("status", "--porcelain", "--", "src", "wrangler.toml") !== "";
+  const commits = {
+    before: git("rev-parse", "--short", ref),
+    after: git("rev-parse", "--short", "HEAD") + (dirty ? "+" : ""),
+  };
+  log(
+    `bundling before (${ref} = ${commits.before}) and after (${commits.after}${dirty ? " + uncommitted changes" : ""})…`,
+  );
+  const beforeBundle = bundleAt(ref);
+  buildWorker();
+  await build({
+    entryPoints: { "upstream-server": "bench/upstream-server.ts" },
+    absWorkingDir: ROOT,
+    outdir: path.join(ROOT, "dist/bench"),
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    packages: "external",
+    logLevel: "warning",
+  });
+  const upstreamChild = await startNodeChild(path.join(ROOT, "dist/bench/upstream-server.mjs"));
+  installExitHooks(() => upstreamChild.stop());
+  const upstream = { url: upstreamChild.ready.url as string, pid: upstreamChild.pid };
+  const startedAt = new Date().toISOString();
+  try {
+    const variants: VariantResult[] = [];
+    const plans: Array<{
+      name: string;
+      bundle: string;
+      withLedger: boolean;
+      vars: Record<string, string>;
+      commit: string;
+    }> = [
+      { name: "before", bundle: beforeBundle, withLedger: false, vars: {}, commit: commits.before },
+      { name: "after", bundle: BUNDLE, withLedger: true, vars: {}, commit: commits.after },
+      {
+        name: "after, ROTATION_RECORD=session",
+        bundle: BUNDLE,
+        withLedger: true,
+        vars: { ROTATION_RECORD: "session" },
+        commit: commits.after,
+      },
+    ];
+    for (const plan of plans) {
+      const result = await measureVariant(plan.name, plan.bundle, plan.withLedger, upstream, plan.vars);
+      variants.push({ ...result, commit: plan.commit });
+    }
+    const report = {
+      startedAt,
+      options: { durationSeconds: DURATION, connections: CONNECTIONS, revocationCacheSeconds: CACHE_SECONDS },
+      assumptions: DEFAULT_ASSUMPTIONS,
+      variants: variants.map((variant) => ({
+        ...variant,
+        daily: dailyCost(variant.ops),
+        freePlan: freePlanCeiling(variant.ops),
+      })),
+    };
+    process.stdout.write(`${formatCostReport(report)}\n`);
+    const outDir = values.out ?? path.join(ROOT, "docs");
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, "cost.json"), `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${path.relative(ROOT, path.join(outDir, "cost.json"))}`);
+    const failed = variants.flatMap((variant) =>
+      variant.rows.filter((row) => row.errors > 0).map((row) => `${variant.name}/${row.id}`),
+    );
+    if (failed.length > 0) {
+      log(`rows with errors: ${failed.join(", ")}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await upstreamChild.stop();
+  }
+}
+
+await main();
+process.exit(process.exitCode ?? 0);
