@@ -168,11 +168,9 @@ describe("KV's daily limits are used up (the free plan's 1,000 writes, 100,000 r
       });
       expect(logout.status).toBe(204);
       expect(logout.headers.get("portcullis-degraded")).toBe("kv-writes-exhausted");
-      expect(
-        gateway.logs.some(
-          (line) => line.includes('"event":"revocation_publish_failed"') && line.includes('"exhausted":"kv_writes"'),
-        ),
-      ).toBe(true);
+      await gateway.waitForLog(
+        (line) => line.includes('"event":"revocation_publish_failed"') && line.includes('"exhausted":"kv_writes"'),
+      );
       // Recorded in the ledger and in this isolate: the logged-out token is refused here.
       expect((await gateway.fetch("/api/x", bearer(leaving.accessToken))).status).toBe(401);
     } finally {
@@ -187,7 +185,7 @@ describe("KV's daily limits are used up (the free plan's 1,000 writes, 100,000 r
       const refused = await gateway.fetch("/api/x", bearer(token));
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { detail?: string }).detail).toMatch(/daily KV read limit is exhausted/);
-      expect(gateway.logs.some((line) => line.includes("KV daily read limit exhausted (kv_reads)"))).toBe(true);
+      await gateway.waitForLog((line) => line.includes("KV daily read limit exhausted (kv_reads)"));
       expect((await gateway.fetch("/public/page")).status).toBe(200);
     } finally {
       await setFaults(gateway, { kvReadLimit: false });
