@@ -25,6 +25,7 @@ import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
+import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
 import { renderChart } from "./chart";
 import { type LoadResult, runLoad } from "./load";
 import {
@@ -68,6 +69,8 @@ export interface RowResult extends LoadResult {
   readonly addedCpuMicros: number | undefined;
   /** Mean latency minus the baseline's, ms. */
   readonly addedLatencyMs: number | undefined;
+  /** KV and Durable Object operations per request, counted in workerd (gateway rows). */
+  readonly bindingOps: BindingCounts | undefined;
 }
 
 export interface TransferResult {
@@ -172,12 +175,15 @@ interface RunningGateway {
 async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: string, withBare: boolean) {
   const before = childPidsNamed(process.pid, "workerd");
   const direct = [{ host: "127.0.0.1", port: 0 }];
+  // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
+  const counting = countingOptions(BUNDLE, true);
   const gateway = await startGateway({
     upstream: asTestUpstream(upstreamUrl),
     keepLogs: process.env.BENCH_LOGS === "1" ? true : false,
     // The production values of wrangler.toml, where the test harness shortens them.
     vars: { REVOCATION_CACHE_SECONDS: revocationCacheSeconds, UPSTREAM_TIMEOUT_MS: "30000" },
     workerOptions: {
+      ...counting.workerOptions,
       unsafeDirectSockets: direct,
       ratelimits: {
         LOGIN_IP_LIMIT: UNLIMITED,
@@ -186,9 +192,9 @@ async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: st
         REFRESH_SESSION_LIMIT: UNLIMITED,
       },
     },
-    ...(withBare
-      ? {
-          extraWorkers: [
+    extraWorkers: [
+      ...(withBare
+        ? [
             {
               name: "bare",
               modules: true,
@@ -198,9 +204,10 @@ async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: st
               routes: [`${BARE_ROUTE_HOST}/*`],
               unsafeDirectSockets: direct,
             },
-          ],
-        }
-      : {}),
+          ]
+        : []),
+      ...counting.extraWorkers,
+    ],
   });
   const workerdPid = newWorkerdPid(before);
   const strip = (url: URL) => url.toString().replace(/\/$/, "");
@@ -384,8 +391,8 @@ interface RowPlan {
   readonly label: string;
   readonly server: RowResult["server"];
   readonly baseline: string | undefined;
-  /** Starts what the row needs; returns the URL, the server pid and a stop function. */
-  prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void> }>;
+  /** Starts what the row needs; returns the URL, the server pid, a stop function and the gateway whose bindings are counted. */
+  prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void>; counted?: Gateway["mf"] }>;
   requests(phase: "warmup" | "measure"): autocannon.Request[];
   /** Stop after this many requests (rows that use up one session per request). */
   amount?(phase: "warmup" | "measure", warm?: LoadResult): number | undefined;
@@ -490,7 +497,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "gateway, public route (no token work)",
         server: "workerd",
         baseline: "bare",
-        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: () => [{ method: "GET", path: "/health" }],
       },
       {
@@ -498,7 +505,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "gateway, valid token",
         server: "workerd",
         baseline: "bare",
-        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
       },
       {
@@ -513,6 +520,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           return {
             url: nocache.directUrl,
             pid: nocache.workerdPid,
+            counted: nocache.gateway.mf,
             stop: async () => {
               await nocache.gateway.close();
               untrackPid(nocache.workerdPid);
@@ -526,7 +534,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "gateway, transparent refresh",
         server: "workerd",
         baseline: "bare",
-        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: (phase) => sessionRequests(phase === "warmup" ? warmupPool : measurePool),
         amount: (phase, warm) => {
           if (phase === "warmup") return warmupSessions - margin;
@@ -576,7 +584,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       },
     ];
 
-    const measured: Array<RowPlan & { result: LoadResult }> = [];
+    const measured: Array<RowPlan & { result: LoadResult; bindingOps: BindingCounts | undefined }> = [];
     for (const plan of plans) {
       const prepared = await plan.prepare();
       try {
@@ -594,8 +602,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         };
         const warm = await load("warmup");
         if (warm.errors > 0) log(`  warm-up of ${plan.id}: ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
+        if (prepared.counted) await resetCounts(prepared.counted);
         const result = await load("measure", warm);
-        measured.push({ ...plan, result });
+        const bindingOps = prepared.counted
+          ? perRequest(await readCounts(prepared.counted), result.requests)
+          : undefined;
+        measured.push({ ...plan, result, bindingOps });
         log(
           `  ${plan.id.padEnd(22)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${result.latencyP50} ms  p99 ${result.latencyP99} ms  errors ${result.errors}  cpu ${result.serverCpuMicros.toFixed(0)} µs/req`,
         );
@@ -620,7 +632,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
 
     const byId = new Map(measured.map((row) => [row.id, row.result]));
     const bare = byId.get("bare");
-    const rows: RowResult[] = measured.map(({ id, label, server, baseline, result }) => {
+    const rows: RowResult[] = measured.map(({ id, label, server, baseline, result, bindingOps }) => {
       const base = baseline === undefined ? undefined : byId.get(baseline);
       return {
         ...result,
@@ -631,6 +643,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         ratioToBare: bare ? result.requestsPerSecond / bare.requestsPerSecond : Number.NaN,
         addedCpuMicros: base ? result.serverCpuMicros - base.serverCpuMicros : undefined,
         addedLatencyMs: base ? result.latencyMean - base.latencyMean : undefined,
+        bindingOps,
       };
     });
     const bench: BenchResult = {
@@ -678,6 +691,17 @@ export function formatTable(bench: BenchResult): string {
       value === undefined ? "—" : `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
     lines.push(
       `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${row.ratioToBare.toFixed(2)} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
+    );
+  }
+  lines.push("");
+  lines.push("| gateway row | KV reads/req | KV writes/req | DO requests/req | DO storage writes/req |");
+  lines.push("| --- | ---: | ---: | ---: | ---: |");
+  for (const row of bench.rows) {
+    const ops = row.bindingOps;
+    if (ops === undefined) continue;
+    const cell = (value: number) => (value === 0 ? "0" : value.toFixed(3));
+    lines.push(
+      `| ${row.label} | ${cell(ops.kvReads)} | ${cell(ops.kvWrites)} | ${cell(ops.doRequests)} | ${cell(ops.doStorageWrites)} |`,
     );
   }
   lines.push("");
