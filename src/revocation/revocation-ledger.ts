@@ -171,7 +171,9 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   }
 
   async #publish(now: number): Promise<void> {
-    const snapshot = this.#build(now, this.#meta.version + 1);
+    // Versions also follow the clock, so a ledger that lost its storage still publishes
+    // versions above any an isolate has seen (isolates never go back to an older one).
+    const snapshot = this.#build(now, Math.max(this.#meta.version + 1, now));
     try {
       await this.env.REVOKED.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
       this.#meta = { version: snapshot.version, lastPublishAt: now, dirty: false, state: "ok" };
