@@ -1,6 +1,6 @@
 /** The Markdown tables `npm run bench:cost` prints and docs/cost.md quotes. */
 import type { BindingCounts } from "./binding-counts";
-import type { Assumptions, DailyCost, MeasuredOps } from "./cost-model";
+import { type Assumptions, type DailyCost, dailyCost, type MeasuredOps } from "./cost-model";
 
 interface ReportRow {
   readonly id: string;
@@ -97,5 +97,30 @@ export function formatCostReport(report: CostReport): string {
   ];
   for (const [key, label] of parts) lines.push(line(label, (v) => money(v.daily.dollars[key])));
   lines.push(line("**total**", (v) => `**${money(v.daily.total)}**`));
+  lines.push(
+    "",
+    "Change one assumption at a time (cost per day; per million daily users unless the row changes the users):",
+    "",
+    ...header("assumption changed"),
+  );
+  const base = report.assumptions;
+  const changes: Array<[string, Partial<Assumptions>]> = [
+    ["none (the defaults above)", {}],
+    ["10,000 daily users", { dailyUsers: 10_000 }],
+    ["1,000 requests per user", { requestsPerUser: 1_000 }],
+    ["5-minute access tokens", { accessTokenTtl: 300 }],
+    ["60-minute access tokens", { accessTokenTtl: 3_600 }],
+    ["3,000 busy isolates", { isolates: 3_000 }],
+    ["REVOCATION_CACHE_SECONDS 30", { revocationCacheSeconds: 30 }],
+    ["1 logout per user a day", { logoutsPerUser: 1 }],
+  ];
+  for (const [label, change] of changes) {
+    lines.push(line(label, (v) => money(dailyCost(v.ops, { ...base, ...change }).total)));
+  }
+  const perMillionRequests = (v: Variant) => {
+    const day = dailyCost(v.ops, { ...base, loginsPerUser: 0, logoutsPerUser: 0, accessTokenTtl: 86_400 * 365 });
+    return money((day.total / day.events.requests) * 1_000_000);
+  };
+  lines.push(line("per million valid requests (no refresh, login or logout)", perMillionRequests));
   return lines.join("\n");
 }

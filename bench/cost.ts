@@ -55,6 +55,7 @@ interface RowOps {
   readonly seconds: number;
   readonly requestsPerSecond: number | undefined;
   readonly errors: number;
+  readonly statusCodes?: Record<string, number>;
   readonly totals: BindingCounts;
   readonly perRequest: BindingCounts;
 }
@@ -150,12 +151,13 @@ async function measureVariant(
         seconds: result.seconds,
         requestsPerSecond: result.requestsPerSecond,
         errors: result.errors,
+        statusCodes: result.statusCodes,
         totals,
         perRequest: perRequest(totals, result.requests),
       };
       rows.push(row);
       log(
-        `  ${name} ${id.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s, errors ${result.errors}, ${JSON.stringify(totals)}`,
+        `  ${name} ${id.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s, errors ${result.errors} ${JSON.stringify(result.statusCodes)}, ${JSON.stringify(totals)}`,
       );
       return row;
     };
@@ -232,6 +234,7 @@ async function measureVariant(
       commit: "",
       rows,
       ops: {
+        design: withLedger ? "snapshot" : "keys",
         validRequest: perEvent(validWarm.perRequest),
         validNewToken: perEvent(valid10k.perRequest),
         refresh: perEvent(refreshRow.perRequest),
