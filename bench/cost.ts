@@ -17,17 +17,17 @@
  *   npm run bench:cost -- --before <ref> --duration 20 --out /tmp/cost
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type autocannon from "autocannon";
 import { build } from "esbuild";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
 import { startGateway } from "../test/support/gateway";
-import type { TestKey } from "../test/support/test-keys";
-import { decodeClaims, mintToken } from "../test/support/tokens";
-import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
+import { mintToken } from "../test/support/tokens";
+import type { TestUpstream } from "../test/support/upstream";
 import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
+import { bundleAt, login, runLogouts, type Session } from "./cost-fixtures";
 import { DEFAULT_ASSUMPTIONS, dailyCost, freePlanCeiling, type MeasuredOps } from "./cost-model";
 import { formatCostReport } from "./cost-report";
 import { runLoad } from "./load";
@@ -69,26 +69,6 @@ interface VariantResult {
 
 function git(...args: string[]): string {
   return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-}
-
-/** Bundle the Worker as it was at `ref`, with this checkout's node_modules. */
-function bundleAt(ref: string): string {
-  const dir = path.join(ROOT, "dist/bench-before");
-  rmSync(dir, { recursive: true, force: true });
-  const tree = path.join(dir, "tree");
-  mkdirSync(tree, { recursive: true });
-  const archive = execFileSync("git", ["archive", ref, "src", "wrangler.toml", "tsconfig.json", "package.json"], {
-    cwd: ROOT,
-  });
-  execFileSync("tar", ["-x", "-C", tree], { input: archive });
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(tree, "node_modules"));
-  const out = path.join(dir, "bundle");
-  execFileSync(
-    path.join(ROOT, "node_modules/.bin/wrangler"),
-    ["deploy", "--dry-run", "--env", "production", "--outdir", out],
-    { cwd: tree, stdio: "pipe", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } },
-  );
-  return path.join(out, "index.js");
 }
 
 async function measureVariant(
@@ -222,7 +202,19 @@ async function measureVariant(
       ],
       refreshPool.length,
     );
-    const logoutRow = await logoutRowOf(gateway.mf, url, sessions.slice(SESSIONS));
+    await resetCounts(gateway.mf);
+    const leaving = sessions.slice(SESSIONS);
+    await runLogouts(url, leaving);
+    const logoutTotals = await readCounts(gateway.mf);
+    const logoutRow: RowOps = {
+      id: "logout",
+      requests: leaving.length,
+      seconds: 0,
+      requestsPerSecond: undefined,
+      errors: 0,
+      totals: logoutTotals,
+      perRequest: perRequest(logoutTotals, leaving.length),
+    };
     rows.push(logoutRow);
     const loginRow = rows.find((row) => row.id === "login") as RowOps;
     const validWarm = rows.find((row) => row.id === "valid-256") as RowOps;
@@ -247,72 +239,6 @@ async function measureVariant(
     await gateway.close();
     untrackPid(pid);
   }
-}
-
-interface Session {
-  readonly accessToken: string;
-  readonly expired: string;
-  readonly refreshToken: string;
-}
-
-async function login(url: string, key: TestKey, count: number): Promise<Session[]> {
-  const users = Object.entries(TEST_USERS);
-  const sessions: Session[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const [username, user] = users[next++ % users.length] as [string, { password: string }];
-      const response = await fetch(`${url}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username, password: user.password }),
-      });
-      if (response.status !== 200) throw new Error(`login answered ${response.status}`);
-      const body = (await response.json()) as { access_token: string };
-      const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
-      const refreshToken = cookie?.split(";")[0]?.split("=")[1] ?? "";
-      // The same session's access token, as if its 15 minutes had passed.
-      const { sub, sid, auth_time, scope, roles } = decodeClaims(body.access_token);
-      const expired = await mintToken(key, {
-        claims: { sub, sid, auth_time, scope, roles } as never,
-        iatOffset: -3600,
-        ttl: 900,
-      });
-      sessions.push({ accessToken: body.access_token, expired, refreshToken });
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  return sessions;
-}
-
-async function logoutRowOf(mf: Parameters<typeof readCounts>[0], url: string, sessions: Session[]): Promise<RowOps> {
-  await resetCounts(mf);
-  let next = 0;
-  const worker = async () => {
-    while (next < sessions.length) {
-      const session = sessions[next++] as Session;
-      const response = await fetch(`${url}/auth/logout`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${session.accessToken}`,
-          cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
-        },
-      });
-      await response.arrayBuffer();
-      if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  const totals = await readCounts(mf);
-  return {
-    id: "logout",
-    requests: sessions.length,
-    seconds: 0,
-    requestsPerSecond: undefined,
-    errors: 0,
-    totals,
-    perRequest: perRequest(totals, sessions.length),
-  };
 }
 
 async function main(): Promise<void> {
