@@ -36,6 +36,8 @@ import { childPidsNamed, installExitHooks, startNodeChild, trackPid, untrackPid 
 const { values } = parseArgs({
   options: {
     before: { type: "string", default: "main" },
+    /** Run only the variants whose name starts with this (debugging). */
+    only: { type: "string" },
     duration: { type: "string", default: "12" },
     connections: { type: "string", default: "32" },
     sessions: { type: "string", default: "1500" },
@@ -82,7 +84,7 @@ async function measureVariant(
   const before = childPidsNamed(process.pid, "workerd");
   const gateway = await startGateway({
     upstream: { url: upstream.url, close: async () => undefined } as unknown as TestUpstream,
-    keepLogs: false,
+    keepLogs: process.env.BENCH_LOGS === "1",
     vars: { REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS), UPSTREAM_TIMEOUT_MS: "30000", ...vars },
     workerOptions: {
       ...counting.workerOptions,
@@ -125,6 +127,12 @@ async function measureVariant(
         upstreamPid: upstream.pid,
       });
       const totals = await readCounts(gateway.mf);
+      for (const line of gateway.logs
+        .splice(0)
+        .filter((entry) => entry.includes('"level":"error"'))
+        .slice(0, 5)) {
+        log(`    ${line}`);
+      }
       const row = {
         id,
         requests: result.requests,
@@ -287,7 +295,7 @@ async function main(): Promise<void> {
         commit: commits.after,
       },
     ];
-    for (const plan of plans) {
+    for (const plan of plans.filter((candidate) => candidate.name.startsWith(values.only ?? ""))) {
       const result = await measureVariant(plan.name, plan.bundle, plan.withLedger, upstream, plan.vars);
       variants.push({ ...result, commit: plan.commit });
     }

@@ -3,7 +3,7 @@
  * records revocations in the ledger (a Durable Object) before the answer that caused
  * them is sent.
  *
- * Reading: the snapshot (one KV value) is read at most once per REVOCATION_CACHE_SECONDS
+ * Reading: the snapshot (one KV value) is read about once per REVOCATION_CACHE_SECONDS
  * per isolate (0: on every check), however many distinct tokens arrive, so KV reads grow
  * with isolates and time, not with requests or users. An isolate never goes back to an
  * older snapshot version. A KV failure fails closed; when KV's daily read limit ran out,
@@ -30,6 +30,8 @@ import {
 } from "./revocation-snapshot";
 
 export const KV_MIN_TTL_SECONDS = 60;
+/** How much longer than REVOCATION_CACHE_SECONDS a snapshot may serve while another request reads KV. */
+export const MAX_REFRESH_WAIT_MS = 1_000;
 /** The local overlay of this isolate's own revocations holds at most this many. */
 const MAX_LOCAL_ENTRIES = 10_000;
 /** The ledger instance that holds what the edge checks, and publishes it. */
@@ -70,7 +72,8 @@ export class RevocationStore {
   readonly #options: RevocationStoreOptions;
   #snapshot: Snapshot = EMPTY_SNAPSHOT;
   #fetchedAt = Number.NEGATIVE_INFINITY;
-  #inflight: Promise<Snapshot> | undefined;
+  /** When a request began reading a stale snapshot again (undefined: none is). */
+  #refreshStartedAt: number | undefined;
   readonly #local = new Map<string, SnapshotEntry>();
 
   constructor(kv: KVNamespace, ledgers: DurableObjectNamespace<RevocationLedger>, options: RevocationStoreOptions) {
@@ -139,17 +142,23 @@ export class RevocationStore {
     );
   }
 
-  /** The snapshot to check against now: cached, or read from KV (one read for all waiters). */
+  /**
+   * The snapshot to check against now: cached, or read from KV by this request itself. A
+   * promise is never shared between requests (a Worker must not continue one request's
+   * I/O in another's). While one request is refreshing a stale snapshot, the others keep
+   * using it for at most MAX_REFRESH_WAIT_MS more instead of all reading KV at once.
+   */
   #current(now: number): Promise<Snapshot> | Snapshot {
     const ttl = this.#options.cacheSeconds * 1000;
-    if (ttl > 0 && now - this.#fetchedAt < ttl) return this.#snapshot;
-    // With the cache off every check reads KV itself: a shared read may have begun
-    // before a revocation this check must see.
     if (ttl <= 0) return this.#read(now);
-    this.#inflight ??= this.#read(now).finally(() => {
-      this.#inflight = undefined;
+    const age = now - this.#fetchedAt;
+    if (age < ttl) return this.#snapshot;
+    const refreshing = this.#refreshStartedAt !== undefined && now - this.#refreshStartedAt < MAX_REFRESH_WAIT_MS;
+    if (refreshing && age < ttl + MAX_REFRESH_WAIT_MS) return this.#snapshot;
+    this.#refreshStartedAt = now;
+    return this.#read(now).finally(() => {
+      if (this.#refreshStartedAt === now) this.#refreshStartedAt = undefined;
     });
-    return this.#inflight;
   }
 
   async #read(now: number): Promise<Snapshot> {

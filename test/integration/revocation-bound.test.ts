@@ -1,7 +1,8 @@
 /**
  * The stated bound on how long a revocation takes to bite (docs/storage.md): at once in
  * the isolate that recorded it; in any other isolate, at most PUBLISH_INTERVAL (1 s) + KV
- * propagation + REVOCATION_CACHE_SECONDS after it was recorded. Two gateway Workers run in
+ * propagation + REVOCATION_CACHE_SECONDS (+ up to 1 s while another request re-reads the
+ * snapshot) after it was recorded. Two gateway Workers run in
  * one workerd here (two isolates) sharing KV and the Durable Objects, as two Cloudflare
  * locations would; miniflare's KV propagates at once, so what is left of the bound is the
  * publish interval plus the cache.
@@ -10,6 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { PUBLISH_INTERVAL_MS } from "../../src/revocation/revocation-snapshot";
+import { MAX_REFRESH_WAIT_MS } from "../../src/revocation/revocation-store";
 import { BUNDLE, ROOT } from "../support/build-worker";
 import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
 import { waitForSnapshot } from "../support/revocations";
@@ -68,7 +70,7 @@ afterAll(async () => {
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
 describe("how long a revocation takes to bite", () => {
-  it("bites at once where it was made, and elsewhere within publish interval + REVOCATION_CACHE_SECONDS", async () => {
+  it("bites at once where it was made, and elsewhere within the stated bound", async () => {
     const session = await login(gateway);
     const sid = String(session.claims.sid);
     // The other isolate has checked this token and cached the snapshot that allows it.
@@ -86,7 +88,7 @@ describe("how long a revocation takes to bite", () => {
     expect(snapshot.publishedAt - recordedAt).toBeLessThanOrEqual(PUBLISH_INTERVAL_MS);
 
     // Elsewhere: refused once its cached snapshot ages out, never later than the bound.
-    const bound = recordedAt + PUBLISH_INTERVAL_MS + CACHE_SECONDS * 1000;
+    const bound = recordedAt + PUBLISH_INTERVAL_MS + CACHE_SECONDS * 1000 + MAX_REFRESH_WAIT_MS;
     const margin = 1000; // one request's latency on a busy 2-core machine
     let refusedAt: number | undefined;
     while (refusedAt === undefined && Date.now() < bound + margin) {
