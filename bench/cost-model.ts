@@ -152,5 +152,6 @@ export function freePlanCeiling(ops: MeasuredOps, assumptions: Assumptions = DEF
   ];
   limits.sort((x, y) => x[1] - y[1]);
   const [first, users] = limits[0] as [string, number];
-  return { users: Math.max(0, Math.floor(users)), first, limits };
+  // Users a day each limit allows on its own (an object, so the JSON stays one entry a line).
+  return { users: Math.max(0, Math.floor(users)), first, limits: Object.fromEntries(limits) };
 }

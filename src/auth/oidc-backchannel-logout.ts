@@ -2,7 +2,7 @@
  * POST /auth/oidc/backchannel-logout — OpenID Connect Back-Channel Logout 1.0. The
  * provider posts a signed logout token; every Portcullis session of that provider session
  * (`sid`), or of that subject, ends: its refresh token is refused by the session object at
- * once, its access tokens through the KV `sid:` entry (docs/storage.md: the revocation bound).
+ * once, its access tokens through a `sid` revocation in the ledger (docs/storage.md: the revocation bound).
  * 200 when done; 400 (invalid_request) for a bad, replayed or unknown token; no-store.
  */
 import { GatewayError } from "../errors/gateway-error";

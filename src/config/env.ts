@@ -2,8 +2,9 @@
  * The Worker's bindings, as declared in `wrangler.toml` (vars) and set as secrets.
  * Only `config/parse-config.ts` reads these; everything else gets the parsed config.
  */
-import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
+
 import type { RevocationLedger } from "../revocation/revocation-ledger";
+import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
 import type { SessionObject } from "../sessions/session-object";
 
 export interface RateLimitBinding {
