@@ -10,6 +10,7 @@ import type { Gateway } from "../support/gateway";
 import { type OidcSetup, startOidcGateway } from "../support/oidc-gateway";
 import type { TestIdp } from "../support/oidc-idp";
 import { loginThroughIdp } from "../support/oidc-login";
+import { waitForSnapshot } from "../support/revocations";
 import { REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { decodeClaims, mintToken } from "../support/tokens";
 
@@ -123,7 +124,9 @@ describe("the provider's side of a session", () => {
     });
     expect(refused.status).toBe(401);
     expect(setCookie(refused, REFRESH_COOKIE)?.attributes).toContain("Max-Age=0");
-    expect(await (await gateway.kv()).get(`sid:${session.claims.sid}`)).not.toBeNull();
+    const sid = String(session.claims.sid);
+    // The session's revocation is recorded and published for the other isolates.
+    await waitForSnapshot(gateway, (published) => Object.hasOwn(published.sid, sid));
     // The session's still-unexpired access token is refused too.
     const api = await gateway.fetch("/api/x", { headers: { authorization: `Bearer ${session.accessToken}` } });
     expect(api.status).toBe(401);
