@@ -4,6 +4,9 @@
  * CREDENTIAL_CHECK_SECRET in `X-Portcullis-Credential-Secret`, and reads
  * `{ "sub": "...", "scope": "a b" | ["a","b"], "roles": ["..."] }` from a 200.
  * 401/403/404 mean "no such user or wrong password"; anything else means the check is down.
+ *
+ * Inside your own Hono app (portcullis/hono) the check can be a function of yours instead;
+ * its answer passes the same rules.
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
@@ -20,6 +23,21 @@ export interface CheckedSubject {
   readonly roles: readonly string[];
 }
 
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** What a credential check answers for a known user: scopes as a list or space-separated. */
+export interface SubjectAnswer {
+  readonly sub: string;
+  readonly scope?: string | readonly string[];
+  readonly roles?: readonly string[];
+}
+
+/** A credential check in code: the subject, or `undefined` for unknown user or wrong password. */
+export type CredentialCheck = (credentials: Credentials) => Promise<SubjectAnswer | undefined>;
+
 /** A list from a space-separated string or an array, every item passing `valid`. */
 function names(value: unknown, valid: (item: unknown) => boolean): string[] | undefined {
   if (value === undefined) return [];
@@ -28,11 +46,26 @@ function names(value: unknown, valid: (item: unknown) => boolean): string[] | un
   return list as string[];
 }
 
+/** The same rules the verifier applies, so login never mints a token that is refused on use. */
+function checkedSubject(answer: { sub?: unknown; scope?: unknown; roles?: unknown } | undefined): CheckedSubject {
+  const scope = names(answer?.scope, isScopeToken);
+  const roles = names(answer?.roles, isRole);
+  if (!isIdentifier(answer?.sub) || !scope || !roles) {
+    throw new GatewayError("credential_check_unavailable", { detail: "credential check answer has the wrong shape" });
+  }
+  return { sub: answer.sub, scope, roles };
+}
+
 export async function checkCredentials(
   context: RequestContext,
   incoming: Request,
-  credentials: { username: string; password: string },
+  credentials: Credentials,
 ): Promise<CheckedSubject> {
+  if (context.credentialCheck !== undefined) {
+    const answer = await context.credentialCheck(credentials);
+    if (answer === undefined) throw new GatewayError("credentials_invalid");
+    return checkedSubject(answer);
+  }
   const secret = context.config.credentialCheckSecret;
   if (secret === undefined)
     throw new GatewayError("misconfigured", { detail: "CREDENTIAL_CHECK_SECRET: is required for login" });
@@ -67,11 +100,5 @@ export async function checkCredentials(
       cause: error,
     });
   }
-  // The same rules the verifier applies, so login never mints a token that is refused on use.
-  const scope = names(answer?.scope, isScopeToken);
-  const roles = names(answer?.roles, isRole);
-  if (!isIdentifier(answer?.sub) || !scope || !roles) {
-    throw new GatewayError("credential_check_unavailable", { detail: "credential check answer has the wrong shape" });
-  }
-  return { sub: answer.sub, scope, roles };
+  return checkedSubject(answer);
 }

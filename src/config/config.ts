@@ -9,6 +9,7 @@ export type GatewayMode = "production" | "development";
 export type SameSite = "Strict" | "Lax" | "None";
 
 export type UpstreamTarget =
+  | { readonly kind: "none" }
   | { readonly kind: "binding" }
   | { readonly kind: "url"; readonly origin: string; readonly basePath: string };
 

@@ -24,13 +24,14 @@ function parseMode(env: Env): GatewayMode {
   return value;
 }
 
-function parseUpstream(env: Env): UpstreamTarget {
+function parseUpstream(env: Env, required: boolean): UpstreamTarget {
   const url = text(env, "UPSTREAM_URL");
   if (url !== undefined) {
     const parsed = absoluteUrl("UPSTREAM_URL", url);
     return Object.freeze({ kind: "url", origin: parsed.origin, basePath: parsed.pathname.replace(/\/+$/, "") });
   }
   if (env.UPSTREAM !== undefined) return Object.freeze({ kind: "binding" });
+  if (!required) return Object.freeze({ kind: "none" });
   throw new ConfigError("UPSTREAM_URL", "is required (or bind the upstream as the UPSTREAM service)");
 }
 
@@ -112,8 +113,13 @@ function parseAllowedOrigins(env: Env): string[] {
   });
 }
 
+export interface ParseOptions {
+  /** The standalone gateway forwards to an upstream; a Hono app using the middleware need not. */
+  readonly requireUpstream?: boolean;
+}
+
 /** Parse and validate every setting. Throws ConfigError naming the first bad one. */
-export function parseConfig(env: Env): GatewayConfig {
+export function parseConfig(env: Env, options: ParseOptions = {}): GatewayConfig {
   const mode = parseMode(env);
   const development = mode === "development";
 
@@ -156,7 +162,7 @@ export function parseConfig(env: Env): GatewayConfig {
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
-    upstream: parseUpstream(env),
+    upstream: parseUpstream(env, options.requireUpstream ?? true),
     upstreamTimeoutMs: integer(env, "UPSTREAM_TIMEOUT_MS", 30_000, 100, 600_000),
     issuer,
     audience,

@@ -2,6 +2,7 @@
  * Everything one request needs, built once at the edge of the app: the parsed config,
  * keys, stores and clock. Handlers receive this, never the raw env.
  */
+import type { CredentialCheck } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
@@ -18,6 +19,8 @@ export interface RequestContext {
   readonly revocations: Revocations;
   readonly sessions: Sessions;
   readonly upstream: Upstream;
+  /** Who is logging in, when the app checks credentials in code (portcullis/hono). */
+  readonly credentialCheck: CredentialCheck | undefined;
   readonly requestId: string;
   readonly clientIp: string | undefined;
   readonly now: () => number;
@@ -34,9 +37,19 @@ function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number):
   return store;
 }
 
-export async function createRequestContext(env: Env, request: Request): Promise<RequestContext> {
+export interface RequestContextOptions {
+  /** Settings parsed elsewhere (portcullis/hono); the standalone Worker's come from its env. */
+  readonly config?: GatewayConfig;
+  readonly credentialCheck?: CredentialCheck;
+}
+
+export async function createRequestContext(
+  env: Env,
+  request: Request,
+  options: RequestContextOptions = {},
+): Promise<RequestContext> {
   const now = Date.now;
-  const config = configFor(env);
+  const config = options.config ?? configFor(env);
   const keys = await keyRingFor(config);
   const requestId = crypto.randomUUID();
   const revocations = revocationStoreFor(config, env, now).forRequest(requestId);
@@ -60,6 +73,7 @@ export async function createRequestContext(env: Env, request: Request): Promise<
       return sessions;
     },
     upstream: { config, binding: env.UPSTREAM },
+    credentialCheck: options.credentialCheck,
     requestId,
     clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
     now,

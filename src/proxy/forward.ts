@@ -17,6 +17,9 @@ export interface Upstream {
 /** The upstream URL for an incoming request URL (path and query kept as sent). */
 export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.pathname + incoming.search): string {
   const target = upstream.config.upstream;
+  if (target.kind === "none") {
+    throw new GatewayError("misconfigured", { detail: "UPSTREAM_URL: is required to reach an upstream" });
+  }
   // With a service binding the host is nominal; the binding decides where it goes.
   if (target.kind === "binding") return `${incoming.protocol}//${incoming.host}${path}`;
   return `${target.origin}${target.basePath}${path}`;

@@ -1,0 +1,43 @@
+/**
+ * Turns anything thrown while serving a request into its answer, through the one
+ * problem+json / RFC 6750 mapping (errors/problem.ts), and logs it. Shared by the
+ * standalone Worker's error handler and the portcullis/hono middleware and endpoints.
+ *
+ * With OpenID Connect login configured, a browser navigating without a valid token is
+ * sent to the login instead (auth/oidc-navigation.ts), and a failed navigation under
+ * /auth/oidc/ gets an HTML error page.
+ */
+import { isNavigation, loginRedirectFor } from "../auth/oidc-navigation";
+import { ConfigError } from "../config/parse-config";
+import { errorPage } from "../errors/error-page";
+import { GatewayError } from "../errors/gateway-error";
+import { problemResponse, statusOf } from "../errors/problem";
+import { appendClearedCookies } from "../http/token-response";
+import { log } from "../log/logger";
+import type { RequestContext } from "./request-context";
+
+export async function answerError(
+  error: unknown,
+  context: RequestContext | undefined,
+  request: Request,
+): Promise<Response> {
+  const requestId = context?.requestId ?? crypto.randomUUID();
+  const realm = context?.config.realm ?? "portcullis";
+  if (error instanceof GatewayError) {
+    const fields = { requestId, code: error.code, status: statusOf(error.code), detail: error.detail };
+    if (error instanceof ConfigError) log.error("config_invalid", { ...fields, setting: error.setting });
+    else if (statusOf(error.code) >= 500) log.error("dependency_failed", fields);
+    else log.info("request_refused", fields);
+    const redirect = context ? loginRedirectFor(context, request, error) : undefined;
+    if (redirect !== undefined) return redirect;
+    const headers = new Headers();
+    if (error.code === "method_not_allowed") headers.set("allow", error.allow ?? "POST");
+    if (error.clearSession && context) appendClearedCookies(headers, context.config);
+    if (isNavigation(request) && new URL(request.url).pathname.startsWith("/auth/oidc/")) {
+      return errorPage(error, { realm, requestId }, headers);
+    }
+    return problemResponse(error, { realm, requestId }, headers);
+  }
+  log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
+  return problemResponse(new GatewayError("internal_error", { cause: error }), { realm, requestId });
+}
