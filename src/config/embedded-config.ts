@@ -1,0 +1,67 @@
+/**
+ * Settings for Portcullis inside your own Worker (portcullis/hono): the Worker's vars and
+ * secrets, by the names of docs/configuration.md, with settings given in code on top.
+ * No upstream is required. Settings given in code are checked when the app starts;
+ * the rest when the first request brings the env.
+ */
+import type { GatewayConfig } from "./config";
+import { type Env, type PortcullisSettings, SETTING_NAMES, type SettingName } from "./env";
+import { ConfigError, parseConfig } from "./parse-config";
+
+const SECRETS: ReadonlySet<SettingName> = new Set([
+  "SIGNING_KEYS",
+  "ACCESS_SECRET",
+  "CREDENTIAL_CHECK_SECRET",
+  "OPERATOR_TOKEN",
+  "REVOKE_CLIENT_SECRET",
+]);
+
+// Stand-ins for what only the env can give, so the startup check judges only code's settings.
+const STAND_INS: PortcullisSettings = {
+  TOKEN_ISSUER: "https://portcullis.invalid",
+  TOKEN_AUDIENCE: "portcullis",
+  ACCESS_SECRET: "a stand-in used only to check the other settings",
+};
+
+/** Checks settings given in code at startup; throws ConfigError naming the setting. */
+export function checkCodeSettings(settings: unknown): PortcullisSettings {
+  if (settings === undefined) return Object.freeze({});
+  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
+    throw new ConfigError("settings", "must be an object of settings by name (docs/configuration.md)");
+  }
+  const known: ReadonlySet<string> = new Set(SETTING_NAMES);
+  for (const name of Object.keys(settings)) {
+    if (!known.has(name)) throw new ConfigError(name, "is not a Portcullis setting (docs/configuration.md)");
+    if (SECRETS.has(name as SettingName)) {
+      throw new ConfigError(name, "is a secret: set it with `wrangler secret put` (or .dev.vars), not in code");
+    }
+  }
+  const given = Object.freeze({ ...(settings as PortcullisSettings) });
+  try {
+    parseConfig({ ...STAND_INS, ...given } as Env, { requireUpstream: false });
+  } catch (error) {
+    if (error instanceof ConfigError && error.setting in given) throw error;
+    if (!(error instanceof ConfigError)) throw error;
+  }
+  return given;
+}
+
+/** The config for one env object and one set of code settings, parsed once. */
+export function embeddedConfigFor(
+  settings: PortcullisSettings,
+  env: Env,
+  cache: WeakMap<object, GatewayConfig | ConfigError>,
+): GatewayConfig {
+  let entry = cache.get(env);
+  if (entry === undefined) {
+    try {
+      entry = parseConfig({ ...env, ...settings }, { requireUpstream: false });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      entry = error;
+    }
+    cache.set(env, entry);
+  }
+  if (entry instanceof ConfigError) throw entry;
+  return entry;
+}

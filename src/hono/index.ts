@@ -1,0 +1,23 @@
+/**
+ * `portcullis/hono`: Portcullis inside your own Hono app on Workers. See docs/hono.md.
+ *
+ * @example
+ * import { Hono } from "hono";
+ * import { mountAuthEndpoints, portcullis, requireScopes, type PortcullisVariables } from "portcullis/hono";
+ * export { SessionObject } from "portcullis/hono";
+ *
+ * const app = new Hono<{ Bindings: Env; Variables: PortcullisVariables }>();
+ * mountAuthEndpoints(app, { checkCredentials });
+ * app.use("/api/*", portcullis());
+ * app.get("/api/me", (c) => c.json({ sub: c.var.auth.sub }));
+ * app.get("/api/admin", requireScopes("admin"), (c) => c.text("hello"));
+ * export default app;
+ */
+export type { Credentials, SubjectAnswer } from "../auth/credential-check";
+export type { PortcullisBindings, PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
+export { ConfigError } from "../config/parse-config";
+export { SessionObject } from "../sessions/session-object";
+export type { AuthIdentity, PortcullisVariables } from "./middleware";
+export { portcullis, requireRoles, requireScopes } from "./middleware";
+export { mountAuthEndpoints } from "./mount";
+export type { PortcullisOptions } from "./options";

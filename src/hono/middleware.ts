@@ -1,0 +1,129 @@
+/**
+ * `portcullis(...)`: the gateway's authentication as Hono middleware. It runs the same
+ * steps as the standalone gateway (gateway/authenticate.ts): reads the access token,
+ * verifies it (own keys, a JWKS or a remote JWKS), refreshes an expired one transparently
+ * through the session object, checks the KV revocation list, and puts the caller in
+ * `c.var.auth`. A refused request gets the same RFC 6750 / problem+json answer.
+ *
+ * @example
+ * app.use("/api/*", portcullis());
+ * app.get("/api/me", (c) => c.json({ sub: c.var.auth.sub }));
+ * app.delete("/api/orders/:id", requireRoles("operator"), handler);
+ */
+
+import type { MiddlewareHandler } from "hono";
+import { decodeJwt, type JWTPayload } from "jose";
+import { GatewayError } from "../errors/gateway-error";
+import { answerError } from "../gateway/answer-error";
+import { answerRefresh, authenticate } from "../gateway/authenticate";
+import type { RequestContext } from "../gateway/request-context";
+import { missingGrants } from "../policy/route-policy";
+import type { AccessTokenClaims } from "../tokens/access-token-claims";
+import { type PortcullisOptions, resolveOptions } from "./options";
+
+/** Who is calling, as `c.var.auth`. */
+export interface AuthIdentity {
+  readonly sub: string;
+  /** The session id; `undefined` for a token that belongs to no session of ours. */
+  readonly sid: string | undefined;
+  readonly scopes: ReadonlySet<string>;
+  readonly roles: ReadonlySet<string>;
+  /** Every claim of the verified access token, as sent. */
+  readonly claims: JWTPayload;
+  /** The verified access token (a new one when it was refreshed on the way). */
+  readonly token: string;
+}
+
+/** Add to your app's `Variables` to type `c.var.auth`. */
+export interface PortcullisVariables {
+  auth: AuthIdentity;
+}
+
+type AuthEnv = { Variables: PortcullisVariables };
+
+// The context of the request the middleware authenticated, for requireScopes/requireRoles' answers.
+const contexts = new WeakMap<Request, RequestContext>();
+
+function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
+  let raw: JWTPayload | undefined;
+  return {
+    sub: claims.sub,
+    sid: claims.sid,
+    scopes: claims.scopes,
+    roles: claims.roles,
+    // Decoded only when read; the token's signature and claims were checked already.
+    get claims() {
+      raw ??= Object.freeze(decodeJwt(token));
+      return raw;
+    },
+    token,
+  };
+}
+
+/** The authentication middleware. Options are checked here, once; see PortcullisOptions. */
+export function portcullis(options?: PortcullisOptions): MiddlewareHandler<AuthEnv> {
+  const resolved = resolveOptions(options);
+  return async function portcullisAuthenticate(c, next) {
+    let context: RequestContext | undefined;
+    let authenticated: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      context = await resolved.contextFor(c);
+      authenticated = await authenticate(context, c.req.raw);
+    } catch (error) {
+      return answerError(error, context);
+    }
+    contexts.set(c.req.raw, context);
+    c.set("auth", identityOf(authenticated.claims, authenticated.token));
+    await next();
+    if (authenticated.refreshed !== undefined && c.res.status !== 101) {
+      // Assigning c.res makes Hono copy the answer, so its headers are ours to change even
+      // when the handler passed a fetch() answer through.
+      c.res = new Response(c.res.body, c.res);
+      answerRefresh(context, c.res.headers, authenticated);
+    }
+    return undefined;
+  };
+}
+
+function requireGrants(kind: "scopes" | "roles", names: readonly string[]): MiddlewareHandler<AuthEnv> {
+  if (names.length === 0 || !names.every((name) => typeof name === "string" && name !== "")) {
+    throw new TypeError(`require${kind === "scopes" ? "Scopes" : "Roles"}: give one or more non-empty names`);
+  }
+  const route = {
+    access: "protected",
+    scopes: kind === "scopes" ? names : [],
+    roles: kind === "roles" ? names : [],
+  } as const;
+  return async function requireGrantsOfRoute(c, next) {
+    const auth = c.get("auth") as AuthIdentity | undefined;
+    const context = contexts.get(c.req.raw);
+    if (auth === undefined) {
+      return answerError(
+        new GatewayError("misconfigured", { detail: "requireScopes/requireRoles runs after portcullis()" }),
+        context,
+      );
+    }
+    const missing = missingGrants(route, auth);
+    if (missing.scopes.length > 0 || missing.roles.length > 0) {
+      return answerError(
+        new GatewayError("insufficient_scope", {
+          detail: `missing scopes [${missing.scopes.join(" ")}] roles [${missing.roles.join(" ")}]`,
+          requiredScopes: route.scopes,
+        }),
+        context,
+      );
+    }
+    await next();
+    return undefined;
+  };
+}
+
+/** Refuses (403 insufficient_scope) a caller whose token lacks any of these scopes. */
+export function requireScopes(...scopes: string[]): MiddlewareHandler<AuthEnv> {
+  return requireGrants("scopes", scopes);
+}
+
+/** Refuses (403 insufficient_scope) a caller who lacks any of these roles. */
+export function requireRoles(...roles: string[]): MiddlewareHandler<AuthEnv> {
+  return requireGrants("roles", roles);
+}

@@ -1,0 +1,52 @@
+/**
+ * `mountAuthEndpoints(app, options)`: serves the gateway's endpoints from your Hono app,
+ * from the same table as the standalone Worker (auth/routes.ts): POST /auth/login,
+ * /auth/refresh, /auth/logout, /auth/revoke, the operator endpoints, and
+ * GET /.well-known/jwks.json. Each answers its errors itself, through the one mapping.
+ *
+ * @example
+ * mountAuthEndpoints(app, { checkCredentials: ({ username, password }) => users.check(username, password) });
+ */
+import type { Context, Hono } from "hono";
+import { AUTH_ROUTES, type AuthHandler, handleJwks, JWKS_PATH } from "../auth/routes";
+import { assertServable } from "../config/development-guard";
+import { GatewayError } from "../errors/gateway-error";
+import { answerError } from "../gateway/answer-error";
+import type { RequestContext } from "../gateway/request-context";
+import { discardUnreadBody } from "../http/read-body";
+import { type PortcullisOptions, type ResolvedOptions, resolveOptions } from "./options";
+
+function serve(resolved: ResolvedOptions, handler: AuthHandler) {
+  return async function portcullisEndpoint(c: Context): Promise<Response> {
+    let context: RequestContext | undefined;
+    try {
+      context = await resolved.contextFor(c);
+      assertServable(context.config, c.req.url);
+      const response = await handler(context, c.req.raw);
+      response.headers.set("x-request-id", context.requestId);
+      return response;
+    } catch (error) {
+      return answerError(error, context);
+    } finally {
+      await discardUnreadBody(c.req.raw);
+    }
+  };
+}
+
+/** Mounts the auth endpoints and the JWKS on `app`. Options are checked here, once. */
+// biome-ignore lint/suspicious/noExplicitAny: any app, whatever its Env
+export function mountAuthEndpoints<App extends Hono<any, any, any>>(app: App, options?: PortcullisOptions): App {
+  const resolved = resolveOptions(options);
+  const notAllowed: AuthHandler = async () => {
+    throw new GatewayError("method_not_allowed");
+  };
+  for (const [path, handler] of AUTH_ROUTES) {
+    app.post(path, serve(resolved, handler));
+    app.all(path, serve(resolved, notAllowed));
+  }
+  app.get(
+    JWKS_PATH,
+    serve(resolved, async (context) => handleJwks(context)),
+  );
+  return app;
+}

@@ -1,0 +1,62 @@
+/**
+ * The options of `portcullis(...)` and `mountAuthEndpoints(...)`, checked once when they
+ * are called (at your Worker's startup), so a mistake is a clear error naming the option,
+ * not a failure on some later request.
+ */
+import type { Context } from "hono";
+import type { CredentialCheck, Credentials, SubjectAnswer } from "../auth/credential-check";
+import type { GatewayConfig } from "../config/config";
+import { checkCodeSettings, embeddedConfigFor } from "../config/embedded-config";
+import type { Env, PortcullisSettings } from "../config/env";
+import { ConfigError } from "../config/parse-config";
+import { createRequestContext, type RequestContext } from "../gateway/request-context";
+
+export interface PortcullisOptions {
+  /**
+   * Settings by the names of docs/configuration.md (`TOKEN_ISSUER`, `ACCESS_TOKEN_TTL`,
+   * `JWKS_URL`, …). They win over the Worker's vars of the same name; anything not given
+   * here is read from the env. Secrets (`SIGNING_KEYS`, `ACCESS_SECRET`, …) are refused
+   * here: put them in Worker secrets.
+   */
+  readonly settings?: PortcullisSettings;
+  /**
+   * Your credential check, for `POST /auth/login`: the subject with its scopes and roles,
+   * or `undefined` for an unknown user or a wrong password. Without it, login asks the
+   * upstream's credential check (UPSTREAM_URL + CREDENTIAL_CHECK_PATH), as the standalone
+   * gateway does.
+   *
+   * @example
+   * checkCredentials: async ({ username, password }, c) =>
+   *   (await c.env.USERS.verify(username, password)) ? { sub: username, scope: "read" } : undefined
+   */
+  readonly checkCredentials?: (
+    credentials: Credentials,
+    c: Context,
+  ) => Promise<SubjectAnswer | undefined> | SubjectAnswer | undefined;
+}
+
+/** Options after the startup check: what the middleware and the endpoints run on. */
+export interface ResolvedOptions {
+  contextFor(c: Context): Promise<RequestContext>;
+}
+
+export function resolveOptions(options: PortcullisOptions | undefined): ResolvedOptions {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new ConfigError("options", "must be an object");
+  }
+  const settings = checkCodeSettings(options?.settings);
+  const check = options?.checkCredentials;
+  if (check !== undefined && typeof check !== "function") {
+    throw new ConfigError("checkCredentials", "must be a function");
+  }
+  const configs = new WeakMap<object, GatewayConfig | ConfigError>();
+  return Object.freeze({
+    contextFor(c: Context): Promise<RequestContext> {
+      const env = (c.env ?? {}) as Env;
+      const config = embeddedConfigFor(settings, env, configs);
+      const credentialCheck: CredentialCheck | undefined =
+        check === undefined ? undefined : async (credentials) => check(credentials, c);
+      return createRequestContext(env, c.req.raw, { config, credentialCheck });
+    },
+  });
+}

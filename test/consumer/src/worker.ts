@@ -1,0 +1,33 @@
+// An existing Hono app on Workers that adds Portcullis: its own routes, the auth endpoints
+// mounted beside them, and the middleware in front of /api/*.
+import { Hono } from "hono";
+import { mountAuthEndpoints, type PortcullisVariables, portcullis, requireScopes } from "portcullis/hono";
+
+export { SessionObject } from "portcullis/hono";
+
+const USERS: Record<string, { password: string; scope: string }> = {
+  alice: { password: "wonderland", scope: "read write" },
+};
+
+const app = new Hono<{ Bindings: Env; Variables: PortcullisVariables }>();
+
+app.get("/", (c) => c.text("a public page of the app"));
+
+mountAuthEndpoints(app, {
+  settings: { ACCESS_TOKEN_TTL: 300 },
+  checkCredentials: ({ username, password }) => {
+    const user = USERS[username];
+    return user !== undefined && user.password === password ? { sub: username, scope: user.scope } : undefined;
+  },
+});
+
+app.use("/api/*", portcullis({ settings: { ACCESS_TOKEN_TTL: 300 } }));
+
+app.get("/api/me", (c) => {
+  const { sub, sid, scopes, roles, claims } = c.var.auth;
+  return c.json({ sub, sid, scopes: [...scopes], roles: [...roles], iss: claims.iss, audience: c.env.TOKEN_AUDIENCE });
+});
+
+app.get("/api/admin", requireScopes("admin"), (c) => c.text("admin only"));
+
+export default app;

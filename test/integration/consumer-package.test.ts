@@ -1,0 +1,177 @@
+/**
+ * Portcullis as a user gets it from npm: the repository is packed, the tarball installed
+ * into an empty folder outside it, and a small Hono Worker there (test/consumer/) that
+ * uses portcullis/hono with its own wrangler.toml is type-checked against the installed
+ * declarations, bundled by wrangler and run in miniflare. A browser module there that
+ * imports portcullis/client and portcullis/client/axios is type-checked too.
+ *
+ * The install resolves hono and jose from npm's cache first (npm ci filled it), the
+ * registry otherwise; the toolchain (wrangler, tsc, miniflare) is the repository's.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { ROOT } from "../support/build-worker";
+import { setCookie } from "../support/session-helpers";
+import { makeKey, type TestKey } from "../support/test-keys";
+import { decodeClaims, mintToken } from "../support/tokens";
+
+const REFRESH_COOKIE = "__Host-portcullis-refresh";
+const bin = (name: string) => path.join(ROOT, "node_modules/.bin", name);
+const work = mkdtempSync(path.join(tmpdir(), "portcullis-consumer-"));
+const run = (command: string, args: string[], cwd = work) =>
+  execFileSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error", CI: "true" },
+  });
+
+let mf: Miniflare;
+let url: string;
+let key: TestKey;
+
+beforeAll(async () => {
+  const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], ROOT)) as [{ filename: string }];
+  cpSync(path.join(ROOT, "test/consumer"), work, { recursive: true });
+  const honoVersion = JSON.parse(readFileSync(path.join(ROOT, "node_modules/hono/package.json"), "utf8")).version;
+  writeFileSync(
+    path.join(work, "package.json"),
+    JSON.stringify({
+      name: "consumer-app",
+      private: true,
+      type: "module",
+      dependencies: { portcullis: `file:./${packed[0].filename}`, hono: honoVersion },
+    }),
+  );
+  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]);
+  // The consumer's Env and runtime types come from its own wrangler.toml, as Cloudflare recommends.
+  run(bin("wrangler"), ["types"]);
+  run(bin("wrangler"), ["deploy", "--dry-run", "--outdir", "dist"]);
+
+  key = await makeKey("EdDSA", "consumer-key");
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(work, "wrangler.toml"));
+  mf = new Miniflare({
+    ...workerOptions,
+    modules: true,
+    scriptPath: path.join(work, "dist/worker.js"),
+    modulesRoot: path.join(work, "dist"),
+    bindings: { ...(workerOptions.bindings ?? {}), SIGNING_KEYS: JSON.stringify([key.privateJwk]) },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  url = (await mf.ready).toString().replace(/\/$/, "");
+}, 180_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const call = (requestPath: string, init?: RequestInit) =>
+  fetch(`${url}${requestPath}`, { redirect: "manual", ...init });
+
+async function login(): Promise<{ accessToken: string; refreshToken: string }> {
+  const response = await call("/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "alice", password: "wonderland" }),
+  });
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { access_token: string; expires_in: number };
+  expect(body.expires_in).toBe(300); // the setting given in code
+  return { accessToken: body.access_token, refreshToken: setCookie(response, REFRESH_COOKIE)?.value ?? "" };
+}
+
+describe("a Hono Worker that installed the packed portcullis", () => {
+  it("type-checks against the installed declarations (Worker and browser module)", () => {
+    expect(() => run(bin("tsc"), ["-p", "tsconfig.json"])).not.toThrow();
+    expect(() => run(bin("tsc"), ["-p", "browser/tsconfig.json"])).not.toThrow();
+  });
+
+  it("serves its own routes and refuses /api/* without a token with an RFC 6750 challenge", async () => {
+    expect(await (await call("/")).text()).toBe("a public page of the app");
+    const refused = await call("/api/me");
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="portcullis"');
+  });
+
+  it("logs in through the app's own credential check and refuses a wrong password", async () => {
+    const wrong = await call("/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "nope" }),
+    });
+    expect(wrong.status).toBe(401);
+    const { accessToken } = await login();
+    const me = await call("/api/me", { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({
+      sub: "alice",
+      scopes: ["read", "write"],
+      roles: [],
+      iss: "https://consumer.test",
+      audience: "consumer-api",
+    });
+    const admin = await call("/api/admin", { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(admin.status).toBe(403);
+    expect(admin.headers.get("www-authenticate")).toContain('error="insufficient_scope", scope="admin"');
+  });
+
+  it("publishes its verification key at the JWKS path", async () => {
+    const jwks = (await (await call("/.well-known/jwks.json")).json()) as { keys: Array<{ kid: string; d?: string }> };
+    expect(jwks.keys.map((jwk) => jwk.kid)).toEqual(["consumer-key"]);
+    expect(jwks.keys[0]?.d).toBeUndefined();
+  });
+
+  it("refreshes an expired access token transparently, then refuses everything after logout", async () => {
+    const session = await login();
+    const { sub, sid, auth_time, scope } = decodeClaims(session.accessToken);
+    const expired = await mintToken(key, {
+      claims: { iss: "https://consumer.test", aud: "consumer-api", sub, sid, auth_time, scope } as never,
+      iatOffset: -3600,
+      ttl: 300,
+    });
+    const refreshed = await call("/api/me", {
+      headers: { authorization: `Bearer ${expired}`, cookie: `${REFRESH_COOKIE}=${session.refreshToken}` },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(((await refreshed.json()) as { sid: string }).sid).toBe(sid);
+    const newToken = refreshed.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+    expect(decodeClaims(newToken)).toMatchObject({ sub: "alice", sid });
+    const rotated = setCookie(refreshed, REFRESH_COOKIE)?.value;
+    expect(rotated).toBeDefined();
+    expect(rotated).not.toBe(session.refreshToken);
+
+    const logout = await call("/auth/logout", {
+      method: "POST",
+      headers: { authorization: `Bearer ${newToken}`, cookie: `${REFRESH_COOKIE}=${rotated}` },
+    });
+    expect(logout.status).toBe(204);
+    // The session is revoked in KV: its tokens are refused, and its refresh cookie cannot revive it.
+    const after = await call("/api/me", { headers: { authorization: `Bearer ${newToken}` } });
+    expect(after.status).toBe(401);
+    expect(after.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    const revived = await call("/api/me", {
+      headers: { authorization: `Bearer ${expired}`, cookie: `${REFRESH_COOKIE}=${rotated}` },
+    });
+    expect(revived.status).toBe(401);
+  });
+
+  it("revokes a refresh token through RFC 7009 /auth/revoke", async () => {
+    const session = await login();
+    const revoke = await call("/auth/revoke", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: session.refreshToken, token_type_hint: "refresh_token" }),
+    });
+    expect(revoke.status).toBe(200);
+    const refresh = await call("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: `${REFRESH_COOKIE}=${session.refreshToken}` },
+    });
+    expect(refresh.status).toBe(401);
+  });
+});
