@@ -21,7 +21,9 @@ const MIN_SECRET_LENGTH = 32;
 export function text(env: Env, name: keyof Env): string | undefined {
   const value = env[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string") return undefined;
+  // A TOML number or boolean (ACCESS_COOKIE = true), or one given in code, means its text.
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value !== "string") throw new ConfigError(String(name), "must be a string");
   const trimmed = value.trim();
   return trimmed === "" ? undefined : trimmed;
 }

@@ -49,8 +49,9 @@ function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
   return {
     sub: claims.sub,
     sid: claims.sid,
-    scopes: claims.scopes,
-    roles: claims.roles,
+    // Copies: the verified claims are cached and shared by later requests with this token.
+    scopes: new Set(claims.scopes),
+    roles: new Set(claims.roles),
     // Decoded only when read; the token's signature and claims were checked already.
     get claims() {
       raw ??= Object.freeze(decodeJwt(token));
@@ -70,7 +71,7 @@ export function portcullis(options?: PortcullisOptions): MiddlewareHandler<AuthE
       context = await resolved.contextFor(c);
       authenticated = await authenticate(context, c.req.raw);
     } catch (error) {
-      return answerError(error, context);
+      return answerError(error, context, c.req.raw);
     }
     contexts.set(c.req.raw, context);
     c.set("auth", identityOf(authenticated.claims, authenticated.token));
@@ -101,6 +102,7 @@ function requireGrants(kind: "scopes" | "roles", names: readonly string[]): Midd
       return answerError(
         new GatewayError("misconfigured", { detail: "requireScopes/requireRoles runs after portcullis()" }),
         context,
+        c.req.raw,
       );
     }
     const missing = missingGrants(route, auth);
@@ -111,6 +113,7 @@ function requireGrants(kind: "scopes" | "roles", names: readonly string[]): Midd
           requiredScopes: route.scopes,
         }),
         context,
+        c.req.raw,
       );
     }
     await next();

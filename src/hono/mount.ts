@@ -1,15 +1,15 @@
 /**
  * `mountAuthEndpoints(app, options)`: serves the gateway's endpoints from your Hono app,
- * from the same table as the standalone Worker (auth/routes.ts): POST /auth/login,
- * /auth/refresh, /auth/logout, /auth/revoke, the operator endpoints, and
- * GET /.well-known/jwks.json. Each answers its errors itself, through the one mapping.
+ * from the same tables as the standalone Worker (auth/routes.ts): POST /auth/login,
+ * /auth/refresh, /auth/logout, /auth/revoke, the operator endpoints, OpenID Connect login
+ * (GET /auth/oidc/login, /auth/oidc/callback, POST /auth/oidc/backchannel-logout; they
+ * answer 503 unless OIDC_* is configured), and GET /.well-known/jwks.json. Each answers its errors itself, through the one mapping.
  *
  * @example
  * mountAuthEndpoints(app, { checkCredentials: ({ username, password }) => users.check(username, password) });
  */
 import type { Context, Hono } from "hono";
-import { AUTH_ROUTES, type AuthHandler, handleJwks, JWKS_PATH } from "../auth/routes";
-import { assertServable } from "../config/development-guard";
+import { AUTH_ROUTES, type AuthHandler, handleJwks, JWKS_PATH, NAVIGATION_ROUTES } from "../auth/routes";
 import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
 import type { RequestContext } from "../gateway/request-context";
@@ -21,12 +21,11 @@ function serve(resolved: ResolvedOptions, handler: AuthHandler) {
     let context: RequestContext | undefined;
     try {
       context = await resolved.contextFor(c);
-      assertServable(context.config, c.req.url);
       const response = await handler(context, c.req.raw);
       response.headers.set("x-request-id", context.requestId);
       return response;
     } catch (error) {
-      return answerError(error, context);
+      return answerError(error, context, c.req.raw);
     } finally {
       await discardUnreadBody(c.req.raw);
     }
@@ -43,6 +42,13 @@ export function mountAuthEndpoints<App extends Hono<any, any, any>>(app: App, op
   for (const [path, handler] of AUTH_ROUTES) {
     app.post(path, serve(resolved, handler));
     app.all(path, serve(resolved, notAllowed));
+  }
+  const onlyGet: AuthHandler = async () => {
+    throw new GatewayError("method_not_allowed", { allow: "GET, HEAD" });
+  };
+  for (const [path, handler] of NAVIGATION_ROUTES) {
+    app.get(path, serve(resolved, handler));
+    app.all(path, serve(resolved, onlyGet));
   }
   app.get(
     JWKS_PATH,

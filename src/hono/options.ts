@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import type { CredentialCheck, Credentials, SubjectAnswer } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
+import { assertServable } from "../config/development-guard";
 import { checkCodeSettings, embeddedConfigFor } from "../config/embedded-config";
 import type { Env, PortcullisSettings } from "../config/env";
 import { ConfigError } from "../config/parse-config";
@@ -54,6 +55,7 @@ export function resolveOptions(options: PortcullisOptions | undefined): Resolved
     contextFor(c: Context): Promise<RequestContext> {
       const env = (c.env ?? {}) as Env;
       const config = embeddedConfigFor(settings, env, configs);
+      assertServable(config, c.req.url);
       const credentialCheck: CredentialCheck | undefined =
         check === undefined ? undefined : async (credentials) => check(credentials, c);
       return createRequestContext(env, c.req.raw, { config, credentialCheck });

@@ -73,6 +73,20 @@ describe("parseConfig", () => {
     }
   });
 
+  it("reads TOML numbers and booleans as their text, and refuses a list where text belongs", () => {
+    expect(parseConfig({ ...base, ACCESS_COOKIE: true, ACCESS_TOKEN_TTL: 60 } as unknown as Env)).toMatchObject({
+      accessCookie: true,
+      accessTokenTtl: 60,
+    });
+    expect(settingOf({ TOKEN_ISSUER: ["https://auth.example.com"] })).toBe("TOKEN_ISSUER");
+  });
+
+  it("needs an upstream only where it forwards", () => {
+    expect(settingOf({ UPSTREAM_URL: undefined })).toBe("UPSTREAM_URL");
+    const embedded = parseConfig({ ...base, UPSTREAM_URL: undefined } as Env, { requireUpstream: false });
+    expect(embedded.upstream).toEqual({ kind: "none" });
+  });
+
   it("accepts ROUTES as a structured value or JSON text", () => {
     const rules = [{ path: "/health", public: true }];
     expect(parseConfig({ ...base, ROUTES: rules } as Env).routes).toHaveLength(1);

@@ -1,0 +1,103 @@
+/**
+ * portcullis/hono from source, in a Hono app that only verifies: no signing key of its
+ * own, access tokens from another issuer checked against its remote JWKS (JWKS_URL on
+ * 127.0.0.1), the KV revocation list consulted, and the verified token's claims in
+ * `c.var.auth`. The app is test/consumer's Worker, bundled with "portcullis/hono" pointing
+ * at src/ (the packed package is tested in consumer-package.test.ts).
+ */
+import path from "node:path";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { ROOT } from "../support/build-worker";
+import { type JwksServer, startJwksServer } from "../support/jwks-server";
+import { makeKey, type TestKey } from "../support/test-keys";
+import { mintToken } from "../support/tokens";
+
+const CONSUMER = path.join(ROOT, "test/consumer");
+const OUT_DIR = path.join(ROOT, "dist/test-hono-worker");
+const ISSUER = "https://consumer.test";
+const AUDIENCE = "consumer-api";
+
+let mf: Miniflare;
+let url: string;
+let jwks: JwksServer;
+let issuerKey: TestKey;
+
+beforeAll(async () => {
+  issuerKey = await makeKey("ES256", "other-issuer-key");
+  jwks = await startJwksServer([issuerKey.publicJwk]);
+  await build({
+    entryPoints: [path.join(CONSUMER, "src/worker.ts")],
+    outfile: path.join(OUT_DIR, "worker.js"),
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    external: ["cloudflare:*"],
+    alias: { "portcullis/hono": path.join(ROOT, "src/hono/index.ts") },
+    logLevel: "warning",
+  });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(CONSUMER, "wrangler.toml"));
+  mf = new Miniflare({
+    ...workerOptions,
+    modules: true,
+    scriptPath: path.join(OUT_DIR, "worker.js"),
+    modulesRoot: OUT_DIR,
+    bindings: { ...(workerOptions.bindings ?? {}), JWKS_URL: jwks.url },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  url = (await mf.ready).toString().replace(/\/$/, "");
+}, 60_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await jwks?.close();
+});
+
+const token = (claims: Record<string, unknown> = {}, key = issuerKey) =>
+  mintToken(key, { claims: { iss: ISSUER, aud: AUDIENCE, sub: "user-carol", sid: undefined, ...claims } as never });
+const me = (bearer: string) => fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${bearer}` } });
+
+describe("portcullis() with a remote JWKS and no signing key", () => {
+  it("accepts a token the remote JWKS verifies and exposes its identity and raw claims", async () => {
+    const response = await me(await token({ scope: "read", roles: ["auditor"] }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      sub: "user-carol",
+      scopes: ["read"],
+      roles: ["auditor"],
+      iss: ISSUER,
+      audience: AUDIENCE,
+    });
+  });
+
+  it("refuses a token signed by a key the JWKS does not hold, or for another audience", async () => {
+    const stranger = await makeKey("ES256", "other-issuer-key");
+    for (const bad of [await token({}, stranger), await token({ aud: "someone-else" })]) {
+      const response = await me(bad);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    }
+  });
+
+  it("refuses a token whose id is on the KV revocation list", async () => {
+    const jti = crypto.randomUUID();
+    const revoked = await token({ jti });
+    expect((await me(revoked)).status).toBe(200);
+    const kv = await mf.getKVNamespace("REVOKED");
+    await kv.put(`jti:${jti}`, JSON.stringify({ at: Date.now(), reason: "test" }), { expirationTtl: 60 });
+    expect((await me(revoked)).status).toBe(401);
+  });
+
+  it("answers login 503 problem+json, naming nothing secret, when the app has no signing key", async () => {
+    const response = await fetch(`${url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "wonderland" }),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+  });
+});
