@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 // Makes a signing key for Portcullis and prints how to install it as a Worker secret.
 //
-//   npm run keygen                 # Ed25519 (EdDSA), the default
+//   npm run keygen                 # Ed25519 (EdDSA), the default (npx portcullis-keygen from the package)
 //   npm run keygen -- --alg ES256  # or RS256
 //   npm run keygen -- --add '<current SIGNING_KEYS JSON>'   # rotation: keep the old keys
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";

@@ -5,19 +5,20 @@
  * declarations, bundled by wrangler and run in miniflare. A browser module there that
  * imports portcullis/client and portcullis/client/axios is type-checked too.
  *
- * The install resolves hono and jose from npm's cache first (npm ci filled it), the
+ * The signing key is made by the package's `portcullis-keygen`. The install resolves hono and jose from npm's cache first (npm ci filled it), the
  * registry otherwise; the toolchain (wrangler, tsc, miniflare) is the repository's.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { importJWK, type JWK } from "jose";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../support/build-worker";
 import { setCookie } from "../support/session-helpers";
-import { makeKey, type TestKey } from "../support/test-keys";
+import type { TestKey } from "../support/test-keys";
 import { decodeClaims, mintToken } from "../support/tokens";
 
 const REFRESH_COOKIE = "__Host-portcullis-refresh";
@@ -53,7 +54,9 @@ beforeAll(async () => {
   run(bin("wrangler"), ["types"]);
   run(bin("wrangler"), ["deploy", "--dry-run", "--outdir", "dist"]);
 
-  key = await makeKey("EdDSA", "consumer-key");
+  // The signing key comes from the package's own key generator, as a user would make it.
+  const [privateJwk] = JSON.parse(run(path.join(work, "node_modules/.bin/portcullis-keygen"), [])) as [JWK];
+  key = { privateJwk, publicJwk: {}, privateKey: (await importJWK(privateJwk)) as CryptoKey };
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(work, "wrangler.toml"));
   mf = new Miniflare({
     ...workerOptions,
@@ -122,7 +125,7 @@ describe("a Hono Worker that installed the packed portcullis", () => {
 
   it("publishes its verification key at the JWKS path", async () => {
     const jwks = (await (await call("/.well-known/jwks.json")).json()) as { keys: Array<{ kid: string; d?: string }> };
-    expect(jwks.keys.map((jwk) => jwk.kid)).toEqual(["consumer-key"]);
+    expect(jwks.keys.map((jwk) => jwk.kid)).toEqual([key.privateJwk.kid]);
     expect(jwks.keys[0]?.d).toBeUndefined();
   });
 
