@@ -5,8 +5,9 @@
  * declarations, bundled by wrangler and run in miniflare. A browser module there that
  * imports portcullis/client and portcullis/client/axios is type-checked too.
  *
- * The signing key is made by the package's `portcullis-keygen`. The install resolves hono and jose from npm's cache first (npm ci filled it), the
- * registry otherwise; the toolchain (wrangler, tsc, miniflare) is the repository's.
+ * The signing key is made by the package's `portcullis-keygen`. The install is offline:
+ * the dependencies come as tarballs of the repository's installed copies; the toolchain
+ * (wrangler, tsc, miniflare) is the repository's.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -39,17 +40,29 @@ let key: TestKey;
 beforeAll(async () => {
   const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], ROOT)) as [{ filename: string }];
   cpSync(path.join(ROOT, "test/consumer"), work, { recursive: true });
-  const honoVersion = JSON.parse(readFileSync(path.join(ROOT, "node_modules/hono/package.json"), "utf8")).version;
+  // Offline and deterministic: the package's dependencies and required peers (hono and
+  // jose, which depend on nothing) are given as tarballs of the versions npm ci installed.
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+  const dependencies: Record<string, string> = { portcullis: `file:./${packed[0].filename}` };
+  for (const name of [...Object.keys(manifest.dependencies), "hono"]) {
+    const [tarball] = JSON.parse(
+      run("npm", ["pack", "--json", "--ignore-scripts", path.join(ROOT, "node_modules", name)]),
+    ) as [{ filename: string }];
+    dependencies[name] = `file:./${tarball.filename}`;
+  }
   writeFileSync(
     path.join(work, "package.json"),
-    JSON.stringify({
-      name: "consumer-app",
-      private: true,
-      type: "module",
-      dependencies: { portcullis: `file:./${packed[0].filename}`, hono: honoVersion },
-    }),
+    JSON.stringify({ name: "consumer-app", private: true, type: "module", dependencies }),
   );
-  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"]);
+  run("npm", [
+    "install",
+    "--offline",
+    "--no-audit",
+    "--no-fund",
+    "--ignore-scripts",
+    "--cache",
+    path.join(work, ".npm"),
+  ]);
   // The consumer's Env and runtime types come from its own wrangler.toml, as Cloudflare recommends.
   run(bin("wrangler"), ["types"]);
   run(bin("wrangler"), ["deploy", "--dry-run", "--outdir", "dist"]);
