@@ -62,8 +62,17 @@ export async function checkCredentials(
   credentials: Credentials,
 ): Promise<CheckedSubject> {
   if (context.credentialCheck !== undefined) {
-    const answer = await context.credentialCheck(credentials);
-    if (answer === undefined) throw new GatewayError("credentials_invalid");
+    let answer: SubjectAnswer | undefined;
+    try {
+      answer = await context.credentialCheck(credentials);
+    } catch (error) {
+      // Its message could hold what it was given; the log gets the error's name only.
+      throw new GatewayError("credential_check_unavailable", {
+        detail: `credential check threw ${(error as Error)?.name ?? typeof error}`,
+        cause: error,
+      });
+    }
+    if (answer === undefined || answer === null) throw new GatewayError("credentials_invalid");
     return checkedSubject(answer);
   }
   const secret = context.config.credentialCheckSecret;

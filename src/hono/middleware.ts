@@ -11,7 +11,7 @@
  * app.delete("/api/orders/:id", requireRoles("operator"), handler);
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { Env as HonoEnv, MiddlewareHandler } from "hono";
 import { decodeJwt, type JWTPayload } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
@@ -62,7 +62,7 @@ function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
 }
 
 /** The authentication middleware. Options are checked here, once; see PortcullisOptions. */
-export function portcullis(options?: PortcullisOptions): MiddlewareHandler<AuthEnv> {
+export function portcullis<E extends HonoEnv = HonoEnv>(options?: PortcullisOptions<E>): MiddlewareHandler<AuthEnv> {
   const resolved = resolveOptions(options);
   return async function portcullisAuthenticate(c, next) {
     let context: RequestContext | undefined;

@@ -8,7 +8,7 @@
  * @example
  * mountAuthEndpoints(app, { checkCredentials: ({ username, password }) => users.check(username, password) });
  */
-import type { Context, Hono } from "hono";
+import type { Context, Hono, Env as HonoEnv, Schema } from "hono";
 import { AUTH_ROUTES, type AuthHandler, handleJwks, JWKS_PATH, NAVIGATION_ROUTES } from "../auth/routes";
 import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
@@ -33,8 +33,10 @@ function serve(resolved: ResolvedOptions, handler: AuthHandler) {
 }
 
 /** Mounts the auth endpoints and the JWKS on `app`. Options are checked here, once. */
-// biome-ignore lint/suspicious/noExplicitAny: any app, whatever its Env
-export function mountAuthEndpoints<App extends Hono<any, any, any>>(app: App, options?: PortcullisOptions): App {
+export function mountAuthEndpoints<E extends HonoEnv, S extends Schema, BasePath extends string>(
+  app: Hono<E, S, BasePath>,
+  options?: PortcullisOptions<E>,
+): Hono<E, S, BasePath> {
   const resolved = resolveOptions(options);
   const notAllowed: AuthHandler = async () => {
     throw new GatewayError("method_not_allowed");

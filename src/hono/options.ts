@@ -3,7 +3,7 @@
  * are called (at your Worker's startup), so a mistake is a clear error naming the option,
  * not a failure on some later request.
  */
-import type { Context } from "hono";
+import type { Context, Env as HonoEnv } from "hono";
 import type { CredentialCheck, Credentials, SubjectAnswer } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
 import { assertServable } from "../config/development-guard";
@@ -12,7 +12,7 @@ import type { Env, PortcullisSettings } from "../config/env";
 import { ConfigError } from "../config/parse-config";
 import { createRequestContext, type RequestContext } from "../gateway/request-context";
 
-export interface PortcullisOptions {
+export interface PortcullisOptions<E extends HonoEnv = HonoEnv> {
   /**
    * Settings by the names of docs/configuration.md (`TOKEN_ISSUER`, `ACCESS_TOKEN_TTL`,
    * `JWKS_URL`, …). They win over the Worker's vars of the same name; anything not given
@@ -32,7 +32,7 @@ export interface PortcullisOptions {
    */
   readonly checkCredentials?: (
     credentials: Credentials,
-    c: Context,
+    c: Context<E>,
   ) => Promise<SubjectAnswer | undefined> | SubjectAnswer | undefined;
 }
 
@@ -41,7 +41,8 @@ export interface ResolvedOptions {
   contextFor(c: Context): Promise<RequestContext>;
 }
 
-export function resolveOptions(options: PortcullisOptions | undefined): ResolvedOptions {
+// biome-ignore lint/suspicious/noExplicitAny: options of an app with any Env
+export function resolveOptions(options: PortcullisOptions<any> | undefined): ResolvedOptions {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new ConfigError("options", "must be an object");
   }

@@ -136,6 +136,17 @@ describe("a Hono Worker that installed the packed portcullis", () => {
     expect(admin.headers.get("www-authenticate")).toContain('error="insufficient_scope", scope="admin"');
   });
 
+  it("answers 503 when the app's credential check throws, without echoing what it was given", async () => {
+    const response = await call("/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "broken", password: "hunter2-secret" }),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await response.text()).not.toContain("hunter2");
+  });
+
   it("publishes its verification key at the JWKS path", async () => {
     const jwks = (await (await call("/.well-known/jwks.json")).json()) as { keys: Array<{ kid: string; d?: string }> };
     expect(jwks.keys.map((jwk) => jwk.kid)).toEqual([key.privateJwk.kid]);

@@ -16,6 +16,8 @@ app.get("/", (c) => c.text("a public page of the app"));
 mountAuthEndpoints(app, {
   settings: { ACCESS_TOKEN_TTL: 300 },
   checkCredentials: ({ username, password }) => {
+    // A user store that fails, and says too much when it does.
+    if (username === "broken") throw new Error(`user store down while checking ${password}`);
     const user = USERS[username];
     return user !== undefined && user.password === password ? { sub: username, scope: user.scope } : undefined;
   },
