@@ -30,7 +30,7 @@ export interface AuthIdentity {
   readonly roles: ReadonlySet<string>;
   /** Every claim of the verified access token, as sent. */
   readonly claims: JWTPayload;
-  /** The verified access token (a new one when it was refreshed on the way). */
+  /** The verified access token (a new one when it was refreshed on the way); not enumerable. */
   readonly token: string;
 }
 
@@ -46,7 +46,7 @@ const contexts = new WeakMap<Request, RequestContext>();
 
 function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
   let raw: JWTPayload | undefined;
-  return {
+  const identity = {
     sub: claims.sub,
     sid: claims.sid,
     // Copies: the verified claims are cached and shared by later requests with this token.
@@ -57,7 +57,10 @@ function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
       raw ??= Object.freeze(decodeJwt(token));
       return raw;
     },
-    token,
+  };
+  // Not enumerable, so logging or serializing c.var.auth does not write the token out.
+  return Object.defineProperty(identity, "token", { value: token, enumerable: false }) as typeof identity & {
+    readonly token: string;
   };
 }
 

@@ -60,16 +60,21 @@ const token = (claims: Record<string, unknown> = {}, key = issuerKey) =>
 const me = (bearer: string) => fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${bearer}` } });
 
 describe("portcullis() with a remote JWKS and no signing key", () => {
-  it("accepts a token the remote JWKS verifies and exposes its identity and raw claims", async () => {
-    const response = await me(await token({ scope: "read", roles: ["auditor"] }));
+  it("accepts a token the remote JWKS verifies, exposes its identity and raw claims, and keeps the token out of serialization", async () => {
+    const bearer = await token({ scope: "read", roles: ["auditor"] });
+    const response = await me(bearer);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
       sub: "user-carol",
       scopes: ["read"],
       roles: ["auditor"],
       iss: ISSUER,
       audience: AUDIENCE,
     });
+    // Serializing c.var.auth (as a careless log line would) does not write the token out.
+    expect(body.serialized).toContain('"sub":"user-carol"');
+    expect(body.serialized).not.toContain(bearer);
   });
 
   it("refuses a token signed by a key the JWKS does not hold, or for another audience", async () => {

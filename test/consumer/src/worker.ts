@@ -27,7 +27,16 @@ app.use("/api/*", portcullis({ settings: { ACCESS_TOKEN_TTL: 300 } }));
 
 app.get("/api/me", (c) => {
   const { sub, sid, scopes, roles, claims } = c.var.auth;
-  return c.json({ sub, sid, scopes: [...scopes], roles: [...roles], iss: claims.iss, audience: c.env.TOKEN_AUDIENCE });
+  return c.json({
+    sub,
+    sid,
+    scopes: [...scopes],
+    roles: [...roles],
+    iss: claims.iss,
+    audience: c.env.TOKEN_AUDIENCE,
+    // What a careless log line of c.var.auth would write.
+    serialized: JSON.stringify(c.var.auth),
+  });
 });
 
 app.get("/api/admin", requireScopes("admin"), (c) => c.text("admin only"));
