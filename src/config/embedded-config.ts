@@ -14,6 +14,9 @@ const SECRETS: ReadonlySet<SettingName> = new Set([
   "CREDENTIAL_CHECK_SECRET",
   "OPERATOR_TOKEN",
   "REVOKE_CLIENT_SECRET",
+  "OIDC_CLIENT_SECRET",
+  "OIDC_CLIENT_PRIVATE_KEY",
+  "OIDC_SEALING_SECRET",
 ]);
 
 // Stand-ins for what only the env can give, so the startup check judges only code's settings.

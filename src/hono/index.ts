@@ -16,6 +16,7 @@
 export type { Credentials, SubjectAnswer } from "../auth/credential-check";
 export type { PortcullisBindings, PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
 export { ConfigError } from "../config/parse-config";
+export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";
 export type { AuthIdentity, PortcullisVariables } from "./middleware";
 export { portcullis, requireRoles, requireScopes } from "./middleware";

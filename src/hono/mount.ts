@@ -3,7 +3,8 @@
  * from the same tables as the standalone Worker (auth/routes.ts): POST /auth/login,
  * /auth/refresh, /auth/logout, /auth/revoke, the operator endpoints, OpenID Connect login
  * (GET /auth/oidc/login, /auth/oidc/callback, POST /auth/oidc/backchannel-logout; they
- * answer 503 unless OIDC_* is configured), and GET /.well-known/jwks.json. Each answers its errors itself, through the one mapping.
+ * answer 404 unless OIDC_* is configured), and GET /.well-known/jwks.json. Each answers
+ * its errors itself, through the one mapping.
  *
  * @example
  * mountAuthEndpoints(app, { checkCredentials: ({ username, password }) => users.check(username, password) });
