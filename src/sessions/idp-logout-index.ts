@@ -11,7 +11,6 @@
  * Lists are bounded; the oldest entries fall off first.
  */
 import { DurableObject } from "cloudflare:workers";
-import { base64url } from "jose";
 
 const MAX_SESSIONS_PER_KEY = 100;
 
@@ -47,14 +46,4 @@ export class IdpLogoutIndex extends DurableObject {
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
   }
-}
-
-/** The object name for a kind of key and a value (hashed: provider ids can be long or odd). */
-export async function indexName(
-  kind: "idp-sid" | "idp-sub" | "jti" | "state",
-  issuer: string,
-  value: string,
-): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${issuer}\u0000${value}`));
-  return `${kind}:${base64url.encode(new Uint8Array(digest))}`;
 }

@@ -21,7 +21,8 @@ import type { Revocations } from "../revocation/revocation-store";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
-import { type IdpLogoutIndex, indexName } from "./idp-logout-index";
+import type { IdpLogoutIndex } from "./idp-logout-index";
+import { indexName } from "./idp-logout-index-name";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
 import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
 
