@@ -17,6 +17,18 @@ export default defineConfig({
         },
       },
       {
+        // The packed package in a consumer's Worker (test/package). It runs npm, wrangler and
+        // tsc, so it goes after the other projects instead of competing with their timing.
+        test: {
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
         // Headless Chromium (the system's, or @sparticuz/chromium's) against `wrangler dev` with the demo upstream.
         test: {
           name: "browser",

@@ -3,7 +3,7 @@
  * own, access tokens from another issuer checked against its remote JWKS (JWKS_URL on
  * 127.0.0.1), the KV revocation list consulted, and the verified token's claims in
  * `c.var.auth`. The app is test/consumer's Worker, bundled with "portcullis/hono" pointing
- * at src/ (the packed package is tested in consumer-package.test.ts).
+ * at src/ (the packed package is tested in test/package/consumer-package.test.ts).
  */
 import path from "node:path";
 import { build } from "esbuild";

@@ -79,7 +79,7 @@ beforeAll(async () => {
     bindings: { ...(workerOptions.bindings ?? {}), SIGNING_KEYS: JSON.stringify([key.privateJwk]) },
   } as ConstructorParameters<typeof Miniflare>[0]);
   url = (await mf.ready).toString().replace(/\/$/, "");
-}, 180_000);
+});
 
 afterAll(async () => {
   await mf?.dispose();
