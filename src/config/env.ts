@@ -5,7 +5,7 @@
  *
  * This is the contract any Worker that runs Portcullis meets, the standalone one or your
  * own Hono app. The standalone Worker's own `Env` is not kept by hand: `npm run types`
- * generates it from wrangler.toml (worker-configuration.d.ts) and src/index.ts checks that
+ * generates it from wrangler.toml (worker-configuration.d.ts) and config/standalone-env.ts checks that
  * it meets this contract, so wrangler.toml and the code cannot drift apart.
  */
 import type { RevocationLedger } from "../revocation/revocation-ledger";
