@@ -1,7 +1,7 @@
 /**
  * What Portcullis reads from a Worker's env: the bindings it needs and the settings (vars
- * and secrets) documented in docs/configuration.md. Only `config/parse-config.ts` reads
- * the settings; everything else gets the parsed config.
+ * and secrets) documented in docs/configuration.md. Only src/config/ reads the settings;
+ * everything else gets the parsed config.
  *
  * This is the contract any Worker that runs Portcullis meets, the standalone one or your
  * own Hono app. The standalone Worker's own `Env` is not kept by hand: `npm run types`
