@@ -4,7 +4,7 @@
  * handler turns every refusal into its RFC 6750 / problem+json answer.
  */
 import { Hono } from "hono";
-import { AUTH_ROUTES, handleJwks, JWKS_PATH, NAVIGATION_ROUTES } from "./auth/routes";
+import { AUTH_ROUTES, handleJwks, JWKS_PATH, NAVIGATION_ROUTES, noteDegradedPublishing } from "./auth/routes";
 import { assertServable } from "./config/development-guard";
 import type { Env } from "./config/env";
 import { GatewayError } from "./errors/gateway-error";
@@ -15,18 +15,6 @@ import { corsFor, isCrossOriginCandidate } from "./http/cors";
 import { discardUnreadBody } from "./http/read-body";
 
 type AppEnv = { Bindings: Env; Variables: { context: RequestContext } };
-
-/**
- * A revocation this request made is recorded, but could not be published to the edge
- * (KV's daily write limit, or KV down): say so to the caller who revoked, as the log does.
- */
-function noteDegradedPublishing(context: RequestContext, response: Response): Response {
-  const publishing = context.revocations.publishing;
-  if (publishing === "kv_writes" || publishing === "kv_unavailable") {
-    response.headers.set("portcullis-degraded", publishing === "kv_writes" ? "kv-writes-exhausted" : "kv-unavailable");
-  }
-  return response;
-}
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -31,6 +31,18 @@ export const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, AuthHandler]> = 
   ["/auth/oidc/callback", handleOidcCallback],
 ];
 
+/**
+ * A revocation this request made is recorded, but could not be published to the edge
+ * (KV's daily write limit, or KV down): say so to the caller who revoked, as the log does.
+ */
+export function noteDegradedPublishing(context: RequestContext, response: Response): Response {
+  const publishing = context.revocations.publishing;
+  if (publishing === "kv_writes" || publishing === "kv_unavailable") {
+    response.headers.set("portcullis-degraded", publishing === "kv_writes" ? "kv-writes-exhausted" : "kv-unavailable");
+  }
+  return response;
+}
+
 export const JWKS_PATH = "/.well-known/jwks.json";
 
 /** GET /.well-known/jwks.json: the public keys access tokens are signed with. */

@@ -4,7 +4,7 @@
  * @example
  * import { Hono } from "hono";
  * import { mountAuthEndpoints, portcullis, requireScopes, type PortcullisVariables } from "portcullis/hono";
- * export { SessionObject } from "portcullis/hono";
+ * export { RevocationLedger, SessionObject } from "portcullis/hono";
  *
  * const app = new Hono<{ Bindings: Env; Variables: PortcullisVariables }>();
  * mountAuthEndpoints(app, { checkCredentials });
@@ -16,6 +16,7 @@
 export type { Credentials, SubjectAnswer } from "../auth/credential-check";
 export type { PortcullisBindings, PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
 export { ConfigError } from "../config/parse-config";
+export { RevocationLedger } from "../revocation/revocation-ledger";
 export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";
 export type { AuthIdentity, PortcullisVariables } from "./middleware";

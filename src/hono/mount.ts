@@ -10,7 +10,14 @@
  * mountAuthEndpoints(app, { checkCredentials: ({ username, password }) => users.check(username, password) });
  */
 import type { Context, Hono, Env as HonoEnv, Schema } from "hono";
-import { AUTH_ROUTES, type AuthHandler, handleJwks, JWKS_PATH, NAVIGATION_ROUTES } from "../auth/routes";
+import {
+  AUTH_ROUTES,
+  type AuthHandler,
+  handleJwks,
+  JWKS_PATH,
+  NAVIGATION_ROUTES,
+  noteDegradedPublishing,
+} from "../auth/routes";
 import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
 import type { RequestContext } from "../gateway/request-context";
@@ -43,7 +50,9 @@ export function mountAuthEndpoints<E extends HonoEnv, S extends Schema, BasePath
     throw new GatewayError("method_not_allowed");
   };
   for (const [path, handler] of AUTH_ROUTES) {
-    app.post(path, serve(resolved, handler));
+    const post: AuthHandler = async (context, request) =>
+      noteDegradedPublishing(context, await handler(context, request));
+    app.post(path, serve(resolved, post));
     app.all(path, serve(resolved, notAllowed));
   }
   const onlyGet: AuthHandler = async () => {

@@ -1,7 +1,7 @@
 /**
  * portcullis/hono from source, in a Hono app that only verifies: no signing key of its
  * own, access tokens from another issuer checked against its remote JWKS (JWKS_URL on
- * 127.0.0.1), the KV revocation list consulted, and the verified token's claims in
+ * 127.0.0.1), the revocation list (the ledger's snapshot in KV) consulted, and the verified token's claims in
  * `c.var.auth`. The app is test/consumer's Worker, bundled with "portcullis/hono" pointing
  * at src/ (the packed package is tested in test/package/consumer-package.test.ts).
  */
@@ -11,7 +11,9 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../support/build-worker";
+import type { Gateway } from "../support/gateway";
 import { type JwksServer, startJwksServer } from "../support/jwks-server";
+import { recordAndPublish } from "../support/revocations";
 import { makeKey, type TestKey } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
 
@@ -91,8 +93,9 @@ describe("portcullis() with a remote JWKS and no signing key", () => {
     const jti = crypto.randomUUID();
     const revoked = await token({ jti });
     expect((await me(revoked)).status).toBe(200);
-    const kv = await mf.getKVNamespace("REVOKED");
-    await kv.put(`jti:${jti}`, JSON.stringify({ at: Date.now(), reason: "test" }), { expirationTtl: 60 });
+    // Recorded in the app's revocation ledger and published to KV, as an endpoint would.
+    const app = { mf, kv: () => mf.getKVNamespace("REVOKED") } as unknown as Gateway;
+    await recordAndPublish(app, [{ kind: "jti", id: jti, reason: "test", ttlSeconds: 60 }]);
     expect((await me(revoked)).status).toBe(401);
   });
 

@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { mountAuthEndpoints, type PortcullisVariables, portcullis, requireScopes } from "portcullis/hono";
 
-export { SessionObject } from "portcullis/hono";
+export { RevocationLedger, SessionObject } from "portcullis/hono";
 
 const USERS: Record<string, { password: string; scope: string }> = {
   alice: { password: "wonderland", scope: "read write" },
