@@ -82,8 +82,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await mf?.dispose();
-  rmSync(work, { recursive: true, force: true });
+  try {
+    await mf?.dispose();
+  } finally {
+    // Also when miniflare never started: nothing of the test stays in the temp folder.
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 const call = (requestPath: string, init?: RequestInit) =>
