@@ -4,6 +4,12 @@
  * The timeout covers the wait for the upstream's response headers (a slow first byte),
  * not the body: a 100 MB download is not cut off. Connection failures map to 502, the
  * timeout to 504 (both `application/problem+json` via the error mapping).
+ *
+ * One retry, as Envoy and nginx do: a pooled keep-alive connection that the upstream
+ * closed while it sat idle fails the next request sent on it ("Network connection
+ * lost."), before any byte of an answer. A request that is idempotent (RFC 9110 §9.2.2)
+ * and has no body is sent once more, within the same deadline. A request with a body is
+ * never retried: its body may already have been streamed, and cannot be sent twice.
  */
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
@@ -26,22 +32,30 @@ export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.p
 }
 
 const HOP_BY_HOP_RESPONSE = ["keep-alive", "proxy-connection", "transfer-encoding", "trailer"];
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+
+/** Whether a failed send may be repeated: idempotent, and nothing of a body was consumed. */
+export function mayResend(request: Request): boolean {
+  return request.body === null && IDEMPOTENT_METHODS.has(request.method);
+}
 
 export async function sendUpstream(upstream: Upstream, request: Request): Promise<Response> {
+  const { config, binding } = upstream;
+  const send = config.upstream.kind === "binding" && binding ? binding.fetch.bind(binding) : fetch;
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), upstream.config.upstreamTimeoutMs);
+  const timer = setTimeout(() => controller.abort(), config.upstreamTimeoutMs);
   let response: Response;
   try {
-    const { binding } = upstream;
-    response =
-      upstream.config.upstream.kind === "binding" && binding
-        ? await binding.fetch(request, { signal: controller.signal })
-        : await fetch(request, { signal: controller.signal });
+    try {
+      response = await send(request, { signal: controller.signal });
+    } catch (error) {
+      if (controller.signal.aborted || !mayResend(request)) throw error;
+      // No answer arrived: the connection failed before the upstream said anything.
+      response = await send(request, { signal: controller.signal });
+    }
   } catch (error) {
     if (controller.signal.aborted) {
-      throw new GatewayError("upstream_timeout", {
-        detail: `no response within ${upstream.config.upstreamTimeoutMs} ms`,
-      });
+      throw new GatewayError("upstream_timeout", { detail: `no response within ${config.upstreamTimeoutMs} ms` });
     }
     throw new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error });
   } finally {

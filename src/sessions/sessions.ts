@@ -26,6 +26,21 @@ import { indexName } from "./idp-logout-index-name";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
 import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
 
+/** Calls to a session object, counting the first; retries only errors marked retryable. */
+const SESSION_CALL_ATTEMPTS = 3;
+const BACKOFF_BASE_MS = 10;
+
+function isRetryable(error: unknown): boolean {
+  const marks = error as { retryable?: unknown; overloaded?: unknown } | null;
+  return marks?.retryable === true && marks.overloaded !== true;
+}
+
+/** Full jitter: anywhere up to 10 ms, then 20 ms, so racing retries spread out. */
+function pause(attempt: number): Promise<void> {
+  const ms = Math.random() * BACKOFF_BASE_MS * 2 ** (attempt - 1);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export interface GrantedTokens {
   readonly accessToken: IssuedAccessToken;
   readonly refreshToken: string;
@@ -68,11 +83,26 @@ export class Sessions {
     return namespace.get(namespace.idFromName(sid));
   }
 
+  /**
+   * One call to the session's object. An error the platform marks `.retryable` (and not
+   * `.overloaded`, where retrying adds to the load) is retried on a fresh stub after a
+   * short jittered backoff, so a transient reset during a login burst is not a 503. A
+   * repeated `rotate` is safe: the object answers a racer within the grace window.
+   */
   async #call<T>(sid: string, work: (stub: DurableObjectStub<SessionObject>) => Promise<T>): Promise<T> {
-    try {
-      return await work(this.#stub(sid));
-    } catch (error) {
-      throw new GatewayError("session_store_unavailable", { detail: "session object call failed", cause: error });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work(this.#stub(sid));
+      } catch (error) {
+        if (attempt < SESSION_CALL_ATTEMPTS && isRetryable(error)) {
+          await pause(attempt);
+          continue;
+        }
+        throw new GatewayError("session_store_unavailable", {
+          detail: `session object call failed (attempt ${attempt})`,
+          cause: error,
+        });
+      }
     }
   }
 

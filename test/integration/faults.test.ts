@@ -4,7 +4,7 @@
  * gateway recovers when the dependency does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { faultInjectionOptions, setFaults } from "../support/faults";
+import { faultInjectionOptions, queueSessionFailures, setFaults } from "../support/faults";
 import { type Gateway, startGateway } from "../support/gateway";
 import { expiredTokenFor, login, REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { mintToken } from "../support/tokens";
@@ -76,6 +76,41 @@ describe("the session store (Durable Objects) is down", () => {
       headers: { cookie: refreshCookieHeader(session.refreshToken) },
     });
     expect(recovered.status).toBe(200);
+  });
+});
+
+describe("a session object fails once with an error the platform marks retryable", () => {
+  it("still logs in and refreshes transparently: the call is retried, not answered 503", async () => {
+    const before = await queueSessionFailures(gateway, ["retryable"]);
+    const session = await login(gateway);
+    const afterLogin = await queueSessionFailures(gateway, ["retryable"]);
+    expect(afterLogin.thrown.retryable).toBe(before.thrown.retryable + 1);
+
+    const expired = await expiredTokenFor(gateway, session);
+    const response = await gateway.fetch("/api/x", {
+      headers: { authorization: `Bearer ${expired}`, cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("authorization")).toMatch(/^Bearer /);
+    const afterRefresh = await queueSessionFailures(gateway, []);
+    expect(afterRefresh.thrown.retryable).toBe(before.thrown.retryable + 2);
+    expect(afterRefresh.queued).toBe(0);
+  });
+
+  it("does not retry an overloaded object: the refresh answers 503 and keeps the cookie", async () => {
+    const session = await login(gateway);
+    const before = await queueSessionFailures(gateway, ["overloaded", "overloaded"]);
+    const refresh = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(refresh.status).toBe(503);
+    expect(refresh.headers.getSetCookie()).toEqual([]);
+    const after = await queueSessionFailures(gateway, []);
+    // One call, no retry: the second queued failure is still waiting.
+    expect(after.queued).toBe(1);
+    expect(after.thrown.overloaded).toBe(before.thrown.overloaded + 1);
+    await queueSessionFailures(gateway, [], { clear: true });
   });
 });
 

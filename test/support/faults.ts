@@ -10,6 +10,8 @@
  * again, so a test can watch the gateway fail and then recover without a restart.
  * `kvWriteLimit` / `kvReadLimit` make KV answer as Cloudflare does once the free plan's
  * daily writes / reads are used up.
+ * `queueSessionFailures` makes the next session-object calls throw once each, marked as
+ * the platform marks a transient failure (`retryable`, optionally `overloaded`).
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -21,9 +23,19 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { RevocationLedger, SessionObject } from "./index.js";
 
 const failing = { kv: false, sessions: false, ledger: false, kvWriteLimit: false, kvReadLimit: false };
+const queued = [];
+const thrown = { retryable: 0, overloaded: 0 };
 
 function check(kind) {
   if (failing[kind]) throw new Error(kind + " unavailable (injected fault)");
+  if (kind === "sessions" && queued.length > 0) {
+    const mark = queued.shift();
+    thrown[mark] += 1;
+    const error = new Error("session object reset (injected " + mark + " fault)");
+    error.retryable = true;
+    if (mark === "overloaded") error.overloaded = true;
+    throw error;
+  }
 }
 
 export class FaultyKv extends WorkerEntrypoint {
@@ -57,7 +69,9 @@ export default {
     for (const kind of Object.keys(failing)) {
       if (url.searchParams.has(kind)) failing[kind] = url.searchParams.get(kind) === "1";
     }
-    return Response.json(failing);
+    if (url.searchParams.has("clear")) queued.length = 0;
+    for (const mark of url.searchParams.getAll("queue")) queued.push(mark);
+    return Response.json({ failing, queued: queued.length, thrown });
   },
 };
 `;
@@ -102,4 +116,23 @@ export async function setFaults(gateway: Gateway, faults: Partial<Record<FaultKi
   const worker = await gateway.mf.getWorker("faults");
   const response = await worker.fetch(`http://faults/?${query}`);
   await response.text();
+}
+
+export type SessionFailure = "retryable" | "overloaded";
+
+/**
+ * Make the next session-object calls fail once each with the given marks. Resolves to how
+ * many of each kind were thrown so far, so a test can tell the fault really happened.
+ * `clear` first drops the failures still waiting.
+ */
+export async function queueSessionFailures(
+  gateway: Gateway,
+  marks: readonly SessionFailure[],
+  options: { clear?: boolean } = {},
+): Promise<{ queued: number; thrown: Record<SessionFailure, number> }> {
+  const query = new URLSearchParams(marks.map((mark) => ["queue", mark]));
+  if (options.clear) query.set("clear", "1");
+  const worker = await gateway.mf.getWorker("faults");
+  const response = await worker.fetch(`http://faults/?${query}`);
+  return (await response.json()) as { queued: number; thrown: Record<SessionFailure, number> };
 }
