@@ -16,6 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import type autocannon from "autocannon";
 import { build } from "esbuild";
 import { SignJWT } from "jose";
@@ -52,6 +53,13 @@ export interface BenchOptions {
   readonly transferBytes?: number;
   /** Where results.json and the chart go (nothing is written when undefined). */
   readonly outDir?: string;
+  /** Only these rows (ids as in the table's JSON), e.g. while profiling one change. */
+  readonly rows?: readonly string[];
+  /**
+   * Sustained load: only the public, valid-token and refresh rows, each for this many
+   * seconds (no transfers, nothing written unless `outDir` is given).
+   */
+  readonly soakSeconds?: number;
   /** Skip `wrangler deploy --dry-run` (the bundle is already there). */
   readonly skipWorkerBuild?: boolean;
   readonly log?: (line: string) => void;
@@ -85,7 +93,15 @@ export interface TransferResult {
 
 export interface BenchResult {
   readonly startedAt: string;
-  readonly options: { smoke: boolean; durationSeconds: number; connections: number; transferBytes: number };
+  readonly options: {
+    smoke: boolean;
+    soak: boolean;
+    durationSeconds: number;
+    connections: number;
+    transferBytes: number;
+  };
+  /** The Worker bundle `wrangler deploy --dry-run` wrote, and its gzipped size (what the platform limits). */
+  readonly bundle: { readonly bytes: number; readonly gzipBytes: number };
   readonly rows: RowResult[];
   readonly transfers: TransferResult[];
   /** Peak RSS of the gateway's workerd over the whole run, bytes. */
@@ -281,23 +297,46 @@ function staticRequests(headers: Array<Record<string, string>>): autocannon.Requ
   return headers.map((extra) => ({ method: "GET", path: API_PATH, headers: extra }));
 }
 
-/** One request per session, never reused: a rotated refresh token presented again is reuse. */
-function sessionRequests(sessions: Session[]): autocannon.Request[] {
-  let next = 0;
+const REFRESH_COOKIE_PREFIX = "__Host-portcullis-refresh=";
+
+/**
+ * Every request is a transparent refresh: the session's expired access token and its
+ * current refresh cookie. Each answer rotates the cookie, and the session goes back into
+ * the pool with the new one, as a client that refreshes every access-token lifetime
+ * would; no refresh token is ever presented twice. A session whose answer carries no
+ * rotated cookie (an error, counted by the row), or whose request was still in flight
+ * when a phase ended, leaves the pool. `ready` is shared by the warm-up and the measured
+ * phase and holds several sessions per connection, so a request always finds one.
+ */
+function sessionRequests(ready: Session[]): autocannon.Request[] {
+  type Context = { session?: Session };
   return [
     {
       method: "GET",
       path: API_PATH,
-      setupRequest: (request) => {
-        const session = sessions[next++];
+      setupRequest: (request, context: Context) => {
+        const session = ready.shift();
         if (session === undefined) throw new Error("the session pool ran out");
+        context.session = session;
         return {
           ...request,
           headers: {
             authorization: `Bearer ${session.expiredAccessToken}`,
-            cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
+            cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
           },
         };
+      },
+      onResponse: (status, _body, context: Context, headers) => {
+        const session = context.session;
+        context.session = undefined;
+        if (session === undefined || status !== 200) return;
+        // Raw header names, as the server wrote them.
+        const lines = Object.entries((headers ?? {}) as Record<string, string | string[]>)
+          .filter(([name]) => name.toLowerCase() === "set-cookie")
+          .flatMap(([, value]) => value);
+        const line = lines.find((value) => value.startsWith(REFRESH_COOKIE_PREFIX));
+        const rotated = line?.slice(REFRESH_COOKIE_PREFIX.length).split(";")[0];
+        if (rotated) ready.push({ expiredAccessToken: session.expiredAccessToken, refreshToken: rotated });
       },
     },
   ];
@@ -394,13 +433,20 @@ interface RowPlan {
   /** Starts what the row needs; returns the URL, the server pid, a stop function and the gateway whose bindings are counted. */
   prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void>; counted?: Gateway["mf"] }>;
   requests(phase: "warmup" | "measure"): autocannon.Request[];
-  /** Stop after this many requests (rows that use up one session per request). */
-  amount?(phase: "warmup" | "measure", warm?: LoadResult): number | undefined;
+}
+
+/** The rows a soak run drives. */
+const SOAK_ROWS = ["gateway-public", "gateway-valid", "gateway-refresh"];
+
+function bundleSize(): { bytes: number; gzipBytes: number } {
+  const source = readFileSync(BUNDLE);
+  return { bytes: source.length, gzipBytes: gzipSync(source).length };
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const smoke = options.smoke ?? false;
-  const durationSeconds = options.durationSeconds ?? (smoke ? 2 : 12);
+  const soak = options.soakSeconds !== undefined;
+  const durationSeconds = options.soakSeconds ?? options.durationSeconds ?? (smoke ? 2 : 12);
   const warmupSeconds = options.warmupSeconds ?? (smoke ? 0.5 : 2);
   const connections = options.connections ?? 32;
   const transferBytes = options.transferBytes ?? (smoke ? 8 * 1024 * 1024 : 100 * 1024 * 1024);
@@ -419,7 +465,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       log("bundling the Worker (wrangler deploy --dry-run)…");
       buildWorker();
     }
-    log(`worker bundle: ${path.relative(ROOT, BUNDLE)}`);
+    const bundle = bundleSize();
+    log(`worker bundle: ${path.relative(ROOT, BUNDLE)}, ${kib(bundle.bytes)}, gzip ${kib(bundle.gzipBytes)}`);
+    const selected = (id: string) =>
+      (options.rows === undefined || options.rows.includes(id)) && (!soak || SOAK_ROWS.includes(id));
     const scripts = await buildChildren();
 
     const upstream = await startNodeChild(scripts.upstream);
@@ -436,18 +485,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
 
     const validHeaders = await validTokenHeaders(main.gateway);
 
-    // Sessions for the refresh row: one per request, made up front through POST /auth/login.
-    // The row runs for `durationSeconds` at the rate its warm-up showed, within the pool.
-    const warmupSessions = smoke ? 150 : 400;
-    const margin = 2 * connections;
-    const sessionCount = smoke ? 600 : 20_000;
-    log(`creating up to ${sessionCount} sessions through POST /auth/login…`);
+    // Sessions for the refresh row, made up front through POST /auth/login; each request
+    // rotates one and puts it back (sessionRequests).
+    const sessionCount = selected("gateway-refresh") ? 8 * connections : 0;
+    log(`creating ${sessionCount} sessions through POST /auth/login…`);
     const sessionStart = performance.now();
-    const sessions = await createSessions(main, sessionCount, smoke ? 15 : 30);
+    const sessions = await createSessions(main, sessionCount, 60);
     const sessionSetupSeconds = (performance.now() - sessionStart) / 1000;
+    const sessionsCreated = sessions.length;
+    if (sessionsCreated < sessionCount) throw new Error(`only ${sessionsCreated} of ${sessionCount} sessions`);
     log(`  ${sessions.length} sessions in ${sessionSetupSeconds.toFixed(1)} s`);
-    const warmupPool = sessions.slice(0, warmupSessions);
-    const measurePool = sessions.slice(warmupSessions);
 
     const seed = await seedTokens(TOKEN_POOL);
     const seedServer = async (mode: SeedConfig["mode"], alg: SeedConfig["alg"]) => {
@@ -535,12 +582,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         server: "workerd",
         baseline: "bare",
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
-        requests: (phase) => sessionRequests(phase === "warmup" ? warmupPool : measurePool),
-        amount: (phase, warm) => {
-          if (phase === "warmup") return warmupSessions - margin;
-          const wanted = Math.ceil((warm?.requestsPerSecond ?? 100) * durationSeconds);
-          return Math.max(connections, Math.min(wanted, measurePool.length - margin));
-        },
+        requests: () => sessionRequests(sessions),
       },
       {
         id: "express",
@@ -585,25 +627,22 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     ];
 
     const measured: Array<RowPlan & { result: LoadResult; bindingOps: BindingCounts | undefined }> = [];
-    for (const plan of plans) {
+    for (const plan of plans.filter((candidate) => selected(candidate.id))) {
       const prepared = await plan.prepare();
       try {
-        const load = (phase: "warmup" | "measure", warm?: LoadResult) => {
-          const amount = plan.amount?.(phase, warm);
-          return runLoad({
+        const load = (phase: "warmup" | "measure") =>
+          runLoad({
             url: prepared.url,
             connections,
             durationSeconds: phase === "warmup" ? warmupSeconds : durationSeconds,
-            ...(amount === undefined ? {} : { amount }),
             requests: plan.requests(phase),
             serverPid: prepared.pid,
             upstreamPid: upstream.pid,
           });
-        };
         const warm = await load("warmup");
         if (warm.errors > 0) log(`  warm-up of ${plan.id}: ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
         if (prepared.counted) await resetCounts(prepared.counted);
-        const result = await load("measure", warm);
+        const result = await load("measure");
         const bindingOps = prepared.counted
           ? perRequest(await readCounts(prepared.counted), result.requests)
           : undefined;
@@ -619,7 +658,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // Memory: big bodies stream through the gateway; workerd's peak must not follow their size.
     const bigToken = validHeaders[0]?.authorization?.slice("Bearer ".length) ?? "";
     const transfers: TransferResult[] = [];
-    for (const bytes of [transferBytes / 10, transferBytes].map(Math.floor)) {
+    const transferSizes = soak || options.rows !== undefined ? [] : [transferBytes / 10, transferBytes];
+    for (const bytes of transferSizes.map(Math.floor)) {
       for (const direction of ["upload", "download"] as const) {
         const result = await transfer(main, bigToken, direction, bytes);
         transfers.push(result);
@@ -648,11 +688,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     });
     const bench: BenchResult = {
       startedAt,
-      options: { smoke, durationSeconds, connections, transferBytes },
+      options: { smoke, soak, durationSeconds, connections, transferBytes },
+      bundle,
       rows,
       transfers,
       gatewayPeakBytes,
-      sessionsCreated: sessions.length,
+      sessionsCreated,
       sessionSetupSeconds,
       machine: {
         cpus: os.cpus().length,
@@ -674,6 +715,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   } finally {
     await cleanup();
   }
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 function mib(bytes: number): string {
@@ -714,6 +759,16 @@ export function formatTable(bench: BenchResult): string {
   }
   lines.push("");
   lines.push(`Peak RSS of the gateway's workerd over the whole run: ${mib(bench.gatewayPeakBytes)}.`);
+  lines.push(
+    `Worker bundle (\`wrangler deploy --dry-run --env production\`): ${kib(bench.bundle.bytes)}, gzip ${kib(bench.bundle.gzipBytes)}.`,
+  );
+  if (bench.options.soak) {
+    const requests = bench.rows.reduce((sum, row) => sum + row.requests, 0);
+    const errors = bench.rows.reduce((sum, row) => sum + row.errors, 0);
+    lines.push(
+      `Soak: ${bench.rows.map((row) => row.id).join(", ")}; ${bench.options.durationSeconds} s each at ${bench.options.connections} connections; ${requests} requests, ${errors} errors (non-2xx + connection errors + timeouts).`,
+    );
+  }
   const { machine } = bench;
   lines.push(
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${mib(machine.memoryBytes)} RAM; load average ${machine.loadAtStart.toFixed(2)} at start, ${machine.loadAtEnd.toFixed(2)} at end; Node ${machine.node}, workerd ${machine.workerd}, miniflare ${machine.miniflare}. Sessions created up front: ${bench.sessionsCreated} in ${bench.sessionSetupSeconds.toFixed(1)} s.`,

@@ -5,6 +5,8 @@
  *   npm run bench                     full run (12 s per row, 100 MiB transfers)
  *   npm run bench -- --smoke          a few seconds per row, writes nothing
  *   npm run bench -- --duration 20 --connections 64 --out /tmp/bench
+ *   npm run bench -- --soak 60        public, valid and refresh rows, 60 s each; writes nothing
+ *   npm run bench -- --rows bare,gateway-valid --duration 6   a subset, writes nothing
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -17,16 +19,23 @@ const { values } = parseArgs({
     duration: { type: "string" },
     connections: { type: "string" },
     out: { type: "string" },
+    soak: { type: "string" },
+    rows: { type: "string" },
   },
 });
 const smoke = values.smoke ?? false;
 const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
-const outDir = values.out ?? (smoke ? undefined : path.join(ROOT, "docs"));
+const soakSeconds = number(values.soak);
+const rows = values.rows?.split(",").map((id) => id.trim());
+const partial = smoke || soakSeconds !== undefined || rows !== undefined;
+const outDir = values.out ?? (partial ? undefined : path.join(ROOT, "docs"));
 
 const result = await runBench({
   smoke,
   durationSeconds: number(values.duration),
   connections: number(values.connections),
+  ...(soakSeconds === undefined ? {} : { soakSeconds }),
+  ...(rows === undefined ? {} : { rows }),
   outDir,
 });
 process.stdout.write(`${formatTable(result)}\n`);
