@@ -44,7 +44,10 @@ const STAGES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^(revokedBecause|isSubjectRevoked|isTokenRevoked|revokeToken|revokeSession|#read|#write)$/, "revocation (KV)"],
   [/^(refreshTransparently|refresh|rotate|#call|#mint)$/, "refresh / session object"],
   [/^(enforceRateLimit)$/, "rate limit"],
-  [/^(sendUpstream|buildUpstreamRequest|upstreamHeaders|withoutGatewayCookies|forward|applyRefresh)$/, "proxying"],
+  [
+    /^(sendUpstream|upstreamRequestInit|upstreamHeaders|identityHeaders|withoutGatewayCookies|forward|applyRefresh)$/,
+    "proxying",
+  ],
   [/^(createRequestContext|configFor|keyRingFor)$/, "request context"],
   [/^(readAccessToken|bearerToken|cookieValues)$/, "read credentials"],
   [/^(decideRoute|missingGrants)$/, "route policy"],

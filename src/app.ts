@@ -1,59 +1,70 @@
 /**
- * The standalone Worker's Hono app: the auth endpoints and the JWKS (the same tables
- * portcullis/hono mounts), CORS, and the gateway pipeline for everything else. One error
- * handler turns every refusal into its RFC 6750 / problem+json answer.
+ * The standalone Worker: one envelope (src/gateway/envelope.ts) around every request.
+ * Proxied paths go straight into the gateway pipeline; the gateway's own endpoints (the
+ * same tables portcullis/hono mounts), the JWKS, and cross-origin requests that need CORS
+ * go through a small Hono app, which brings routing, method checks and hono's CORS
+ * middleware. Both share the envelope's request context and the one error mapping.
  */
 import { Hono } from "hono";
 import { AUTH_ROUTES, handleJwks, JWKS_PATH, NAVIGATION_ROUTES, noteDegradedPublishing } from "./auth/routes";
-import { assertServable } from "./config/development-guard";
 import type { Env } from "./config/env";
 import { GatewayError } from "./errors/gateway-error";
 import { answerError } from "./gateway/answer-error";
+import { serveRequest } from "./gateway/envelope";
 import { handleGatewayRequest } from "./gateway/gateway";
-import { createRequestContext, type RequestContext } from "./gateway/request-context";
+import type { RequestContext } from "./gateway/request-context";
 import { corsFor, isCrossOriginCandidate } from "./http/cors";
-import { discardUnreadBody } from "./http/read-body";
 
-type AppEnv = { Bindings: Env; Variables: { context: RequestContext } };
+type AppEnv = { Bindings: { context: RequestContext } };
 
+/** The Hono app for the gateway's own endpoints, and for any request that needs CORS. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.use("*", async function withRequestContext(c, next) {
-    const context = await createRequestContext(c.env, c.req.raw);
-    assertServable(context.config, c.req.url);
-    c.set("context", context);
-    await next();
-    c.res.headers.set("x-request-id", context.requestId);
-    await discardUnreadBody(c.req.raw);
-  });
-
   app.use("*", function crossOrigin(c, next) {
-    const { config } = c.var.context;
+    const { config } = c.env.context;
     return isCrossOriginCandidate(config, c.req.raw) ? corsFor(config)(c, next) : next();
   });
 
   for (const [path, handler] of AUTH_ROUTES) {
-    app.post(path, async (c) => noteDegradedPublishing(c.var.context, await handler(c.var.context, c.req.raw)));
+    app.post(path, async (c) => noteDegradedPublishing(c.env.context, await handler(c.env.context, c.req.raw)));
     app.all(path, () => {
       throw new GatewayError("method_not_allowed");
     });
   }
 
   for (const [path, handler] of NAVIGATION_ROUTES) {
-    app.get(path, (c) => handler(c.var.context, c.req.raw));
+    app.get(path, (c) => handler(c.env.context, c.req.raw));
     app.all(path, () => {
       throw new GatewayError("method_not_allowed", { allow: "GET, HEAD" });
     });
   }
 
-  app.get(JWKS_PATH, (c) => handleJwks(c.var.context));
+  app.get(JWKS_PATH, (c) => handleJwks(c.env.context));
 
-  app.all("*", (c) => handleGatewayRequest(c.var.context, c.req.raw));
+  app.all("*", (c) => handleGatewayRequest(c.env.context, c.req.raw));
 
+  // Inside the app, so that CORS headers are added to refusals too.
   app.onError(function answerAnyError(error, c) {
-    return answerError(error, c.get("context") as RequestContext | undefined, c.req.raw);
+    return answerError(error, c.env.context, c.req.raw);
   });
 
   return app;
+}
+
+/** Does this request need the Hono app (routing, CORS), or can it go straight to the pipeline? */
+function needsApp(context: RequestContext, request: Request): boolean {
+  const path = context.url.pathname;
+  return path.startsWith("/auth/") || path === JWKS_PATH || isCrossOriginCandidate(context.config, request);
+}
+
+export function createWorker(): ExportedHandler<Env> {
+  const app = createApp();
+  return {
+    fetch(request, env) {
+      return serveRequest(env, request as Request, (context, raw) =>
+        needsApp(context, raw) ? Promise.resolve(app.fetch(raw, { context })) : handleGatewayRequest(context, raw),
+      );
+    },
+  };
 }

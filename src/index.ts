@@ -4,10 +4,10 @@
  * REVOCATIONS one (the revocation ledger), IdpLogoutIndex the IDP_LOGOUT_INDEX one (OIDC
  * back-channel logout).
  */
-import { createApp } from "./app";
+import { createWorker } from "./app";
 
 export { RevocationLedger } from "./revocation/revocation-ledger";
 export { IdpLogoutIndex } from "./sessions/idp-logout-index";
 export { SessionObject } from "./sessions/session-object";
 
-export default createApp();
+export default createWorker();

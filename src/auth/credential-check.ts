@@ -79,14 +79,14 @@ export async function checkCredentials(
   if (secret === undefined)
     throw new GatewayError("misconfigured", { detail: "CREDENTIAL_CHECK_SECRET: is required for login" });
   const url = upstreamUrl(context.upstream, new URL(incoming.url), context.config.credentialCheckPath);
-  const request = new Request(url, {
+  const init: RequestInit = {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json", [CREDENTIAL_SECRET_HEADER]: secret },
     body: JSON.stringify(credentials),
-  });
+  };
   let response: Response;
   try {
-    response = await sendUpstream(context.upstream, request);
+    response = await sendUpstream(context.upstream, url, init);
   } catch (error) {
     throw new GatewayError("credential_check_unavailable", { detail: "credential check unreachable", cause: error });
   }

@@ -16,7 +16,8 @@ export async function errorPage(
   headers.set("content-type", "text/html; charset=utf-8");
   headers.set("content-security-policy", "default-src 'none'");
   headers.set("referrer-policy", "no-referrer");
-  // The title comes from our own fixed table; the request id is a UUID. Nothing is echoed.
+  // The title comes from our own fixed table; the request id is our own or a cf-ray of the
+  // form [0-9a-f]{16}-[A-Z]{3} (checked in request-context.ts). Nothing is echoed.
   const body = `<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><p>Status ${status}. Request id ${context.requestId}.</p><p><a href="/">Back</a></p>`;
   return new Response(body, { status, headers });
 }

@@ -1,7 +1,8 @@
 /**
  * Turns anything thrown while serving a request into its answer, through the one
  * problem+json / RFC 6750 mapping (errors/problem.ts), and logs it. Shared by the
- * standalone Worker's error handler and the portcullis/hono middleware and endpoints.
+ * standalone Worker's envelope (gateway/envelope.ts), its Hono app for the auth endpoints,
+ * and the portcullis/hono middleware and endpoints.
  *
  * With OpenID Connect login configured, a browser navigating without a valid token is
  * sent to the login instead (auth/oidc-navigation.ts), and a failed navigation under
@@ -33,7 +34,8 @@ export async function answerError(
     const headers = new Headers();
     if (error.code === "method_not_allowed") headers.set("allow", error.allow ?? "POST");
     if (error.clearSession && context) appendClearedCookies(headers, context.config);
-    if (isNavigation(request) && new URL(request.url).pathname.startsWith("/auth/oidc/")) {
+    const path = context?.url.pathname ?? new URL(request.url).pathname;
+    if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
       return errorPage(error, { realm, requestId }, headers);
     }
     return problemResponse(error, { realm, requestId }, headers);

@@ -10,7 +10,7 @@
 import { GatewayError } from "../errors/gateway-error";
 import { decideRoute, missingGrants } from "../policy/route-policy";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
-import { buildUpstreamRequest, type Identity } from "../proxy/upstream-request";
+import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
 import { relayWebSocket } from "../proxy/websocket-relay";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { answerRefresh, authenticate } from "./authenticate";
@@ -20,8 +20,7 @@ import type { RequestContext } from "./request-context";
 const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
-  const { config } = context;
-  const url = new URL(request.url);
+  const { config, url } = context;
   if (AMBIGUOUS_PATH.test(url.pathname))
     throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
   if (url.pathname === config.credentialCheckPath || url.pathname.startsWith(`${config.credentialCheckPath}/`)) {
@@ -72,11 +71,6 @@ function forward(
   url: URL,
   identity: Identity | undefined,
 ): Promise<Response> {
-  const upstreamRequest = buildUpstreamRequest(request, {
-    url: upstreamUrl(context.upstream, url),
-    incomingUrl: url,
-    clientIp: context.clientIp,
-    identity,
-  });
-  return sendUpstream(context.upstream, upstreamRequest);
+  const init = upstreamRequestInit(request, { incomingUrl: url, clientIp: context.clientIp, identity });
+  return sendUpstream(context.upstream, upstreamUrl(context.upstream, url), init);
 }

@@ -1,6 +1,7 @@
 /**
- * Everything one request needs, built once at the edge of the app: the parsed config,
- * keys, stores and clock. Handlers receive this, never the raw env.
+ * Everything one request needs, built once at the edge of the Worker: the parsed config,
+ * keys, stores, clock, the request's URL (parsed once, here) and its id. Handlers
+ * receive this, never the raw env.
  */
 import type { CredentialCheck } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
@@ -21,12 +22,15 @@ export interface RequestContext {
   readonly upstream: Upstream;
   /** Who is logging in, when the app checks credentials in code (portcullis/hono). */
   readonly credentialCheck: CredentialCheck | undefined;
+  /** The request's URL, parsed once for the whole pipeline. */
+  readonly url: URL;
   readonly requestId: string;
   readonly clientIp: string | undefined;
   readonly now: () => number;
 }
 
 const stores = new WeakMap<GatewayConfig, RevocationStore>();
+const upstreams = new WeakMap<GatewayConfig, Upstream>();
 
 function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number): RevocationStore {
   let store = stores.get(config);
@@ -35,6 +39,32 @@ function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number):
     stores.set(config, store);
   }
   return store;
+}
+
+function upstreamFor(config: GatewayConfig, env: Env): Upstream {
+  let upstream = upstreams.get(config);
+  if (upstream === undefined) {
+    upstream = { config, binding: env.UPSTREAM };
+    upstreams.set(config, upstream);
+  }
+  return upstream;
+}
+
+// Cloudflare's own id for the request ("8f2b3c4d5e6f7a8b-LHR"): the one its logs show.
+const CF_RAY = /^[0-9a-f]{16}(-[A-Z]{3})?$/;
+// Elsewhere (wrangler dev, tests): a random per-isolate prefix and a sequence number, in
+// the shape of a UUID. Unique without a call into the runtime's random source per request.
+// (Randomness is not available at a Worker's global scope: the prefix is made on first use.)
+let localIdPrefix: string | undefined;
+let localSequence = 0;
+
+/** The request's id: the platform's `cf-ray` where there is one, else an isolate-unique id. */
+export function requestIdOf(headers: Headers): string {
+  const ray = headers.get("cf-ray");
+  if (ray !== null && CF_RAY.test(ray)) return ray;
+  localIdPrefix ??= crypto.randomUUID().slice(0, 24);
+  localSequence = (localSequence + 1) % 0x1000000000000;
+  return localIdPrefix + localSequence.toString(16).padStart(12, "0");
 }
 
 export interface RequestContextOptions {
@@ -51,7 +81,8 @@ export async function createRequestContext(
   const now = Date.now;
   const config = options.config ?? configFor(env);
   const keys = await keyRingFor(config);
-  const requestId = crypto.randomUUID();
+  const headers = request.headers;
+  const requestId = requestIdOf(headers);
   const revocations = revocationStoreFor(config, env, now).forRequest(requestId);
   let sessions: Sessions | undefined;
   return {
@@ -72,10 +103,11 @@ export async function createRequestContext(
       });
       return sessions;
     },
-    upstream: { config, binding: env.UPSTREAM },
+    upstream: upstreamFor(config, env),
     credentialCheck: options.credentialCheck,
+    url: new URL(request.url),
     requestId,
-    clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
+    clientIp: headers.get("cf-connecting-ip") ?? undefined,
     now,
   };
 }

@@ -34,24 +34,30 @@ export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.p
 const HOP_BY_HOP_RESPONSE = ["keep-alive", "proxy-connection", "transfer-encoding", "trailer"];
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
-/** Whether a failed send may be repeated: idempotent, and nothing of a body was consumed. */
-export function mayResend(request: Request): boolean {
-  return request.body === null && IDEMPOTENT_METHODS.has(request.method);
+/** Whether a failed send may be repeated: idempotent, and no body that could have been consumed. */
+export function mayResend(init: RequestInit): boolean {
+  return (init.body ?? null) === null && IDEMPOTENT_METHODS.has(init.method ?? "GET");
 }
 
-export async function sendUpstream(upstream: Upstream, request: Request): Promise<Response> {
+/**
+ * Send `init` to `url` on the upstream. The timer bounds the wait for the answer's
+ * headers and is cleared as soon as they arrive; `AbortSignal.timeout` would be one call
+ * fewer but would also cut off a long download (measured in workerd).
+ */
+export async function sendUpstream(upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
   const { config, binding } = upstream;
   const send = config.upstream.kind === "binding" && binding ? binding.fetch.bind(binding) : fetch;
   const controller = new AbortController();
+  init.signal = controller.signal;
   const timer = setTimeout(() => controller.abort(), config.upstreamTimeoutMs);
   let response: Response;
   try {
     try {
-      response = await send(request, { signal: controller.signal });
+      response = await send(url, init);
     } catch (error) {
-      if (controller.signal.aborted || !mayResend(request)) throw error;
+      if (controller.signal.aborted || !mayResend(init)) throw error;
       // No answer arrived: the connection failed before the upstream said anything.
-      response = await send(request, { signal: controller.signal });
+      response = await send(url, init);
     }
   } catch (error) {
     if (controller.signal.aborted) {
@@ -66,6 +72,7 @@ export async function sendUpstream(upstream: Upstream, request: Request): Promis
     return new Response(null, { status: 101, webSocket: response.webSocket, headers: response.headers });
   }
   const answer = new Response(response.body, response);
-  for (const name of HOP_BY_HOP_RESPONSE) answer.headers.delete(name);
+  const headers = answer.headers;
+  for (const name of HOP_BY_HOP_RESPONSE) headers.delete(name);
   return answer;
 }

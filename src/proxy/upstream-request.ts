@@ -7,6 +7,10 @@
  * - Client-supplied identity headers (`X-Auth-*`) and forwarding headers are dropped and
  *   set from what the gateway itself verified and saw.
  * - The body is passed as a stream, never read.
+ *
+ * What it builds is a `RequestInit` with the headers as plain pairs: the runtime turns
+ * them into its own headers once, inside `fetch`, without a `Headers` or `Request` object
+ * made in between (each call into the runtime's objects costs, see docs/benchmarks.md).
  */
 
 import { withoutGatewayCookies } from "../http/cookies";
@@ -49,63 +53,78 @@ export interface Identity {
 }
 
 export interface UpstreamRequestOptions {
-  /** The upstream URL for this request (origin + base path + path + query). */
-  readonly url: string;
   /** The incoming request's URL, already parsed. */
   readonly incomingUrl: URL;
   /** Who the client is (connecting IP), from the platform, never from a header it sent. */
   readonly clientIp: string | undefined;
   readonly identity: Identity | undefined;
-  /** Extra headers for this call (e.g. the credential-check secret). */
-  readonly extraHeaders?: Record<string, string>;
 }
 
-export function isWebSocketUpgrade(headers: Headers): boolean {
-  return headers.get("upgrade")?.toLowerCase() === "websocket";
+/** The identity headers of a verified token, built once per claims object (claims are cached per token). */
+const identityHeaderCache = new WeakMap<AccessTokenClaims, readonly [string, string][]>();
+
+function identityHeaders(claims: AccessTokenClaims): readonly [string, string][] {
+  let pairs = identityHeaderCache.get(claims);
+  if (pairs === undefined) {
+    const built: [string, string][] = [["x-auth-subject", claims.sub]];
+    if (claims.sid) built.push(["x-auth-session", claims.sid]);
+    if (claims.scopes.size > 0) built.push(["x-auth-scopes", [...claims.scopes].join(" ")]);
+    if (claims.roles.size > 0) built.push(["x-auth-roles", [...claims.roles].join(" ")]);
+    pairs = built;
+    identityHeaderCache.set(claims, pairs);
+  }
+  return pairs;
 }
 
-/** Request headers as the upstream must see them, built in one pass over the incoming ones. */
-export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptions): Headers {
-  const source = incoming.headers;
-  const webSocket = isWebSocketUpgrade(source);
-  const connection = source.get("connection");
-  const namedInConnection = connection ? new Set(connection.toLowerCase().split(/\s*,\s*/)) : undefined;
-
-  const pairs: [string, string][] = [];
-  for (const [name, value] of source) {
-    if (DROPPED.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX))
+/**
+ * Request headers as the upstream must see them, built in one pass over the incoming ones
+ * and handed to the runtime in one call (each `Headers` call crosses into native code).
+ */
+export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptions): [string, string][] {
+  const identity = options.identity;
+  let connection: string | undefined;
+  let upgrade: string | undefined;
+  let cookie: string | undefined;
+  let pairs: [string, string][] = [];
+  for (const [name, value] of incoming.headers) {
+    if (DROPPED.has(name)) {
+      if (name === "cookie") cookie = value;
+      else if (name === "connection") connection = value;
+      else if (name === "upgrade") upgrade = value;
       continue;
-    if (namedInConnection?.has(name)) continue;
+    }
+    if (name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
+    // An authorized request carries the token it was authorized by (the new one after a refresh).
+    if (identity !== undefined && name === "authorization") continue;
     pairs.push([name, value]);
   }
-  if (webSocket) pairs.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
+  if (connection !== undefined) {
+    const named = new Set(connection.toLowerCase().split(/\s*,\s*/));
+    pairs = pairs.filter(([name]) => !named.has(name));
+  }
+  if (upgrade?.toLowerCase() === "websocket") pairs.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
 
-  const cookie = withoutGatewayCookies(source.get("cookie"));
-  if (cookie !== undefined) pairs.push(["cookie", cookie]);
+  const kept = withoutGatewayCookies(cookie ?? null);
+  if (kept !== undefined) pairs.push(["cookie", kept]);
 
   const url = options.incomingUrl;
   if (options.clientIp) pairs.push(["x-forwarded-for", options.clientIp]);
   pairs.push(["x-forwarded-proto", url.protocol.slice(0, -1)], ["x-forwarded-host", url.host]);
 
-  const headers = new Headers(pairs);
-  if (options.identity) {
-    const { claims, token } = options.identity;
-    headers.set("authorization", `Bearer ${token}`);
-    headers.set("x-auth-subject", claims.sub);
-    if (claims.sid) headers.set("x-auth-session", claims.sid);
-    if (claims.scopes.size > 0) headers.set("x-auth-scopes", [...claims.scopes].join(" "));
-    if (claims.roles.size > 0) headers.set("x-auth-roles", [...claims.roles].join(" "));
+  if (identity !== undefined) {
+    pairs.push(["authorization", `Bearer ${identity.token}`]);
+    for (const pair of identityHeaders(identity.claims)) pairs.push([pair[0], pair[1]]);
   }
-  for (const [name, value] of Object.entries(options.extraHeaders ?? {})) headers.set(name, value);
-  return headers;
+  return pairs;
 }
 
-export function buildUpstreamRequest(incoming: Request, options: UpstreamRequestOptions): Request {
+/** What `fetch` needs to send the upstream request: the body, when there is one, as a stream. */
+export function upstreamRequestInit(incoming: Request, options: UpstreamRequestOptions): RequestInit {
   const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD" && incoming.body !== null;
-  return new Request(options.url, {
+  return {
     method: incoming.method,
     headers: upstreamHeaders(incoming, options),
     body: hasBody ? incoming.body : null,
     redirect: "manual",
-  });
+  };
 }
