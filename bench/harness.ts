@@ -40,6 +40,7 @@ import {
   untrackPid,
 } from "./processes";
 import type { SeedConfig } from "./seed-server";
+import { type SplitStores, startSplitStores } from "./split-stores";
 
 export interface BenchOptions {
   /** A few seconds per row (the test suite's mode). */
@@ -188,7 +189,12 @@ interface RunningGateway {
   readonly entryUrl: string;
 }
 
-async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: string, withBare: boolean) {
+async function startBenchGateway(
+  upstreamUrl: string,
+  revocationCacheSeconds: string,
+  withBare: boolean,
+  storeOptions: Record<string, unknown> = {},
+) {
   const before = childPidsNamed(process.pid, "workerd");
   const direct = [{ host: "127.0.0.1", port: 0 }];
   // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
@@ -207,6 +213,7 @@ async function startBenchGateway(upstreamUrl: string, revocationCacheSeconds: st
         REFRESH_IP_LIMIT: UNLIMITED,
         REFRESH_SESSION_LIMIT: UNLIMITED,
       },
+      ...storeOptions,
     },
     extraWorkers: [
       ...(withBare
@@ -513,6 +520,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
     let nocacheHeaders: Array<Record<string, string>> = [];
+    const splitSessions: Session[] = [];
+    let stores: SplitStores | undefined;
     const plans: RowPlan[] = [
       {
         id: "direct",
@@ -583,6 +592,50 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         baseline: "bare",
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: () => sessionRequests(sessions),
+      },
+      {
+        // The Worker's own CPU per refresh: the stores run in another workerd, as in production.
+        id: "gateway-refresh-split",
+        label: "gateway, transparent refresh, session object and KV in another workerd",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => {
+          stores = await startSplitStores();
+          const split = await startBenchGateway(upstreamUrl, "5", false, stores.gatewayOptions);
+          splitSessions.push(...(await createSessions(split, 8 * connections, 60)));
+          return {
+            url: split.directUrl,
+            pid: split.workerdPid,
+            stop: async () => {
+              await split.gateway.close();
+              untrackPid(split.workerdPid);
+            },
+          };
+        },
+        requests: () => sessionRequests(splitSessions),
+      },
+      {
+        id: "store-calls-probe",
+        label: "… a Worker making only those store calls (to subtract)",
+        server: "workerd",
+        baseline: undefined,
+        prepare: async () => {
+          const before = childPidsNamed(process.pid, "workerd");
+          stores ??= await startSplitStores();
+          const probe = await stores.startProbe();
+          const pid = newWorkerdPid(before);
+          return {
+            url: (await probe.unsafeGetDirectURL()).toString().replace(/\/$/, ""),
+            pid,
+            stop: async () => {
+              await probe.dispose();
+              untrackPid(pid);
+              await stores?.close();
+              stores = undefined;
+            },
+          };
+        },
+        requests: () => [{ method: "GET", path: "/" }],
       },
       {
         id: "express",

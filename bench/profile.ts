@@ -92,6 +92,14 @@ export function selfTimes(profile: CpuProfile, bundle: string): Map<string, numb
   return totals;
 }
 
+/**
+ * Locally the session's Durable Object runs in the gateway's isolate; in production it is
+ * an isolate of its own, and its CPU is not the Worker's. Samples with any of its frames
+ * on the stack are charged to this stage, so the rest is the Worker's own CPU.
+ */
+export const SESSION_OBJECT_STAGE = "session object (its own isolate in production)";
+const SESSION_OBJECT_MODULES = new Set(["src/sessions/session-object.ts", "src/sessions/successor-seal.ts"]);
+
 export function attribute(profile: CpuProfile, bundle: string): Map<string, number> {
   const marks = moduleMap(bundle);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -105,6 +113,12 @@ export function attribute(profile: CpuProfile, bundle: string): Map<string, numb
     const leaf = byId.get(sample);
     const special = leaf?.callFrame.functionName ?? "";
     if (special === "(idle)" || special === "(program)" || special === "(garbage collector)") stage = special;
+    for (let id: number | undefined = sample; id !== undefined && stage === undefined; id = parent.get(id)) {
+      const frame = byId.get(id)?.callFrame;
+      if (frame?.url && SESSION_OBJECT_MODULES.has(moduleAt(marks, frame.lineNumber) ?? "")) {
+        stage = SESSION_OBJECT_STAGE;
+      }
+    }
     for (let id: number | undefined = sample; id !== undefined && stage === undefined; id = parent.get(id)) {
       const node = byId.get(id);
       if (node === undefined) break;
@@ -230,10 +244,16 @@ async function profileRun(run: ProfileRun): Promise<void> {
   const leaves = [...selfTimes(profile, bundle).entries()].sort((a, b) => b[1] - a[1]).slice(0, 20);
   const busy = [...totals.entries()].filter(([stage]) => stage !== "(idle)");
   const busyMicros = busy.reduce((sum, [, micros]) => sum + micros, 0);
+  const sessionObjectMicros = totals.get(SESSION_OBJECT_STAGE) ?? 0;
   const lines = [
     `scenario ${scenario}: ${completed} requests, ${(completed / result.duration).toFixed(0)} req/s, non-2xx ${result.non2xx}, errors ${result.errors}`,
     `workerd process CPU: ${((cpuUsed * 1000) / completed).toFixed(0)} µs/request (all threads: isolate + HTTP + KV/DO simulators)`,
     `gateway isolate, sampled JS + GC + runtime calls: ${(busyMicros / completed).toFixed(0)} µs/request`,
+    ...(sessionObjectMicros > 0
+      ? [
+          `  of which the session object: ${(sessionObjectMicros / completed).toFixed(0)} µs/request; the Worker's own: ${((busyMicros - sessionObjectMicros) / completed).toFixed(0)} µs/request`,
+        ]
+      : []),
     "",
     "| stage | µs/request | share of isolate time |",
     "| --- | ---: | ---: |",

@@ -83,7 +83,11 @@ async function refreshTransparently(
   }
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   try {
-    return await context.sessions.refresh(refreshToken, expired.sid);
+    return await context.sessions.refresh(refreshToken, {
+      sid: expired.sid,
+      sub: expired.sub,
+      authTime: expired.authTime,
+    });
   } catch (error) {
     if (error instanceof GatewayError && error.code === "grant_invalid") {
       throw new GatewayError("token_expired", {

@@ -41,6 +41,14 @@ function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The session a transparent refresh expects, from the expired access token's verified claims. */
+export interface ExpectedSession {
+  readonly sid: string;
+  readonly sub: string;
+  /** The session's start (the token's `auth_time`), seconds. */
+  readonly authTime: number;
+}
+
 export interface GrantedTokens {
   readonly accessToken: IssuedAccessToken;
   readonly refreshToken: string;
@@ -148,21 +156,26 @@ export class Sessions {
   }
 
   /**
-   * Exchange a refresh token for new tokens. `expectedSid`, when given, must match (a
-   * transparent refresh only renews the session the expired access token belonged to).
+   * Exchange a refresh token for new tokens. `expected`, when given (a transparent
+   * refresh: the verified claims of the expired access token), names the session the
+   * refresh token must belong to; its subject's revocation is then read from KV while the
+   * session object rotates, instead of after it.
    */
-  async refresh(refreshToken: string, expectedSid?: string): Promise<GrantedTokens> {
+  async refresh(refreshToken: string, expected?: ExpectedSession): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
     if (sid === undefined)
       throw new GatewayError("grant_invalid", { detail: "not a Portcullis refresh token", clearSession: true });
-    if (expectedSid !== undefined && sid !== expectedSid) {
+    if (expected !== undefined && sid !== expected.sid) {
       throw new GatewayError("grant_invalid", {
         detail: "refresh token belongs to another session",
         clearSession: true,
       });
     }
     const time = now();
+    const earlySubjectCheck = expected && revocations.isSubjectRevoked(expected.sub, expected.authTime);
+    // Awaited below, or not at all when the rotation fails first: never an unhandled rejection.
+    earlySubjectCheck?.catch(() => undefined);
     const result = await this.#call(
       sid,
       async (stub): Promise<RotateResult> =>
@@ -199,8 +212,12 @@ export class Sessions {
       );
     }
     if (result.rotated) log.info("session_rotated", { requestId, sid });
-    // "Log out everywhere" (a subject-wide revocation) also ends refreshing.
-    if (await revocations.isSubjectRevoked(result.session.sub, Math.floor(result.session.createdAt / 1000))) {
+    // "Log out everywhere" (a subject-wide revocation) also ends refreshing. The early read
+    // answers for this session when it asked about the same subject and session start.
+    const { sub, createdAt } = result.session;
+    const authTime = Math.floor(createdAt / 1000);
+    const sameQuestion = earlySubjectCheck && expected.sub === sub && expected.authTime === authTime;
+    if (await (sameQuestion ? earlySubjectCheck : revocations.isSubjectRevoked(sub, authTime))) {
       await this.endById(sid, "subject_revoked");
       throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });
     }

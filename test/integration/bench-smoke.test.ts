@@ -24,6 +24,8 @@ describe("npm run bench (smoke mode)", () => {
       "gateway-valid",
       "gateway-valid-nocache",
       "gateway-refresh",
+      "gateway-refresh-split",
+      "store-calls-probe",
       "express",
       "seed-valid-hs256",
       "seed-valid-es256",
@@ -47,6 +49,30 @@ describe("npm run bench (smoke mode)", () => {
       ["download", true],
     ]);
     expect(result.gatewayPeakBytes).toBeGreaterThan(0);
+    expect(result.bundle.gzipBytes).toBeGreaterThan(0);
+    expect(result.bundle.gzipBytes).toBeLessThan(result.bundle.bytes);
     expect(formatTable(result)).toContain("gateway, transparent refresh");
+    expect(formatTable(result)).toMatch(/Worker bundle .*gzip \d/);
   }, 180_000);
+
+  it("soaks the public, valid-token and refresh rows and counts every error", async () => {
+    const result = await runBench({
+      soakSeconds: 2,
+      warmupSeconds: 0.5,
+      connections: 16,
+      skipWorkerBuild: true,
+      log: () => undefined,
+    });
+    expect(result.rows.map((row) => row.id)).toEqual(["gateway-public", "gateway-valid", "gateway-refresh"]);
+    for (const row of result.rows) {
+      expect({ row: row.id, errors: row.errors, codes: row.statusCodes }).toEqual({
+        row: row.id,
+        errors: 0,
+        codes: { "200": row.requests },
+      });
+    }
+    expect(result.transfers).toEqual([]);
+    const total = result.rows.reduce((sum, row) => sum + row.requests, 0);
+    expect(formatTable(result)).toContain(`${total} requests, 0 errors`);
+  }, 120_000);
 });

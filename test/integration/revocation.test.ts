@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { recordAndPublish, waitForSnapshot } from "../support/revocations";
-import { login, refreshCookieHeader } from "../support/session-helpers";
+import { expiredTokenFor, login, refreshCookieHeader } from "../support/session-helpers";
 import { TEST_SECRETS } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
 
@@ -159,6 +159,25 @@ describe("operator: log out everywhere", () => {
       });
       expect(refresh.status).toBe(401);
     }
+  });
+
+  it("refuses a transparent refresh of a session that began before, without reaching the upstream", async () => {
+    const session = await login(gateway, "admin");
+    const expired = await expiredTokenFor(gateway, session);
+    const revoked = await gateway.fetch("/auth/operator/revoke-subject", {
+      method: "POST",
+      headers: operator,
+      body: JSON.stringify({ sub: "user-admin" }),
+    });
+    expect(revoked.status).toBe(200);
+    const before = gateway.upstream.proxied().length;
+    const response = await gateway.fetch("/api/x", {
+      headers: { authorization: `Bearer ${expired}`, cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect(response.headers.getSetCookie().join("\n")).toContain("__Host-portcullis-refresh=;");
+    expect(gateway.upstream.proxied().length).toBe(before);
   });
 
   it("refuses callers without the operator token", async () => {

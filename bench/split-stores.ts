@@ -1,0 +1,99 @@
+/**
+ * The refresh row's stores in a workerd of their own: the session Durable Object and the
+ * revocation KV run in a second Miniflare (its own workerd process), reached from the
+ * gateway over the dev registry, as in production they run outside the Worker's isolate.
+ * The gateway's workerd then spends CPU only on the Worker itself, its HTTP, its outbound
+ * fetch and the calls out; that is what the split refresh row meters.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Miniflare } from "miniflare";
+import { BUNDLE_DIR } from "../test/support/build-worker";
+
+const HOST_NAME = "portcullis-stores";
+
+// The bundle's own SessionObject, and KV behind an RPC entrypoint with KV's methods.
+const HOST_MODULE = `
+import { WorkerEntrypoint } from "cloudflare:workers";
+export { SessionObject } from "./index.js";
+
+export class RevocationKv extends WorkerEntrypoint {
+  get(key, options) { return this.env.KV.get(key, options); }
+  put(key, value, options) { return this.env.KV.put(key, value, options); }
+  delete(key) { return this.env.KV.delete(key); }
+  list(options) { return this.env.KV.list(options); }
+}
+
+export default { fetch() { return new Response("stores"); } };
+`;
+
+// The store calls one transparent refresh makes (a rotation in the session object, the
+// KV write of the replaced token's id, the subject's KV read), and nothing else.
+const PROBE_SCRIPT = `
+let count = 0;
+export default {
+  async fetch(request, env) {
+    count += 1;
+    const stub = env.SESSIONS.get(env.SESSIONS.idFromName("probe-" + (count % 256)));
+    await stub.rotate({ token: "probe", now: Date.now(), graceSeconds: 10 });
+    await env.REVOKED.put("jti:probe-" + count, "{}", { expirationTtl: 60 });
+    await env.REVOKED.get("sub:probe");
+    return new Response("ok");
+  },
+};
+`;
+
+export interface SplitStores {
+  /** Miniflare options for the gateway worker that bind SESSIONS and REVOKED to the stores. */
+  readonly gatewayOptions: Record<string, unknown>;
+  readonly mf: Miniflare;
+  /**
+   * A Worker in a workerd of its own that only makes a refresh's store calls through the
+   * same bindings: its CPU is what those calls (and miniflare's dev-registry proxying of
+   * them) cost the caller's process, to subtract from the split refresh row.
+   */
+  startProbe(): Promise<Miniflare>;
+  close(): Promise<void>;
+}
+
+export async function startSplitStores(): Promise<SplitStores> {
+  const registry = mkdtempSync(path.join(os.tmpdir(), "portcullis-registry-"));
+  const scriptPath = path.join(BUNDLE_DIR, "stores-host.mjs");
+  writeFileSync(scriptPath, HOST_MODULE);
+  const mf = new Miniflare({
+    name: HOST_NAME,
+    modules: true,
+    modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }],
+    scriptPath,
+    compatibilityDate: "2026-04-01",
+    unsafeDevRegistryPath: registry,
+    kvNamespaces: { KV: "revoked" },
+    durableObjects: { SESSIONS: { className: "SessionObject", useSQLite: true } },
+  });
+  await mf.ready;
+  return {
+    mf,
+    gatewayOptions: {
+      unsafeDevRegistryPath: registry,
+      kvNamespaces: {},
+      serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
+      durableObjects: { SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true } },
+    },
+    startProbe: async () => {
+      const probe = new Miniflare({
+        name: "portcullis-store-probe",
+        modules: true,
+        script: PROBE_SCRIPT,
+        compatibilityDate: "2026-04-01",
+        unsafeDevRegistryPath: registry,
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
+        durableObjects: { SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true } },
+      });
+      await probe.ready;
+      return probe;
+    },
+    close: () => mf.dispose(),
+  };
+}
