@@ -601,6 +601,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         baseline: "bare",
         prepare: async () => {
           stores = await startSplitStores();
+          // Closed after the probe row, or at the end if that row is not run.
+          cleanups.push(async () => {
+            await stores?.close();
+            stores = undefined;
+          });
           const split = await startBenchGateway(upstreamUrl, "5", false, stores.gatewayOptions);
           splitSessions.push(...(await createSessions(split, 8 * connections, 60)));
           return {
@@ -703,6 +708,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         log(
           `  ${plan.id.padEnd(22)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${result.latencyP50} ms  p99 ${result.latencyP99} ms  errors ${result.errors}  cpu ${result.serverCpuMicros.toFixed(0)} µs/req`,
         );
+        if (result.errors > 0) {
+          log(`    status codes ${JSON.stringify(result.statusCodes)}`);
+          // With BENCH_LOGS=1 the gateway keeps its log lines: show why it answered an error.
+          const failures = main.gateway.logs.filter((line) => line.includes('"level":"error"'));
+          for (const line of failures.slice(-5)) log(`    ${line}`);
+        }
       } finally {
         await prepared.stop?.();
       }

@@ -5,7 +5,7 @@
  * The gateway's workerd then spends CPU only on the Worker itself, its HTTP, its outbound
  * fetch and the calls out; that is what the split refresh row meters.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Miniflare } from "miniflare";
@@ -94,6 +94,9 @@ export async function startSplitStores(): Promise<SplitStores> {
       await probe.ready;
       return probe;
     },
-    close: () => mf.dispose(),
+    close: async () => {
+      await mf.dispose();
+      rmSync(registry, { recursive: true, force: true });
+    },
   };
 }

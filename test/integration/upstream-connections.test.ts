@@ -9,6 +9,7 @@
  */
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MAX_RESENDS } from "../../src/proxy/forward";
 import { type Gateway, startGateway } from "../support/gateway";
 
 let gateway: Gateway;
@@ -71,5 +72,43 @@ describe("a pooled upstream connection closed under a request", () => {
     expect(response.headers.get("content-type")).toBe("application/problem+json");
     expect(dropped).toContain(`${method} /public/reused/${method}-body`);
     expect(arrivals.filter((line) => line.startsWith(method))).toHaveLength(1);
+  });
+
+  it("keeps resending while several connections in a row fail, within the bound", async () => {
+    let failuresLeft = MAX_RESENDS;
+    let attempts = 0;
+    gateway.upstream.route("/public/several/*", (request, response) => {
+      attempts += 1;
+      if (failuresLeft > 0) {
+        failuresLeft -= 1;
+        request.socket.destroy();
+        return;
+      }
+      response.writeHead(200, { "content-type": "text/plain" }).end("at last");
+    });
+    try {
+      const response = await gateway.fetch("/public/several/x");
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe("at last");
+      expect(attempts).toBe(MAX_RESENDS + 1);
+    } finally {
+      gateway.upstream.unroute("/public/several/*");
+    }
+  });
+
+  it("gives up after the bound and answers 502 problem+json", async () => {
+    let attempts = 0;
+    gateway.upstream.route("/public/always-reset/*", (request) => {
+      attempts += 1;
+      request.socket.destroy();
+    });
+    try {
+      const response = await gateway.fetch("/public/always-reset/x");
+      expect(response.status).toBe(502);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(attempts).toBe(MAX_RESENDS + 1);
+    } finally {
+      gateway.upstream.unroute("/public/always-reset/*");
+    }
   });
 });
