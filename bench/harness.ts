@@ -193,7 +193,7 @@ async function startBenchGateway(
   upstreamUrl: string,
   revocationCacheSeconds: string,
   withBare: boolean,
-  storeOptions: Record<string, unknown> = {},
+  stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> },
 ) {
   const before = childPidsNamed(process.pid, "workerd");
   const direct = [{ host: "127.0.0.1", port: 0 }];
@@ -213,8 +213,9 @@ async function startBenchGateway(
         REFRESH_IP_LIMIT: UNLIMITED,
         REFRESH_SESSION_LIMIT: UNLIMITED,
       },
-      ...storeOptions,
+      ...stores?.gatewayOptions,
     },
+    ...(stores ? { sharedOptions: stores.sharedOptions } : {}),
     extraWorkers: [
       ...(withBare
         ? [
@@ -606,7 +607,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
             await stores?.close();
             stores = undefined;
           });
-          const split = await startBenchGateway(upstreamUrl, "5", false, stores.gatewayOptions);
+          const split = await startBenchGateway(upstreamUrl, "5", false, stores);
           splitSessions.push(...(await createSessions(split, 8 * connections, 60)));
           return {
             url: split.directUrl,

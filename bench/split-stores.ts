@@ -13,10 +13,11 @@ import { BUNDLE_DIR } from "../test/support/build-worker";
 
 const HOST_NAME = "portcullis-stores";
 
-// The bundle's own SessionObject, and KV behind an RPC entrypoint with KV's methods.
+// The bundle's own SessionObject and RevocationLedger, and KV behind an RPC entrypoint
+// with KV's methods.
 const HOST_MODULE = `
 import { WorkerEntrypoint } from "cloudflare:workers";
-export { SessionObject } from "./index.js";
+export { RevocationLedger, SessionObject } from "./index.js";
 
 export class RevocationKv extends WorkerEntrypoint {
   get(key, options) { return this.env.KV.get(key, options); }
@@ -29,7 +30,8 @@ export default { fetch() { return new Response("stores"); } };
 `;
 
 // The store calls one transparent refresh makes (a rotation in the session object, the
-// KV write of the replaced token's id, the subject's KV read), and nothing else.
+// replaced token's id recorded in a revocation ledger, a KV read of the revocation
+// snapshot), and nothing else.
 const PROBE_SCRIPT = `
 let count = 0;
 export default {
@@ -37,16 +39,19 @@ export default {
     count += 1;
     const stub = env.SESSIONS.get(env.SESSIONS.idFromName("probe-" + (count % 256)));
     await stub.rotate({ token: "probe", now: Date.now(), graceSeconds: 10 });
-    await env.REVOKED.put("jti:probe-" + count, "{}", { expirationTtl: 60 });
-    await env.REVOKED.get("sub:probe");
+    const ledger = env.REVOCATIONS.get(env.REVOCATIONS.idFromName("rotations:" + (count % 64).toString(36)));
+    await ledger.record([{ kind: "rt", id: "probe-" + count, reason: "rotated", ttlSeconds: 60 }]);
+    await env.REVOKED.get("probe");
     return new Response("ok");
   },
 };
 `;
 
 export interface SplitStores {
-  /** Miniflare options for the gateway worker that bind SESSIONS and REVOKED to the stores. */
+  /** Miniflare options for the gateway worker that bind SESSIONS, REVOCATIONS and REVOKED to the stores. */
   readonly gatewayOptions: Record<string, unknown>;
+  /** Miniflare options the gateway's instance must share (the dev registry). */
+  readonly sharedOptions: Record<string, unknown>;
   readonly mf: Miniflare;
   /**
    * A Worker in a workerd of its own that only makes a refresh's store calls through the
@@ -68,17 +73,23 @@ export async function startSplitStores(): Promise<SplitStores> {
     scriptPath,
     compatibilityDate: "2026-04-01",
     unsafeDevRegistryPath: registry,
-    kvNamespaces: { KV: "revoked" },
-    durableObjects: { SESSIONS: { className: "SessionObject", useSQLite: true } },
+    kvNamespaces: { KV: "revoked", REVOKED: "revoked" },
+    durableObjects: {
+      SESSIONS: { className: "SessionObject", useSQLite: true },
+      REVOCATIONS: { className: "RevocationLedger", useSQLite: true },
+    },
   });
   await mf.ready;
   return {
     mf,
+    sharedOptions: { unsafeDevRegistryPath: registry },
     gatewayOptions: {
-      unsafeDevRegistryPath: registry,
       kvNamespaces: {},
       serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
-      durableObjects: { SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true } },
+      durableObjects: {
+        SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true },
+        REVOCATIONS: { className: "RevocationLedger", scriptName: HOST_NAME, useSQLite: true },
+      },
     },
     startProbe: async () => {
       const probe = new Miniflare({
@@ -89,7 +100,10 @@ export async function startSplitStores(): Promise<SplitStores> {
         unsafeDevRegistryPath: registry,
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
         serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
-        durableObjects: { SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true } },
+        durableObjects: {
+          SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true },
+          REVOCATIONS: { className: "RevocationLedger", scriptName: HOST_NAME, useSQLite: true },
+        },
       });
       await probe.ready;
       return probe;

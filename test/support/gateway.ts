@@ -33,6 +33,8 @@ export interface GatewayOptions {
    * log in many times are not throttled (the rate-limit tests use "wrangler").
    */
   readonly rateLimits?: "wrangler" | "relaxed";
+  /** Miniflare options shared by every worker of the instance (e.g. `unsafeDevRegistryPath`). */
+  readonly sharedOptions?: Record<string, unknown>;
 }
 
 export interface Gateway {
@@ -118,10 +120,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
   const mf = new Miniflare(
     (options.extraWorkers === undefined
-      ? { ...gatewayWorker, handleRuntimeStdio }
-      : { handleRuntimeStdio, workers: [gatewayWorker, ...options.extraWorkers] }) as ConstructorParameters<
-      typeof Miniflare
-    >[0],
+      ? { ...gatewayWorker, ...options.sharedOptions, handleRuntimeStdio }
+      : {
+          ...options.sharedOptions,
+          handleRuntimeStdio,
+          workers: [gatewayWorker, ...options.extraWorkers],
+        }) as ConstructorParameters<typeof Miniflare>[0],
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const waitForLog = async (predicate: (line: string) => boolean, count = 1): Promise<string[]> => {
