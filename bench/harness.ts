@@ -201,7 +201,7 @@ async function startBenchGateway(
   const counting = countingOptions(BUNDLE, true);
   const gateway = await startGateway({
     upstream: asTestUpstream(upstreamUrl),
-    keepLogs: process.env.BENCH_LOGS === "1" ? true : false,
+    keepLogs: process.env.BENCH_LOGS === "1",
     // The production values of wrangler.toml, where the test harness shortens them.
     vars: { REVOCATION_CACHE_SECONDS: revocationCacheSeconds, UPSTREAM_TIMEOUT_MS: "30000" },
     workerOptions: {
