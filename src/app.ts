@@ -6,7 +6,15 @@
  * middleware. Both share the envelope's request context and the one error mapping.
  */
 import { Hono } from "hono";
-import { AUTH_ROUTES, handleJwks, JWKS_PATH, NAVIGATION_ROUTES, noteDegradedPublishing } from "./auth/routes";
+import {
+  AUTH_PATHS,
+  AUTH_ROUTES,
+  allowedMethods,
+  handleJwks,
+  JWKS_PATH,
+  NAVIGATION_ROUTES,
+  noteDegradedPublishing,
+} from "./auth/routes";
 import type { Env } from "./config/env";
 import { GatewayError } from "./errors/gateway-error";
 import { answerError } from "./gateway/answer-error";
@@ -26,10 +34,13 @@ export function createApp(): Hono<AppEnv> {
     return isCrossOriginCandidate(config, c.req.raw) ? corsFor(config)(c, next) : next();
   });
 
-  for (const [path, handler] of AUTH_ROUTES) {
-    app.post(path, async (c) => noteDegradedPublishing(c.env.context, await handler(c.env.context, c.req.raw)));
+  for (const [method, path, handler] of AUTH_ROUTES) {
+    app.on(method, path, async (c) => noteDegradedPublishing(c.env.context, await handler(c.env.context, c.req.raw)));
+  }
+  for (const path of AUTH_PATHS) {
+    const allow = allowedMethods(path);
     app.all(path, () => {
-      throw new GatewayError("method_not_allowed");
+      throw new GatewayError("method_not_allowed", { allow });
     });
   }
 
@@ -61,9 +72,13 @@ function needsApp(context: RequestContext, request: Request): boolean {
 export function createWorker(): ExportedHandler<Env> {
   const app = createApp();
   return {
-    fetch(request, env) {
-      return serveRequest(env, request as Request, (context, raw) =>
-        needsApp(context, raw) ? Promise.resolve(app.fetch(raw, { context })) : handleGatewayRequest(context, raw),
+    fetch(request, env, execution) {
+      return serveRequest(
+        env,
+        request as Request,
+        (context, raw) =>
+          needsApp(context, raw) ? Promise.resolve(app.fetch(raw, { context })) : handleGatewayRequest(context, raw),
+        execution,
       );
     },
   };

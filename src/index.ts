@@ -9,5 +9,6 @@ import { createWorker } from "./app";
 export { RevocationLedger } from "./revocation/revocation-ledger";
 export { IdpLogoutIndex } from "./sessions/idp-logout-index";
 export { SessionObject } from "./sessions/session-object";
+export { SubjectSessions } from "./sessions/subject-sessions";
 
 export default createWorker();

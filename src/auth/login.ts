@@ -10,6 +10,7 @@ import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { readFields } from "../http/read-body";
 import { tokenResponse } from "../http/token-response";
 import { log } from "../log/logger";
+import { describeClient } from "../sessions/device";
 import { checkCredentials } from "./credential-check";
 
 const MAX_USERNAME = 256;
@@ -34,7 +35,7 @@ export async function handleLogin(context: RequestContext, request: Request): Pr
     }
     throw error;
   }
-  const granted = await context.sessions.start(subject);
+  const granted = await context.sessions.start(subject, describeClient(request));
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid });
   return tokenResponse(context.config, granted, { refreshInBody: false, setAccessCookie: context.config.accessCookie });
 }

@@ -14,6 +14,7 @@ import { log } from "../log/logger";
 import { mapSubject } from "../oidc/claim-mapping";
 import { completeLogin } from "../oidc/code-exchange";
 import { providerFor } from "../oidc/provider";
+import { describeClient } from "../sessions/device";
 import { oidcConfigOf } from "./oidc-login";
 import { openTransaction, TRANSACTION_TTL_SECONDS } from "./oidc-transaction";
 
@@ -40,7 +41,7 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   const subject = mapSubject(oidc, claims);
   if (subject === undefined) throw new GatewayError("login_failed", { detail: "provider sub is not usable" });
 
-  const granted = await context.sessions.start(subject, tokens);
+  const granted = await context.sessions.start(subject, describeClient(request), tokens);
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
   const headers = new Headers({
     location: transaction.returnTo,

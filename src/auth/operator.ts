@@ -3,6 +3,10 @@
  *
  *   POST /auth/operator/revoke-subject  {"sub": "..."}   log a user out everywhere
  *   POST /auth/operator/revoke-session  {"sid": "..."}   end one session
+ *   GET  /auth/operator/sessions?sub=…                   list a subject's live sessions
+ *
+ * Revoking a subject also ends each session in the subject's index (SUBJECT_SESSIONS),
+ * so they leave the index and their objects refuse them at once.
  *
  * Disabled (401) when OPERATOR_TOKEN is not set.
  */
@@ -13,6 +17,7 @@ import { secretsEqual } from "../http/timing-safe";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
 import { bearerToken } from "../tokens/read-credentials";
+import { describeSession } from "./user-sessions";
 
 async function authenticateOperator(context: RequestContext, request: Request): Promise<void> {
   const expected = context.config.operatorToken;
@@ -41,8 +46,11 @@ export async function handleRevokeSubject(context: RequestContext, request: Requ
   if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
   // Lives as long as the longest session could: every session that began before now dies.
   await context.revocations.revokeSubject(sub, context.config.refreshTokenTtl, "operator");
-  log.security("subject_revoked", { requestId: context.requestId, sub });
-  return json({ revoked: "subject", sub });
+  context.metrics.record("revocation", "subject", "operator");
+  const indexed = context.sessions.indexesSubjects ? await context.sessions.listOf(sub) : [];
+  for (const entry of indexed) await context.sessions.endById(entry.sid, "operator");
+  log.security("subject_revoked", { requestId: context.requestId, sub, sessions: indexed.length });
+  return json({ revoked: "subject", sub, sessions_ended: indexed.length });
 }
 
 export async function handleRevokeSession(context: RequestContext, request: Request): Promise<Response> {
@@ -52,4 +60,12 @@ export async function handleRevokeSession(context: RequestContext, request: Requ
   await context.sessions.endById(sid, "operator");
   log.security("session_revoked", { requestId: context.requestId, sid });
   return json({ revoked: "session", sid });
+}
+
+export async function handleListSubjectSessions(context: RequestContext, request: Request): Promise<Response> {
+  await authenticateOperator(context, request);
+  const sub = new URL(request.url).searchParams.get("sub");
+  if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
+  const sessions = await context.sessions.listOf(sub);
+  return json({ sub, sessions: sessions.map((entry) => describeSession(entry)) });
 }

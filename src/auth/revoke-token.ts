@@ -40,6 +40,7 @@ export async function revokeAccessToken(
   const remaining = claims.exp + context.config.clockToleranceSeconds - Math.floor(context.now() / 1000);
   if (remaining <= 0) return;
   await context.revocations.revokeToken(claims.jti, remaining, reason);
+  context.metrics.record("revocation", "token", reason);
 }
 
 async function authenticateClient(context: RequestContext, request: Request): Promise<void> {

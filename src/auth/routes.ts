@@ -8,22 +8,43 @@ import { handleLogout } from "./logout";
 import { handleBackchannelLogout } from "./oidc-backchannel-logout";
 import { handleOidcCallback } from "./oidc-callback";
 import { handleOidcLogin } from "./oidc-login";
-import { handleRevokeSession, handleRevokeSubject } from "./operator";
+import { handleListSubjectSessions, handleRevokeSession, handleRevokeSubject } from "./operator";
 import { handleRefresh } from "./refresh";
 import { handleRevoke } from "./revoke-token";
+import { handleEndSession, handleListSessions, handleRevokeOtherSessions } from "./user-sessions";
 
 export type AuthHandler = (context: RequestContext, request: Request) => Promise<Response>;
 
-/** POST endpoints; any other method on these paths is answered 405. */
-export const AUTH_ROUTES: ReadonlyArray<readonly [string, AuthHandler]> = [
-  ["/auth/login", handleLogin],
-  ["/auth/refresh", handleRefresh],
-  ["/auth/logout", handleLogout],
-  ["/auth/revoke", handleRevoke],
-  ["/auth/operator/revoke-subject", handleRevokeSubject],
-  ["/auth/operator/revoke-session", handleRevokeSession],
-  ["/auth/oidc/backchannel-logout", handleBackchannelLogout],
+export type AuthMethod = "GET" | "POST" | "DELETE";
+
+/**
+ * The API endpoints: method, path (hono syntax), handler. Another method on one of these
+ * paths is answered 405 with the methods it takes (`allowedMethods`). Literal paths come
+ * before the parameterised ones they would otherwise match.
+ */
+export const AUTH_ROUTES: ReadonlyArray<readonly [AuthMethod, string, AuthHandler]> = [
+  ["POST", "/auth/login", handleLogin],
+  ["POST", "/auth/refresh", handleRefresh],
+  ["POST", "/auth/logout", handleLogout],
+  ["POST", "/auth/revoke", handleRevoke],
+  ["GET", "/auth/sessions", handleListSessions],
+  ["POST", "/auth/sessions/revoke-others", handleRevokeOtherSessions],
+  ["DELETE", "/auth/sessions/:sid", handleEndSession],
+  ["POST", "/auth/operator/revoke-subject", handleRevokeSubject],
+  ["POST", "/auth/operator/revoke-session", handleRevokeSession],
+  ["GET", "/auth/operator/sessions", handleListSubjectSessions],
+  ["POST", "/auth/oidc/backchannel-logout", handleBackchannelLogout],
 ];
+
+/** Each path of AUTH_ROUTES once, in table order. */
+export const AUTH_PATHS: readonly string[] = [...new Set(AUTH_ROUTES.map(([, path]) => path))];
+
+/** The methods an auth path takes, for the 405 answer's Allow header. */
+export function allowedMethods(path: string): string {
+  return AUTH_ROUTES.filter(([, routePath]) => routePath === path)
+    .map(([method]) => (method === "GET" ? "GET, HEAD" : method))
+    .join(", ");
+}
 
 /** Endpoints a browser navigates to (GET; login through an OpenID Connect provider). */
 export const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, AuthHandler]> = [

@@ -46,6 +46,8 @@ export interface GatewayConfig {
    * (default: a revocation-ledger entry) or "session" (the session object alone).
    */
   readonly rotationRecord: "ledger" | "session";
+  /** Sessions a subject may hold at once; a login beyond it ends the oldest. 0: no cap. */
+  readonly maxSessionsPerUser: number;
   /** How often a relayed WebSocket re-checks revocation. */
   readonly websocketRevalidateSeconds: number;
 

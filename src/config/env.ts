@@ -11,6 +11,7 @@
 import type { RevocationLedger } from "../revocation/revocation-ledger";
 import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
 import type { SessionObject } from "../sessions/session-object";
+import type { SubjectSessions } from "../sessions/subject-sessions";
 
 /** The part of a Workers rate-limiting binding Portcullis uses. */
 export interface RateLimitBinding {
@@ -27,6 +28,10 @@ export interface PortcullisBindings {
   REVOCATIONS: DurableObjectNamespace<RevocationLedger>;
   /** Optional: IdP session id / subject → our sessions, and spent logout-token ids (OIDC). */
   IDP_LOGOUT_INDEX?: DurableObjectNamespace<IdpLogoutIndex>;
+  /** Optional: per subject, the index of their live sessions (GET /auth/sessions, MAX_SESSIONS_PER_USER). */
+  SUBJECT_SESSIONS?: DurableObjectNamespace<SubjectSessions>;
+  /** Optional: a Workers Analytics Engine dataset for the gateway's counters (docs/operations.md). */
+  METRICS?: AnalyticsEngineDataset;
   /** Optional: the upstream as a service binding (standalone gateway). */
   UPSTREAM?: Fetcher;
   /** Optional rate limits; without them the endpoint is not limited. */
@@ -56,6 +61,7 @@ export const SETTING_NAMES = [
   "ROUTES",
   "REVOCATION_CACHE_SECONDS",
   "ROTATION_RECORD",
+  "MAX_SESSIONS_PER_USER",
   "WEBSOCKET_REVALIDATE_SECONDS",
   "CREDENTIAL_CHECK_PATH",
   "COOKIE_SAMESITE",

@@ -181,6 +181,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): GatewayConfig
     routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
     revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
     rotationRecord: parseRotationRecord(env),
+    maxSessionsPerUser: integer(env, "MAX_SESSIONS_PER_USER", 0, 0, 1_000),
     websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
     credentialCheckPath,
     credentialCheckSecret,

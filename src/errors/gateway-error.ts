@@ -27,6 +27,7 @@ export type GatewayErrorCode =
   | "operator_unauthorized"
   | "rate_limited"
   | "origin_forbidden"
+  | "session_not_found"
   // login through an OpenID Connect provider
   | "oidc_disabled"
   | "login_failed"

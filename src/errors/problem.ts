@@ -44,6 +44,7 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   operator_unauthorized: { status: 401, title: "Operator authentication required" },
   rate_limited: { status: 429, title: "Too many requests" },
   origin_forbidden: { status: 403, title: "Cross-site request refused" },
+  session_not_found: { status: 404, title: "No such session" },
   oidc_disabled: { status: 404, title: "Login through an identity provider is not configured" },
   login_failed: { status: 400, title: "Login through the identity provider failed", oauthError: "invalid_request" },
   logout_token_invalid: { status: 400, title: "Invalid logout token", oauthError: "invalid_request" },

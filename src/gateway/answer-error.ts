@@ -17,6 +17,12 @@ import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import type { RequestContext } from "./request-context";
 
+/** A 5xx answer, by cause; a failed or slow upstream is also counted as an upstream error. */
+function recordServerError(context: RequestContext | undefined, code: string): void {
+  if (code === "upstream_unreachable" || code === "upstream_timeout") context?.metrics.record("upstream_error", code);
+  context?.metrics.record("server_error", code);
+}
+
 export async function answerError(
   error: unknown,
   context: RequestContext | undefined,
@@ -29,6 +35,7 @@ export async function answerError(
     if (error instanceof ConfigError) log.error("config_invalid", { ...fields, setting: error.setting });
     else if (statusOf(error.code) >= 500) log.error("dependency_failed", fields);
     else log.info("request_refused", fields);
+    if (statusOf(error.code) >= 500) recordServerError(context, error.code);
     const redirect = context ? loginRedirectFor(context, request, error) : undefined;
     if (redirect !== undefined) return redirect;
     const headers = new Headers();
@@ -41,5 +48,6 @@ export async function answerError(
     return problemResponse(error, { realm, requestId }, headers);
   }
   log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
+  recordServerError(context, "internal_error");
   return problemResponse(new GatewayError("internal_error", { cause: error }), { realm, requestId });
 }

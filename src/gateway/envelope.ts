@@ -18,11 +18,17 @@ import { createRequestContext, type RequestContext } from "./request-context";
 
 export type ContextHandler = (context: RequestContext, request: Request) => Promise<Response>;
 
-export async function serveRequest(env: Env, request: Request, handle: ContextHandler): Promise<Response> {
+export async function serveRequest(
+  env: Env,
+  request: Request,
+  handle: ContextHandler,
+  /** The platform's ExecutionContext: work after the answer (metrics). */
+  execution?: Pick<ExecutionContext, "waitUntil">,
+): Promise<Response> {
   let context: RequestContext | undefined;
   let response: Response;
   try {
-    context = await createRequestContext(env, request);
+    context = await createRequestContext(env, request, execution === undefined ? {} : { execution });
     assertServable(context.config, request.url);
     response = await handle(context, request);
     response.headers.set("x-request-id", context.requestId);

@@ -65,12 +65,15 @@ function relay(context: RequestContext, response: Response, claims: AccessTokenC
   });
 }
 
-function forward(
+async function forward(
   context: RequestContext,
   request: Request,
   url: URL,
   identity: Identity | undefined,
 ): Promise<Response> {
   const init = upstreamRequestInit(request, { incomingUrl: url, clientIp: context.clientIp, identity });
-  return sendUpstream(context.upstream, upstreamUrl(context.upstream, url), init);
+  const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url), init);
+  // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
+  if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);
+  return response;
 }

@@ -7,6 +7,7 @@ import type { CredentialCheck } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
+import { type Metrics, metricsFor } from "../metrics/metrics";
 import type { Upstream } from "../proxy/forward";
 import { RevocationStore, type Revocations } from "../revocation/revocation-store";
 import { Sessions } from "../sessions/sessions";
@@ -27,6 +28,10 @@ export interface RequestContext {
   readonly requestId: string;
   readonly clientIp: string | undefined;
   readonly now: () => number;
+  /** Counters of what the gateway decides (METRICS binding; a no-op without it). */
+  readonly metrics: Metrics;
+  /** Work that may finish after the answer (the platform's waitUntil; a no-op without one). */
+  readonly waitUntil: (promise: Promise<unknown>) => void;
 }
 
 const stores = new WeakMap<GatewayConfig, RevocationStore>();
@@ -71,6 +76,8 @@ export interface RequestContextOptions {
   /** Settings parsed elsewhere (portcullis/hono); the standalone Worker's come from its env. */
   readonly config?: GatewayConfig;
   readonly credentialCheck?: CredentialCheck;
+  /** The platform's ExecutionContext, for work after the answer (metrics). */
+  readonly execution?: Pick<ExecutionContext, "waitUntil">;
 }
 
 export async function createRequestContext(
@@ -79,6 +86,8 @@ export async function createRequestContext(
   options: RequestContextOptions = {},
 ): Promise<RequestContext> {
   const now = Date.now;
+  const waitUntil = (promise: Promise<unknown>) => options.execution?.waitUntil(promise);
+  const metrics = metricsFor(env.METRICS, waitUntil);
   const config = options.config ?? configFor(env);
   const keys = await keyRingFor(config);
   const headers = request.headers;
@@ -96,6 +105,8 @@ export async function createRequestContext(
         config,
         namespace: env.SESSIONS,
         logoutIndex: env.IDP_LOGOUT_INDEX,
+        subjectIndex: env.SUBJECT_SESSIONS,
+        metrics,
         revocations,
         keys,
         now,
@@ -109,6 +120,8 @@ export async function createRequestContext(
     requestId,
     clientIp: headers.get("cf-connecting-ip") ?? undefined,
     now,
+    metrics,
+    waitUntil,
   };
 }
 

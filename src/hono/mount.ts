@@ -1,7 +1,8 @@
 /**
  * `mountAuthEndpoints(app, options)`: serves the gateway's endpoints from your Hono app,
  * from the same tables as the standalone Worker (auth/routes.ts): POST /auth/login,
- * /auth/refresh, /auth/logout, /auth/revoke, the operator endpoints, OpenID Connect login
+ * /auth/refresh, /auth/logout, /auth/revoke, the user's sessions (GET /auth/sessions,
+ * DELETE /auth/sessions/{id}, POST /auth/sessions/revoke-others), the operator endpoints, OpenID Connect login
  * (GET /auth/oidc/login, /auth/oidc/callback, POST /auth/oidc/backchannel-logout; they
  * answer 404 unless OIDC_* is configured), and GET /.well-known/jwks.json. Each answers
  * its errors itself, through the one mapping.
@@ -11,8 +12,10 @@
  */
 import type { Context, Hono, Env as HonoEnv, Schema } from "hono";
 import {
+  AUTH_PATHS,
   AUTH_ROUTES,
   type AuthHandler,
+  allowedMethods,
   handleJwks,
   JWKS_PATH,
   NAVIGATION_ROUTES,
@@ -46,13 +49,16 @@ export function mountAuthEndpoints<E extends HonoEnv, S extends Schema, BasePath
   options?: PortcullisOptions<E>,
 ): Hono<E, S, BasePath> {
   const resolved = resolveOptions(options);
-  const notAllowed: AuthHandler = async () => {
-    throw new GatewayError("method_not_allowed");
-  };
-  for (const [path, handler] of AUTH_ROUTES) {
-    const post: AuthHandler = async (context, request) =>
+  for (const [method, path, handler] of AUTH_ROUTES) {
+    const noted: AuthHandler = async (context, request) =>
       noteDegradedPublishing(context, await handler(context, request));
-    app.post(path, serve(resolved, post));
+    app.on(method, path, serve(resolved, noted));
+  }
+  for (const path of AUTH_PATHS) {
+    const allow = allowedMethods(path);
+    const notAllowed: AuthHandler = async () => {
+      throw new GatewayError("method_not_allowed", { allow });
+    };
     app.all(path, serve(resolved, notAllowed));
   }
   const onlyGet: AuthHandler = async () => {

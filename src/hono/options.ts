@@ -59,7 +59,16 @@ export function resolveOptions(options: PortcullisOptions<any> | undefined): Res
       assertServable(config, c.req.url);
       const credentialCheck: CredentialCheck | undefined =
         check === undefined ? undefined : async (credentials) => check(credentials, c);
-      return createRequestContext(env, c.req.raw, { config, credentialCheck });
+      return createRequestContext(env, c.req.raw, { config, credentialCheck, execution: executionOf(c) });
     },
   });
+}
+
+/** The platform's ExecutionContext (waitUntil), when the runtime gave one (not under app.request in tests). */
+function executionOf(c: Context): Pick<ExecutionContext, "waitUntil"> | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
 }

@@ -40,6 +40,7 @@ export async function enforceRateLimit(context: RequestContext, name: LimitName,
   }
   if (!success) {
     log.security("rate_limited", { requestId: context.requestId, limit: name, ip: context.clientIp });
+    context.metrics.record("rate_limited", name);
     throw new GatewayError("rate_limited", { detail: name, retryAfter: RATE_LIMIT_PERIOD_SECONDS });
   }
 }

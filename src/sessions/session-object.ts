@@ -20,6 +20,7 @@ import { log } from "../log/logger";
 import type { IdpTokens } from "../oidc/idp-tokens";
 import { freshIdpTokens, type IdpState, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
+import { leaveSubjectIndex, subjectIndex } from "./subject-sessions";
 import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
 
 const RECORD_KEY = "session";
@@ -157,6 +158,7 @@ export class SessionObject extends DurableObject {
       record.revokedAt = now;
       record.revokedReason = "idp_grant_ended";
       await this.#save(record);
+      await this.#leaveIndex(record);
       return { ok: false, reason: "idp_ended" };
     }
     if (fresh.refreshed) {
@@ -235,6 +237,7 @@ export class SessionObject extends DurableObject {
         record.currentHash = await hashRefreshToken(refreshToken);
         record.lastUsedAt = input.now;
         await this.#save(record);
+        this.#touchIndex(record);
         return {
           ok: true,
           refreshToken,
@@ -270,6 +273,7 @@ export class SessionObject extends DurableObject {
       record.revokedAt = input.now;
       record.revokedReason = "refresh_token_reuse";
       await this.#save(record);
+      await this.#leaveIndex(record);
       return { ok: false, reason: "reused", session: view(record) };
     });
   }
@@ -290,6 +294,7 @@ export class SessionObject extends DurableObject {
         record.revokedAt = input.now;
         record.revokedReason = input.reason;
         await this.#save(record);
+        await this.#leaveIndex(record);
       }
       // Ending a session never depends on the OIDC settings still being there.
       const oidc = wasLive && record.idp ? configFor(this.env as Env).oidc : undefined;
@@ -310,8 +315,35 @@ export class SessionObject extends DurableObject {
     });
   }
 
+  /**
+   * Is the session alive right now? For routes with `revocation = "strict"`: asked on
+   * every request, so an ending here bites everywhere at the next request.
+   */
+  async isAlive(input: { now: number }): Promise<boolean> {
+    const record = await this.#load();
+    if (record === undefined || record.revokedAt !== undefined) return false;
+    return input.now < record.expiresAt && input.now - record.lastUsedAt <= record.idleTimeoutMs;
+  }
+
+  /** The subject's index (SUBJECT_SESSIONS) no longer lists an ended session. */
+  #leaveIndex(record: SessionRecord): Promise<void> {
+    return leaveSubjectIndex((this.env as Env).SUBJECT_SESSIONS, record.sub, record.sid);
+  }
+
+  /** Last-used in the subject's index, after the answer: a rotation never waits for it. */
+  #touchIndex(record: SessionRecord): void {
+    const namespace = (this.env as Env).SUBJECT_SESSIONS;
+    if (namespace === undefined) return;
+    const touched = subjectIndex(namespace, record.sub)
+      .touch({ sid: record.sid, now: record.lastUsedAt })
+      .catch((error: unknown) => log.warn("subject_index_unavailable", { sid: record.sid, reason: String(error) }));
+    this.ctx.waitUntil(touched);
+  }
+
   /** The session's absolute expiry has come: forget it. */
   override async alarm(): Promise<void> {
+    const record = await this.#load();
+    if (record !== undefined && record.revokedAt === undefined) await this.#leaveIndex(record);
     await this.ctx.storage.deleteAll();
     this.#record = undefined;
   }

@@ -16,15 +16,18 @@
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
+import type { Metrics } from "../metrics/metrics";
 import type { IdpTokens } from "../oidc/idp-tokens";
 import type { Revocations } from "../revocation/revocation-store";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
+import type { ClientDescription } from "./device";
 import type { IdpLogoutIndex } from "./idp-logout-index";
 import { indexName } from "./idp-logout-index-name";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
 import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
+import { type SessionEntry, type SubjectSessions, subjectIndex } from "./subject-sessions";
 
 /** Calls to a session object, counting the first; retries only errors marked retryable. */
 const SESSION_CALL_ATTEMPTS = 3;
@@ -73,6 +76,9 @@ export interface SessionsOptions {
   readonly requestId: string;
   /** Needed for OIDC sessions (back-channel logout); see idp-logout-index.ts. */
   readonly logoutIndex?: DurableObjectNamespace<IdpLogoutIndex>;
+  /** Each subject's index of live sessions; without it, sessions are not listed. */
+  readonly subjectIndex?: DurableObjectNamespace<SubjectSessions>;
+  readonly metrics: Metrics;
 }
 
 /** The provider access tokens this isolate handed upstream lately, by session id (bounded). */
@@ -132,6 +138,7 @@ export class Sessions {
   /** Begin a session for a subject the credential check (or the OIDC provider, with `idp`) vouched for. */
   async start(
     subject: { sub: string; scope: readonly string[]; roles: readonly string[] },
+    client: ClientDescription,
     idp?: IdpTokens,
   ): Promise<GrantedTokens> {
     const { config, now } = this.#options;
@@ -151,6 +158,18 @@ export class Sessions {
       }),
     );
     if (idp !== undefined) await this.#index(session, idp);
+    const method = idp === undefined ? "password" : "oidc";
+    const beyondCap = await this.#listSession(subject.sub, {
+      sid,
+      createdAt: time,
+      lastUsedAt: time,
+      expiresAt: session.expiresAt,
+      idleTimeoutMs: config.sessionIdleTtl * 1000,
+      method,
+      ...client,
+    });
+    for (const oldest of beyondCap) await this.endById(oldest, "session_cap");
+    this.#options.metrics.record("login", method);
     const accessToken = await this.#mint(session, time);
     return { accessToken, refreshToken, refreshMaxAge: config.refreshTokenTtl, session, rotated: true };
   }
@@ -192,6 +211,7 @@ export class Sessions {
       }
       if (result.reason === "reused") {
         log.security("refresh_token_reuse", { requestId, sid, sub: result.session?.sub });
+        this.#options.metrics.record("reuse_detected");
         await this.#revokeSessionTokens(sid, "refresh_token_reuse");
       }
       if (result.reason === "idp_ended") {
@@ -212,6 +232,7 @@ export class Sessions {
       );
     }
     if (result.rotated) log.info("session_rotated", { requestId, sid });
+    this.#options.metrics.record(result.rotated ? "rotation" : "grace_refresh");
     // "Log out everywhere" (a subject-wide revocation) also ends refreshing. The early read
     // answers for this session when it asked about the same subject and session start.
     const { sub, createdAt } = result.session;
@@ -334,12 +355,64 @@ export class Sessions {
     }
   }
 
+  /** Are sessions listed per subject (the SUBJECT_SESSIONS binding)? */
+  get indexesSubjects(): boolean {
+    return this.#options.subjectIndex !== undefined;
+  }
+
+  /** The subject's live sessions (their index), newest first. */
+  async listOf(sub: string): Promise<SessionEntry[]> {
+    const namespace = this.#subjectIndex();
+    const now = this.#options.now();
+    return this.#indexed(() => subjectIndex(namespace, sub).list({ now }));
+  }
+
+  /** Is the session alive in its own object right now (strict routes)? Fails closed. */
+  isAlive(sid: string): Promise<boolean> {
+    const now = this.#options.now();
+    return this.#call(sid, (stub) => stub.isAlive({ now }));
+  }
+
+  /**
+   * List a new session in its subject's index; returns the sessions beyond the cap. When
+   * the index cannot be written, the new session is ended: a session the user cannot see
+   * (and end) must not exist.
+   */
+  async #listSession(sub: string, entry: SessionEntry): Promise<string[]> {
+    const namespace = this.#options.subjectIndex;
+    if (namespace === undefined) return [];
+    const { config, now } = this.#options;
+    try {
+      return await subjectIndex(namespace, sub).add({ entry, max: config.maxSessionsPerUser, now: now() });
+    } catch (error) {
+      await this.endById(entry.sid, "index_unavailable").catch(() => undefined);
+      throw new GatewayError("session_store_unavailable", { detail: "subject index call failed", cause: error });
+    }
+  }
+
+  #subjectIndex(): DurableObjectNamespace<SubjectSessions> {
+    const namespace = this.#options.subjectIndex;
+    if (namespace === undefined) {
+      throw new GatewayError("misconfigured", { detail: "SUBJECT_SESSIONS: listing sessions needs this binding" });
+    }
+    return namespace;
+  }
+
+  async #indexed<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw new GatewayError("session_store_unavailable", { detail: "subject index call failed", cause: error });
+    }
+  }
+
   /**
    * Refuse every access token of the session from now on (a `sid` revocation). The entry
    * lives as long as any of those tokens can: the access-token lifetime plus tolerance.
    */
   async #revokeSessionTokens(sid: string, reason: string): Promise<void> {
-    const { config, revocations } = this.#options;
+    const { config, revocations, metrics } = this.#options;
+    metrics.record("revocation", "session", reason);
     await revocations.revokeSessions([sid], config.accessTokenTtl + config.clockToleranceSeconds, reason);
   }
 }

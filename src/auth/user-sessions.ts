@@ -1,0 +1,90 @@
+/**
+ * A user's own sessions, authenticated by the user's access token (Bearer or the access
+ * cookie; an expired token is refused, refresh first):
+ *
+ *   GET    /auth/sessions                 the user's live sessions, the current one marked
+ *   DELETE /auth/sessions/{sid}           end one of them; any other sid answers 404
+ *   POST   /auth/sessions/revoke-others   end every session but the current one
+ *
+ * The list comes from the subject's index (SUBJECT_SESSIONS), which is strongly
+ * consistent: a session ended here is gone from the list at the next read, anywhere.
+ */
+import { GatewayError } from "../errors/gateway-error";
+import { type RequestContext, verifyOptionsFor } from "../gateway/request-context";
+import { assertTrustedOrigin } from "../http/origin-check";
+import { appendClearedCookies } from "../http/token-response";
+import { log } from "../log/logger";
+import { isSessionId } from "../sessions/refresh-token";
+import type { SessionEntry } from "../sessions/subject-sessions";
+import { readAccessToken } from "../tokens/read-credentials";
+import { verifyAccessTokenCached } from "../tokens/verification-cache";
+
+export const SESSIONS_PATH = "/auth/sessions";
+
+interface Caller {
+  readonly sub: string;
+  readonly sid: string;
+}
+
+/** The caller's subject and session, from a valid, unrevoked access token of a session. */
+async function authenticateUser(context: RequestContext, request: Request): Promise<Caller> {
+  const presented = readAccessToken(request.headers);
+  if (presented === undefined) throw new GatewayError("token_missing");
+  // The cookie rides along on cross-site requests, so a cookie caller must be same-site.
+  if (presented.source === "cookie") assertTrustedOrigin(context.config, request);
+  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
+  if (verified.status === "expired") throw new GatewayError("token_expired", { detail: "refresh first" });
+  const { claims } = verified;
+  if (claims.sid === undefined) throw new GatewayError("token_invalid", { detail: "token has no session" });
+  const revokedBy = await context.revocations.revokedBecause(claims);
+  if (revokedBy !== undefined) throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });
+  return { sub: claims.sub, sid: claims.sid };
+}
+
+/** A session as the user (or operator) sees it; never a token or an address. */
+export function describeSession(entry: SessionEntry, currentSid?: string): Record<string, unknown> {
+  return {
+    id: entry.sid,
+    created_at: new Date(entry.createdAt).toISOString(),
+    last_used_at: new Date(entry.lastUsedAt).toISOString(),
+    expires_at: new Date(Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs)).toISOString(),
+    login_method: entry.method,
+    device: entry.device,
+    ...(entry.country !== undefined ? { country: entry.country } : {}),
+    ...(currentSid !== undefined ? { current: entry.sid === currentSid } : {}),
+  };
+}
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+export async function handleListSessions(context: RequestContext, request: Request): Promise<Response> {
+  const caller = await authenticateUser(context, request);
+  const sessions = await context.sessions.listOf(caller.sub);
+  return json({ sessions: sessions.map((entry) => describeSession(entry, caller.sid)) });
+}
+
+export async function handleEndSession(context: RequestContext, request: Request): Promise<Response> {
+  const caller = await authenticateUser(context, request);
+  const sid = decodeURIComponent(new URL(request.url).pathname.slice(SESSIONS_PATH.length + 1));
+  // Only a session in the caller's own index: another user's session is "not found".
+  const own = isSessionId(sid) && (await context.sessions.listOf(caller.sub)).some((entry) => entry.sid === sid);
+  if (!own) throw new GatewayError("session_not_found");
+  await context.sessions.endById(sid, "user");
+  log.security("session_ended_by_user", { requestId: context.requestId, sid, sub: caller.sub });
+  const headers = new Headers({ "cache-control": "no-store" });
+  if (sid === caller.sid) appendClearedCookies(headers, context.config);
+  return new Response(null, { status: 204, headers });
+}
+
+export async function handleRevokeOtherSessions(context: RequestContext, request: Request): Promise<Response> {
+  const caller = await authenticateUser(context, request);
+  const others = (await context.sessions.listOf(caller.sub)).filter((entry) => entry.sid !== caller.sid);
+  for (const entry of others) await context.sessions.endById(entry.sid, "user_revoked_others");
+  log.security("other_sessions_ended", { requestId: context.requestId, sub: caller.sub, sessions: others.length });
+  return json({ ended: others.length });
+}

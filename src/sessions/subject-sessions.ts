@@ -1,0 +1,141 @@
+/**
+ * One Durable Object per subject (binding SUBJECT_SESSIONS): the index of that user's
+ * live sessions, so "where am I signed in" and "sign out the others" are exact. It is
+ * strongly consistent and single-threaded, unlike KV, so a session that just began or
+ * ended is listed (or gone) at the very next read, from anywhere.
+ *
+ * It holds, per session (see docs/storage.md): created and last-used times, the absolute
+ * expiry and idle timeout, how the user logged in, and a coarse device (browser and OS,
+ * country). Never an IP address, never a token. The session's own object stays the
+ * authority on whether a session is alive; this index only lists them.
+ *
+ * Expired sessions are pruned on every write and read, and by an alarm at the next
+ * expiry, so an index of a user who never comes back empties itself.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { log } from "../log/logger";
+
+export type LoginMethod = "password" | "oidc";
+
+export interface SessionEntry {
+  readonly sid: string;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  readonly expiresAt: number;
+  readonly idleTimeoutMs: number;
+  readonly method: LoginMethod;
+  /** "Firefox on Linux"; "Unknown device" when the User-Agent says nothing useful. */
+  readonly device: string;
+  /** ISO 3166 alpha-2 country, when the platform provides it. */
+  readonly country?: string;
+}
+
+const PREFIX = "s:";
+
+/** When an entry stops mattering: its absolute expiry or its idle timeout, whichever is first. */
+export function endOf(entry: SessionEntry): number {
+  return Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs);
+}
+
+export class SubjectSessions extends DurableObject {
+  #entries: Map<string, SessionEntry> | undefined;
+
+  async #load(): Promise<Map<string, SessionEntry>> {
+    if (this.#entries === undefined) {
+      const stored = await this.ctx.storage.list<SessionEntry>({ prefix: PREFIX });
+      this.#entries = new Map([...stored.values()].map((entry) => [entry.sid, entry]));
+    }
+    return this.#entries;
+  }
+
+  /** Drop expired entries; wake up again at the next expiry. */
+  async #prune(entries: Map<string, SessionEntry>, now: number): Promise<void> {
+    const expired = [...entries.values()].filter((entry) => endOf(entry) <= now).map((entry) => entry.sid);
+    for (const sid of expired) entries.delete(sid);
+    if (expired.length > 0) await this.ctx.storage.delete(expired.map((sid) => PREFIX + sid));
+    const next = Math.min(...[...entries.values()].map(endOf));
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  /**
+   * List a new session. With `max` > 0, the oldest sessions beyond it are taken out of
+   * the index and returned: the caller ends them.
+   */
+  async add(input: { entry: SessionEntry; max: number; now: number }): Promise<string[]> {
+    const entries = await this.#load();
+    entries.set(input.entry.sid, input.entry);
+    await this.ctx.storage.put(PREFIX + input.entry.sid, input.entry);
+    await this.#prune(entries, input.now);
+    if (input.max <= 0 || entries.size <= input.max) return [];
+    const oldest = [...entries.values()]
+      .filter((entry) => entry.sid !== input.entry.sid)
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .slice(0, entries.size - input.max)
+      .map((entry) => entry.sid);
+    for (const sid of oldest) entries.delete(sid);
+    await this.ctx.storage.delete(oldest.map((sid) => PREFIX + sid));
+    return oldest;
+  }
+
+  /** A session was used (its refresh token rotated). */
+  async touch(input: { sid: string; now: number }): Promise<void> {
+    const entries = await this.#load();
+    const entry = entries.get(input.sid);
+    if (entry === undefined || input.now <= entry.lastUsedAt) return;
+    const touched = { ...entry, lastUsedAt: input.now };
+    entries.set(input.sid, touched);
+    await this.ctx.storage.put(PREFIX + input.sid, touched);
+    await this.#prune(entries, input.now);
+  }
+
+  /** A session ended: it leaves the index. */
+  async remove(input: { sid: string }): Promise<void> {
+    const entries = await this.#load();
+    if (!entries.delete(input.sid)) return;
+    await this.ctx.storage.delete(PREFIX + input.sid);
+  }
+
+  /** The live sessions, newest first. */
+  async list(input: { now: number }): Promise<SessionEntry[]> {
+    const entries = await this.#load();
+    await this.#prune(entries, input.now);
+    return [...entries.values()].sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  override async alarm(): Promise<void> {
+    const entries = await this.#load();
+    await this.#prune(entries, Date.now());
+    if (entries.size === 0) {
+      await this.ctx.storage.deleteAll();
+      this.#entries = undefined;
+    }
+  }
+}
+
+/** The index object of a subject. */
+export function subjectIndex(
+  namespace: DurableObjectNamespace<SubjectSessions>,
+  sub: string,
+): DurableObjectStub<SubjectSessions> {
+  return namespace.get(namespace.idFromName(`sub:${sub}`));
+}
+
+/**
+ * Take an ended session out of its subject's index. Best effort: a failure is logged and
+ * the entry is pruned at its expiry anyway; ending the session never waits on the index
+ * being up (its tokens are refused through KV and its own object regardless).
+ */
+export async function leaveSubjectIndex(
+  namespace: DurableObjectNamespace<SubjectSessions> | undefined,
+  sub: string,
+  sid: string,
+): Promise<void> {
+  if (namespace === undefined) return;
+  try {
+    await subjectIndex(namespace, sub).remove({ sid });
+  } catch (error) {
+    log.warn("subject_index_unavailable", { sid, reason: (error as Error)?.message });
+  }
+}
