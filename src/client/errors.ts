@@ -13,7 +13,11 @@ export type PortcullisClientErrorCode =
   /** The request never got an answer (offline, DNS, aborted, timed out). */
   | "network_error"
   /** The options passed to `createPortcullisClient` cannot work. */
-  | "invalid_options";
+  | "invalid_options"
+  /** `endSession` named no session of this user (404). */
+  | "session_not_found"
+  /** A sessions call answered something unexpected (401 without a session, 5xx, …); see `status`. */
+  | "request_failed";
 
 export interface PortcullisClientErrorOptions {
   readonly status?: number;

@@ -18,6 +18,7 @@ import {
   type TokenSource,
 } from "./client-options";
 import { PortcullisClientError } from "./errors";
+import { deleteSession, fetchSessions, revokeOtherSessions, type SessionInfo } from "./session-list";
 import { TabCoordinator, type TabMessage } from "./tab-coordinator";
 
 type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
@@ -143,6 +144,25 @@ export class PortcullisClient {
     } catch {
       return {};
     }
+  }
+
+  /** The user's sessions at the gateway, newest first, the current one marked. */
+  listSessions(): Promise<SessionInfo[]> {
+    return fetchSessions((input, init) => this.fetch(input, init));
+  }
+
+  /**
+   * End one of the user's sessions (throws `session_not_found` for any other id). Ending
+   * the current one ends this client's session too, in every tab.
+   */
+  async endSession(id: string): Promise<void> {
+    await deleteSession((input, init) => this.fetch(input, init), id);
+    if (id === this.sessionId) this.#end("logout", true);
+  }
+
+  /** Sign out everywhere else; resolves to how many sessions ended. */
+  endOtherSessions(): Promise<number> {
+    return revokeOtherSessions((input, init) => this.fetch(input, init));
   }
 
   /**

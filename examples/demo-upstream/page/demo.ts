@@ -12,6 +12,7 @@ import {
   type SessionEndReason,
   type TokenChange,
 } from "portcullis/client";
+import { mountSessionsPanel } from "./sessions-panel";
 
 const PARALLEL_CALLS = 10;
 
@@ -43,6 +44,9 @@ const ui = {
   callApi: element<HTMLButtonElement>("call-api"),
   callParallel: element<HTMLButtonElement>("call-parallel"),
   logout: element<HTMLButtonElement>("logout"),
+  sessionList: element<HTMLUListElement>("session-list"),
+  listSessions: element<HTMLButtonElement>("list-sessions"),
+  endOtherSessions: element<HTMLButtonElement>("end-other-sessions"),
   apiResult: element("api-result"),
   log: element<HTMLOListElement>("event-log"),
   status: element("status"),
@@ -107,11 +111,18 @@ function onSessionEnded(reason: SessionEndReason): void {
   log(END_REASONS[reason], "ended");
   announce(END_REASONS[reason]);
   ui.apiResult.textContent = "–";
+  ui.sessionList.replaceChildren();
   render();
   ui.username.focus();
 }
 
 const client = createPortcullisClient({ proactiveRefresh: !gatewayManaged, onTokenChange, onSessionEnded });
+
+const sessionsPanel = mountSessionsPanel(
+  client,
+  { list: ui.sessionList, refresh: ui.listSessions, endOthers: ui.endOtherSessions },
+  log,
+);
 
 function render(): void {
   const signedIn = client.isAuthenticated;
@@ -161,6 +172,7 @@ ui.loginForm.addEventListener("submit", async (event) => {
   try {
     await client.login(ui.username.value, ui.password.value);
     ui.callApi.focus();
+    await sessionsPanel.show();
   } catch (error) {
     const message =
       error instanceof PortcullisClientError && error.code === "credentials_invalid"
@@ -203,6 +215,7 @@ log("Page loaded; looking for a session (POST /auth/refresh with the cookie)");
 client.resume().then(
   (found) => {
     if (!found) log("No session: log in");
+    else void sessionsPanel.show();
     document.body.dataset.ready = "true";
     render();
   },
