@@ -39,9 +39,8 @@ export function metricsFor(
           blobs: [event, kind, reason],
           doubles: [1],
         });
-        if (result instanceof Promise) {
-          const settled = result.catch(() => undefined);
-          waitUntil?.(settled);
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+          waitUntil?.(Promise.resolve(result).catch(() => undefined));
         }
       } catch {
         // A metric is never worth a failed request.
