@@ -2,12 +2,14 @@
  * The gateway pipeline for every request that is not an auth endpoint:
  *
  *   1. route policy: public, or protected (with scopes/roles)
- *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts)
+ *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
+ *        on `revocation = "strict"` routes, also ask the session's object
  *   6. authorization (scopes/roles of the route)
  *   7. forward upstream with identity headers; stream both ways
  *   8. on the way back, the rotated cookie and new access token
  */
 import { GatewayError } from "../errors/gateway-error";
+import { log } from "../log/logger";
 import { decideRoute, missingGrants } from "../policy/route-policy";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
@@ -34,6 +36,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   const authenticated = await authenticate(context, request);
   const { claims, refreshed } = authenticated;
   let { token } = authenticated;
+  if (route.strictRevocation && refreshed === undefined) await assertSessionAlive(context, claims);
 
   const missing = missingGrants(route, claims);
   if (missing.scopes.length > 0 || missing.roles.length > 0) {
@@ -51,6 +54,21 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   if (response.webSocket) return relay(context, response, claims);
   answerRefresh(context, response.headers, authenticated);
   return response;
+}
+
+/**
+ * Strict routes: the session's own object, strongly consistent, says whether it is alive,
+ * so an ending anywhere bites here at once, whatever KV has propagated. A token without a
+ * Portcullis session cannot be checked that way and is refused. Fails closed (503).
+ */
+async function assertSessionAlive(context: RequestContext, claims: AccessTokenClaims): Promise<void> {
+  if (claims.sid === undefined) {
+    throw new GatewayError("token_revoked", { detail: "strict route: the token has no session to check" });
+  }
+  if (!(await context.sessions.isAlive(claims.sid))) {
+    log.info("token_revoked", { requestId: context.requestId, by: "session_object", sid: claims.sid });
+    throw new GatewayError("token_revoked", { detail: "strict route: session ended" });
+  }
 }
 
 /** An authenticated WebSocket lives no longer than its access token, nor past a revocation. */

@@ -12,6 +12,7 @@
  *   { path = "/admin/*", scopes = ["admin"] },
  *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
  *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
+ *   { path = "/payments/*", revocation = "strict" },      # ask the session's object every time
  * ]
  * ```
  */
@@ -31,6 +32,12 @@ export interface RouteRule {
    * answers the RFC 6750 401; absent, browser navigations redirect (when OIDC is on).
    */
   readonly unauthenticated?: UnauthenticatedAnswer;
+  /**
+   * "strict": besides KV, ask the session's Durable Object on every request whether the
+   * session is alive, so an ended session is refused everywhere at the next request
+   * (one Durable Object round trip per request; docs/configuration.md).
+   */
+  readonly revocation?: "strict";
 }
 
 export type UnauthenticatedAnswer = "login" | "challenge";
@@ -42,6 +49,7 @@ export type RouteDecision =
       readonly scopes: readonly string[];
       readonly roles: readonly string[];
       readonly unauthenticated?: UnauthenticatedAnswer;
+      readonly strictRevocation?: true;
     };
 
 const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
@@ -79,6 +87,12 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
       if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
         throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
       }
+      if (rule.revocation !== undefined && rule.revocation !== "strict") {
+        throw fail(`rule ${index}: "revocation" can only be "strict"`);
+      }
+      if (isPublic && rule.revocation !== undefined) {
+        throw fail(`rule ${index} is public and cannot have strict revocation`);
+      }
       if (isPublic && (scopes.length > 0 || roles.length > 0)) {
         throw fail(`rule ${index} is public and cannot require scopes or roles`);
       }
@@ -89,6 +103,7 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
         scopes: Object.freeze(scopes),
         roles: Object.freeze(roles),
         ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
+        ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
       });
     }),
   );
@@ -119,6 +134,7 @@ export function decideRoute(rules: readonly RouteRule[], method: string, path: s
           scopes: rule.scopes ?? [],
           roles: rule.roles ?? [],
           ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
+          ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
         };
   }
   return PROTECTED_DEFAULT;

@@ -57,6 +57,7 @@ export class FlakySession extends SessionObject {
   create(input) { check("sessions"); return super.create(input); }
   rotate(input) { check("sessions"); return super.rotate(input); }
   revoke(input) { check("sessions"); return super.revoke(input); }
+  isAlive(input) { check("sessions"); return super.isAlive(input); }
 }
 
 export class FlakyLedger extends RevocationLedger {

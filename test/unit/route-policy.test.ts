@@ -75,3 +75,24 @@ describe("parseRouteRules", () => {
     expect(() => parseRouteRules(raw, fail)).toThrow();
   });
 });
+
+describe('revocation = "strict"', () => {
+  it("marks a protected route's decision as strict", () => {
+    const strict = parseRouteRules([{ path: "/payments/*", revocation: "strict", scopes: ["pay"] }], fail);
+    expect(decideRoute(strict, "POST", "/payments/1")).toEqual({
+      access: "protected",
+      scopes: ["pay"],
+      roles: [],
+      strictRevocation: true,
+    });
+    expect(decideRoute(strict, "GET", "/other")).toEqual({ access: "protected", scopes: [], roles: [] });
+  });
+
+  it("refuses another value, or strict revocation on a public route", () => {
+    expect(() => parseRouteRules([{ path: "/pay/*", revocation: "eventual" }], fail)).toThrow(/only be "strict"/);
+    expect(() => parseRouteRules([{ path: "/pay/*", revocation: true }], fail)).toThrow(/only be "strict"/);
+    expect(() => parseRouteRules([{ path: "/pay/*", public: true, revocation: "strict" }], fail)).toThrow(
+      /public and cannot have strict revocation/,
+    );
+  });
+});
