@@ -136,6 +136,9 @@ function packageVersion(name: string): string {
 
 const BENCH_DIST = path.join(ROOT, "dist/bench");
 const API_PATH = "/api/items?page=1";
+/** The same request on a route with `revocation = "strict"` (the session object is asked). */
+const STRICT_PATH = "/strict/items?page=1";
+const STRICT_SESSIONS = 64;
 /** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
 const TOKEN_POOL = 256;
 const REFRESH_SECRET = "seed-refresh-secret-0123456789abcdef";
@@ -203,7 +206,14 @@ async function startBenchGateway(
     upstream: asTestUpstream(upstreamUrl),
     keepLogs: process.env.BENCH_LOGS === "1",
     // The production values of wrangler.toml, where the test harness shortens them.
-    vars: { REVOCATION_CACHE_SECONDS: revocationCacheSeconds, UPSTREAM_TIMEOUT_MS: "30000" },
+    vars: {
+      REVOCATION_CACHE_SECONDS: revocationCacheSeconds,
+      UPSTREAM_TIMEOUT_MS: "30000",
+      ROUTES: JSON.stringify([
+        { path: "/health", public: true },
+        { path: "/strict/*", revocation: "strict" },
+      ]),
+    },
     workerOptions: {
       ...counting.workerOptions,
       unsafeDirectSockets: direct,
@@ -245,6 +255,8 @@ async function startBenchGateway(
 }
 
 interface Session {
+  /** The access token login gave (valid for ACCESS_TOKEN_TTL). */
+  readonly accessToken: string;
   readonly expiredAccessToken: string;
   readonly refreshToken: string;
 }
@@ -284,7 +296,7 @@ async function createSessions(
         iatOffset: -3600,
         ttl: 900,
       });
-      sessions.push({ expiredAccessToken, refreshToken });
+      sessions.push({ accessToken: body.access_token, expiredAccessToken, refreshToken });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -585,6 +597,20 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           };
         },
         requests: () => staticRequests(nocacheHeaders),
+      },
+      {
+        id: "gateway-valid-strict",
+        label: 'gateway, valid token, revocation = "strict" route',
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid }),
+        // Live sessions (the object is asked whether each is alive): 64 of them, used over and over.
+        requests: () =>
+          sessions.slice(-STRICT_SESSIONS).map((session) => ({
+            method: "GET",
+            path: STRICT_PATH,
+            headers: { authorization: `Bearer ${session.accessToken}` },
+          })),
       },
       {
         id: "gateway-refresh",

@@ -24,6 +24,12 @@ import { leaveSubjectIndex, subjectIndex } from "./subject-sessions";
 import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
 
 const RECORD_KEY = "session";
+/**
+ * The subject's index learns a rotation only when the last one is at least this long ago:
+ * "last used" to the minute is plenty for a list of sessions, and a burst of rotations
+ * (racing tabs, a busy client) costs the index nothing.
+ */
+const LAST_USED_PRECISION_MS = 60_000;
 /** How many replaced hashes are kept to recognise reuse of an older token. */
 const RETIRED_HASHES_KEPT = 16;
 
@@ -235,9 +241,10 @@ export class SessionObject extends DurableObject {
         record.rotatedAt = input.now;
         record.successor = await sealSuccessor(refreshToken, input.token);
         record.currentHash = await hashRefreshToken(refreshToken);
+        const usedBefore = record.lastUsedAt;
         record.lastUsedAt = input.now;
         await this.#save(record);
-        this.#touchIndex(record);
+        if (input.now - usedBefore >= LAST_USED_PRECISION_MS) this.#touchIndex(record);
         return {
           ok: true,
           refreshToken,

@@ -40,23 +40,39 @@ export function endOf(entry: SessionEntry): number {
 
 export class SubjectSessions extends DurableObject {
   #entries: Map<string, SessionEntry> | undefined;
+  /** No entry ends before this (ms): until then, nothing needs pruning. */
+  #nothingEndsBefore = Number.POSITIVE_INFINITY;
 
   async #load(): Promise<Map<string, SessionEntry>> {
     if (this.#entries === undefined) {
       const stored = await this.ctx.storage.list<SessionEntry>({ prefix: PREFIX });
       this.#entries = new Map([...stored.values()].map((entry) => [entry.sid, entry]));
+      this.#nothingEndsBefore = Number.NEGATIVE_INFINITY; // unknown: the first prune scans
     }
     return this.#entries;
   }
 
-  /** Drop expired entries; wake up again at the next expiry. */
+  /**
+   * Drop expired entries and wake up again at the next expiry. Cheap when nothing can
+   * have expired yet, so logins and rotations stay O(1) however many sessions are listed.
+   */
   async #prune(entries: Map<string, SessionEntry>, now: number): Promise<void> {
+    if (now < this.#nothingEndsBefore) return;
     const expired = [...entries.values()].filter((entry) => endOf(entry) <= now).map((entry) => entry.sid);
     for (const sid of expired) entries.delete(sid);
     if (expired.length > 0) await this.ctx.storage.delete(expired.map((sid) => PREFIX + sid));
-    const next = Math.min(...[...entries.values()].map(endOf));
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of entries.values()) next = Math.min(next, endOf(entry));
+    this.#nothingEndsBefore = next;
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
     else await this.ctx.storage.deleteAlarm();
+  }
+
+  /** A new entry that ends before anything listed so far: prune (and wake) by it. */
+  async #endsAt(end: number): Promise<void> {
+    if (end >= this.#nothingEndsBefore) return;
+    this.#nothingEndsBefore = end;
+    await this.ctx.storage.setAlarm(end);
   }
 
   /**
@@ -65,9 +81,10 @@ export class SubjectSessions extends DurableObject {
    */
   async add(input: { entry: SessionEntry; max: number; now: number }): Promise<string[]> {
     const entries = await this.#load();
+    await this.#prune(entries, input.now);
     entries.set(input.entry.sid, input.entry);
     await this.ctx.storage.put(PREFIX + input.entry.sid, input.entry);
-    await this.#prune(entries, input.now);
+    await this.#endsAt(endOf(input.entry));
     if (input.max <= 0 || entries.size <= input.max) return [];
     const oldest = [...entries.values()]
       .filter((entry) => entry.sid !== input.entry.sid)
@@ -79,7 +96,7 @@ export class SubjectSessions extends DurableObject {
     return oldest;
   }
 
-  /** A session was used (its refresh token rotated). */
+  /** A session was used (its refresh token rotated): it ends later now, never earlier. */
   async touch(input: { sid: string; now: number }): Promise<void> {
     const entries = await this.#load();
     const entry = entries.get(input.sid);
@@ -87,7 +104,6 @@ export class SubjectSessions extends DurableObject {
     const touched = { ...entry, lastUsedAt: input.now };
     entries.set(input.sid, touched);
     await this.ctx.storage.put(PREFIX + input.sid, touched);
-    await this.#prune(entries, input.now);
   }
 
   /** A session ended: it leaves the index. */
@@ -106,6 +122,7 @@ export class SubjectSessions extends DurableObject {
 
   override async alarm(): Promise<void> {
     const entries = await this.#load();
+    this.#nothingEndsBefore = Number.NEGATIVE_INFINITY;
     await this.#prune(entries, Date.now());
     if (entries.size === 0) {
       await this.ctx.storage.deleteAll();

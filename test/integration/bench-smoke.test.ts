@@ -23,6 +23,7 @@ describe("npm run bench (smoke mode)", () => {
       "gateway-public",
       "gateway-valid",
       "gateway-valid-nocache",
+      "gateway-valid-strict",
       "gateway-refresh",
       "gateway-refresh-split",
       "store-calls-probe",
