@@ -229,6 +229,35 @@ describe("demo page with portcullis/client", () => {
     expect(await third.getAttribute("body", "data-session")).toBe("none");
   });
 
+  it("lists the user's sessions and ends another one, which is then logged out", async () => {
+    const laptop = await openDemo((await newContext()).context);
+    await logIn(laptop, "admin");
+    const phone = await openDemo((await newContext()).context);
+    await logIn(phone, "admin");
+    const phoneSid = (await phone.locator("#session-id").textContent()) ?? "";
+
+    await laptop.getByRole("button", { name: "Show my sessions" }).click();
+    const phoneItem = laptop.locator(`#session-list li[data-session-id="${phoneSid}"]`);
+    await phoneItem.waitFor();
+    const laptopSid = (await laptop.locator("#session-id").textContent()) ?? "";
+    expect(await laptop.locator(`#session-list li[data-session-id="${laptopSid}"]`).textContent()).toContain(
+      "this session",
+    );
+    expect(await phoneItem.textContent()).toMatch(/^Chrome on Linux(, [A-Z]{2})? · password · last used/);
+
+    await phoneItem.getByRole("button", { name: "End" }).click();
+    await laptop.locator("#event-log li", { hasText: "Ended the session on Chrome on Linux" }).waitFor();
+    await phoneItem.waitFor({ state: "detached" });
+
+    // The phone's next call is refused, its refresh too: the page shows it logged out.
+    await phone.getByRole("button", { name: "Call GET /api/me" }).click();
+    await phone.waitForSelector("body[data-session=none]");
+    expect(await logText(phone)).toContain("Session ended: the gateway refused to refresh it");
+    // The laptop's session goes on.
+    await laptop.getByRole("button", { name: "Call GET /api/me" }).click();
+    await laptop.locator("#api-result", { hasText: /^200/ }).waitFor();
+  });
+
   it("lets only one of two tabs refresh when both are due", async () => {
     const { context, requests } = await newContext();
     const first = await openDemo(context);
