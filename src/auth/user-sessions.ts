@@ -70,7 +70,8 @@ export async function handleListSessions(context: RequestContext, request: Reque
 
 export async function handleEndSession(context: RequestContext, request: Request): Promise<Response> {
   const caller = await authenticateUser(context, request);
-  const sid = decodeURIComponent(new URL(request.url).pathname.slice(SESSIONS_PATH.length + 1));
+  // Session ids are base64url: anything encoded is not one (and is never decoded, so never throws).
+  const sid = new URL(request.url).pathname.slice(SESSIONS_PATH.length + 1);
   // Only a session in the caller's own index: another user's session is "not found".
   const own = isSessionId(sid) && (await context.sessions.listOf(caller.sub)).some((entry) => entry.sid === sid);
   if (!own) throw new GatewayError("session_not_found");

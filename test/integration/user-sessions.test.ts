@@ -183,7 +183,7 @@ describe("ending sessions", () => {
   it("answers 404 for another user's session (and for a made-up id), and changes nothing", async () => {
     const alice = await loginAs(gateway, "alice", FIREFOX_LINUX);
     const admin = await loginAs(gateway, "admin", FIREFOX_LINUX);
-    for (const sid of [admin.claims.sid, "AAAAAAAAAAAAAAAAAAAAAA", "not-a-session", "x"]) {
+    for (const sid of [admin.claims.sid, "AAAAAAAAAAAAAAAAAAAAAA", "not-a-session", "x", "%E0%A4%A", "%00", "a%2Fb"]) {
       const response = await gateway.fetch(`/auth/sessions/${sid}`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${alice.accessToken}` },
