@@ -1,12 +1,13 @@
 /**
  * Routes with `revocation = "strict"` ask the session's Durable Object on every request,
- * besides KV: a session that ended in its object is refused there at once, even where KV
- * (here: nothing at all) says nothing yet; other routes keep answering from KV alone and
+ * besides the published revocations: a session that ended in its object is refused there
+ * at once, even where the published snapshot (here: nothing at all) says nothing yet; other routes keep answering from KV alone and
  * never touch the object. A strict route fails closed when the object cannot answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultInjectionOptions, setFaults } from "../support/faults";
 import { type Gateway, startGateway } from "../support/gateway";
+import { publishedSnapshot } from "../support/revocations";
 import { expiredTokenFor, login, refreshCookieHeader } from "../support/session-helpers";
 import { mintToken } from "../support/tokens";
 
@@ -30,7 +31,8 @@ describe("strict routes", () => {
       revoke(input: { reason: string; now: number }): Promise<unknown>;
     };
     await object.revoke({ reason: "test", now: Date.now() });
-    expect(await (await gateway.kv()).get(`sid:${session.claims.sid}`)).toBeNull();
+    // Nothing was recorded in the revocation ledger, so nothing is published for the edge.
+    expect((await publishedSnapshot(gateway))?.sid[String(session.claims.sid)]).toBeUndefined();
 
     const strict = await gateway.fetch("/payments/1", bearer(session.accessToken));
     expect(strict.status).toBe(401);
