@@ -7,65 +7,26 @@
  * locations would; miniflare's KV propagates at once, so what is left of the bound is the
  * publish interval plus the cache.
  */
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { PUBLISH_INTERVAL_MS } from "../../src/revocation/revocation-snapshot";
 import { MAX_REFRESH_WAIT_MS } from "../../src/revocation/revocation-store";
-import { BUNDLE, ROOT } from "../support/build-worker";
-import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
+import type { Gateway } from "../support/gateway";
 import { waitForSnapshot } from "../support/revocations";
 import { login } from "../support/session-helpers";
-import { makeKey, TEST_SECRETS, type TestKey } from "../support/test-keys";
-import { startUpstream, type TestUpstream } from "../support/upstream";
+import { startTwoLocations, type TwoLocations } from "../support/two-locations";
 
 const CACHE_SECONDS = 2;
-let key: TestKey;
-let upstream: TestUpstream;
+let locations: TwoLocations;
 let gateway: Gateway;
 /** The second isolate: the same bundle as another Worker, reached through its own socket. */
 let elsewhere: string;
 
 beforeAll(async () => {
-  key = await makeKey("EdDSA", "bound-key");
-  upstream = await startUpstream();
-  const vars = {
-    SIGNING_KEYS: JSON.stringify([key.privateJwk]),
-    REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS),
-  };
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"), "production");
-  gateway = await startGateway({
-    upstream,
-    vars,
-    extraWorkers: [
-      {
-        ...workerOptions,
-        name: "portcullis-elsewhere",
-        modules: true,
-        scriptPath: BUNDLE,
-        bindings: {
-          ...(workerOptions.bindings ?? {}),
-          UPSTREAM_URL: upstream.url,
-          TOKEN_ISSUER: ISSUER,
-          TOKEN_AUDIENCE: AUDIENCE,
-          CREDENTIAL_CHECK_SECRET: TEST_SECRETS.CREDENTIAL_CHECK_SECRET,
-          ...vars,
-        },
-        // The same objects as the first isolate's, as every location shares them.
-        durableObjects: {
-          SESSIONS: { className: "SessionObject", scriptName: "portcullis", useSQLite: true },
-          REVOCATIONS: { className: "RevocationLedger", scriptName: "portcullis", useSQLite: true },
-        },
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-      },
-    ],
-  });
-  elsewhere = (await gateway.mf.unsafeGetDirectURL("portcullis-elsewhere")).toString().replace(/\/$/, "");
+  locations = await startTwoLocations({ REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS) });
+  gateway = locations.a;
+  elsewhere = locations.b.url;
 });
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => locations?.close());
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
