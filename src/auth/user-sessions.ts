@@ -15,7 +15,7 @@ import { assertTrustedOrigin } from "../http/origin-check";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
-import type { SessionEntry } from "../sessions/subject-sessions";
+import type { SessionEntry } from "../sessions/subject-index";
 import { readAccessToken } from "../tokens/read-credentials";
 import { verifyAccessTokenCached } from "../tokens/verification-cache";
 

@@ -20,7 +20,7 @@ import { log } from "../log/logger";
 import type { IdpTokens } from "../oidc/idp-tokens";
 import { freshIdpTokens, type IdpState, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
-import { leaveSubjectIndex, subjectIndex } from "./subject-sessions";
+import { leaveSubjectIndex, subjectIndex } from "./subject-index";
 import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
 
 const RECORD_KEY = "session";

@@ -27,7 +27,8 @@ import type { IdpLogoutIndex } from "./idp-logout-index";
 import { indexName } from "./idp-logout-index-name";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
 import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
-import { type SessionEntry, type SubjectSessions, subjectIndex } from "./subject-sessions";
+import { type SessionEntry, subjectIndex } from "./subject-index";
+import type { SubjectSessions } from "./subject-sessions";
 
 /** Calls to a session object, counting the first; retries only errors marked retryable. */
 const SESSION_CALL_ATTEMPTS = 3;

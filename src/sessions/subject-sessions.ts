@@ -13,30 +13,9 @@
  * expiry, so an index of a user who never comes back empties itself.
  */
 import { DurableObject } from "cloudflare:workers";
-import { log } from "../log/logger";
-
-export type LoginMethod = "password" | "oidc";
-
-export interface SessionEntry {
-  readonly sid: string;
-  /** Milliseconds since the epoch. */
-  readonly createdAt: number;
-  readonly lastUsedAt: number;
-  readonly expiresAt: number;
-  readonly idleTimeoutMs: number;
-  readonly method: LoginMethod;
-  /** "Firefox on Linux"; "Unknown device" when the User-Agent says nothing useful. */
-  readonly device: string;
-  /** ISO 3166 alpha-2 country, when the platform provides it. */
-  readonly country?: string;
-}
+import { endOf, type SessionEntry } from "./subject-index";
 
 const PREFIX = "s:";
-
-/** When an entry stops mattering: its absolute expiry or its idle timeout, whichever is first. */
-export function endOf(entry: SessionEntry): number {
-  return Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs);
-}
 
 export class SubjectSessions extends DurableObject {
   #entries: Map<string, SessionEntry> | undefined;
@@ -128,31 +107,5 @@ export class SubjectSessions extends DurableObject {
       await this.ctx.storage.deleteAll();
       this.#entries = undefined;
     }
-  }
-}
-
-/** The index object of a subject. */
-export function subjectIndex(
-  namespace: DurableObjectNamespace<SubjectSessions>,
-  sub: string,
-): DurableObjectStub<SubjectSessions> {
-  return namespace.get(namespace.idFromName(`sub:${sub}`));
-}
-
-/**
- * Take an ended session out of its subject's index. Best effort: a failure is logged and
- * the entry is pruned at its expiry anyway; ending the session never waits on the index
- * being up (its tokens are refused through KV and its own object regardless).
- */
-export async function leaveSubjectIndex(
-  namespace: DurableObjectNamespace<SubjectSessions> | undefined,
-  sub: string,
-  sid: string,
-): Promise<void> {
-  if (namespace === undefined) return;
-  try {
-    await subjectIndex(namespace, sub).remove({ sid });
-  } catch (error) {
-    log.warn("subject_index_unavailable", { sid, reason: (error as Error)?.message });
   }
 }
