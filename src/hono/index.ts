@@ -19,6 +19,8 @@ export { ConfigError } from "../config/parse-config";
 export { RevocationLedger } from "../revocation/revocation-ledger";
 export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";
+/** Optional: bind it as SUBJECT_SESSIONS for GET /auth/sessions and the rest of the sessions list. */
+export { SubjectSessions } from "../sessions/subject-sessions";
 export type { AuthIdentity, PortcullisVariables } from "./middleware";
 export { portcullis, requireRoles, requireScopes } from "./middleware";
 export { mountAuthEndpoints } from "./mount";

@@ -151,6 +151,16 @@ describe("a Hono Worker that installed the packed portcullis", () => {
     expect(await response.text()).not.toContain("hunter2");
   });
 
+  it("mounts the sessions endpoints of the same route table (authenticated, with their methods)", async () => {
+    const list = await call("/auth/sessions");
+    expect(list.status).toBe(401);
+    expect(list.headers.get("www-authenticate")).toMatch(/^Bearer /);
+    expect((await call("/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA", { method: "DELETE" })).status).toBe(401);
+    const wrongMethod = await call("/auth/sessions/revoke-others");
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
+  });
+
   it("publishes its verification key at the JWKS path", async () => {
     const jwks = (await (await call("/.well-known/jwks.json")).json()) as { keys: Array<{ kid: string; d?: string }> };
     expect(jwks.keys.map((jwk) => jwk.kid)).toEqual([key.privateJwk.kid]);
