@@ -356,7 +356,7 @@ function sessionRequests(ready: Session[]): autocannon.Request[] {
           .flatMap(([, value]) => value);
         const line = lines.find((value) => value.startsWith(REFRESH_COOKIE_PREFIX));
         const rotated = line?.slice(REFRESH_COOKIE_PREFIX.length).split(";")[0];
-        if (rotated) ready.push({ expiredAccessToken: session.expiredAccessToken, refreshToken: rotated });
+        if (rotated) ready.push({ ...session, refreshToken: rotated });
       },
     },
   ];
@@ -507,7 +507,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
 
     // Sessions for the refresh row, made up front through POST /auth/login; each request
     // rotates one and puts it back (sessionRequests).
-    const sessionCount = selected("gateway-refresh") ? 8 * connections : 0;
+    // The strict row reuses the last STRICT_SESSIONS of them (their login access tokens).
+    const sessionCount =
+      selected("gateway-refresh") || selected("gateway-valid-strict") ? Math.max(8 * connections, STRICT_SESSIONS) : 0;
     log(`creating ${sessionCount} sessions through POST /auth/login…`);
     const sessionStart = performance.now();
     const sessions = await createSessions(main, sessionCount, 60);
