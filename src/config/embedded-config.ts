@@ -5,19 +5,10 @@
  * the rest when the first request brings the env.
  */
 import type { GatewayConfig } from "./config";
-import { type Env, type PortcullisSettings, SETTING_NAMES, type SettingName } from "./env";
+import { type Env, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
 import { ConfigError, parseConfig } from "./parse-config";
 
-const SECRETS: ReadonlySet<SettingName> = new Set([
-  "SIGNING_KEYS",
-  "ACCESS_SECRET",
-  "CREDENTIAL_CHECK_SECRET",
-  "OPERATOR_TOKEN",
-  "REVOKE_CLIENT_SECRET",
-  "OIDC_CLIENT_SECRET",
-  "OIDC_CLIENT_PRIVATE_KEY",
-  "OIDC_SEALING_SECRET",
-]);
+const SECRETS: ReadonlySet<SettingName> = new Set(SECRET_NAMES);
 
 // Stand-ins for what only the env can give, so the startup check judges only code's settings.
 const STAND_INS: PortcullisSettings = {

@@ -41,6 +41,18 @@ export interface PortcullisBindings {
   REFRESH_SESSION_LIMIT?: RateLimitBinding;
 }
 
+/** The settings that are secrets (`wrangler secret put`, `.dev.vars` locally), never vars or code. */
+export const SECRET_NAMES = [
+  "SIGNING_KEYS",
+  "ACCESS_SECRET",
+  "CREDENTIAL_CHECK_SECRET",
+  "OPERATOR_TOKEN",
+  "REVOKE_CLIENT_SECRET",
+  "OIDC_CLIENT_SECRET",
+  "OIDC_CLIENT_PRIVATE_KEY",
+  "OIDC_SEALING_SECRET",
+] as const;
+
 /** Every setting, as a var in wrangler.toml or a secret; see docs/configuration.md. */
 export const SETTING_NAMES = [
   "PORTCULLIS_ENV",
@@ -81,15 +93,7 @@ export const SETTING_NAMES = [
   "OIDC_FORWARD_IDP_TOKEN",
   "OIDC_REFRESH_SKEW_SECONDS",
   "OIDC_LOGIN_REDIRECT",
-  // secrets (`wrangler secret put`, `.dev.vars` locally)
-  "SIGNING_KEYS",
-  "ACCESS_SECRET",
-  "CREDENTIAL_CHECK_SECRET",
-  "OPERATOR_TOKEN",
-  "REVOKE_CLIENT_SECRET",
-  "OIDC_CLIENT_SECRET",
-  "OIDC_CLIENT_PRIVATE_KEY",
-  "OIDC_SEALING_SECRET",
+  ...SECRET_NAMES,
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
