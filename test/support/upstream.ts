@@ -131,7 +131,9 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Test
       JSON.stringify({ method: record.method, url: record.url, bodyBytes: body.bytes, bodySha256: body.sha256 }),
     );
   };
-  server.keepAliveTimeout = 1000;
+  // Node's default idle keep-alive (5 s), as a typical upstream has. An upstream that drops
+  // idle or reused connections at once has its own test (upstream-connections.test.ts).
+  server.keepAliveTimeout = 5_000;
   // Upgraded (WebSocket) sockets are not closed by closeAllConnections(); track them all.
   // The HTTP server stops handling a socket's errors once it is upgraded; watch them all.
   const sockets = new Set<import("node:net").Socket>();
