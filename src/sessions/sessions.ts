@@ -12,6 +12,9 @@
  * in the object) and are listed in the IDP_LOGOUT_INDEX objects by the provider's sid and
  * sub, so a back-channel logout can find and end them. When the provider ends the grant,
  * the session ends; when it is down, the answer is 503 and the session is kept.
+ *
+ * The provider's side lives in idp-operations.ts, the per-subject listing in
+ * subject-session-list.ts, the object call-with-retry in session-call.ts; Sessions composes them.
  */
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
@@ -24,26 +27,14 @@ import { issueAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
 import type { ClientDescription } from "./device";
 import type { IdpLogoutIndex } from "./idp-logout-index";
-import { indexName } from "./idp-logout-index-name";
+import { IdpOperations } from "./idp-operations";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
-import type { IdpAccessTokenResult, RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
-import { type SessionEntry, subjectIndex } from "./subject-index";
+import { revokeSessionTokens } from "./revoke-session-tokens";
+import { callSession } from "./session-call";
+import type { RevokeResult, RotateResult, SessionObject, SessionView } from "./session-object";
+import type { SessionEntry } from "./subject-index";
+import { SubjectSessionList } from "./subject-session-list";
 import type { SubjectSessions } from "./subject-sessions";
-
-/** Calls to a session object, counting the first; retries only errors marked retryable. */
-const SESSION_CALL_ATTEMPTS = 3;
-const BACKOFF_BASE_MS = 10;
-
-function isRetryable(error: unknown): boolean {
-  const marks = error as { retryable?: unknown; overloaded?: unknown } | null;
-  return marks?.retryable === true && marks.overloaded !== true;
-}
-
-/** Full jitter: anywhere up to 10 ms, then 20 ms, so racing retries spread out. */
-function pause(attempt: number): Promise<void> {
-  const ms = Math.random() * BACKOFF_BASE_MS * 2 ** (attempt - 1);
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The session a transparent refresh expects, from the expired access token's verified claims. */
 export interface ExpectedSession {
@@ -82,43 +73,33 @@ export interface SessionsOptions {
   readonly metrics: Metrics;
 }
 
-/** The provider access tokens this isolate handed upstream lately, by session id (bounded). */
-const idpTokenCache = new Map<string, { token: string; freshUntil: number }>();
-const IDP_TOKEN_CACHE_ENTRIES = 1_000;
-
 export class Sessions {
   readonly #options: SessionsOptions;
+  readonly #idp: IdpOperations;
+  readonly #list: SubjectSessionList;
 
   constructor(options: SessionsOptions) {
     this.#options = options;
+    const endById = (sid: string, reason: string) => this.endById(sid, reason);
+    this.#idp = new IdpOperations({
+      config: options.config,
+      namespace: options.namespace,
+      now: options.now,
+      logoutIndex: options.logoutIndex,
+      endById,
+      revokeSessionTokens: (sid, reason) => this.#revokeSessionTokens(sid, reason),
+    });
+    this.#list = new SubjectSessionList({
+      config: options.config,
+      now: options.now,
+      subjectIndex: options.subjectIndex,
+      endById,
+    });
   }
 
-  #stub(sid: string): DurableObjectStub<SessionObject> {
-    const { namespace } = this.#options;
-    return namespace.get(namespace.idFromName(sid));
-  }
-
-  /**
-   * One call to the session's object. An error the platform marks `.retryable` (and not
-   * `.overloaded`, where retrying adds to the load) is retried on a fresh stub after a
-   * short jittered backoff, so a transient reset during a login burst is not a 503. A
-   * repeated `rotate` is safe: the object answers a racer within the grace window.
-   */
-  async #call<T>(sid: string, work: (stub: DurableObjectStub<SessionObject>) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work(this.#stub(sid));
-      } catch (error) {
-        if (attempt < SESSION_CALL_ATTEMPTS && isRetryable(error)) {
-          await pause(attempt);
-          continue;
-        }
-        throw new GatewayError("session_store_unavailable", {
-          detail: `session object call failed (attempt ${attempt})`,
-          cause: error,
-        });
-      }
-    }
+  /** One call to the session's object, retried when the platform marks the error retryable. */
+  #call<T>(sid: string, work: (stub: DurableObjectStub<SessionObject>) => Promise<T>): Promise<T> {
+    return callSession(this.#options.namespace, sid, work);
   }
 
   async #mint(session: SessionView, now: number): Promise<IssuedAccessToken> {
@@ -158,9 +139,9 @@ export class Sessions {
         ...(idp ? { idp } : {}),
       }),
     );
-    if (idp !== undefined) await this.#index(session, idp);
+    if (idp !== undefined) await this.#idp.index(session, idp);
     const method = idp === undefined ? "password" : "oidc";
-    const beyondCap = await this.#listSession(subject.sub, {
+    const beyondCap = await this.#list.add(subject.sub, {
       sid,
       createdAt: time,
       lastUsedAt: time,
@@ -282,22 +263,8 @@ export class Sessions {
    * Back-channel logout: end every session begun in the provider's session `idpSid`, or
    * (without a sid) every session of the provider subject `sub` (namespaced). Returns how many.
    */
-  async endByIdp(issuer: string, match: { idpSid?: string; sub?: string }, reason: string): Promise<number> {
-    const names =
-      match.idpSid !== undefined
-        ? [await indexName("idp-sid", issuer, match.idpSid)]
-        : [await indexName("idp-sub", issuer, match.sub as string)];
-    let ended = 0;
-    for (const name of names) {
-      const sids = await this.#indexCall(name, (stub) => stub.take());
-      for (const sid of sids) {
-        const session = await this.endById(sid, reason);
-        // A sub-less logout token names a sid: only sessions of that sid were listed. With
-        // both, a session of another subject is left alone.
-        if (session !== undefined) ended += 1;
-      }
-    }
-    return ended;
+  endByIdp(issuer: string, match: { idpSid?: string; sub?: string }, reason: string): Promise<number> {
+    return this.#idp.endByIdp(issuer, match, reason);
   }
 
   /**
@@ -305,67 +272,22 @@ export class Sessions {
    * `state` (so a replayed callback never reaches the provider). Kept until `until`.
    */
   claimOnce(kind: "jti" | "state", issuer: string, value: string, until: number): Promise<boolean> {
-    return indexName(kind, issuer, value).then((name) => this.#indexCall(name, (stub) => stub.claim({ until })));
+    return this.#idp.claimOnce(kind, issuer, value, until);
   }
 
-  /**
-   * The provider's access token of an OIDC session, fresh (refreshed inside the session
-   * object when about to expire); undefined for a session without one. Cached in the
-   * isolate until it is about to expire.
-   */
-  async idpAccessToken(sid: string): Promise<string | undefined> {
-    const { config, now } = this.#options;
-    const time = now();
-    const cached = idpTokenCache.get(sid);
-    if (cached !== undefined && cached.freshUntil > time) return cached.token;
-    const result = await this.#call(
-      sid,
-      async (stub): Promise<IdpAccessTokenResult> => (await stub.idpAccessToken({ now: time })) as IdpAccessTokenResult,
-    );
-    if (result.ok) {
-      const freshUntil = (result.expiresAt ?? time) - (config.oidc?.refreshSkewSeconds ?? 0) * 1000;
-      if (idpTokenCache.size >= IDP_TOKEN_CACHE_ENTRIES) idpTokenCache.delete(idpTokenCache.keys().next().value ?? "");
-      idpTokenCache.set(sid, { token: result.token, freshUntil });
-      return result.token;
-    }
-    if (result.reason === "none") return undefined;
-    if (result.reason === "idp_unavailable") {
-      throw new GatewayError("idp_unavailable", { detail: "IdP refresh failed; session kept", retryAfter: 5 });
-    }
-    if (result.reason === "idp_ended") await this.#revokeSessionTokens(sid, "idp_grant_ended");
-    throw new GatewayError("token_revoked", { detail: `OIDC session ${result.reason}`, clearSession: true });
-  }
-
-  async #index(session: SessionView, idp: IdpTokens): Promise<void> {
-    const issuer = this.#options.config.oidc?.issuer ?? "";
-    const until = session.expiresAt;
-    const names = [await indexName("idp-sub", issuer, idp.sub)];
-    if (idp.sid !== undefined) names.push(await indexName("idp-sid", issuer, idp.sid));
-    await Promise.all(names.map((name) => this.#indexCall(name, (stub) => stub.add({ sid: session.sid, until }))));
-  }
-
-  async #indexCall<T>(name: string, work: (stub: DurableObjectStub<IdpLogoutIndex>) => Promise<T>): Promise<T> {
-    const namespace = this.#options.logoutIndex;
-    if (namespace === undefined) {
-      throw new GatewayError("misconfigured", { detail: "IDP_LOGOUT_INDEX: OIDC login needs this binding" });
-    }
-    try {
-      return await work(namespace.get(namespace.idFromName(name)));
-    } catch (error) {
-      throw new GatewayError("session_store_unavailable", { detail: "logout index call failed", cause: error });
-    }
+  /** The provider's access token of an OIDC session, fresh; undefined for a session without one. */
+  idpAccessToken(sid: string): Promise<string | undefined> {
+    return this.#idp.accessToken(sid);
   }
 
   /** Are sessions listed per subject (the SUBJECT_SESSIONS binding)? */
   get indexesSubjects(): boolean {
-    return this.#options.subjectIndex !== undefined;
+    return this.#list.indexesSubjects;
   }
 
   /** The subject's live sessions (their index), newest first. */
-  async listOf(sub: string): Promise<SessionEntry[]> {
-    const namespace = this.#subjectIndex();
-    const now = this.#options.now();
-    return this.#indexed(() => subjectIndex(namespace, sub).list({ now }));
+  listOf(sub: string): Promise<SessionEntry[]> {
+    return this.#list.listOf(sub);
   }
 
   /** Is the session alive in its own object right now (strict routes)? Fails closed. */
@@ -374,46 +296,8 @@ export class Sessions {
     return this.#call(sid, (stub) => stub.isAlive({ now }));
   }
 
-  /**
-   * List a new session in its subject's index; returns the sessions beyond the cap. When
-   * the index cannot be written, the new session is ended: a session the user cannot see
-   * (and end) must not exist.
-   */
-  async #listSession(sub: string, entry: SessionEntry): Promise<string[]> {
-    const namespace = this.#options.subjectIndex;
-    if (namespace === undefined) return [];
-    const { config, now } = this.#options;
-    try {
-      return await subjectIndex(namespace, sub).add({ entry, max: config.maxSessionsPerUser, now: now() });
-    } catch (error) {
-      await this.endById(entry.sid, "index_unavailable").catch(() => undefined);
-      throw new GatewayError("session_store_unavailable", { detail: "subject index call failed", cause: error });
-    }
-  }
-
-  #subjectIndex(): DurableObjectNamespace<SubjectSessions> {
-    const namespace = this.#options.subjectIndex;
-    if (namespace === undefined) {
-      throw new GatewayError("misconfigured", { detail: "SUBJECT_SESSIONS: listing sessions needs this binding" });
-    }
-    return namespace;
-  }
-
-  async #indexed<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      throw new GatewayError("session_store_unavailable", { detail: "subject index call failed", cause: error });
-    }
-  }
-
-  /**
-   * Refuse every access token of the session from now on (a `sid` revocation). The entry
-   * lives as long as any of those tokens can: the access-token lifetime plus tolerance.
-   */
-  async #revokeSessionTokens(sid: string, reason: string): Promise<void> {
-    const { config, revocations, metrics } = this.#options;
-    metrics.record("revocation", "session", reason);
-    await revocations.revokeSessions([sid], config.accessTokenTtl + config.clockToleranceSeconds, reason);
+  /** Refuse every access token of the session from now on (revoke-session-tokens.ts). */
+  #revokeSessionTokens(sid: string, reason: string): Promise<void> {
+    return revokeSessionTokens(this.#options, sid, reason);
   }
 }
