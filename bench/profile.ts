@@ -98,7 +98,11 @@ export function selfTimes(profile: CpuProfile, bundle: string): Map<string, numb
  * on the stack are charged to this stage, so the rest is the Worker's own CPU.
  */
 export const SESSION_OBJECT_STAGE = "session object (its own isolate in production)";
-const SESSION_OBJECT_MODULES = new Set(["src/sessions/session-object.ts", "src/sessions/successor-seal.ts"]);
+const SESSION_OBJECT_MODULES = new Set([
+  "src/sessions/session-object.ts",
+  "src/sessions/session-record.ts",
+  "src/sessions/successor-seal.ts",
+]);
 
 export function attribute(profile: CpuProfile, bundle: string): Map<string, number> {
   const marks = moduleMap(bundle);

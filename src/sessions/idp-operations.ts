@@ -10,7 +10,8 @@ import type { IdpTokens } from "../oidc/idp-tokens";
 import type { IdpLogoutIndex } from "./idp-logout-index";
 import { indexName } from "./idp-logout-index-name";
 import { callSession } from "./session-call";
-import type { IdpAccessTokenResult, SessionObject, SessionView } from "./session-object";
+import type { SessionObject } from "./session-object";
+import type { IdpAccessTokenResult, SessionView } from "./session-record";
 
 export interface IdpOperationsOptions {
   readonly config: GatewayConfig;

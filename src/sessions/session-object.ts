@@ -11,17 +11,28 @@
  * sealed (`idp`). The rotation refreshes them at the provider first when they are about
  * to expire — inside the same serialization, so the provider sees one refresh per
  * session however many requests race, and never a reused refresh token.
+ *
+ * The record and the results it answers with are in session-record.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { OidcConfig } from "../config/config";
 import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
 import { log } from "../log/logger";
-import type { IdpTokens } from "../oidc/idp-tokens";
-import { freshIdpTokens, type IdpState, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
+import { freshIdpTokens, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
+import {
+  type CreateSessionInput,
+  type IdpAccessTokenResult,
+  issued,
+  type RevokeResult,
+  type RotateResult,
+  type SessionRecord,
+  type SessionView,
+  view,
+} from "./session-record";
 import { leaveSubjectIndex, subjectIndex } from "./subject-index";
-import { openSuccessor, type Sealed, sealSuccessor } from "./successor-seal";
+import { openSuccessor, sealSuccessor } from "./successor-seal";
 
 const RECORD_KEY = "session";
 /**
@@ -32,82 +43,6 @@ const RECORD_KEY = "session";
 const LAST_USED_PRECISION_MS = 60_000;
 /** How many replaced hashes are kept to recognise reuse of an older token. */
 const RETIRED_HASHES_KEPT = 16;
-
-export interface SessionRecord {
-  readonly sid: string;
-  readonly sub: string;
-  readonly scope: readonly string[];
-  readonly roles: readonly string[];
-  /** Milliseconds since the epoch. */
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly idleTimeoutMs: number;
-  lastUsedAt: number;
-  currentHash: string;
-  previousHash: string | undefined;
-  rotatedAt: number | undefined;
-  successor: Sealed | undefined;
-  retiredHashes: string[];
-  revokedAt: number | undefined;
-  revokedReason: string | undefined;
-  /** Provider tokens of an OIDC session (sealed); undefined for a credential-check login. */
-  idp?: IdpState | undefined;
-}
-
-export interface CreateSessionInput {
-  readonly sid: string;
-  readonly sub: string;
-  readonly scope: readonly string[];
-  readonly roles: readonly string[];
-  readonly now: number;
-  readonly refreshTtlSeconds: number;
-  readonly idleTtlSeconds: number;
-  /** The provider's tokens, for a login through OIDC; sealed before they are stored. */
-  readonly idp?: IdpTokens;
-}
-
-/** What callers learn about a session (never its token hashes). */
-export type SessionView = Pick<SessionRecord, "sid" | "sub" | "scope" | "roles" | "createdAt" | "expiresAt">;
-
-export type RotateResult =
-  | {
-      readonly ok: true;
-      readonly refreshToken: string;
-      /** False when this call lost a race and got the winner's token within the grace window. */
-      readonly rotated: boolean;
-      /** Hash of the token presented, so the caller can list it as revoked. */
-      readonly replacedHash: string;
-      readonly session: SessionView;
-      /** The provider's current access token, when asked for and the session has one. */
-      readonly idpAccessToken?: string;
-    }
-  | {
-      readonly ok: false;
-      /** `idp_ended`: the provider refused our refresh token; `idp_unavailable`: it could not be asked. */
-      readonly reason: "unknown" | "expired" | "revoked" | "reused" | "idp_ended" | "idp_unavailable";
-      readonly session: SessionView | undefined;
-    };
-
-export interface RevokeResult {
-  readonly revoked: boolean;
-  readonly session: SessionView | undefined;
-  /** For RP-initiated logout at the provider, when this was an OIDC session. */
-  readonly idpLogout?: { readonly idToken: string; readonly sub: string; readonly refreshToken?: string };
-}
-
-export type IdpAccessTokenResult =
-  | { readonly ok: true; readonly token: string; readonly expiresAt: number | undefined }
-  | { readonly ok: false; readonly reason: "none" | "ended" | "idp_ended" | "idp_unavailable" };
-
-/** Did this session ever issue the token with this hash? */
-function issued(record: SessionRecord, hash: string): boolean {
-  return hash === record.currentHash || hash === record.previousHash || record.retiredHashes.includes(hash);
-}
-
-function view(record: SessionRecord): SessionView {
-  const { sid, sub, scope, roles, createdAt, expiresAt } = record;
-  return { sid, sub, scope, roles, createdAt, expiresAt };
-}
 
 export class SessionObject extends DurableObject {
   #record: SessionRecord | undefined;
