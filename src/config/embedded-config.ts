@@ -6,7 +6,7 @@
  */
 import type { GatewayConfig } from "./config";
 import { type Env, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
-import { ConfigError, parseConfig } from "./parse-config";
+import { ConfigError, parseConfig, rememberedConfig } from "./parse-config";
 
 const SECRETS: ReadonlySet<SettingName> = new Set(SECRET_NAMES);
 
@@ -46,16 +46,5 @@ export function embeddedConfigFor(
   env: Env,
   cache: WeakMap<object, GatewayConfig | ConfigError>,
 ): GatewayConfig {
-  let entry = cache.get(env);
-  if (entry === undefined) {
-    try {
-      entry = parseConfig({ ...env, ...settings }, { requireUpstream: false });
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      entry = error;
-    }
-    cache.set(env, entry);
-  }
-  if (entry instanceof ConfigError) throw entry;
-  return entry;
+  return rememberedConfig(cache, env, () => parseConfig({ ...env, ...settings }, { requireUpstream: false }));
 }

@@ -197,18 +197,30 @@ export function parseConfig(env: Env, options: ParseOptions = {}): GatewayConfig
 
 const parsed = new WeakMap<object, GatewayConfig | ConfigError>();
 
-/** `parseConfig`, remembered per env object so a request never re-parses. */
-export function configFor(env: Env): GatewayConfig {
-  let entry = parsed.get(env);
+/**
+ * A parse remembered per key (the env object), so a request never re-parses; a
+ * configuration error is remembered too and thrown to every request until the env changes.
+ */
+export function rememberedConfig(
+  cache: WeakMap<object, GatewayConfig | ConfigError>,
+  key: object,
+  parse: () => GatewayConfig,
+): GatewayConfig {
+  let entry = cache.get(key);
   if (entry === undefined) {
     try {
-      entry = parseConfig(env);
+      entry = parse();
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       entry = error;
     }
-    parsed.set(env, entry);
+    cache.set(key, entry);
   }
   if (entry instanceof ConfigError) throw entry;
   return entry;
+}
+
+/** `parseConfig`, remembered per env object so a request never re-parses. */
+export function configFor(env: Env): GatewayConfig {
+  return rememberedConfig(parsed, env, () => parseConfig(env));
 }
