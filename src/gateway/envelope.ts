@@ -18,18 +18,20 @@ import { createRequestContext, type RequestContext } from "./request-context";
 
 export type ContextHandler = (context: RequestContext, request: Request) => Promise<Response>;
 
-export async function serveRequest(
-  env: Env,
+/**
+ * The envelope itself, for any way of building the context: `makeContext` may throw (a
+ * bad config, a development config on a public host), and that too is answered through
+ * the one mapping.
+ */
+export async function serveWithContext(
   request: Request,
+  makeContext: () => Promise<RequestContext>,
   handle: ContextHandler,
-  /** The platform's ExecutionContext: work after the answer (metrics). */
-  execution?: Pick<ExecutionContext, "waitUntil">,
 ): Promise<Response> {
   let context: RequestContext | undefined;
   let response: Response;
   try {
-    context = await createRequestContext(env, request, execution === undefined ? {} : { execution });
-    assertServable(context.config, request.url);
+    context = await makeContext();
     response = await handle(context, request);
     response.headers.set("x-request-id", context.requestId);
   } catch (error) {
@@ -37,4 +39,23 @@ export async function serveRequest(
   }
   if (request.body !== null) await discardUnreadBody(request);
   return response;
+}
+
+/** The standalone Worker's envelope: the context from its own env. */
+export function serveRequest(
+  env: Env,
+  request: Request,
+  handle: ContextHandler,
+  /** The platform's ExecutionContext: work after the answer (metrics). */
+  execution?: Pick<ExecutionContext, "waitUntil">,
+): Promise<Response> {
+  return serveWithContext(
+    request,
+    async () => {
+      const context = await createRequestContext(env, request, execution === undefined ? {} : { execution });
+      assertServable(context.config, request.url);
+      return context;
+    },
+    handle,
+  );
 }

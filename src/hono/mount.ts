@@ -22,24 +22,12 @@ import {
   noteDegradedPublishing,
 } from "../auth/routes";
 import { GatewayError } from "../errors/gateway-error";
-import { answerError } from "../gateway/answer-error";
-import type { RequestContext } from "../gateway/request-context";
-import { discardUnreadBody } from "../http/read-body";
+import { serveWithContext } from "../gateway/envelope";
 import { type PortcullisOptions, type ResolvedOptions, resolveOptions } from "./options";
 
 function serve(resolved: ResolvedOptions, handler: AuthHandler) {
-  return async function portcullisEndpoint(c: Context): Promise<Response> {
-    let context: RequestContext | undefined;
-    try {
-      context = await resolved.contextFor(c);
-      const response = await handler(context, c.req.raw);
-      response.headers.set("x-request-id", context.requestId);
-      return response;
-    } catch (error) {
-      return answerError(error, context, c.req.raw);
-    } finally {
-      await discardUnreadBody(c.req.raw);
-    }
+  return function portcullisEndpoint(c: Context): Promise<Response> {
+    return serveWithContext(c.req.raw, () => resolved.contextFor(c), handler);
   };
 }
 
