@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { startDemoIdp } from "../../examples/demo-idp/server";
 import { BUNDLE, BUNDLE_DIR, ROOT } from "../support/build-worker";
-import { freePort } from "../support/free-port";
+import { freePort, retryOnPortClash } from "../support/free-port";
 import { loginThroughIdp } from "../support/oidc-login";
 
 let mf: Miniflare;
@@ -41,26 +41,36 @@ beforeAll(async () => {
     path.join(ROOT, "examples/demo-upstream/wrangler.toml"),
   ).workerOptions;
   // scripts/dev.mjs starts the demo IdP for the gateway's port and tells wrangler where it is.
-  const gatewayPort = await freePort();
-  idp = await startDemoIdp(0, gatewayPort);
-  mf = new Miniflare({
-    port: gatewayPort,
-    workers: [
-      {
-        ...gateway,
-        name: "portcullis-dev",
-        modules: true,
-        scriptPath: BUNDLE,
-        bindings: {
-          ...gateway.bindings,
-          OIDC_ISSUER: idp.issuer,
-          OIDC_POST_LOGOUT_REDIRECT_URI: `http://localhost:${gatewayPort}/demo/`,
+  await retryOnPortClash(async () => {
+    const gatewayPort = await freePort();
+    idp = await startDemoIdp(0, gatewayPort);
+    mf = new Miniflare({
+      port: gatewayPort,
+      workers: [
+        {
+          ...gateway,
+          name: "portcullis-dev",
+          modules: true,
+          scriptPath: BUNDLE,
+          bindings: {
+            ...gateway.bindings,
+            OIDC_ISSUER: idp.issuer,
+            OIDC_POST_LOGOUT_REDIRECT_URI: `http://localhost:${gatewayPort}/demo/`,
+          },
         },
-      },
-      { name: "portcullis-demo-upstream", modules: true, scriptPath: demoScript, bindings: demo.bindings },
-    ],
-  } as ConstructorParameters<typeof Miniflare>[0]);
-  url = (await mf.ready).toString().replace(/\/$/, "").replace("127.0.0.1", "localhost");
+        { name: "portcullis-demo-upstream", modules: true, scriptPath: demoScript, bindings: demo.bindings },
+      ],
+    } as ConstructorParameters<typeof Miniflare>[0]);
+    try {
+      url = (await mf.ready).toString().replace(/\/$/, "").replace("127.0.0.1", "localhost");
+    } catch (error) {
+      // A port taken meanwhile: let the next attempt start both again.
+      await mf.dispose().catch(() => undefined);
+      idp?.server.closeAllConnections();
+      idp?.server.close();
+      throw error;
+    }
+  });
 });
 afterAll(async () => {
   await mf?.dispose();
@@ -146,7 +156,11 @@ describe("npm run dev's processes (scripts/dev.mjs)", () => {
   });
 
   /** Starts scripts/dev.mjs in its own process group; resolves once both servers answer. */
-  async function startDev(): Promise<{
+  function startDev(): ReturnType<typeof startDevOnce> {
+    return retryOnPortClash(startDevOnce);
+  }
+
+  async function startDevOnce(): Promise<{
     child: ChildProcess;
     gateway: string;
     idpPid: number;

@@ -8,7 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "../../support/free-port";
+import { freePort, retryOnPortClash } from "../../support/free-port";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
 
@@ -57,7 +57,12 @@ export function buildDemo(): void {
   execFileSync(process.execPath, [path.join(ROOT, "examples/demo-upstream/build.mjs")], { cwd: ROOT, stdio: "pipe" });
 }
 
-export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+/** `npm run dev` on free loopback ports, started again if a port was taken meanwhile. */
+export function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  return retryOnPortClash(() => startDevServerOnce(options));
+}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const [port, inspectorPort, idpPort] = [await freePort(), await freePort(), await freePort()];
   const state = await mkdtemp(path.join(tmpdir(), "portcullis-browser-"));
   const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
