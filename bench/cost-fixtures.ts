@@ -9,7 +9,7 @@ import { TEST_USERS } from "../test/support/upstream";
 
 /** Bundle the Worker as it was at `ref`, with this checkout's node_modules. */
 export function bundleAt(ref: string): string {
-  const dir = path.join(ROOT, "dist/bench-before");
+  const dir = path.join(ROOT, "dist/bench-at", ref.replace(/[^A-Za-z0-9._-]/g, "_"));
   rmSync(dir, { recursive: true, force: true });
   const tree = path.join(dir, "tree");
   mkdirSync(tree, { recursive: true });

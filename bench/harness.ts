@@ -28,6 +28,7 @@ import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
 import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
 import { renderChart } from "./chart";
+import { bundleAt } from "./cost-fixtures";
 import { type LoadResult, runLoad } from "./load";
 import {
   childPidsNamed,
@@ -39,6 +40,7 @@ import {
   trackPid,
   untrackPid,
 } from "./processes";
+import { addCounts, summarizeRounds } from "./rounds";
 import type { SeedConfig } from "./seed-server";
 import { type SplitStores, startSplitStores } from "./split-stores";
 
@@ -61,6 +63,18 @@ export interface BenchOptions {
    * seconds (no transfers, nothing written unless `outDir` is given).
    */
   readonly soakSeconds?: number;
+  /**
+   * Measure every row this many times, interleaved (bench/rounds.ts): each round runs
+   * every row for `durationSeconds`; a row's added CPU and ratio are medians of
+   * same-round differences. Default 1.
+   */
+  readonly rounds?: number;
+  /**
+   * Git refs whose Worker each gets rows of its own (public route and valid token, ids
+   * ending in `@<ref>`), each in a workerd of its own; `.` is the working tree. For
+   * before-and-after figures from one run: `["main", "."]`.
+   */
+  readonly builds?: readonly string[];
   /** Skip `wrangler deploy --dry-run` (the bundle is already there). */
   readonly skipWorkerBuild?: boolean;
   readonly log?: (line: string) => void;
@@ -78,6 +92,8 @@ export interface RowResult extends LoadResult {
   readonly addedCpuMicros: number | undefined;
   /** Mean latency minus the baseline's, ms. */
   readonly addedLatencyMs: number | undefined;
+  /** CPU per request of each round (one entry without `--rounds`). */
+  readonly cpuByRound: readonly number[];
   /** KV and Durable Object operations per request, counted in workerd (gateway rows). */
   readonly bindingOps: BindingCounts | undefined;
 }
@@ -98,6 +114,7 @@ export interface BenchResult {
     smoke: boolean;
     soak: boolean;
     durationSeconds: number;
+    rounds: number;
     connections: number;
     transferBytes: number;
   };
@@ -197,11 +214,13 @@ async function startBenchGateway(
   revocationCacheSeconds: string,
   withBare: boolean,
   stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> },
+  /** Another build of the Worker (`--before`); the working tree's by default. */
+  bundle = BUNDLE,
 ) {
   const before = childPidsNamed(process.pid, "workerd");
   const direct = [{ host: "127.0.0.1", port: 0 }];
   // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
-  const counting = countingOptions(BUNDLE, true);
+  const counting = countingOptions(bundle, true);
   const gateway = await startGateway({
     upstream: asTestUpstream(upstreamUrl),
     keepLogs: process.env.BENCH_LOGS === "1",
@@ -216,6 +235,7 @@ async function startBenchGateway(
     },
     workerOptions: {
       ...counting.workerOptions,
+      scriptPath: bundle,
       unsafeDirectSockets: direct,
       ratelimits: {
         LOGIN_IP_LIMIT: UNLIMITED,
@@ -463,6 +483,49 @@ function bundleSize(): { bytes: number; gzipBytes: number } {
   return { bytes: source.length, gzipBytes: gzipSync(source).length };
 }
 
+/**
+ * `--builds <ref,…>`: the Worker built at `ref` (`.`: the working tree), in a workerd of
+ * its own, driven like the public-route and valid-token rows. Both rows share that
+ * workerd; the last one stops it.
+ */
+function buildRows(ref: string, upstreamUrl: string): RowPlan[] {
+  let running: Promise<{ gateway: RunningGateway; headers: Array<Record<string, string>> }> | undefined;
+  let users = 0;
+  const start = () => {
+    running ??= (async () => {
+      const bundle = ref === "." ? BUNDLE : bundleAt(ref);
+      const gateway = await startBenchGateway(upstreamUrl, "5", false, undefined, bundle);
+      return { gateway, headers: await validTokenHeaders(gateway.gateway) };
+    })();
+    users++;
+    return running;
+  };
+  const stop = async () => {
+    if (--users > 0 || running === undefined) return;
+    const { gateway } = await running;
+    await gateway.gateway.close();
+    untrackPid(gateway.workerdPid);
+  };
+  let headers: Array<Record<string, string>> = [];
+  const name = ref === "." ? "the working tree" : ref;
+  const row = (id: string, label: string, requests: () => autocannon.Request[]): RowPlan => ({
+    id: `${id}@${ref}`,
+    label: `${label}: ${name}, own workerd`,
+    server: "workerd",
+    baseline: "bare",
+    prepare: async () => {
+      const started = await start();
+      headers = started.headers;
+      return { url: started.gateway.directUrl, pid: started.gateway.workerdPid, stop };
+    },
+    requests,
+  });
+  return [
+    row("gateway-public", "gateway, public route", () => [{ method: "GET", path: "/health" }]),
+    row("gateway-valid", "gateway, valid token", () => staticRequests(headers)),
+  ];
+}
+
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const smoke = options.smoke ?? false;
   const soak = options.soakSeconds !== undefined;
@@ -579,6 +642,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
       },
+      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl)),
       {
         id: "gateway-valid-nocache",
         label: "gateway, valid token, revocation cache off",
@@ -713,39 +777,52 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       },
     ];
 
-    const measured: Array<RowPlan & { result: LoadResult; bindingOps: BindingCounts | undefined }> = [];
-    for (const plan of plans.filter((candidate) => selected(candidate.id))) {
-      const prepared = await plan.prepare();
-      try {
-        const load = (phase: "warmup" | "measure") =>
-          runLoad({
-            url: prepared.url,
-            connections,
-            durationSeconds: phase === "warmup" ? warmupSeconds : durationSeconds,
-            requests: plan.requests(phase),
-            serverPid: prepared.pid,
-            upstreamPid: upstream.pid,
-          });
-        const warm = await load("warmup");
+    // Every selected row is prepared and warmed up first, then measured in interleaved
+    // rounds (bench/rounds.ts); one round is the plain sequential run.
+    const rounds = Math.max(1, options.rounds ?? 1);
+    const active: Array<RowPlan & { prepared: Awaited<ReturnType<RowPlan["prepare"]>> }> = [];
+    const byRound = new Map<string, LoadResult[]>();
+    const counted = new Map<string, BindingCounts>();
+    try {
+      const load = (plan: (typeof active)[number], phase: "warmup" | "measure") =>
+        runLoad({
+          url: plan.prepared.url,
+          connections,
+          durationSeconds: phase === "warmup" ? warmupSeconds : durationSeconds,
+          requests: plan.requests(phase),
+          serverPid: plan.prepared.pid,
+          upstreamPid: upstream.pid,
+        });
+      for (const plan of plans.filter((candidate) => selected(candidate.id))) {
+        const prepared = await plan.prepare();
+        const row = { ...plan, prepared };
+        active.push(row);
+        const warm = await load(row, "warmup");
         if (warm.errors > 0) log(`  warm-up of ${plan.id}: ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
-        if (prepared.counted) await resetCounts(prepared.counted);
-        const result = await load("measure");
-        const bindingOps = prepared.counted
-          ? perRequest(await readCounts(prepared.counted), result.requests)
-          : undefined;
-        measured.push({ ...plan, result, bindingOps });
-        log(
-          `  ${plan.id.padEnd(22)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${result.latencyP50} ms  p99 ${result.latencyP99} ms  errors ${result.errors}  cpu ${result.serverCpuMicros.toFixed(0)} µs/req`,
-        );
-        if (result.errors > 0) {
-          log(`    status codes ${JSON.stringify(result.statusCodes)}`);
-          // With BENCH_LOGS=1 the gateway keeps its log lines: show why it answered an error.
-          const failures = main.gateway.logs.filter((line) => line.includes('"level":"error"'));
-          for (const line of failures.slice(-5)) log(`    ${line}`);
-        }
-      } finally {
-        await prepared.stop?.();
+        byRound.set(plan.id, []);
       }
+      for (let round = 1; round <= rounds; round++) {
+        if (rounds > 1) log(`round ${round} of ${rounds}`);
+        for (const row of active) {
+          if (row.prepared.counted) await resetCounts(row.prepared.counted);
+          const result = await load(row, "measure");
+          if (row.prepared.counted) {
+            counted.set(row.id, addCounts(counted.get(row.id), await readCounts(row.prepared.counted)));
+          }
+          byRound.get(row.id)?.push(result);
+          log(
+            `  ${row.id.padEnd(22)} ${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${result.latencyP50} ms  p99 ${result.latencyP99} ms  errors ${result.errors}  cpu ${result.serverCpuMicros.toFixed(0)} µs/req`,
+          );
+          if (result.errors > 0) {
+            log(`    status codes ${JSON.stringify(result.statusCodes)}`);
+            // With BENCH_LOGS=1 the gateway keeps its log lines: show why it answered an error.
+            const failures = main.gateway.logs.filter((line) => line.includes('"level":"error"'));
+            for (const line of failures.slice(-5)) log(`    ${line}`);
+          }
+        }
+      }
+    } finally {
+      for (const row of active.reverse()) await row.prepared.stop?.();
     }
 
     // Memory: big bodies stream through the gateway; workerd's peak must not follow their size.
@@ -763,25 +840,29 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     }
     const gatewayPeakBytes = memoryStatus(main.workerdPid).peak;
 
-    const byId = new Map(measured.map((row) => [row.id, row.result]));
-    const bare = byId.get("bare");
-    const rows: RowResult[] = measured.map(({ id, label, server, baseline, result, bindingOps }) => {
-      const base = baseline === undefined ? undefined : byId.get(baseline);
-      return {
-        ...result,
-        id,
-        label,
-        server,
-        baseline,
-        ratioToBare: bare ? result.requestsPerSecond / bare.requestsPerSecond : Number.NaN,
-        addedCpuMicros: base ? result.serverCpuMicros - base.serverCpuMicros : undefined,
-        addedLatencyMs: base ? result.latencyMean - base.latencyMean : undefined,
-        bindingOps,
-      };
-    });
+    const bareRounds = byRound.get("bare");
+    const rows: RowResult[] = plans
+      .filter((plan) => byRound.has(plan.id))
+      .map(({ id, label, server, baseline }) => {
+        const mine = byRound.get(id) as LoadResult[];
+        const summary = summarizeRounds(mine, baseline === undefined ? undefined : byRound.get(baseline), bareRounds);
+        const ops = counted.get(id);
+        return {
+          ...summary.result,
+          id,
+          label,
+          server,
+          baseline,
+          ratioToBare: summary.ratioToBare,
+          addedCpuMicros: summary.addedCpuMicros,
+          addedLatencyMs: summary.addedLatencyMs,
+          cpuByRound: summary.cpuByRound,
+          bindingOps: ops === undefined ? undefined : perRequest(ops, summary.result.requests),
+        };
+      });
     const bench: BenchResult = {
       startedAt,
-      options: { smoke, soak, durationSeconds, connections, transferBytes },
+      options: { smoke, soak, durationSeconds, rounds, connections, transferBytes },
       bundle,
       rows,
       transfers,
@@ -830,6 +911,18 @@ export function formatTable(bench: BenchResult): string {
     lines.push(
       `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${row.ratioToBare.toFixed(2)} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
     );
+  }
+  if (bench.options.rounds > 1) {
+    lines.push("");
+    lines.push(
+      `${bench.options.rounds} interleaved rounds of ${bench.options.durationSeconds} s; each row's CPU per request by round (µs), and the added CPU is the median of same-round differences:`,
+    );
+    lines.push("");
+    lines.push("| row | CPU µs/req by round |");
+    lines.push("| --- | --- |");
+    for (const row of bench.rows) {
+      lines.push(`| ${row.label} | ${row.cpuByRound.map((cpu) => cpu.toFixed(0)).join(", ")} |`);
+    }
   }
   lines.push("");
   lines.push("| gateway row | KV reads/req | KV writes/req | DO requests/req | DO storage writes/req |");

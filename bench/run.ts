@@ -7,6 +7,9 @@
  *   npm run bench -- --duration 20 --connections 64 --out /tmp/bench
  *   npm run bench -- --soak 60        public, valid and refresh rows, 60 s each; writes nothing
  *   npm run bench -- --rows bare,gateway-valid --duration 6   a subset, writes nothing
+ *   npm run bench -- --rounds 5 --duration 4   every row five times, interleaved (medians)
+ *   npm run bench -- --builds main,.  also the Worker built at main and the working tree, each
+ *                                     in a workerd of its own (rows ending in @main, @.)
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -21,6 +24,8 @@ const { values } = parseArgs({
     out: { type: "string" },
     soak: { type: "string" },
     rows: { type: "string" },
+    rounds: { type: "string" },
+    builds: { type: "string" },
   },
 });
 const smoke = values.smoke ?? false;
@@ -34,6 +39,8 @@ const result = await runBench({
   smoke,
   durationSeconds: number(values.duration),
   connections: number(values.connections),
+  rounds: number(values.rounds),
+  ...(values.builds === undefined ? {} : { builds: values.builds.split(",").map((ref) => ref.trim()) }),
   ...(soakSeconds === undefined ? {} : { soakSeconds }),
   ...(rows === undefined ? {} : { rows }),
   outDir,
