@@ -25,6 +25,7 @@ const incoming = new Request("https://gateway.test/api/items?page=1", {
     cookie: `__Host-portcullis-refresh=${"r".repeat(66)}; theme=dark; _ga=GA1.2.3`,
     connection: "keep-alive",
     "x-auth-subject": "forged",
+    "cf-connecting-ip": "203.0.113.7",
   },
 });
 const granted = {
@@ -45,7 +46,6 @@ const claims = claimsOfIssued(granted);
 const config = configWith({ ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET });
 const options = {
   incomingUrl: new URL(incoming.url),
-  clientIp: "203.0.113.7",
   identity: { claims, token },
 };
 

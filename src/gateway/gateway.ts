@@ -89,7 +89,7 @@ async function forward(
   url: URL,
   identity: Identity | undefined,
 ): Promise<Response> {
-  const init = upstreamRequestInit(request, { incomingUrl: url, clientIp: context.clientIp, identity });
+  const init = upstreamRequestInit(request, { incomingUrl: url, identity });
   const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url), init);
   // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
   if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);

@@ -8,9 +8,10 @@
  *   set from what the gateway itself verified and saw.
  * - The body is passed as a stream, never read.
  *
- * What it builds is a `RequestInit` with the headers as plain pairs: the runtime turns
- * them into its own headers once, inside `fetch`, without a `Headers` or `Request` object
- * made in between (each call into the runtime's objects costs, see docs/benchmarks.md).
+ * What it builds is a `RequestInit` whose headers are a plain record: the runtime turns a
+ * record into its own headers about three times faster than a list of pairs (measured in
+ * workerd: 7 µs against 21 µs for eleven headers), and faster than copying the incoming
+ * `Headers` and editing the copy (10 µs); see docs/benchmarks.md.
  */
 
 import { withoutGatewayCookies } from "../http/cookies";
@@ -55,8 +56,6 @@ export interface Identity {
 export interface UpstreamRequestOptions {
   /** The incoming request's URL, already parsed. */
   readonly incomingUrl: URL;
-  /** Who the client is (connecting IP), from the platform, never from a header it sent. */
-  readonly clientIp: string | undefined;
   readonly identity: Identity | undefined;
 }
 
@@ -76,19 +75,25 @@ function identityHeaders(claims: AccessTokenClaims): readonly [string, string][]
   return pairs;
 }
 
+/** Header name → value, without a prototype (a header may be called `__proto__`). */
+export type HeaderRecord = Record<string, string>;
+
 /**
  * Request headers as the upstream must see them, built in one pass over the incoming ones
- * and handed to the runtime in one call (each `Headers` call crosses into native code).
+ * (each `Headers` call crosses into native code). The client's address is the platform's
+ * `cf-connecting-ip`, read in the same pass, never a header the client could forge.
  */
-export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptions): [string, string][] {
+export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptions): HeaderRecord {
   const identity = options.identity;
   let connection: string | undefined;
   let upgrade: string | undefined;
   let cookie: string | undefined;
-  let pairs: [string, string][] = [];
+  let clientIp: string | undefined;
+  const headers: HeaderRecord = Object.create(null);
   for (const [name, value] of incoming.headers) {
     if (DROPPED.has(name)) {
       if (name === "cookie") cookie = value;
+      else if (name === "cf-connecting-ip") clientIp = value;
       else if (name === "connection") connection = value;
       else if (name === "upgrade") upgrade = value;
       continue;
@@ -96,26 +101,29 @@ export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptio
     if (name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
     // An authorized request carries the token it was authorized by (the new one after a refresh).
     if (identity !== undefined && name === "authorization") continue;
-    pairs.push([name, value]);
+    headers[name] = value;
   }
   if (connection !== undefined) {
-    const named = new Set(connection.toLowerCase().split(/\s*,\s*/));
-    pairs = pairs.filter(([name]) => !named.has(name));
+    for (const named of connection.toLowerCase().split(/\s*,\s*/)) delete headers[named];
   }
-  if (upgrade?.toLowerCase() === "websocket") pairs.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
+  if (upgrade?.toLowerCase() === "websocket") {
+    headers.connection = "Upgrade";
+    headers.upgrade = "websocket";
+  }
 
   const kept = withoutGatewayCookies(cookie ?? null);
-  if (kept !== undefined) pairs.push(["cookie", kept]);
+  if (kept !== undefined) headers.cookie = kept;
 
   const url = options.incomingUrl;
-  if (options.clientIp) pairs.push(["x-forwarded-for", options.clientIp]);
-  pairs.push(["x-forwarded-proto", url.protocol.slice(0, -1)], ["x-forwarded-host", url.host]);
+  if (clientIp) headers["x-forwarded-for"] = clientIp;
+  headers["x-forwarded-proto"] = url.protocol.slice(0, -1);
+  headers["x-forwarded-host"] = url.host;
 
   if (identity !== undefined) {
-    pairs.push(["authorization", `Bearer ${identity.token}`]);
-    for (const pair of identityHeaders(identity.claims)) pairs.push([pair[0], pair[1]]);
+    headers.authorization = `Bearer ${identity.token}`;
+    for (const [name, value] of identityHeaders(identity.claims)) headers[name] = value;
   }
-  return pairs;
+  return headers;
 }
 
 /** What `fetch` needs to send the upstream request: the body, when there is one, as a stream. */
