@@ -7,8 +7,10 @@ import { ConfigError } from "./parse-config";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
-export function assertServable(config: GatewayConfig, requestUrl: string): void {
-  if (config.mode === "development" && !LOOPBACK_HOSTS.has(new URL(requestUrl).hostname)) {
+export function assertServable(config: GatewayConfig, requestUrl: string | URL): void {
+  if (config.mode !== "development") return;
+  const url = typeof requestUrl === "string" ? new URL(requestUrl) : requestUrl;
+  if (!LOOPBACK_HOSTS.has(url.hostname)) {
     throw new ConfigError("PORTCULLIS_ENV", '"development" serves only localhost; deploy with --env production');
   }
 }

@@ -14,9 +14,12 @@ import { assertServable } from "../config/development-guard";
 import type { Env } from "../config/env";
 import { discardUnreadBody } from "../http/read-body";
 import { answerError } from "./answer-error";
-import { createRequestContext, type RequestContext } from "./request-context";
+import { type RequestContext, type RequestContextOptions, requestContext } from "./request-context";
 
 export type ContextHandler = (context: RequestContext, request: Request) => Promise<Response>;
+
+/** A request's context, or the promise of it (the isolate's first request imports the keys). */
+export type MadeContext = RequestContext | Promise<RequestContext>;
 
 /**
  * The envelope itself, for any way of building the context: `makeContext` may throw (a
@@ -25,13 +28,14 @@ export type ContextHandler = (context: RequestContext, request: Request) => Prom
  */
 export async function serveWithContext(
   request: Request,
-  makeContext: () => Promise<RequestContext>,
+  makeContext: () => MadeContext,
   handle: ContextHandler,
 ): Promise<Response> {
   let context: RequestContext | undefined;
   let response: Response;
   try {
-    context = await makeContext();
+    const made = makeContext();
+    context = made instanceof Promise ? await made : made;
     response = await handle(context, request);
     response.headers.set("x-request-id", context.requestId);
   } catch (error) {
@@ -40,6 +44,8 @@ export async function serveWithContext(
   if (request.body !== null) await discardUnreadBody(request);
   return response;
 }
+
+const NO_OPTIONS: RequestContextOptions = Object.freeze({});
 
 /** The standalone Worker's envelope: the context from its own env. */
 export function serveRequest(
@@ -51,11 +57,15 @@ export function serveRequest(
 ): Promise<Response> {
   return serveWithContext(
     request,
-    async () => {
-      const context = await createRequestContext(env, request, execution === undefined ? {} : { execution });
-      assertServable(context.config, request.url);
-      return context;
+    () => {
+      const made = requestContext(env, request, execution === undefined ? NO_OPTIONS : { execution });
+      return made instanceof Promise ? made.then(servable) : servable(made);
     },
     handle,
   );
+}
+
+function servable(context: RequestContext): RequestContext {
+  assertServable(context.config, context.url);
+  return context;
 }

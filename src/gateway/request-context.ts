@@ -34,25 +34,36 @@ export interface RequestContext {
   readonly waitUntil: (promise: Promise<unknown>) => void;
 }
 
-const stores = new WeakMap<GatewayConfig, RevocationStore>();
-const upstreams = new WeakMap<GatewayConfig, Upstream>();
-
-function revocationStoreFor(config: GatewayConfig, env: Env, now: () => number): RevocationStore {
-  let store = stores.get(config);
-  if (store === undefined) {
-    store = new RevocationStore(env.REVOKED, env.REVOCATIONS, { cacheSeconds: config.revocationCacheSeconds, now });
-    stores.set(config, store);
-  }
-  return store;
+/**
+ * What every request of an isolate shares for one config, made on its first request:
+ * the resolved key ring (later requests need no await for it), the revocation store with
+ * its snapshot cache, and the upstream. Requests then build only their own small part.
+ */
+interface Shared {
+  readonly config: GatewayConfig;
+  readonly keys: KeyRing;
+  readonly store: RevocationStore;
+  readonly upstream: Upstream;
 }
 
-function upstreamFor(config: GatewayConfig, env: Env): Upstream {
-  let upstream = upstreams.get(config);
-  if (upstream === undefined) {
-    upstream = { config, binding: env.UPSTREAM };
-    upstreams.set(config, upstream);
+const shared = new WeakMap<GatewayConfig, Shared>();
+
+async function makeShared(config: GatewayConfig, env: Env): Promise<Shared> {
+  const keys = await keyRingFor(config);
+  let made = shared.get(config);
+  if (made === undefined) {
+    made = Object.freeze({
+      config,
+      keys,
+      store: new RevocationStore(env.REVOKED, env.REVOCATIONS, {
+        cacheSeconds: config.revocationCacheSeconds,
+        now: Date.now,
+      }),
+      upstream: { config, binding: env.UPSTREAM },
+    });
+    shared.set(config, made);
   }
-  return upstream;
+  return made;
 }
 
 // Cloudflare's own id for the request ("8f2b3c4d5e6f7a8b-LHR"): the one its logs show.
@@ -80,49 +91,95 @@ export interface RequestContextOptions {
   readonly execution?: Pick<ExecutionContext, "waitUntil">;
 }
 
+/**
+ * One request's context: a few fields, and getters for what most requests never need
+ * (the session client, metrics, the revocation view, the client's address), built on
+ * first use. A class, so a request allocates one object and no closures.
+ */
+class Context implements RequestContext {
+  readonly config: GatewayConfig;
+  readonly env: Env;
+  readonly keys: KeyRing;
+  readonly upstream: Upstream;
+  readonly credentialCheck: CredentialCheck | undefined;
+  readonly url: URL;
+  readonly requestId: string;
+  readonly now = Date.now;
+  readonly #shared: Shared;
+  readonly #headers: Headers;
+  readonly #execution: Pick<ExecutionContext, "waitUntil"> | undefined;
+  #revocations: Revocations | undefined;
+  #metrics: Metrics | undefined;
+  #sessions: Sessions | undefined;
+
+  constructor(base: Shared, env: Env, request: Request, options: RequestContextOptions) {
+    this.#shared = base;
+    this.#headers = request.headers;
+    this.#execution = options.execution;
+    this.config = base.config;
+    this.env = env;
+    this.keys = base.keys;
+    this.upstream = base.upstream;
+    this.credentialCheck = options.credentialCheck;
+    this.url = new URL(request.url);
+    this.requestId = requestIdOf(this.#headers);
+  }
+
+  get revocations(): Revocations {
+    this.#revocations ??= this.#shared.store.forRequest(this.requestId);
+    return this.#revocations;
+  }
+
+  get metrics(): Metrics {
+    this.#metrics ??= metricsFor(this.env.METRICS, (promise) => this.waitUntil(promise));
+    return this.#metrics;
+  }
+
+  get sessions(): Sessions {
+    this.#sessions ??= new Sessions({
+      config: this.config,
+      namespace: this.env.SESSIONS,
+      logoutIndex: this.env.IDP_LOGOUT_INDEX,
+      subjectIndex: this.env.SUBJECT_SESSIONS,
+      metrics: this.metrics,
+      revocations: this.revocations,
+      keys: this.keys,
+      now: this.now,
+      requestId: this.requestId,
+    });
+    return this.#sessions;
+  }
+
+  get clientIp(): string | undefined {
+    return this.#headers.get("cf-connecting-ip") ?? undefined;
+  }
+
+  waitUntil(promise: Promise<unknown>): void {
+    this.#execution?.waitUntil(promise);
+  }
+}
+
+/**
+ * The context of one request: synchronous once the isolate has served a request with this
+ * config, a promise on the first (the keys are imported then). Throws for a bad config.
+ */
+export function requestContext(
+  env: Env,
+  request: Request,
+  options: RequestContextOptions = {},
+): RequestContext | Promise<RequestContext> {
+  const config = options.config ?? configFor(env);
+  const base = shared.get(config);
+  if (base !== undefined) return new Context(base, env, request, options);
+  return makeShared(config, env).then((made) => new Context(made, env, request, options));
+}
+
 export async function createRequestContext(
   env: Env,
   request: Request,
   options: RequestContextOptions = {},
 ): Promise<RequestContext> {
-  const now = Date.now;
-  const waitUntil = (promise: Promise<unknown>) => options.execution?.waitUntil(promise);
-  const metrics = metricsFor(env.METRICS, waitUntil);
-  const config = options.config ?? configFor(env);
-  const keys = await keyRingFor(config);
-  const headers = request.headers;
-  const requestId = requestIdOf(headers);
-  const revocations = revocationStoreFor(config, env, now).forRequest(requestId);
-  let sessions: Sessions | undefined;
-  return {
-    config,
-    env,
-    keys,
-    revocations,
-    // Most requests never touch a session; build the client on first use.
-    get sessions() {
-      sessions ??= new Sessions({
-        config,
-        namespace: env.SESSIONS,
-        logoutIndex: env.IDP_LOGOUT_INDEX,
-        subjectIndex: env.SUBJECT_SESSIONS,
-        metrics,
-        revocations,
-        keys,
-        now,
-        requestId,
-      });
-      return sessions;
-    },
-    upstream: upstreamFor(config, env),
-    credentialCheck: options.credentialCheck,
-    url: new URL(request.url),
-    requestId,
-    clientIp: headers.get("cf-connecting-ip") ?? undefined,
-    now,
-    metrics,
-    waitUntil,
-  };
+  return requestContext(env, request, options);
 }
 
 /** How this request verifies access tokens: the configured issuer, audience and tolerance, now. */
