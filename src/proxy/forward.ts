@@ -47,14 +47,22 @@ export function mayResend(init: RequestInit): boolean {
 
 type Send = (url: string, init: RequestInit) => Promise<Response>;
 
-async function sendResending(send: Send, url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+/** What the deadline resolves to when it passes first. */
+const TIMED_OUT = Symbol("upstream timeout");
+
+/** A send that has been given up (its deadline passed): no further resends. */
+interface Attempt {
+  abandoned: boolean;
+}
+
+async function sendResending(send: Send, url: string, init: RequestInit, attempt: Attempt): Promise<Response> {
   for (let resends = 0; ; resends++) {
     try {
       return await send(url, init);
     } catch (error) {
       // No answer arrived: the connection failed before the upstream said anything.
       const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
-      if (signal.aborted || !retryable || resends >= MAX_RESENDS || !mayResend(init)) throw error;
+      if (attempt.abandoned || !retryable || resends >= MAX_RESENDS || !mayResend(init)) throw error;
       // Back to the event loop first, so the runtime sees the closes that are already
       // waiting on other pooled connections instead of picking one of those next.
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -63,26 +71,33 @@ async function sendResending(send: Send, url: string, init: RequestInit, signal:
 }
 
 /**
- * Send `init` to `url` on the upstream. The timer bounds the wait for the answer's
- * headers and is cleared as soon as they arrive; `AbortSignal.timeout` would be one call
- * fewer but would also cut off a long download (measured in workerd).
+ * Send `init` to `url` on the upstream. One timer bounds the wait for the answer's
+ * headers and is cleared as soon as they arrive. No AbortController: the signal of a
+ * fetch also governs its body, so `AbortSignal.timeout` would cut off a long download
+ * (measured in workerd), and a controller of our own costs a native object per request
+ * for a case that needs none. A send given up at the deadline is cancelled by the runtime
+ * when this request's answer (the 504) is complete.
  */
 export async function sendUpstream(upstream: Upstream, url: string, init: RequestInit): Promise<Response> {
   const { config, binding } = upstream;
-  const send = config.upstream.kind === "binding" && binding ? binding.fetch.bind(binding) : fetch;
-  const controller = new AbortController();
-  init.signal = controller.signal;
-  const timer = setTimeout(() => controller.abort(), config.upstreamTimeoutMs);
-  let response: Response;
+  const send: Send = config.upstream.kind === "binding" && binding ? (to, what) => binding.fetch(to, what) : fetch;
+  const attempt: Attempt = { abandoned: false };
+  let expire!: (value: typeof TIMED_OUT) => void;
+  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+    expire = resolve;
+  });
+  const timer = setTimeout(expire, config.upstreamTimeoutMs, TIMED_OUT);
+  let response: Response | typeof TIMED_OUT;
   try {
-    response = await sendResending(send, url, init, controller.signal);
+    response = await Promise.race([sendResending(send, url, init, attempt), deadline]);
   } catch (error) {
-    if (controller.signal.aborted) {
-      throw new GatewayError("upstream_timeout", { detail: `no response within ${config.upstreamTimeoutMs} ms` });
-    }
     throw new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error });
   } finally {
     clearTimeout(timer);
+  }
+  if (response === TIMED_OUT) {
+    attempt.abandoned = true;
+    throw new GatewayError("upstream_timeout", { detail: `no response within ${config.upstreamTimeoutMs} ms` });
   }
   // Re-wrap so headers are mutable for the gateway's own additions; the body stays a stream.
   if (response.webSocket) {

@@ -177,6 +177,38 @@ describe("upstream failures", () => {
     }
   });
 
+  it("gives up a request it answered 504: the upstream sees it cancelled, not left open", async () => {
+    const quick = await startGateway({ upstream: gateway.upstream, vars: { UPSTREAM_TIMEOUT_MS: "300" } });
+    let cancelled!: () => void;
+    const seenCancelled = new Promise<void>((resolve) => {
+      cancelled = resolve;
+    });
+    // Never answers; notes when the gateway's side of the connection goes away.
+    gateway.upstream.route("/never", (request, response) => {
+      response.on("close", () => {
+        if (!response.writableEnded) cancelled();
+      });
+      request.resume();
+    });
+    try {
+      const response = await quick.fetch("/never", {
+        headers: { authorization: `Bearer ${await mintToken(quick.key)}` },
+      });
+      expect(response.status).toBe(504);
+      await response.text();
+      // Well before the upstream's own idle timeouts (5 s keep-alive, 300 s request).
+      await expect(
+        Promise.race([
+          seenCancelled.then(() => "cancelled"),
+          new Promise((resolve) => setTimeout(resolve, 4_000, "still open")),
+        ]),
+      ).resolves.toBe("cancelled");
+    } finally {
+      gateway.upstream.unroute("/never");
+      await quick.close();
+    }
+  });
+
   it("answers 502 problem+json when the upstream cannot be reached", async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
