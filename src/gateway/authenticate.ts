@@ -17,7 +17,7 @@ import { log } from "../log/logger";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, readAccessToken } from "../tokens/read-credentials";
-import { verifyAccessTokenCached } from "../tokens/verification-cache";
+import { rememberedVerification, verifyAccessTokenCached } from "../tokens/verification-cache";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
 
 export interface Authenticated {
@@ -36,7 +36,9 @@ export async function authenticate(context: RequestContext, request: Request): P
   // A cookie rides along on cross-site requests; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request);
 
-  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
+  const verified =
+    rememberedVerification(presented.token, context.keys, context.now(), context.config.clockToleranceSeconds) ??
+    (await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context)));
 
   let claims: AccessTokenClaims = verified.claims;
   let token = presented.token;

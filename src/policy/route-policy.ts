@@ -109,13 +109,46 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
   );
 }
 
-function pathMatches(pattern: string, path: string): boolean {
-  if (pattern === "*") return true;
-  if (pattern.endsWith("/*")) {
-    const prefix = pattern.slice(0, -2);
-    return path === prefix || path.startsWith(`${prefix}/`);
+const PUBLIC: RouteDecision = Object.freeze({ access: "public" });
+
+/** A rule ready for matching: its path split up and its decision made, once per rule list. */
+interface CompiledRule {
+  readonly methods: readonly string[] | undefined;
+  /** "*": every path. */
+  readonly any: boolean;
+  /** An exact path, or a prefix rule's base ("/api" for "/api/*"). */
+  readonly base: string;
+  /** A prefix rule's base with its slash ("/api/"); undefined for an exact path. */
+  readonly below: string | undefined;
+  readonly decision: RouteDecision;
+}
+
+const compiledLists = new WeakMap<readonly RouteRule[], readonly CompiledRule[]>();
+
+function compile(rules: readonly RouteRule[]): readonly CompiledRule[] {
+  let list = compiledLists.get(rules);
+  if (list === undefined) {
+    list = rules.map((rule): CompiledRule => {
+      const prefix = rule.path !== "*" && rule.path.endsWith("/*");
+      return {
+        methods: rule.methods,
+        any: rule.path === "*",
+        base: prefix ? rule.path.slice(0, -2) : rule.path,
+        below: prefix ? rule.path.slice(0, -1) : undefined,
+        decision: rule.public
+          ? PUBLIC
+          : Object.freeze({
+              access: "protected",
+              scopes: rule.scopes ?? [],
+              roles: rule.roles ?? [],
+              ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
+              ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
+            }),
+      };
+    });
+    compiledLists.set(rules, list);
   }
-  return path === pattern;
+  return list;
 }
 
 /**
@@ -124,27 +157,27 @@ function pathMatches(pattern: string, path: string): boolean {
  * slip past a prefix rule.
  */
 export function decideRoute(rules: readonly RouteRule[], method: string, path: string): RouteDecision {
-  for (const rule of rules) {
+  for (const rule of compile(rules)) {
     if (rule.methods && !rule.methods.includes(method)) continue;
-    if (!pathMatches(rule.path, path)) continue;
-    return rule.public
-      ? { access: "public" }
-      : {
-          access: "protected",
-          scopes: rule.scopes ?? [],
-          roles: rule.roles ?? [],
-          ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
-          ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
-        };
+    const matches = rule.any || path === rule.base || (rule.below !== undefined && path.startsWith(rule.below));
+    if (matches) return rule.decision;
   }
   return PROTECTED_DEFAULT;
 }
+
+export interface MissingGrants {
+  readonly scopes: readonly string[];
+  readonly roles: readonly string[];
+}
+
+const NOTHING_MISSING: MissingGrants = Object.freeze({ scopes: Object.freeze([]), roles: Object.freeze([]) });
 
 /** What a protected route needs that the token lacks; empty when it may pass. */
 export function missingGrants(
   decision: Extract<RouteDecision, { access: "protected" }>,
   granted: { scopes: ReadonlySet<string>; roles: ReadonlySet<string> },
-): { scopes: string[]; roles: string[] } {
+): MissingGrants {
+  if (decision.scopes.length === 0 && decision.roles.length === 0) return NOTHING_MISSING;
   return {
     scopes: decision.scopes.filter((scope) => !granted.scopes.has(scope)),
     roles: decision.roles.filter((role) => !granted.roles.has(role)),

@@ -27,18 +27,32 @@ function cacheFor(keys: KeyRing): Map<string, AccessTokenClaims> {
   return cache;
 }
 
+/**
+ * What a verification of `token` would say at `now` (ms), from the isolate's memory:
+ * undefined when this exact token has not verified here before. Synchronous, so the
+ * common case (a client's next request with the same token) costs no await.
+ */
+export function rememberedVerification(
+  token: string,
+  keys: KeyRing,
+  now: number,
+  clockToleranceSeconds: number,
+): VerifyResult | undefined {
+  const claims = caches.get(keys)?.get(token);
+  if (claims === undefined) return undefined;
+  const expired = claims.exp <= Math.floor(now / 1000) - clockToleranceSeconds;
+  return expired ? { status: "expired", claims } : { status: "valid", claims };
+}
+
 /** `verifyAccessToken`, answered from the isolate's memory when this exact token verified before. */
 export async function verifyAccessTokenCached(
   token: string,
   keys: KeyRing,
   options: VerifyOptions,
 ): Promise<VerifyResult> {
+  const remembered = rememberedVerification(token, keys, options.now, options.clockToleranceSeconds);
+  if (remembered !== undefined) return remembered;
   const cache = cacheFor(keys);
-  const claims = cache.get(token);
-  if (claims !== undefined) {
-    const expired = claims.exp <= Math.floor(options.now / 1000) - options.clockToleranceSeconds;
-    return expired ? { status: "expired", claims } : { status: "valid", claims };
-  }
   const result = await verifyAccessToken(token, keys, options);
   if (result.status === "valid") {
     if (cache.size >= MAX_VERIFIED_TOKENS) {
