@@ -3,7 +3,7 @@
  * resident memory. Everything started here is killed on exit, on SIGINT and on SIGTERM,
  * so a run never leaves a server behind.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
@@ -177,5 +177,20 @@ export class ProcessMeter {
     const cpu = cpuMillis(this.#pid) - this.#cpuStart;
     const memory = memoryStatus(this.#pid);
     return { cpuMillis: cpu, peakBytes: memory.peak, rssBytes: memory.rss };
+  }
+}
+
+/**
+ * Pin a process and all its threads to one CPU (`taskset`, Linux). The benchmark keeps
+ * the server under test on a CPU of its own and everything else (load generator,
+ * upstream) on the others, so the server's CPU time per request is not inflated by
+ * sharing a core with the load that drives it. Returns false where pinning is not possible.
+ */
+export function pinToCpus(pid: number, cpus: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -8,6 +8,7 @@
  *   npm run bench -- --soak 60        public, valid and refresh rows, 60 s each; writes nothing
  *   npm run bench -- --rows bare,gateway-valid --duration 6   a subset, writes nothing
  *   npm run bench -- --rounds 5 --duration 4   every row five times, interleaved (medians)
+ *   npm run bench -- --pin            the server under test on a CPU of its own (taskset)
  *   npm run bench -- --builds main,.  also the Worker built at main and the working tree, each
  *                                     in a workerd of its own (rows ending in @main, @.)
  */
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     rows: { type: "string" },
     rounds: { type: "string" },
     builds: { type: "string" },
+    pin: { type: "boolean", default: false },
   },
 });
 const smoke = values.smoke ?? false;
@@ -40,6 +42,7 @@ const result = await runBench({
   durationSeconds: number(values.duration),
   connections: number(values.connections),
   rounds: number(values.rounds),
+  pin: values.pin ?? false,
   ...(values.builds === undefined ? {} : { builds: values.builds.split(",").map((ref) => ref.trim()) }),
   ...(soakSeconds === undefined ? {} : { soakSeconds }),
   ...(rows === undefined ? {} : { rows }),
