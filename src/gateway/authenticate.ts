@@ -14,6 +14,7 @@ import { assertTrustedOrigin } from "../http/origin-check";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { applyRefresh } from "../http/token-response";
 import { log } from "../log/logger";
+import type { RevocationVerdict } from "../revocation/revocation-store";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, readAccessToken } from "../tokens/read-credentials";
@@ -51,7 +52,11 @@ export async function authenticate(context: RequestContext, request: Request): P
 
   // A token minted just now by a refresh needs no lookup: its jti is new, the session
   // object vouched for the session, and the refresh checked the subject.
-  const revokedBy = refreshed === undefined ? await context.revocations.revokedBecause(claims) : undefined;
+  let revokedBy: RevocationVerdict;
+  if (refreshed === undefined) {
+    const verdict = context.revocations.revokedBecause(claims);
+    revokedBy = verdict instanceof Promise ? await verdict : verdict;
+  }
   if (revokedBy !== undefined) {
     log.info("token_revoked", { requestId: context.requestId, by: revokedBy, sid: claims.sid });
     throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });

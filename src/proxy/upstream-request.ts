@@ -89,6 +89,7 @@ export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptio
   let upgrade: string | undefined;
   let cookie: string | undefined;
   let clientIp: string | undefined;
+  let authorization: string | undefined;
   const headers: HeaderRecord = Object.create(null);
   for (const [name, value] of incoming.headers) {
     if (DROPPED.has(name)) {
@@ -100,7 +101,10 @@ export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptio
     }
     if (name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
     // An authorized request carries the token it was authorized by (the new one after a refresh).
-    if (identity !== undefined && name === "authorization") continue;
+    if (identity !== undefined && name === "authorization") {
+      authorization = value;
+      continue;
+    }
     headers[name] = value;
   }
   if (connection !== undefined) {
@@ -120,10 +124,17 @@ export function upstreamHeaders(incoming: Request, options: UpstreamRequestOptio
   headers["x-forwarded-host"] = url.host;
 
   if (identity !== undefined) {
-    headers.authorization = `Bearer ${identity.token}`;
+    headers.authorization = sameBearer(authorization, identity.token) ? authorization : `Bearer ${identity.token}`;
     for (const [name, value] of identityHeaders(identity.claims)) headers[name] = value;
   }
   return headers;
+}
+
+/** Is `value` exactly "Bearer <token>"? Then the client's own string is forwarded, not a copy of it. */
+function sameBearer(value: string | undefined, token: string): value is string {
+  return (
+    value !== undefined && value.length === token.length + 7 && value.startsWith("Bearer ") && value.endsWith(token)
+  );
 }
 
 /** What `fetch` needs to send the upstream request: the body, when there is one, as a stream. */

@@ -38,6 +38,8 @@ const MAX_LOCAL_ENTRIES = 10_000;
 const EDGE_LEDGER = "edge";
 
 export type { RevocationKind };
+/** Why a token is revoked; undefined when it is not. */
+export type RevocationVerdict = RevocationKind | undefined;
 
 export interface RevocationStoreOptions {
   readonly cacheSeconds: number;
@@ -50,8 +52,12 @@ export interface RevocationStoreOptions {
  * `revoke*` methods, each of which resolves once the revocation is durably recorded.
  */
 export interface Revocations {
-  /** Why a token is revoked, or undefined when it is not. Throws when the list cannot be read. */
-  revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined>;
+  /**
+   * Why a token is revoked, or undefined when it is not: at once while the isolate's
+   * snapshot is fresh (the common case, no await), else a promise. Throws (or rejects)
+   * when the list cannot be read.
+   */
+  revokedBecause(claims: RevocationSubject): RevocationVerdict | Promise<RevocationVerdict>;
   /** Has `sub` been revoked at or after a session that began at `authTime` (seconds)? */
   isSubjectRevoked(sub: string, authTime: number): Promise<boolean>;
   revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt>;
@@ -87,11 +93,13 @@ export class RevocationStore {
     return new RequestRevocations(this, requestId);
   }
 
-  async revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined> {
+  revokedBecause(claims: RevocationSubject): RevocationVerdict | Promise<RevocationVerdict> {
     const now = this.#options.now();
     const local = this.#localKind(claims, now);
     if (local !== undefined) return local;
-    return revokedIn(await this.#current(now), claims, now);
+    const current = this.#current(now);
+    if (current instanceof Promise) return current.then((snapshot) => revokedIn(snapshot, claims, now));
+    return revokedIn(current, claims, now);
   }
 
   async isSubjectRevoked(sub: string, authTime: number): Promise<boolean> {
@@ -204,7 +212,7 @@ class RequestRevocations implements Revocations {
     return this.#publishing;
   }
 
-  revokedBecause(claims: RevocationSubject): Promise<RevocationKind | undefined> {
+  revokedBecause(claims: RevocationSubject): RevocationVerdict | Promise<RevocationVerdict> {
     return this.#store.revokedBecause(claims);
   }
 
