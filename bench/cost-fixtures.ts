@@ -1,7 +1,6 @@
 /** What the cost bench needs besides the rows: the "before" bundle, sessions, logouts. */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../test/support/build-worker";
 import type { TestKey } from "../test/support/test-keys";
@@ -9,12 +8,12 @@ import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS } from "../test/support/upstream";
 
 /**
- * Bundle the Worker as it was at `ref`, with this checkout's node_modules. The tree is
- * unpacked outside the repository, where the package checks (publint) do not see its
- * package.json.
+ * Bundle the Worker as it was at `ref`, with this checkout's node_modules. Only the bundle
+ * is kept: the unpacked tree's package.json would otherwise meet the package checks
+ * (publint) of the next `npm test`.
  */
 export function bundleAt(ref: string): string {
-  const dir = path.join(os.tmpdir(), "portcullis-bench-at", ref.replace(/[^A-Za-z0-9._-]/g, "_"));
+  const dir = path.join(ROOT, "dist/bench-at", ref.replace(/[^A-Za-z0-9._-]/g, "_"));
   rmSync(dir, { recursive: true, force: true });
   const tree = path.join(dir, "tree");
   mkdirSync(tree, { recursive: true });
@@ -29,6 +28,7 @@ export function bundleAt(ref: string): string {
     ["deploy", "--dry-run", "--env", "production", "--outdir", out],
     { cwd: tree, stdio: "pipe", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } },
   );
+  rmSync(tree, { recursive: true, force: true });
   return path.join(out, "index.js");
 }
 

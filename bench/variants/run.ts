@@ -1,0 +1,96 @@
+/**
+ * `npm run bench:variants`: what each piece of forwarding costs in workerd, in process
+ * CPU per request against a bare pass-through: re-wrapping the answer (to add
+ * X-Request-Id), the timer that bounds the upstream wait, and building the upstream
+ * headers (as a record, or as edits of a native copy), and all of the gateway's pieces
+ * together. Each variant runs in a workerd of its own; rows are measured in interleaved
+ * rounds, alternating order, and summed up by the median of same-round differences.
+ *
+ *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32]
+ */
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+import { ROOT } from "../../test/support/build-worker";
+import { runLoad } from "../load";
+import { childPidsNamed, installExitHooks, startNodeChild, trackPid } from "../processes";
+import { median } from "../rounds";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "8" },
+    duration: { type: "string", default: "4" },
+    connections: { type: "string", default: "32" },
+  },
+});
+const rounds = Number(values.rounds);
+const durationSeconds = Number(values.duration);
+const connections = Number(values.connections);
+const VARIANTS = ["bare", "rewrap", "timer", "record", "copy", "all"] as const;
+const TOKEN = `eyJhbGciOiJFZERTQSJ9.${"a".repeat(300)}.${"b".repeat(86)}`;
+
+const cleanups: Array<() => Promise<void>> = [];
+installExitHooks(async () => {
+  for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+});
+
+const upstream = await startNodeChild(path.join(ROOT, "dist/bench/upstream-server.mjs"));
+cleanups.push(() => upstream.stop());
+const servers = new Map<string, { url: string; pid: number; cpu: number[] }>();
+for (const variant of VARIANTS) {
+  const before = childPidsNamed(process.pid, "workerd");
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(ROOT, "bench/variants/variant-worker.js"),
+    compatibilityDate: "2026-04-01",
+    bindings: { UPSTREAM_URL: upstream.ready.url as string, VARIANT: variant },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  cleanups.push(() => mf.dispose());
+  const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
+  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
+  if (pid === undefined) throw new Error("no workerd process for the variant");
+  trackPid(pid);
+  servers.set(variant, { url, pid, cpu: [] });
+}
+
+const load = (variant: string, seconds: number) => {
+  const server = servers.get(variant) as { url: string; pid: number };
+  return runLoad({
+    url: server.url,
+    connections,
+    durationSeconds: seconds,
+    requests: [{ method: "GET", path: "/api/items?page=1", headers: { authorization: `Bearer ${TOKEN}` } }],
+    serverPid: server.pid,
+    upstreamPid: upstream.pid,
+  });
+};
+for (const variant of VARIANTS) await load(variant, 1);
+for (let round = 0; round < rounds; round++) {
+  for (const variant of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+    const result = await load(variant, durationSeconds);
+    if (result.errors > 0) throw new Error(`${variant}: ${result.errors} errors ${JSON.stringify(result.statusCodes)}`);
+    servers.get(variant)?.cpu.push(result.serverCpuMicros);
+  }
+}
+
+const bare = servers.get("bare")?.cpu ?? [];
+const lines = [
+  `${rounds} rounds of ${durationSeconds} s at ${connections} connections; CPU µs/request of each variant's workerd`,
+  "",
+  "| variant | CPU µs/req (median) | added vs bare (median of same-round differences) | by round |",
+  "| --- | ---: | ---: | --- |",
+];
+for (const [variant, server] of servers) {
+  const added = median(server.cpu.map((cpu, index) => cpu - (bare[index] ?? Number.NaN)));
+  lines.push(
+    `| ${variant} | ${median(server.cpu).toFixed(0)} | ${variant === "bare" ? "—" : `${added >= 0 ? "+" : ""}${added.toFixed(1)}`} | ${server.cpu.map((cpu) => cpu.toFixed(0)).join(", ")} |`,
+  );
+}
+process.stdout.write(`${lines.join("\n")}\n`);
+for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+process.exit(0);
