@@ -23,15 +23,16 @@ const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
   const { config, url } = context;
-  if (AMBIGUOUS_PATH.test(url.pathname))
-    throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
-  if (url.pathname === config.credentialCheckPath || url.pathname.startsWith(`${config.credentialCheckPath}/`)) {
+  // Each URL getter is a call into the runtime: the path is read once.
+  const path = url.pathname;
+  if (AMBIGUOUS_PATH.test(path)) throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
+  if (isWithin(path, config.credentialCheckPath)) {
     // The upstream's credential check is for the gateway alone.
     return new Response(null, { status: 404 });
   }
 
-  const route = decideRoute(config.routes, request.method, url.pathname);
-  if (route.access === "public") return forward(context, request, url, undefined);
+  const route = decideRoute(config.routes, request.method, path);
+  if (route.access === "public") return forward(context, request, path, undefined);
 
   const authenticated = await authenticate(context, request);
   const { claims, refreshed } = authenticated;
@@ -50,7 +51,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {
     token = refreshed?.idpAccessToken ?? (await context.sessions.idpAccessToken(claims.sid)) ?? token;
   }
-  const response = await forward(context, request, url, { claims, token });
+  const response = await forward(context, request, path, { claims, token });
   if (response.webSocket) return relay(context, response, claims);
   answerRefresh(context, response.headers, authenticated);
   return response;
@@ -83,14 +84,20 @@ function relay(context: RequestContext, response: Response, claims: AccessTokenC
   });
 }
 
+/** Is `path` the prefix itself or below it ("/a" and "/a/b" for "/a", not "/ab")? */
+function isWithin(path: string, prefix: string): boolean {
+  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f);
+}
+
 async function forward(
   context: RequestContext,
   request: Request,
-  url: URL,
+  path: string,
   identity: Identity | undefined,
 ): Promise<Response> {
+  const url = context.url;
   const init = upstreamRequestInit(request, { incomingUrl: url, identity });
-  const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url), init);
+  const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url, path + url.search), init);
   // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
   if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);
   return response;
