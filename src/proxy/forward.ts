@@ -35,7 +35,21 @@ export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.p
   return `${target.origin}${target.basePath}${path}`;
 }
 
-const HOP_BY_HOP_RESPONSE = ["keep-alive", "proxy-connection", "transfer-encoding", "trailer"];
+/**
+ * Hop-by-hop response headers (RFC 9110 §7.6.1), which describe the upstream's connection,
+ * not the client's. workerd passes them through from `fetch` (measured: `connection`,
+ * `te`, `trailer`, `transfer-encoding`, `upgrade` all reach the Worker), so they are
+ * dropped here, with every header the `Connection` header names.
+ */
+const HOP_BY_HOP_RESPONSE = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Resends after the first attempt, for connection failures before any answer. */
 export const MAX_RESENDS = 3;
@@ -105,6 +119,13 @@ export async function sendUpstream(upstream: Upstream, url: string, init: Reques
   }
   const answer = new Response(response.body, response);
   const headers = answer.headers;
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    for (const option of connection.split(",")) {
+      const name = option.trim().toLowerCase();
+      if (name !== "") headers.delete(name);
+    }
+  }
   for (const name of HOP_BY_HOP_RESPONSE) headers.delete(name);
   return answer;
 }

@@ -113,6 +113,40 @@ describe("what the upstream receives", () => {
     expect(seen.te).toBeUndefined();
   });
 
+  it("drops the upstream's hop-by-hop answer headers, including those its Connection names", async () => {
+    gateway.upstream.route("/hop-answer", (_request, response) => {
+      response.writeHead(200, {
+        "content-type": "text/plain",
+        connection: "keep-alive, x-upstream-hop",
+        "x-upstream-hop": "internal",
+        "proxy-connection": "keep-alive",
+        te: "trailers",
+        trailer: "x-checksum",
+        upgrade: "h2c",
+        "x-end-to-end": "kept",
+      });
+      response.end("body");
+    });
+    try {
+      const raw = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const request = http.request(`${gateway.url}/hop-answer`, { headers: auth });
+        request.on("response", (response) => response.resume().on("end", () => resolve(response)));
+        request.on("error", reject);
+        request.end();
+      });
+      expect(raw.statusCode).toBe(200);
+      expect(raw.headers["x-end-to-end"]).toBe("kept");
+      expect(raw.headers["x-upstream-hop"]).toBeUndefined();
+      expect(raw.headers["proxy-connection"]).toBeUndefined();
+      expect(raw.headers.te).toBeUndefined();
+      expect(raw.headers.trailer).toBeUndefined();
+      expect(raw.headers.upgrade).toBeUndefined();
+      expect(raw.headers.connection ?? "").not.toContain("x-upstream-hop");
+    } finally {
+      gateway.upstream.unroute("/hop-answer");
+    }
+  });
+
   it("passes the upstream's answer back with all its Set-Cookie headers", async () => {
     const response = await gateway.fetch("/api/x", { headers: auth });
     expect(response.headers.get("x-upstream")).toBe("yes");
