@@ -1,7 +1,8 @@
 /**
  * `npm run bench:variants`: what each piece of forwarding costs in workerd, in process
- * CPU per request against a bare pass-through: re-wrapping the answer (to add
- * X-Request-Id), the timer that bounds the upstream wait, and building the upstream
+ * CPU per request against a bare pass-through: re-wrapping the answer (alone, and with
+ * the hop-by-hop deletes and X-Request-Id), only asking whether hop-by-hop headers are
+ * there, the timer that bounds the upstream wait, and building the upstream
  * headers (as a record, or as edits of a native copy), and all of the gateway's pieces
  * together. Each variant runs in a workerd of its own; rows are measured in interleaved
  * rounds, alternating order, and summed up by the median of same-round differences.
@@ -26,7 +27,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const durationSeconds = Number(values.duration);
 const connections = Number(values.connections);
-const VARIANTS = ["bare", "rewrap", "timer", "record", "copy", "all"] as const;
+const VARIANTS = ["bare", "rewrap-only", "rewrap", "probe", "timer", "record", "copy", "all"] as const;
 const TOKEN = `eyJhbGciOiJFZERTQSJ9.${"a".repeat(300)}.${"b".repeat(86)}`;
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -36,7 +37,7 @@ installExitHooks(async () => {
 
 const upstream = await startNodeChild(path.join(ROOT, "dist/bench/upstream-server.mjs"));
 cleanups.push(() => upstream.stop());
-const servers = new Map<string, { url: string; pid: number; cpu: number[] }>();
+const servers = new Map<string, { url: string; pid: number; cpu: number[]; rate: number[] }>();
 for (const variant of VARIANTS) {
   const before = childPidsNamed(process.pid, "workerd");
   const mf = new Miniflare({
@@ -55,7 +56,7 @@ for (const variant of VARIANTS) {
   const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
   if (pid === undefined) throw new Error("no workerd process for the variant");
   trackPid(pid);
-  servers.set(variant, { url, pid, cpu: [] });
+  servers.set(variant, { url, pid, cpu: [], rate: [] });
 }
 
 const load = (variant: string, seconds: number) => {
@@ -75,20 +76,23 @@ for (let round = 0; round < rounds; round++) {
     const result = await load(variant, durationSeconds);
     if (result.errors > 0) throw new Error(`${variant}: ${result.errors} errors ${JSON.stringify(result.statusCodes)}`);
     servers.get(variant)?.cpu.push(result.serverCpuMicros);
+    servers.get(variant)?.rate.push(result.requestsPerSecond);
   }
 }
 
 const bare = servers.get("bare")?.cpu ?? [];
+const bareRate = servers.get("bare")?.rate ?? [];
 const lines = [
   `${rounds} rounds of ${durationSeconds} s at ${connections} connections; CPU µs/request of each variant's workerd`,
   "",
-  "| variant | CPU µs/req (median) | added vs bare (median of same-round differences) | by round |",
-  "| --- | ---: | ---: | --- |",
+  "| variant | CPU µs/req (median) | added vs bare (median of same-round differences) | req/s × bare (median of same-round ratios) | CPU by round |",
+  "| --- | ---: | ---: | ---: | --- |",
 ];
 for (const [variant, server] of servers) {
   const added = median(server.cpu.map((cpu, index) => cpu - (bare[index] ?? Number.NaN)));
+  const ratio = median(server.rate.map((rate, index) => rate / (bareRate[index] ?? Number.NaN)));
   lines.push(
-    `| ${variant} | ${median(server.cpu).toFixed(0)} | ${variant === "bare" ? "—" : `${added >= 0 ? "+" : ""}${added.toFixed(1)}`} | ${server.cpu.map((cpu) => cpu.toFixed(0)).join(", ")} |`,
+    `| ${variant} | ${median(server.cpu).toFixed(0)} | ${variant === "bare" ? "—" : `${added >= 0 ? "+" : ""}${added.toFixed(1)}`} | ${ratio.toFixed(2)} | ${server.cpu.map((cpu) => cpu.toFixed(0)).join(", ")} |`,
   );
 }
 process.stdout.write(`${lines.join("\n")}\n`);

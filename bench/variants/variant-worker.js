@@ -72,6 +72,18 @@ export default {
         return fetch(target, request);
       case "rewrap":
         return rewrapped(await fetch(target, request));
+      case "rewrap-only": {
+        const response = await fetch(target, request);
+        return new Response(response.body, response);
+      }
+      case "probe": {
+        // Asking whether hop-by-hop headers are there, without re-wrapping.
+        const response = await fetch(target, request);
+        const headers = response.headers;
+        if (headers.has("connection")) return rewrapped(response);
+        for (const name of HOP_BY_HOP) if (headers.has(name)) return rewrapped(response);
+        return response;
+      }
       case "timer":
         return withDeadline(fetch(target, request));
       case "record":
