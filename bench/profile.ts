@@ -48,7 +48,10 @@ const STAGES: ReadonlyArray<readonly [RegExp, string]> = [
     /^(sendUpstream|upstreamRequestInit|upstreamHeaders|identityHeaders|withoutGatewayCookies|forward|applyRefresh)$/,
     "proxying",
   ],
-  [/^(createRequestContext|configFor|keyRingFor)$/, "request context"],
+  [
+    /^(createRequestContext|requestContext|PerRequestContext|makeShared|requestIdOf|configFor|keyRingFor|get (revocations|metrics|sessions|clientIp))$/,
+    "request context",
+  ],
   [/^(readAccessToken|bearerToken|cookieValues)$/, "read credentials"],
   [/^(decideRoute|missingGrants)$/, "route policy"],
 ];

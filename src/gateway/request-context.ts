@@ -96,7 +96,7 @@ export interface RequestContextOptions {
  * (the session client, metrics, the revocation view, the client's address), built on
  * first use. A class, so a request allocates one object and no closures.
  */
-class Context implements RequestContext {
+class PerRequestContext implements RequestContext {
   readonly config: GatewayConfig;
   readonly env: Env;
   readonly keys: KeyRing;
@@ -170,8 +170,8 @@ export function requestContext(
 ): RequestContext | Promise<RequestContext> {
   const config = options.config ?? configFor(env);
   const base = shared.get(config);
-  if (base !== undefined) return new Context(base, env, request, options);
-  return makeShared(config, env).then((made) => new Context(made, env, request, options));
+  if (base !== undefined) return new PerRequestContext(base, env, request, options);
+  return makeShared(config, env).then((made) => new PerRequestContext(made, env, request, options));
 }
 
 export async function createRequestContext(
