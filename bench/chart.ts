@@ -2,7 +2,7 @@
  * The benchmark chart as a self-contained SVG (no external service, no fonts to fetch):
  * requests per second per row, and the CPU time each proxy adds per request.
  */
-import type { BenchResult } from "./harness";
+import type { BenchResult } from "./results";
 
 const WIDTH = 960;
 const LABEL_WIDTH = 330;

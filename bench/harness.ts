@@ -1,33 +1,31 @@
-/**
- * The end-to-end benchmark (`npm run bench`): one upstream on 127.0.0.1 and, in front of
- * it, the upstream itself, a pass-through Worker, Portcullis and the seed design on
- * Express, each driven by autocannon at the same concurrency for a bounded time.
- *
- * Workers run in workerd through miniflare with the bindings of wrangler.toml
- * [env.production] (test/support/gateway.ts). They are reached through miniflare's
- * direct sockets, which serve a worker straight from workerd; miniflare's entry worker
- * (what `wrangler dev` and `mf.ready` put in front) gets a row of its own so its cost
- * shows but is not charged to anyone.
- *
- * `runBench({ smoke: true })` is the test suite's few-seconds-per-row variant.
- */
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import type autocannon from "autocannon";
-import { build } from "esbuild";
-import { SignJWT } from "jose";
 import { Miniflare } from "miniflare";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
-import { type Gateway, startGateway } from "../test/support/gateway";
-import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
-import { decodeClaims, mintToken } from "../test/support/tokens";
-import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
-import { writeBytes } from "../test/support/write-bytes";
-import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
+import type { Gateway } from "../test/support/gateway";
+import { TEST_SECRETS } from "../test/support/test-keys";
+import {
+  BARE_ROUTE_HOST,
+  buildChildren,
+  createSessions,
+  newWorkerdPid,
+  REFRESH_SECRET,
+  type RunningGateway,
+  type Session,
+  STRICT_PATH,
+  STRICT_SESSIONS,
+  seedTokens,
+  sessionRequests,
+  startBenchGateway,
+  staticRequests,
+  TOKEN_POOL,
+  transfer,
+  validTokenHeaders,
+} from "./bench-gateway";
+import { type BindingCounts, perRequest, readCounts, resetCounts } from "./binding-counts";
 import { renderChart } from "./chart";
 import { bundleAt } from "./cost-fixtures";
 import { type LoadResult, runLoad } from "./load";
@@ -37,14 +35,16 @@ import {
   memoryStatus,
   type NodeChild,
   pinToCpus,
-  resetPeakMemory,
   startNodeChild,
-  trackPid,
   untrackPid,
 } from "./processes";
+import { type BenchResult, formatTable, kib, mib, type RowResult, type TransferResult } from "./results";
 import { addCounts, summarizeRounds } from "./rounds";
 import type { SeedConfig } from "./seed-server";
 import { type SplitStores, startSplitStores } from "./split-stores";
+
+export type { BenchResult, RowResult, TransferResult };
+export { formatTable };
 
 export interface BenchOptions {
   /** A few seconds per row (the test suite's mode). */
@@ -89,69 +89,6 @@ export interface BenchOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface RowResult extends LoadResult {
-  readonly id: string;
-  readonly label: string;
-  /** Which process `serverCpuMicros` and `serverPeakBytes` describe. */
-  readonly server: "upstream" | "workerd" | "node (express)";
-  /** The row this one adds cost to (bare for Workers, the plain proxy for the seed). */
-  readonly baseline: string | undefined;
-  readonly ratioToBare: number;
-  /** serverCpuMicros minus the baseline's. */
-  readonly addedCpuMicros: number | undefined;
-  /** Mean latency minus the baseline's, ms. */
-  readonly addedLatencyMs: number | undefined;
-  /** CPU per request of each round (one entry without `--rounds`). */
-  readonly cpuByRound: readonly number[];
-  /** KV and Durable Object operations per request, counted in workerd (gateway rows). */
-  readonly bindingOps: BindingCounts | undefined;
-}
-
-export interface TransferResult {
-  readonly direction: "upload" | "download";
-  readonly bytes: number;
-  readonly seconds: number;
-  readonly ok: boolean;
-  /** workerd RSS before, and its peak during the transfer, bytes. */
-  readonly rssBefore: number;
-  readonly peak: number;
-}
-
-export interface BenchResult {
-  readonly startedAt: string;
-  readonly options: {
-    smoke: boolean;
-    soak: boolean;
-    durationSeconds: number;
-    rounds: number;
-    /** The server under test had a CPU of its own. */
-    pinned: boolean;
-    connections: number;
-    transferBytes: number;
-  };
-  /** The Worker bundle `wrangler deploy --dry-run` wrote, and its gzipped size (what the platform limits). */
-  readonly bundle: { readonly bytes: number; readonly gzipBytes: number };
-  readonly rows: RowResult[];
-  readonly transfers: TransferResult[];
-  /** Peak RSS of the gateway's workerd over the whole run, bytes. */
-  readonly gatewayPeakBytes: number;
-  readonly sessionsCreated: number;
-  readonly sessionSetupSeconds: number;
-  readonly machine: MachineInfo;
-}
-
-export interface MachineInfo {
-  readonly cpus: number;
-  readonly cpuModel: string;
-  readonly memoryBytes: number;
-  /** 1-minute load average when the run started and when it ended (other processes show here). */
-  readonly loadAtStart: number;
-  readonly loadAtEnd: number;
-  readonly node: string;
-  readonly workerd: string;
-  readonly miniflare: string;
-}
-
 function packageVersion(name: string): string {
   try {
     return (
@@ -160,320 +97,6 @@ function packageVersion(name: string): string {
   } catch {
     return "unknown";
   }
-}
-
-const BENCH_DIST = path.join(ROOT, "dist/bench");
-const API_PATH = "/api/items?page=1";
-/** The same request on a route with `revocation = "strict"` (the session object is asked). */
-const STRICT_PATH = "/strict/items?page=1";
-const STRICT_SESSIONS = 64;
-/** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
-const TOKEN_POOL = 256;
-const REFRESH_SECRET = "seed-refresh-secret-0123456789abcdef";
-/** Rate limits out of the way: the benchmark measures throughput, not the limiter. */
-/** The bare worker's route behind miniflare's entry worker. */
-const BARE_ROUTE_HOST = "bare.bench.test";
-const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
-
-function randomId(): string {
-  return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
-}
-
-async function buildChildren(): Promise<{ upstream: string; seed: string }> {
-  await build({
-    entryPoints: { "upstream-server": "bench/upstream-server.ts", "seed-server": "bench/seed-server.ts" },
-    absWorkingDir: ROOT,
-    outdir: BENCH_DIST,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return { upstream: path.join(BENCH_DIST, "upstream-server.mjs"), seed: path.join(BENCH_DIST, "seed-server.mjs") };
-}
-
-/**
- * The upstream runs in its own process; startGateway only reads its URL and, because it
- * was handed in, never closes it. The rest of TestUpstream is about recording, which the
- * benchmark's upstream does not do.
- */
-function asTestUpstream(url: string): TestUpstream {
-  const remote: Pick<TestUpstream, "url" | "close"> = { url, close: async () => undefined };
-  return remote as unknown as TestUpstream;
-}
-
-function newWorkerdPid(before: readonly number[]): number {
-  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
-  if (pid === undefined) throw new Error("could not find the workerd process miniflare started");
-  trackPid(pid);
-  return pid;
-}
-
-interface RunningGateway {
-  readonly gateway: Gateway;
-  readonly workerdPid: number;
-  readonly directUrl: string;
-  readonly bareUrl: string | undefined;
-  readonly entryUrl: string;
-}
-
-async function startBenchGateway(
-  upstreamUrl: string,
-  revocationCacheSeconds: string,
-  withBare: boolean,
-  stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> },
-  /** Another build of the Worker (`--before`); the working tree's by default. */
-  bundle = BUNDLE,
-) {
-  const before = childPidsNamed(process.pid, "workerd");
-  const direct = [{ host: "127.0.0.1", port: 0 }];
-  // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
-  const counting = countingOptions(bundle, true);
-  const gateway = await startGateway({
-    upstream: asTestUpstream(upstreamUrl),
-    keepLogs: process.env.BENCH_LOGS === "1",
-    // The production values of wrangler.toml, where the test harness shortens them.
-    vars: {
-      REVOCATION_CACHE_SECONDS: revocationCacheSeconds,
-      UPSTREAM_TIMEOUT_MS: "30000",
-      ROUTES: JSON.stringify([
-        { path: "/health", public: true },
-        { path: "/strict/*", revocation: "strict" },
-      ]),
-    },
-    workerOptions: {
-      ...counting.workerOptions,
-      scriptPath: bundle,
-      unsafeDirectSockets: direct,
-      ratelimits: {
-        LOGIN_IP_LIMIT: UNLIMITED,
-        LOGIN_ACCOUNT_LIMIT: UNLIMITED,
-        REFRESH_IP_LIMIT: UNLIMITED,
-        REFRESH_SESSION_LIMIT: UNLIMITED,
-      },
-      ...stores?.gatewayOptions,
-    },
-    ...(stores ? { sharedOptions: stores.sharedOptions } : {}),
-    extraWorkers: [
-      ...(withBare
-        ? [
-            {
-              name: "bare",
-              modules: true,
-              scriptPath: path.join(ROOT, "bench/bare-worker.js"),
-              compatibilityDate: "2026-04-01",
-              bindings: { UPSTREAM_URL: upstreamUrl },
-              routes: [`${BARE_ROUTE_HOST}/*`],
-              unsafeDirectSockets: direct,
-            },
-          ]
-        : []),
-      ...counting.extraWorkers,
-    ],
-  });
-  const workerdPid = newWorkerdPid(before);
-  const strip = (url: URL) => url.toString().replace(/\/$/, "");
-  return {
-    gateway,
-    workerdPid,
-    directUrl: strip(await gateway.mf.unsafeGetDirectURL("portcullis")),
-    bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
-    entryUrl: gateway.url,
-  } satisfies RunningGateway;
-}
-
-interface Session {
-  /** The access token login gave (valid for ACCESS_TOKEN_TTL). */
-  readonly accessToken: string;
-  readonly expiredAccessToken: string;
-  readonly refreshToken: string;
-}
-
-/** Log in `count` times through POST /auth/login; each session gets an expired access token. */
-async function createSessions(
-  running: RunningGateway,
-  count: number,
-  budgetSeconds: number,
-  concurrency = 16,
-): Promise<Session[]> {
-  const sessions: Session[] = [];
-  const users = Object.entries(TEST_USERS);
-  const deadline = performance.now() + budgetSeconds * 1000;
-  let next = 0;
-  const worker = async () => {
-    while (next < count && performance.now() < deadline) {
-      const index = next++;
-      const [username, user] = users[index % users.length] as [string, (typeof TEST_USERS)[string]];
-      const response = await fetch(`${running.directUrl}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username, password: user.password }),
-      });
-      if (response.status !== 200) {
-        const failures = running.gateway.logs.filter((line) => line.includes('"level":"error"')).slice(-3);
-        throw new Error(`login answered ${response.status}: ${await response.text()}\n${failures.join("\n")}`);
-      }
-      const body = (await response.json()) as { access_token: string };
-      const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
-      const refreshToken = cookie?.split(";")[0]?.split("=")[1];
-      if (!refreshToken) throw new Error("login set no refresh cookie");
-      const { sub, sid, auth_time, scope, roles } = decodeClaims(body.access_token);
-      // The same session's access token, as if its 15 minutes had passed.
-      const expiredAccessToken = await mintToken(running.gateway.key, {
-        claims: { sub, sid, auth_time, scope, roles } as never,
-        iatOffset: -3600,
-        ttl: 900,
-      });
-      sessions.push({ accessToken: body.access_token, expiredAccessToken, refreshToken });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return sessions;
-}
-
-/** Valid access tokens of distinct subjects and sessions, as many users would send them. */
-async function validTokenHeaders(gateway: Gateway): Promise<Array<Record<string, string>>> {
-  const headers: Array<Record<string, string>> = [];
-  for (let index = 0; index < TOKEN_POOL; index++) {
-    const token = await mintToken(gateway.key, { claims: { sub: `user-${index}`, sid: randomId() }, ttl: 3600 });
-    headers.push({ authorization: `Bearer ${token}` });
-  }
-  return headers;
-}
-
-function staticRequests(headers: Array<Record<string, string>>): autocannon.Request[] {
-  return headers.map((extra) => ({ method: "GET", path: API_PATH, headers: extra }));
-}
-
-const REFRESH_COOKIE_PREFIX = "__Host-portcullis-refresh=";
-
-/**
- * Every request is a transparent refresh: the session's expired access token and its
- * current refresh cookie. Each answer rotates the cookie, and the session goes back into
- * the pool with the new one, as a client that refreshes every access-token lifetime
- * would; no refresh token is ever presented twice. A session whose answer carries no
- * rotated cookie (an error, counted by the row), or whose request was still in flight
- * when a phase ended, leaves the pool. `ready` is shared by the warm-up and the measured
- * phase and holds several sessions per connection, so a request always finds one.
- */
-function sessionRequests(ready: Session[]): autocannon.Request[] {
-  type Context = { session?: Session };
-  return [
-    {
-      method: "GET",
-      path: API_PATH,
-      setupRequest: (request, context: Context) => {
-        const session = ready.shift();
-        if (session === undefined) throw new Error("the session pool ran out");
-        context.session = session;
-        return {
-          ...request,
-          headers: {
-            authorization: `Bearer ${session.expiredAccessToken}`,
-            cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
-          },
-        };
-      },
-      onResponse: (status, _body, context: Context, headers) => {
-        const session = context.session;
-        context.session = undefined;
-        if (session === undefined || status !== 200) return;
-        // Raw header names, as the server wrote them.
-        const lines = Object.entries((headers ?? {}) as Record<string, string | string[]>)
-          .filter(([name]) => name.toLowerCase() === "set-cookie")
-          .flatMap(([, value]) => value);
-        const line = lines.find((value) => value.startsWith(REFRESH_COOKIE_PREFIX));
-        const rotated = line?.slice(REFRESH_COOKIE_PREFIX.length).split(";")[0];
-        if (rotated) ready.push({ ...session, refreshToken: rotated });
-      },
-    },
-  ];
-}
-
-async function seedTokens(count: number) {
-  const es256 = await makeKey("ES256", "seed-es256");
-  const hsKey = new TextEncoder().encode(TEST_SECRETS.ACCESS_SECRET);
-  const now = Math.floor(Date.now() / 1000);
-  const sign = (alg: "HS256" | "ES256", userId: string, exp: number) =>
-    new SignJWT({ userId })
-      .setProtectedHeader({ alg, typ: "JWT" })
-      .setIssuedAt(exp - 900)
-      .setExpirationTime(exp)
-      .sign(alg === "HS256" ? hsKey : es256.privateKey);
-  const refresh = (userId: string) =>
-    new SignJWT({ userId })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setIssuedAt(now)
-      .setExpirationTime(now + 30 * 86_400)
-      .sign(new TextEncoder().encode(REFRESH_SECRET));
-  const valid: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
-  const expired: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
-  for (let index = 0; index < count; index++) {
-    const userId = `user-${index}`;
-    for (const alg of ["HS256", "ES256"] as const) {
-      valid[alg].push({ authorization: `Bearer ${await sign(alg, userId, now + 3600)}` });
-      expired[alg].push({
-        authorization: `Bearer ${await sign(alg, userId, now - 3600)}`,
-        cookie: `refreshToken=${await refresh(userId)}`,
-      });
-    }
-  }
-  return { es256, valid, expired };
-}
-
-/** Stream `bytes` through the gateway one way and watch workerd's peak RSS. */
-async function transfer(
-  running: RunningGateway,
-  token: string,
-  direction: "upload" | "download",
-  bytes: number,
-): Promise<TransferResult> {
-  const rssBefore = memoryStatus(running.workerdPid).rss;
-  resetPeakMemory(running.workerdPid);
-  const started = performance.now();
-  const target =
-    direction === "upload" ? `${running.directUrl}/api/upload` : `${running.directUrl}/api/stream/${bytes}`;
-  const ok = await new Promise<boolean>((resolve, reject) => {
-    const request = http.request(
-      target,
-      {
-        method: direction === "upload" ? "POST" : "GET",
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(direction === "upload" ? { "content-type": "application/octet-stream", "content-length": bytes } : {}),
-        },
-      },
-      (response) => {
-        let received = 0;
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => {
-          received += chunk.length;
-          if (direction === "upload") chunks.push(chunk);
-        });
-        response.on("end", () => {
-          if (response.statusCode !== 200) return resolve(false);
-          if (direction === "download") return resolve(received === bytes);
-          const echoed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { bodyBytes: number };
-          resolve(echoed.bodyBytes === bytes);
-        });
-        response.on("error", reject);
-      },
-    );
-    request.on("error", reject);
-    if (direction === "download") return void request.end();
-    writeBytes(request, bytes, Buffer.alloc(64 * 1024, 0x62));
-  });
-  return {
-    direction,
-    bytes,
-    seconds: (performance.now() - started) / 1000,
-    ok,
-    rssBefore,
-    peak: memoryStatus(running.workerdPid).peak,
-  };
 }
 
 interface RowPlan {
@@ -952,75 +575,4 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   } finally {
     await cleanup();
   }
-}
-
-function kib(bytes: number): string {
-  return `${(bytes / 1024).toFixed(1)} KiB`;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
-/** The result as the Markdown table docs/benchmarks.md shows. */
-export function formatTable(bench: BenchResult): string {
-  const lines = [
-    "| row | req/s | × bare | p50 ms | p99 ms | errors | server CPU µs/req | added CPU µs/req | added mean latency ms | server peak RSS |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ];
-  for (const row of bench.rows) {
-    const added = (value: number | undefined, digits: number) =>
-      value === undefined ? "—" : `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
-    lines.push(
-      `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${row.ratioToBare.toFixed(2)} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
-    );
-  }
-  if (bench.options.rounds > 1) {
-    lines.push("");
-    lines.push(
-      `${bench.options.rounds} interleaved rounds of ${bench.options.durationSeconds} s; each row's CPU per request by round (µs), and the added CPU is the median of same-round differences:`,
-    );
-    lines.push("");
-    lines.push("| row | CPU µs/req by round |");
-    lines.push("| --- | --- |");
-    for (const row of bench.rows) {
-      lines.push(`| ${row.label} | ${row.cpuByRound.map((cpu) => cpu.toFixed(0)).join(", ")} |`);
-    }
-  }
-  lines.push("");
-  lines.push("| gateway row | KV reads/req | KV writes/req | DO requests/req | DO storage writes/req |");
-  lines.push("| --- | ---: | ---: | ---: | ---: |");
-  for (const row of bench.rows) {
-    const ops = row.bindingOps;
-    if (ops === undefined) continue;
-    const cell = (value: number) => (value === 0 ? "0" : value.toFixed(3));
-    lines.push(
-      `| ${row.label} | ${cell(ops.kvReads)} | ${cell(ops.kvWrites)} | ${cell(ops.doRequests)} | ${cell(ops.doStorageWrites)} |`,
-    );
-  }
-  lines.push("");
-  lines.push("| transfer through the gateway | size | time | ok | workerd RSS before | workerd peak RSS |");
-  lines.push("| --- | ---: | ---: | --- | ---: | ---: |");
-  for (const item of bench.transfers) {
-    lines.push(
-      `| ${item.direction} | ${mib(item.bytes)} | ${item.seconds.toFixed(2)} s | ${item.ok ? "yes" : "no"} | ${mib(item.rssBefore)} | ${mib(item.peak)} |`,
-    );
-  }
-  lines.push("");
-  lines.push(`Peak RSS of the gateway's workerd over the whole run: ${mib(bench.gatewayPeakBytes)}.`);
-  lines.push(
-    `Worker bundle (\`wrangler deploy --dry-run --env production\`): ${kib(bench.bundle.bytes)}, gzip ${kib(bench.bundle.gzipBytes)}.`,
-  );
-  if (bench.options.soak) {
-    const requests = bench.rows.reduce((sum, row) => sum + row.requests, 0);
-    const errors = bench.rows.reduce((sum, row) => sum + row.errors, 0);
-    lines.push(
-      `Soak: ${bench.rows.map((row) => row.id).join(", ")}; ${bench.options.durationSeconds} s each at ${bench.options.connections} connections; ${requests} requests, ${errors} errors (non-2xx + connection errors + timeouts).`,
-    );
-  }
-  const { machine } = bench;
-  lines.push(
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${mib(machine.memoryBytes)} RAM; load average ${machine.loadAtStart.toFixed(2)} at start, ${machine.loadAtEnd.toFixed(2)} at end; Node ${machine.node}, workerd ${machine.workerd}, miniflare ${machine.miniflare}. Sessions created up front: ${bench.sessionsCreated} in ${bench.sessionSetupSeconds.toFixed(1)} s.`,
-  );
-  return lines.join("\n");
 }

@@ -1,0 +1,334 @@
+/**
+ * The gateways and clients the benchmark drives: the Worker in workerd (with the
+ * binding counters, and the bare pass-through beside it), the sessions and tokens the
+ * rows send, the seed design's tokens, and the 100 MiB transfers.
+ */
+import { createHash } from "node:crypto";
+import http from "node:http";
+import path from "node:path";
+import type autocannon from "autocannon";
+import { build } from "esbuild";
+import { SignJWT } from "jose";
+import { BUNDLE, ROOT } from "../test/support/build-worker";
+import { type Gateway, startGateway } from "../test/support/gateway";
+import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
+import { decodeClaims, mintToken } from "../test/support/tokens";
+import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
+import { writeBytes } from "../test/support/write-bytes";
+import { countingOptions } from "./binding-counts";
+import { childPidsNamed, memoryStatus, resetPeakMemory, trackPid } from "./processes";
+import type { TransferResult } from "./results";
+
+export const BENCH_DIST = path.join(ROOT, "dist/bench");
+export const API_PATH = "/api/items?page=1";
+/** The same request on a route with `revocation = "strict"` (the session object is asked). */
+export const STRICT_PATH = "/strict/items?page=1";
+export const STRICT_SESSIONS = 64;
+/** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
+export const TOKEN_POOL = 256;
+export const REFRESH_SECRET = "seed-refresh-secret-0123456789abcdef";
+/** Rate limits out of the way: the benchmark measures throughput, not the limiter. */
+/** The bare worker's route behind miniflare's entry worker. */
+export const BARE_ROUTE_HOST = "bare.bench.test";
+export const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
+
+export function randomId(): string {
+  return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
+}
+
+export async function buildChildren(): Promise<{ upstream: string; seed: string }> {
+  await build({
+    entryPoints: { "upstream-server": "bench/upstream-server.ts", "seed-server": "bench/seed-server.ts" },
+    absWorkingDir: ROOT,
+    outdir: BENCH_DIST,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return { upstream: path.join(BENCH_DIST, "upstream-server.mjs"), seed: path.join(BENCH_DIST, "seed-server.mjs") };
+}
+
+/**
+ * The upstream runs in its own process; startGateway only reads its URL and, because it
+ * was handed in, never closes it. The rest of TestUpstream is about recording, which the
+ * benchmark's upstream does not do.
+ */
+export function asTestUpstream(url: string): TestUpstream {
+  const remote: Pick<TestUpstream, "url" | "close"> = { url, close: async () => undefined };
+  return remote as unknown as TestUpstream;
+}
+
+export function newWorkerdPid(before: readonly number[]): number {
+  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
+  if (pid === undefined) throw new Error("could not find the workerd process miniflare started");
+  trackPid(pid);
+  return pid;
+}
+
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  readonly workerdPid: number;
+  readonly directUrl: string;
+  readonly bareUrl: string | undefined;
+  readonly entryUrl: string;
+}
+
+export async function startBenchGateway(
+  upstreamUrl: string,
+  revocationCacheSeconds: string,
+  withBare: boolean,
+  stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> },
+  /** Another build of the Worker (`--before`); the working tree's by default. */
+  bundle = BUNDLE,
+) {
+  const before = childPidsNamed(process.pid, "workerd");
+  const direct = [{ host: "127.0.0.1", port: 0 }];
+  // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
+  const counting = countingOptions(bundle, true);
+  const gateway = await startGateway({
+    upstream: asTestUpstream(upstreamUrl),
+    keepLogs: process.env.BENCH_LOGS === "1",
+    // The production values of wrangler.toml, where the test harness shortens them.
+    vars: {
+      REVOCATION_CACHE_SECONDS: revocationCacheSeconds,
+      UPSTREAM_TIMEOUT_MS: "30000",
+      ROUTES: JSON.stringify([
+        { path: "/health", public: true },
+        { path: "/strict/*", revocation: "strict" },
+      ]),
+    },
+    workerOptions: {
+      ...counting.workerOptions,
+      scriptPath: bundle,
+      unsafeDirectSockets: direct,
+      ratelimits: {
+        LOGIN_IP_LIMIT: UNLIMITED,
+        LOGIN_ACCOUNT_LIMIT: UNLIMITED,
+        REFRESH_IP_LIMIT: UNLIMITED,
+        REFRESH_SESSION_LIMIT: UNLIMITED,
+      },
+      ...stores?.gatewayOptions,
+    },
+    ...(stores ? { sharedOptions: stores.sharedOptions } : {}),
+    extraWorkers: [
+      ...(withBare
+        ? [
+            {
+              name: "bare",
+              modules: true,
+              scriptPath: path.join(ROOT, "bench/bare-worker.js"),
+              compatibilityDate: "2026-04-01",
+              bindings: { UPSTREAM_URL: upstreamUrl },
+              routes: [`${BARE_ROUTE_HOST}/*`],
+              unsafeDirectSockets: direct,
+            },
+          ]
+        : []),
+      ...counting.extraWorkers,
+    ],
+  });
+  const workerdPid = newWorkerdPid(before);
+  const strip = (url: URL) => url.toString().replace(/\/$/, "");
+  return {
+    gateway,
+    workerdPid,
+    directUrl: strip(await gateway.mf.unsafeGetDirectURL("portcullis")),
+    bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
+    entryUrl: gateway.url,
+  } satisfies RunningGateway;
+}
+
+export interface Session {
+  /** The access token login gave (valid for ACCESS_TOKEN_TTL). */
+  readonly accessToken: string;
+  readonly expiredAccessToken: string;
+  readonly refreshToken: string;
+}
+
+/** Log in `count` times through POST /auth/login; each session gets an expired access token. */
+export async function createSessions(
+  running: RunningGateway,
+  count: number,
+  budgetSeconds: number,
+  concurrency = 16,
+): Promise<Session[]> {
+  const sessions: Session[] = [];
+  const users = Object.entries(TEST_USERS);
+  const deadline = performance.now() + budgetSeconds * 1000;
+  let next = 0;
+  const worker = async () => {
+    while (next < count && performance.now() < deadline) {
+      const index = next++;
+      const [username, user] = users[index % users.length] as [string, (typeof TEST_USERS)[string]];
+      const response = await fetch(`${running.directUrl}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: user.password }),
+      });
+      if (response.status !== 200) {
+        const failures = running.gateway.logs.filter((line) => line.includes('"level":"error"')).slice(-3);
+        throw new Error(`login answered ${response.status}: ${await response.text()}\n${failures.join("\n")}`);
+      }
+      const body = (await response.json()) as { access_token: string };
+      const cookie = response.headers.getSetCookie().find((line) => line.startsWith("__Host-portcullis-refresh="));
+      const refreshToken = cookie?.split(";")[0]?.split("=")[1];
+      if (!refreshToken) throw new Error("login set no refresh cookie");
+      const { sub, sid, auth_time, scope, roles } = decodeClaims(body.access_token);
+      // The same session's access token, as if its 15 minutes had passed.
+      const expiredAccessToken = await mintToken(running.gateway.key, {
+        claims: { sub, sid, auth_time, scope, roles } as never,
+        iatOffset: -3600,
+        ttl: 900,
+      });
+      sessions.push({ accessToken: body.access_token, expiredAccessToken, refreshToken });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return sessions;
+}
+
+/** Valid access tokens of distinct subjects and sessions, as many users would send them. */
+export async function validTokenHeaders(gateway: Gateway): Promise<Array<Record<string, string>>> {
+  const headers: Array<Record<string, string>> = [];
+  for (let index = 0; index < TOKEN_POOL; index++) {
+    const token = await mintToken(gateway.key, { claims: { sub: `user-${index}`, sid: randomId() }, ttl: 3600 });
+    headers.push({ authorization: `Bearer ${token}` });
+  }
+  return headers;
+}
+
+export function staticRequests(headers: Array<Record<string, string>>): autocannon.Request[] {
+  return headers.map((extra) => ({ method: "GET", path: API_PATH, headers: extra }));
+}
+
+export const REFRESH_COOKIE_PREFIX = "__Host-portcullis-refresh=";
+
+/**
+ * Every request is a transparent refresh: the session's expired access token and its
+ * current refresh cookie. Each answer rotates the cookie, and the session goes back into
+ * the pool with the new one, as a client that refreshes every access-token lifetime
+ * would; no refresh token is ever presented twice. A session whose answer carries no
+ * rotated cookie (an error, counted by the row), or whose request was still in flight
+ * when a phase ended, leaves the pool. `ready` is shared by the warm-up and the measured
+ * phase and holds several sessions per connection, so a request always finds one.
+ */
+export function sessionRequests(ready: Session[]): autocannon.Request[] {
+  type Context = { session?: Session };
+  return [
+    {
+      method: "GET",
+      path: API_PATH,
+      setupRequest: (request, context: Context) => {
+        const session = ready.shift();
+        if (session === undefined) throw new Error("the session pool ran out");
+        context.session = session;
+        return {
+          ...request,
+          headers: {
+            authorization: `Bearer ${session.expiredAccessToken}`,
+            cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
+          },
+        };
+      },
+      onResponse: (status, _body, context: Context, headers) => {
+        const session = context.session;
+        context.session = undefined;
+        if (session === undefined || status !== 200) return;
+        // Raw header names, as the server wrote them.
+        const lines = Object.entries((headers ?? {}) as Record<string, string | string[]>)
+          .filter(([name]) => name.toLowerCase() === "set-cookie")
+          .flatMap(([, value]) => value);
+        const line = lines.find((value) => value.startsWith(REFRESH_COOKIE_PREFIX));
+        const rotated = line?.slice(REFRESH_COOKIE_PREFIX.length).split(";")[0];
+        if (rotated) ready.push({ ...session, refreshToken: rotated });
+      },
+    },
+  ];
+}
+
+export async function seedTokens(count: number) {
+  const es256 = await makeKey("ES256", "seed-es256");
+  const hsKey = new TextEncoder().encode(TEST_SECRETS.ACCESS_SECRET);
+  const now = Math.floor(Date.now() / 1000);
+  const sign = (alg: "HS256" | "ES256", userId: string, exp: number) =>
+    new SignJWT({ userId })
+      .setProtectedHeader({ alg, typ: "JWT" })
+      .setIssuedAt(exp - 900)
+      .setExpirationTime(exp)
+      .sign(alg === "HS256" ? hsKey : es256.privateKey);
+  const refresh = (userId: string) =>
+    new SignJWT({ userId })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuedAt(now)
+      .setExpirationTime(now + 30 * 86_400)
+      .sign(new TextEncoder().encode(REFRESH_SECRET));
+  const valid: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
+  const expired: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
+  for (let index = 0; index < count; index++) {
+    const userId = `user-${index}`;
+    for (const alg of ["HS256", "ES256"] as const) {
+      valid[alg].push({ authorization: `Bearer ${await sign(alg, userId, now + 3600)}` });
+      expired[alg].push({
+        authorization: `Bearer ${await sign(alg, userId, now - 3600)}`,
+        cookie: `refreshToken=${await refresh(userId)}`,
+      });
+    }
+  }
+  return { es256, valid, expired };
+}
+
+/** Stream `bytes` through the gateway one way and watch workerd's peak RSS. */
+export async function transfer(
+  running: RunningGateway,
+  token: string,
+  direction: "upload" | "download",
+  bytes: number,
+): Promise<TransferResult> {
+  const rssBefore = memoryStatus(running.workerdPid).rss;
+  resetPeakMemory(running.workerdPid);
+  const started = performance.now();
+  const target =
+    direction === "upload" ? `${running.directUrl}/api/upload` : `${running.directUrl}/api/stream/${bytes}`;
+  const ok = await new Promise<boolean>((resolve, reject) => {
+    const request = http.request(
+      target,
+      {
+        method: direction === "upload" ? "POST" : "GET",
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(direction === "upload" ? { "content-type": "application/octet-stream", "content-length": bytes } : {}),
+        },
+      },
+      (response) => {
+        let received = 0;
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (direction === "upload") chunks.push(chunk);
+        });
+        response.on("end", () => {
+          if (response.statusCode !== 200) return resolve(false);
+          if (direction === "download") return resolve(received === bytes);
+          const echoed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { bodyBytes: number };
+          resolve(echoed.bodyBytes === bytes);
+        });
+        response.on("error", reject);
+      },
+    );
+    request.on("error", reject);
+    if (direction === "download") return void request.end();
+    writeBytes(request, bytes, Buffer.alloc(64 * 1024, 0x62));
+  });
+  return {
+    direction,
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    ok,
+    rssBefore,
+    peak: memoryStatus(running.workerdPid).peak,
+  };
+}
