@@ -6,7 +6,7 @@
 import { bench, describe } from "vitest";
 import { withoutGatewayCookies } from "../../src/http/cookies";
 import { applyRefresh } from "../../src/http/token-response";
-import { upstreamHeaders, upstreamRequestInit } from "../../src/proxy/upstream-request";
+import { readIncomingHeaders, upstreamHeaders, upstreamRequestInit } from "../../src/proxy/upstream-request";
 import type { GrantedTokens } from "../../src/sessions/sessions";
 import { claimsOfIssued } from "../../src/tokens/access-token-claims";
 import { readAccessToken } from "../../src/tokens/read-credentials";
@@ -46,6 +46,7 @@ const claims = claimsOfIssued(granted);
 const config = configWith({ ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET });
 const options = {
   incomingUrl: new URL(incoming.url),
+  incoming: readIncomingHeaders(incoming.headers),
   identity: { claims, token },
 };
 
@@ -56,8 +57,11 @@ describe("request side", () => {
   bench("withoutGatewayCookies", () => {
     withoutGatewayCookies(incoming.headers.get("cookie"));
   });
+  bench("readIncomingHeaders", () => {
+    readIncomingHeaders(incoming.headers);
+  });
   bench("upstreamHeaders", () => {
-    upstreamHeaders(incoming, options);
+    upstreamHeaders(options);
   });
   bench("upstreamRequestInit", () => {
     upstreamRequestInit(incoming, options);

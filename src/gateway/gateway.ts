@@ -96,7 +96,7 @@ async function forward(
   identity: Identity | undefined,
 ): Promise<Response> {
   const url = context.url;
-  const init = upstreamRequestInit(request, { incomingUrl: url, identity });
+  const init = upstreamRequestInit(request, { incomingUrl: url, incoming: context.incoming, identity });
   const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url, path + url.search), init);
   // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
   if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);

@@ -9,6 +9,7 @@ import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
 import { type Metrics, metricsFor } from "../metrics/metrics";
 import type { Upstream } from "../proxy/forward";
+import { type IncomingHeaders, readIncomingHeaders } from "../proxy/upstream-request";
 import { RevocationStore, type Revocations } from "../revocation/revocation-store";
 import { Sessions } from "../sessions/sessions";
 import { type KeyRing, keyRingFor } from "../tokens/key-ring";
@@ -25,6 +26,8 @@ export interface RequestContext {
   readonly credentialCheck: CredentialCheck | undefined;
   /** The request's URL, parsed once for the whole pipeline. */
   readonly url: URL;
+  /** The request's headers, read once for the whole pipeline. */
+  readonly incoming: IncomingHeaders;
   readonly requestId: string;
   readonly clientIp: string | undefined;
   readonly now: () => number;
@@ -75,8 +78,7 @@ let localIdPrefix: string | undefined;
 let localSequence = 0;
 
 /** The request's id: the platform's `cf-ray` where there is one, else an isolate-unique id. */
-export function requestIdOf(headers: Headers): string {
-  const ray = headers.get("cf-ray");
+export function requestIdOf(ray: string | null): string {
   if (ray !== null && CF_RAY.test(ray)) return ray;
   localIdPrefix ??= crypto.randomUUID().slice(0, 24);
   localSequence = (localSequence + 1) % 0x1000000000000;
@@ -103,10 +105,10 @@ class PerRequestContext implements RequestContext {
   readonly upstream: Upstream;
   readonly credentialCheck: CredentialCheck | undefined;
   readonly url: URL;
+  readonly incoming: IncomingHeaders;
   readonly requestId: string;
   readonly now = Date.now;
   readonly #shared: Shared;
-  readonly #headers: Headers;
   readonly #execution: Pick<ExecutionContext, "waitUntil"> | undefined;
   #revocations: Revocations | undefined;
   #metrics: Metrics | undefined;
@@ -114,7 +116,6 @@ class PerRequestContext implements RequestContext {
 
   constructor(base: Shared, env: Env, request: Request, options: RequestContextOptions) {
     this.#shared = base;
-    this.#headers = request.headers;
     this.#execution = options.execution;
     this.config = base.config;
     this.env = env;
@@ -122,7 +123,8 @@ class PerRequestContext implements RequestContext {
     this.upstream = base.upstream;
     this.credentialCheck = options.credentialCheck;
     this.url = new URL(request.url);
-    this.requestId = requestIdOf(this.#headers);
+    this.incoming = readIncomingHeaders(request.headers);
+    this.requestId = requestIdOf(this.incoming.cfRay);
   }
 
   get revocations(): Revocations {
@@ -151,7 +153,7 @@ class PerRequestContext implements RequestContext {
   }
 
   get clientIp(): string | undefined {
-    return this.#headers.get("cf-connecting-ip") ?? undefined;
+    return this.incoming.clientIp;
   }
 
   waitUntil(promise: Promise<unknown>): void {

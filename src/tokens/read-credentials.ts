@@ -38,14 +38,19 @@ export function bearerToken(authorization: string | null): string | undefined {
 }
 
 export function readAccessToken(headers: Headers): PresentedToken | undefined {
-  const fromHeader = bearerToken(headers.get("authorization"));
-  const fromCookie = cookieValues(headers.get("cookie"), ACCESS_COOKIE);
+  return readAccessTokenFrom(headers.get("authorization"), headers.get("cookie"));
+}
+
+/** `readAccessToken` from the two header values, when the request's headers were already read. */
+export function readAccessTokenFrom(authorization: string | null, cookie: string | null): PresentedToken | undefined {
+  const fromHeader = bearerToken(authorization);
+  const fromCookie = cookieValues(cookie, ACCESS_COOKIE);
   if (fromCookie.length > 1) throw new GatewayError("token_ambiguous", { detail: "several access cookies" });
   if (fromHeader !== undefined && fromCookie.length === 1) {
     throw new GatewayError("token_ambiguous", { detail: "token in both header and cookie" });
   }
   if (fromHeader !== undefined) return { token: fromHeader, source: "header" };
-  const cookie = fromCookie[0];
-  if (cookie !== undefined && cookie !== "") return { token: cookie, source: "cookie" };
+  const fromAccessCookie = fromCookie[0];
+  if (fromAccessCookie !== undefined && fromAccessCookie !== "") return { token: fromAccessCookie, source: "cookie" };
   return undefined;
 }
