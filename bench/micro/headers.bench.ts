@@ -52,7 +52,7 @@ const options = {
 
 describe("request side", () => {
   bench("readAccessToken", () => {
-    readAccessToken(incoming.headers);
+    readAccessToken(readIncomingHeaders(incoming.headers));
   });
   bench("withoutGatewayCookies", () => {
     withoutGatewayCookies(incoming.headers.get("cookie"));

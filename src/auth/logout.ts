@@ -19,12 +19,12 @@ import { endProviderSession } from "./oidc-logout";
 import { revokeAccessToken, verifyForRevocation } from "./revoke-token";
 
 export async function handleLogout(context: RequestContext, request: Request): Promise<Response> {
-  const refreshTokens = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
+  const refreshTokens = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   // Logging a victim out from another site is a (small) CSRF; refuse it like any other.
-  if (request.headers.get("cookie") !== null) assertTrustedOrigin(context.config, request);
+  if (context.incoming.cookie !== null) assertTrustedOrigin(context.config, request);
   let presented: ReturnType<typeof readAccessToken>;
   try {
-    presented = readAccessToken(request.headers);
+    presented = readAccessToken(context.incoming);
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
     presented = undefined;

@@ -28,7 +28,7 @@ interface Caller {
 
 /** The caller's subject and session, from a valid, unrevoked access token of a session. */
 async function authenticateUser(context: RequestContext, request: Request): Promise<Caller> {
-  const presented = readAccessToken(request.headers);
+  const presented = readAccessToken(context.incoming);
   if (presented === undefined) throw new GatewayError("token_missing");
   // The cookie rides along on cross-site requests, so a cookie caller must be same-site.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request);

@@ -17,7 +17,7 @@ import { log } from "../log/logger";
 import type { RevocationVerdict } from "../revocation/revocation-store";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
-import { type CredentialSource, readAccessTokenFrom } from "../tokens/read-credentials";
+import { type CredentialSource, readAccessToken } from "../tokens/read-credentials";
 import { rememberedVerification, verifyAccessTokenCached } from "../tokens/verification-cache";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
 
@@ -32,7 +32,7 @@ export interface Authenticated {
 
 /** Steps 2–5. Throws the GatewayError that the one error mapping answers. */
 export async function authenticate(context: RequestContext, request: Request): Promise<Authenticated> {
-  const presented = readAccessTokenFrom(context.incoming.authorization, context.incoming.cookie);
+  const presented = readAccessToken(context.incoming);
   if (presented === undefined) throw new GatewayError("token_missing");
   // A cookie rides along on cross-site requests; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request);

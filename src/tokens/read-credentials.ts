@@ -37,12 +37,13 @@ export function bearerToken(authorization: string | null): string | undefined {
   return match[1];
 }
 
-export function readAccessToken(headers: Headers): PresentedToken | undefined {
-  return readAccessTokenFrom(headers.get("authorization"), headers.get("cookie"));
+/** The two request headers a token can come in, as the request context read them. */
+export interface CredentialHeaders {
+  readonly authorization: string | null;
+  readonly cookie: string | null;
 }
 
-/** `readAccessToken` from the two header values, when the request's headers were already read. */
-export function readAccessTokenFrom(authorization: string | null, cookie: string | null): PresentedToken | undefined {
+export function readAccessToken({ authorization, cookie }: CredentialHeaders): PresentedToken | undefined {
   const fromHeader = bearerToken(authorization);
   const fromCookie = cookieValues(cookie, ACCESS_COOKIE);
   if (fromCookie.length > 1) throw new GatewayError("token_ambiguous", { detail: "several access cookies" });
