@@ -9,6 +9,7 @@ import path from "node:path";
 import type autocannon from "autocannon";
 import { build } from "esbuild";
 import { SignJWT } from "jose";
+import { Miniflare } from "miniflare";
 import { BUNDLE, ROOT } from "../test/support/build-worker";
 import { type Gateway, startGateway } from "../test/support/gateway";
 import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
@@ -16,7 +17,7 @@ import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
 import { countingOptions } from "./binding-counts";
-import { childPidsNamed, memoryStatus, resetPeakMemory, trackPid } from "./processes";
+import { childPidsNamed, memoryStatus, resetPeakMemory, trackPid, untrackPid } from "./processes";
 import type { TransferResult } from "./results";
 
 export const BENCH_DIST = path.join(ROOT, "dist/bench");
@@ -330,5 +331,51 @@ export async function transfer(
     ok,
     rssBefore,
     peak: memoryStatus(running.workerdPid).peak,
+  };
+}
+
+/** What a row is served by: a URL, the process to meter, and how to stop it. */
+export interface ServedRow {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** A gateway in a workerd of its own, as a row serves it. */
+export function servedBy(running: RunningGateway): ServedRow {
+  return {
+    url: running.directUrl,
+    pid: running.workerdPid,
+    stop: async () => {
+      await running.gateway.close();
+      untrackPid(running.workerdPid);
+    },
+  };
+}
+
+/** A Worker script alone in a workerd, reached through a direct socket. */
+export async function startLoneWorker(scriptPath: string, bindings: Record<string, string>): Promise<ServedRow> {
+  const before = childPidsNamed(process.pid, "workerd");
+  const alone = new Miniflare({
+    modules: true,
+    scriptPath,
+    compatibilityDate: "2026-04-01",
+    bindings,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    // Its complaints about clients that leave at the end of a row, as the gateway's harness drops them.
+    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  const url = (await alone.unsafeGetDirectURL()).toString().replace(/\/$/, "");
+  const pid = newWorkerdPid(before);
+  return {
+    url,
+    pid,
+    stop: async () => {
+      await alone.dispose();
+      untrackPid(pid);
+    },
   };
 }

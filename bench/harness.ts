@@ -3,7 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import type autocannon from "autocannon";
-import { Miniflare } from "miniflare";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
 import type { Gateway } from "../test/support/gateway";
 import { TEST_SECRETS } from "../test/support/test-keys";
@@ -18,8 +17,10 @@ import {
   STRICT_PATH,
   STRICT_SESSIONS,
   seedTokens,
+  servedBy,
   sessionRequests,
   startBenchGateway,
+  startLoneWorker,
   staticRequests,
   TOKEN_POOL,
   transfer,
@@ -136,9 +137,7 @@ function buildRows(ref: string, upstreamUrl: string): RowPlan[] {
   };
   const stop = async () => {
     if (--users > 0 || running === undefined) return;
-    const { gateway } = await running;
-    await gateway.gateway.close();
-    untrackPid(gateway.workerdPid);
+    await servedBy((await running).gateway).stop();
   };
   let headers: Array<Record<string, string>> = [];
   const name = ref === "." ? "the working tree" : ref;
@@ -271,31 +270,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "bare Worker (pass-through), own workerd",
         server: "workerd",
         baseline: undefined,
-        prepare: async () => {
-          const before = childPidsNamed(process.pid, "workerd");
-          const alone = new Miniflare({
-            modules: true,
-            scriptPath: path.join(ROOT, "bench/bare-worker.js"),
-            compatibilityDate: "2026-04-01",
-            bindings: { UPSTREAM_URL: upstreamUrl },
-            unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-            // Its complaints about clients that leave at the end of a row, as the gateway's harness drops them.
-            handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
-              stdout.resume();
-              stderr.resume();
-            },
-          });
-          const url = (await alone.unsafeGetDirectURL()).toString().replace(/\/$/, "");
-          const pid = newWorkerdPid(before);
-          return {
-            url,
-            pid,
-            stop: async () => {
-              await alone.dispose();
-              untrackPid(pid);
-            },
-          };
-        },
+        prepare: () => startLoneWorker(path.join(ROOT, "bench/bare-worker.js"), { UPSTREAM_URL: upstreamUrl }),
         requests: fixed(validHeaders),
       },
       {
@@ -333,15 +308,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           const nocache = await startBenchGateway(upstreamUrl, "0", false);
           // This instance has its own test key: the same kind of tokens, minted for it.
           nocacheHeaders = await validTokenHeaders(nocache.gateway);
-          return {
-            url: nocache.directUrl,
-            pid: nocache.workerdPid,
-            counted: nocache.gateway.mf,
-            stop: async () => {
-              await nocache.gateway.close();
-              untrackPid(nocache.workerdPid);
-            },
-          };
+          return { ...servedBy(nocache), counted: nocache.gateway.mf };
         },
         requests: () => staticRequests(nocacheHeaders),
       },
@@ -382,14 +349,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           });
           const split = await startBenchGateway(upstreamUrl, "5", false, stores);
           splitSessions.push(...(await createSessions(split, 8 * connections, 60)));
-          return {
-            url: split.directUrl,
-            pid: split.workerdPid,
-            stop: async () => {
-              await split.gateway.close();
-              untrackPid(split.workerdPid);
-            },
-          };
+          return servedBy(split);
         },
         requests: () => sessionRequests(splitSessions),
       },

@@ -11,10 +11,10 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Miniflare } from "miniflare";
 import { ROOT } from "../../test/support/build-worker";
+import { startLoneWorker } from "../bench-gateway";
 import { runLoad } from "../load";
-import { childPidsNamed, installExitHooks, startNodeChild, trackPid } from "../processes";
+import { installExitHooks, startNodeChild } from "../processes";
 import { median } from "../rounds";
 
 const { values } = parseArgs({
@@ -39,24 +39,12 @@ const upstream = await startNodeChild(path.join(ROOT, "dist/bench/upstream-serve
 cleanups.push(() => upstream.stop());
 const servers = new Map<string, { url: string; pid: number; cpu: number[]; rate: number[] }>();
 for (const variant of VARIANTS) {
-  const before = childPidsNamed(process.pid, "workerd");
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: path.join(ROOT, "bench/variants/variant-worker.js"),
-    compatibilityDate: "2026-04-01",
-    bindings: { UPSTREAM_URL: upstream.ready.url as string, VARIANT: variant },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
-      stdout.resume();
-      stderr.resume();
-    },
+  const served = await startLoneWorker(path.join(ROOT, "bench/variants/variant-worker.js"), {
+    UPSTREAM_URL: upstream.ready.url as string,
+    VARIANT: variant,
   });
-  cleanups.push(() => mf.dispose());
-  const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
-  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate));
-  if (pid === undefined) throw new Error("no workerd process for the variant");
-  trackPid(pid);
-  servers.set(variant, { url, pid, cpu: [], rate: [] });
+  cleanups.push(() => served.stop());
+  servers.set(variant, { url: served.url, pid: served.pid, cpu: [], rate: [] });
 }
 
 const load = (variant: string, seconds: number) => {
