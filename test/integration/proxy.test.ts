@@ -91,6 +91,24 @@ describe("what the upstream receives", () => {
     expect(seen["x-real-ip"]).toBeUndefined();
   });
 
+  it("sets X-Forwarded-Host to the host each request used, when the hosts take turns", async () => {
+    // The gateway keeps the last host it worked out; a request for another host must not get it.
+    const { port } = new URL(gateway.url);
+    const hosts = [`localhost:${port}`, `127.0.0.1:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`];
+    const forwarded: (string | undefined)[] = [];
+    for (const host of hosts) {
+      await new Promise<void>((resolve, reject) => {
+        const request = http.request(`${gateway.url}/public/host`, { headers: { host } });
+        request.on("response", (response) => response.resume().on("end", resolve));
+        request.on("error", reject);
+        request.end();
+      });
+      const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
+      forwarded.push(seen["x-forwarded-host"] as string | undefined);
+    }
+    expect(forwarded).toEqual([`localhost:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
+  });
+
   it("strips identity headers on public routes too", async () => {
     await gateway.fetch("/public/x", { headers: { "x-auth-subject": "admin", cookie: "__Host-portcullis-refresh=r" } });
     const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
@@ -118,6 +136,7 @@ describe("what the upstream receives", () => {
       response.writeHead(200, {
         "content-type": "text/plain",
         connection: "keep-alive, x-upstream-hop",
+        "keep-alive": "timeout=1234",
         "x-upstream-hop": "internal",
         "proxy-connection": "keep-alive",
         te: "trailers",
@@ -141,6 +160,7 @@ describe("what the upstream receives", () => {
       expect(raw.headers.te).toBeUndefined();
       expect(raw.headers.trailer).toBeUndefined();
       expect(raw.headers.upgrade).toBeUndefined();
+      expect(raw.headers["keep-alive"]).toBeUndefined();
       expect(raw.headers.connection ?? "").not.toContain("x-upstream-hop");
     } finally {
       gateway.upstream.unroute("/hop-answer");
