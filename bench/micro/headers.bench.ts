@@ -45,7 +45,9 @@ const granted = {
 const claims = claimsOfIssued(granted);
 const config = configWith({ ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET });
 const options = {
-  incomingUrl: new URL(incoming.url),
+  method: incoming.method,
+  url: new URL(incoming.url),
+  href: incoming.url,
   incoming: readIncomingHeaders(incoming.headers),
   identity: { claims, token },
 };

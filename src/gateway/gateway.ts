@@ -31,10 +31,11 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
     return new Response(null, { status: 404 });
   }
 
-  const route = decideRoute(config.routes, request.method, path);
+  const route = decideRoute(config.routes, context.method, path);
   if (route.access === "public") return forward(context, request, path, undefined);
 
-  const authenticated = await authenticate(context, request);
+  const pending = authenticate(context, request);
+  const authenticated = pending instanceof Promise ? await pending : pending;
   const { claims, refreshed } = authenticated;
   let { token } = authenticated;
   if (route.strictRevocation && refreshed === undefined) await assertSessionAlive(context, claims);
@@ -52,8 +53,9 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
     token = refreshed?.idpAccessToken ?? (await context.sessions.idpAccessToken(claims.sid)) ?? token;
   }
   const response = await forward(context, request, path, { claims, token });
-  if (response.webSocket) return relay(context, response, claims);
-  answerRefresh(context, response.headers, authenticated);
+  // Each property of a Response is a call into the runtime: only read what this request can have.
+  if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
+  if (refreshed !== undefined) answerRefresh(context, response.headers, authenticated);
   return response;
 }
 
@@ -95,9 +97,10 @@ async function forward(
   path: string,
   identity: Identity | undefined,
 ): Promise<Response> {
-  const url = context.url;
-  const init = upstreamRequestInit(request, { incomingUrl: url, incoming: context.incoming, identity });
-  const response = await sendUpstream(context.upstream, upstreamUrl(context.upstream, url, path + url.search), init);
+  const { url, incoming } = context;
+  const init = upstreamRequestInit(request, { method: context.method, url, href: context.href, incoming, identity });
+  const target = upstreamUrl(context.upstream, url, path + url.search);
+  const response = await sendUpstream(context.upstream, target, init, incoming.webSocket);
   // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
   if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);
   return response;

@@ -26,6 +26,10 @@ export interface RequestContext {
   readonly credentialCheck: CredentialCheck | undefined;
   /** The request's URL, parsed once for the whole pipeline. */
   readonly url: URL;
+  /** The request's URL as the runtime gave it (`request.url`). */
+  readonly href: string;
+  /** The request's method, read once. */
+  readonly method: string;
   /** The request's headers, read once for the whole pipeline. */
   readonly incoming: IncomingHeaders;
   readonly requestId: string;
@@ -105,6 +109,8 @@ class PerRequestContext implements RequestContext {
   readonly upstream: Upstream;
   readonly credentialCheck: CredentialCheck | undefined;
   readonly url: URL;
+  readonly href: string;
+  readonly method: string;
   readonly incoming: IncomingHeaders;
   readonly requestId: string;
   readonly now = Date.now;
@@ -122,7 +128,10 @@ class PerRequestContext implements RequestContext {
     this.keys = base.keys;
     this.upstream = base.upstream;
     this.credentialCheck = options.credentialCheck;
-    this.url = new URL(request.url);
+    // Each property of a Request is a call into the runtime: these are read once, here.
+    this.href = request.url;
+    this.url = new URL(this.href);
+    this.method = request.method;
     this.incoming = readIncomingHeaders(request.headers);
     this.requestId = requestIdOf(this.incoming.cfRay);
   }
