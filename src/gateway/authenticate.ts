@@ -17,7 +17,7 @@ import { log } from "../log/logger";
 import type { RevocationVerdict } from "../revocation/revocation-store";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
-import { type CredentialSource, readAccessToken } from "../tokens/read-credentials";
+import { type CredentialSource, type PresentedToken, readAccessToken } from "../tokens/read-credentials";
 import { rememberedVerification, verifyAccessTokenCached } from "../tokens/verification-cache";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
 
@@ -30,38 +30,72 @@ export interface Authenticated {
   readonly source: CredentialSource;
 }
 
-/** Steps 2–5. Throws the GatewayError that the one error mapping answers. */
-export async function authenticate(context: RequestContext, request: Request): Promise<Authenticated> {
+/**
+ * Steps 2–5. Throws (or rejects with) the GatewayError that the one error mapping answers.
+ *
+ * Synchronous when nothing needs waiting for, which is the common case: a token verified
+ * before (the verification cache) and a fresh revocation snapshot. Then no promise is made.
+ */
+export function authenticate(context: RequestContext, request: Request): Authenticated | Promise<Authenticated> {
   const presented = readAccessToken(context.incoming);
   if (presented === undefined) throw new GatewayError("token_missing");
   // A cookie rides along on cross-site requests; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request);
 
-  const verified =
-    rememberedVerification(presented.token, context.keys, context.now(), context.config.clockToleranceSeconds) ??
-    (await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context)));
+  const remembered = rememberedVerification(
+    presented.token,
+    context.keys,
+    context.now(),
+    context.config.clockToleranceSeconds,
+  );
+  if (remembered === undefined || remembered.status === "expired") {
+    return verifyThenAdmit(context, request, presented);
+  }
+  return admit(context, remembered.claims, presented, undefined);
+}
 
-  let claims: AccessTokenClaims = verified.claims;
-  let token = presented.token;
-  let refreshed: GrantedTokens | undefined;
-  if (verified.status === "expired") {
-    refreshed = await refreshTransparently(context, request.headers, verified.claims);
-    claims = claimsOfIssued(refreshed);
-    token = refreshed.accessToken.token;
-  }
+async function verifyThenAdmit(
+  context: RequestContext,
+  request: Request,
+  presented: PresentedToken,
+): Promise<Authenticated> {
+  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
+  if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
+  const refreshed = await refreshTransparently(context, request.headers, verified.claims);
+  return admit(context, claimsOfIssued(refreshed), presented, refreshed);
+}
 
-  // A token minted just now by a refresh needs no lookup: its jti is new, the session
-  // object vouched for the session, and the refresh checked the subject.
-  let revokedBy: RevocationVerdict;
-  if (refreshed === undefined) {
-    const verdict = context.revocations.revokedBecause(claims);
-    revokedBy = verdict instanceof Promise ? await verdict : verdict;
-  }
-  if (revokedBy !== undefined) {
-    log.info("token_revoked", { requestId: context.requestId, by: revokedBy, sid: claims.sid });
-    throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });
-  }
-  return { claims, token, refreshed, source: presented.source };
+/**
+ * Step 5, the revocation check, then the answer. A token minted just now by a refresh
+ * needs no lookup: its jti is new, the session object vouched for the session, and the
+ * refresh checked the subject.
+ */
+function admit(
+  context: RequestContext,
+  claims: AccessTokenClaims,
+  presented: PresentedToken,
+  refreshed: GrantedTokens | undefined,
+): Authenticated | Promise<Authenticated> {
+  const authenticated: Authenticated = {
+    claims,
+    token: refreshed === undefined ? presented.token : refreshed.accessToken.token,
+    refreshed,
+    source: presented.source,
+  };
+  if (refreshed !== undefined) return authenticated;
+  const verdict = context.revocations.revokedBecause(claims);
+  if (verdict instanceof Promise) return verdict.then((revokedBy) => unlessRevoked(context, authenticated, revokedBy));
+  return unlessRevoked(context, authenticated, verdict);
+}
+
+function unlessRevoked(
+  context: RequestContext,
+  authenticated: Authenticated,
+  revokedBy: RevocationVerdict,
+): Authenticated {
+  if (revokedBy === undefined) return authenticated;
+  log.info("token_revoked", { requestId: context.requestId, by: revokedBy, sid: authenticated.claims.sid });
+  throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });
 }
 
 /** Step 8: hand a transparent refresh's new tokens back on the answer (mutates `headers`). */
