@@ -7,7 +7,7 @@
  * together. Each variant runs in a workerd of its own; rows are measured in interleaved
  * rounds, alternating order, and summed up by the median of same-round differences.
  *
- *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32]
+ *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32] [--variants timer,record]
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -22,12 +22,27 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "8" },
     duration: { type: "string", default: "4" },
     connections: { type: "string", default: "32" },
+    /** A subset, comma-separated ("bare" is always measured: it is the floor). */
+    variants: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
 const durationSeconds = Number(values.duration);
 const connections = Number(values.connections);
-const VARIANTS = ["bare", "rewrap-only", "rewrap", "probe", "timer", "record", "copy", "all"] as const;
+const ALL_VARIANTS = [
+  "bare",
+  "rewrap-only",
+  "rewrap",
+  "probe",
+  "timer",
+  "timer-unclear",
+  "signal-timeout",
+  "record",
+  "copy",
+  "all",
+] as const;
+const chosen = values.variants?.split(",").map((name) => name.trim());
+const VARIANTS = ALL_VARIANTS.filter((name) => name === "bare" || chosen === undefined || chosen.includes(name));
 const TOKEN = `eyJhbGciOiJFZERTQSJ9.${"a".repeat(300)}.${"b".repeat(86)}`;
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -55,6 +55,16 @@ async function withDeadline(pending) {
   }
 }
 
+/** The deadline's timer is left to the runtime, which drops a request's timers when it completes. */
+async function withUnclearedDeadline(pending) {
+  let expire;
+  const deadline = new Promise((resolve) => {
+    expire = resolve;
+  });
+  setTimeout(expire, 30_000, "timeout");
+  return Promise.race([pending, deadline]);
+}
+
 function rewrapped(response) {
   const answer = new Response(response.body, response);
   for (const name of HOP_BY_HOP) answer.headers.delete(name);
@@ -86,6 +96,11 @@ export default {
       }
       case "timer":
         return withDeadline(fetch(target, request));
+      case "timer-unclear":
+        return withUnclearedDeadline(fetch(target, request));
+      case "signal-timeout":
+        // The platform's own timer; but the signal governs the body too.
+        return fetch(target, { method: request.method, headers: request.headers, signal: AbortSignal.timeout(30_000) });
       case "record":
         return fetch(target, init(headerRecord(request, url)));
       case "copy":
