@@ -32,7 +32,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   }
 
   const route = decideRoute(config.routes, context.method, path);
-  if (route.access === "public") return forward(context, request, path, undefined);
+  if (route.access === "public") return counted(context, await forward(context, request, path, undefined));
 
   const pending = authenticate(context, request);
   const authenticated = pending instanceof Promise ? await pending : pending;
@@ -52,7 +52,7 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {
     token = refreshed?.idpAccessToken ?? (await context.sessions.idpAccessToken(claims.sid)) ?? token;
   }
-  const response = await forward(context, request, path, { claims, token });
+  const response = counted(context, await forward(context, request, path, { claims, token }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
   if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
   if (refreshed !== undefined) answerRefresh(context, response.headers, authenticated);
@@ -91,7 +91,8 @@ function isWithin(path: string, prefix: string): boolean {
   return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f);
 }
 
-async function forward(
+/** The upstream's answer, as a stream. Not an async function: one promise less per request. */
+function forward(
   context: RequestContext,
   request: Request,
   path: string,
@@ -100,8 +101,11 @@ async function forward(
   const { url, incoming } = context;
   const init = upstreamRequestInit(request, { method: context.method, url, href: context.href, incoming, identity });
   const target = upstreamUrl(context.upstream, url, path + url.search);
-  const response = await sendUpstream(context.upstream, target, init, incoming.webSocket);
-  // The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered).
+  return sendUpstream(context.upstream, target, init, incoming.webSocket);
+}
+
+/** The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered). */
+function counted(context: RequestContext, response: Response): Response {
   if (response.status >= 500) context.metrics.record("upstream_error", `status_${response.status}`);
   return response;
 }

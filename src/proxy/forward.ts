@@ -107,7 +107,16 @@ export function sendUpstream(upstream: Upstream, url: string, init: RequestInit,
       reject(new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error }));
     };
     const attempt = (): void => {
-      if (!settled) send(url, init).then(answered, failed);
+      if (settled) return;
+      let sent: Promise<Response>;
+      try {
+        sent = send(url, init);
+      } catch (error) {
+        // A send that throws instead of rejecting is the same failure: answered, not left hanging.
+        failed(error);
+        return;
+      }
+      sent.then(answered, failed);
     };
     attempt();
   });
