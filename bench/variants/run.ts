@@ -38,6 +38,9 @@ const ALL_VARIANTS = [
   "timer-unclear",
   "signal-timeout",
   "record",
+  "read-only",
+  "record-plain",
+  "record-foreach",
   "copy",
   "all",
 ] as const;

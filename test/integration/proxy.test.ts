@@ -109,6 +109,31 @@ describe("what the upstream receives", () => {
     expect(forwarded).toEqual([`localhost:${port}`, `127.0.0.1:${port}`, `localhost:${port}`, `127.0.0.1:${port}`]);
   });
 
+  it("forwards headers named like JavaScript's object members as headers", async () => {
+    // The upstream headers are built as an object: these names must arrive as they were sent.
+    // (Node's request.headers is an ordinary object and loses "__proto__": read the raw list.)
+    const odd = { ["__proto__"]: "p", constructor: "c", tostring: "t", hasownproperty: "h", valueof: "v" };
+    let raw: string[] = [];
+    gateway.upstream.route("/api/odd", (request, response) => {
+      raw = request.rawHeaders;
+      response.end();
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const request = http.request(`${gateway.url}/api/odd`, { headers: { ...auth, ...odd } });
+        request.on("response", (response) => response.resume().on("end", resolve));
+        request.on("error", reject);
+        request.end();
+      });
+    } finally {
+      gateway.upstream.unroute("/api/odd");
+    }
+    const received = new Map<string, string>();
+    for (let i = 0; i + 1 < raw.length; i += 2) received.set((raw[i] ?? "").toLowerCase(), raw[i + 1] ?? "");
+    for (const [name, value] of Object.entries(odd)) expect([name, received.get(name)]).toEqual([name, value]);
+    expect(received.get("x-auth-subject")).toBe("user-7");
+  });
+
   it("strips identity headers on public routes too", async () => {
     await gateway.fetch("/public/x", { headers: { "x-auth-subject": "admin", cookie: "__Host-portcullis-refresh=r" } });
     const seen = gateway.upstream.proxied().at(-1)?.headers ?? {};
