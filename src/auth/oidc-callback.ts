@@ -4,7 +4,8 @@
  * the verifier), the ID token checked including its signature, then a session started in
  * its Durable Object exactly as the credential-check login does, with the provider's
  * tokens sealed inside. The browser gets our small cookies and a 303 to `return_to`.
- * Any failure is a 4xx (an error page for a navigation) and starts no session.
+ * A refusal is a 4xx, a provider that cannot be reached a 503 (an error page for a
+ * navigation); neither starts a session.
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";

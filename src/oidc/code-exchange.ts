@@ -26,7 +26,10 @@ function refused(detail: string, cause?: unknown): GatewayError {
 
 /** True when the error is the network or the provider failing, not the response being wrong. */
 export function isProviderOutage(error: unknown): boolean {
-  if (error instanceof TypeError) return true; // fetch: connection refused, DNS, reset
+  if (error instanceof TypeError) return true; // fetch (the standard, Node): connection refused, DNS, reset
+  // workerd rejects a fetch whose connection failed with a plain Error it marks `retryable`
+  // (measured: a refused connection is `Error: Network connection lost.`, retryable true).
+  if (error instanceof Error && typeof (error as { retryable?: unknown }).retryable === "boolean") return true;
   if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) return true;
   if (error instanceof GatewayError && (error.code === "idp_unavailable" || error.code === "keys_unavailable")) {
     return true;

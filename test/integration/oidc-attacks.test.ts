@@ -114,6 +114,27 @@ describe("the callback refuses", () => {
   });
 });
 
+describe("the callback while the provider is down", () => {
+  for (const mode of ["refused", "503"] as const) {
+    it(`answers 503, not a 400 that blames the client (${mode}), and a new login works once it is back`, async () => {
+      const { callbackUrl, cookie } = await pendingLogin(`outage-${mode}`);
+      await setup.idp.down(mode);
+      let during: Awaited<ReturnType<typeof callback>>;
+      try {
+        during = await callback(callbackUrl, cookie);
+      } finally {
+        await setup.idp.up();
+      }
+      expectRefusedWithoutSession(during.response, 503);
+      expect(JSON.parse(during.body).title).toMatch(/temporarily unavailable/);
+      // The callback URL stays used (a replay never reaches the provider); logging in again works.
+      expect((await callback(callbackUrl, cookie)).response.status).toBe(400);
+      const again = await loginThroughIdp(setup.gateway.url, { login: `outage-${mode}` });
+      expect(again.response?.status).toBe(303);
+    });
+  }
+});
+
 describe("the callback checks the ID token", () => {
   async function withTamperedIdToken(
     tamper: (claims: Record<string, unknown>, idToken: string) => Promise<string>,
