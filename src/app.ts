@@ -15,9 +15,9 @@ import {
   NAVIGATION_ROUTES,
   noteDegradedPublishing,
 } from "./auth/routes";
-import type { Env } from "./config/env";
 import { GatewayError } from "./errors/gateway-error";
 import { answerError } from "./gateway/answer-error";
+import type { Env } from "./gateway/env";
 import { serveRequest } from "./gateway/envelope";
 import { handleGatewayRequest } from "./gateway/gateway";
 import type { RequestContext } from "./gateway/request-context";

@@ -4,7 +4,7 @@
  */
 import type { JWK } from "jose";
 import type { GatewayConfig } from "../../src/config/config";
-import type { Env } from "../../src/config/env";
+import type { ConfigEnv } from "../../src/config/env";
 import { parseConfig } from "../../src/config/parse-config";
 import { KeyRing } from "../../src/tokens/key-ring";
 import { AUDIENCE, ISSUER } from "../../test/support/gateway";
@@ -14,14 +14,14 @@ import { mintToken } from "../../test/support/tokens";
 export type Algorithm = "EdDSA" | "ES256" | "RS256" | "HS256";
 export const ALGORITHMS: readonly Algorithm[] = ["EdDSA", "ES256", "RS256", "HS256"];
 
-export function configWith(vars: Partial<Record<keyof Env, string>>): GatewayConfig {
+export function configWith(vars: Partial<Record<keyof ConfigEnv, string>>): GatewayConfig {
   return parseConfig({
     PORTCULLIS_ENV: "production",
     UPSTREAM_URL: "http://127.0.0.1:9",
     TOKEN_ISSUER: ISSUER,
     TOKEN_AUDIENCE: AUDIENCE,
     ...vars,
-  } as unknown as Env);
+  } as unknown as ConfigEnv);
 }
 
 export interface AlgorithmFixture {

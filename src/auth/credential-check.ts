@@ -9,6 +9,7 @@
  * its answer passes the same rules.
  */
 import { GatewayError } from "../errors/gateway-error";
+import type { Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
 import type { RequestContext } from "../gateway/request-context";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { isIdentifier, isRole, isScopeToken } from "../tokens/access-token-claims";
@@ -22,21 +23,6 @@ export interface CheckedSubject {
   readonly scope: readonly string[];
   readonly roles: readonly string[];
 }
-
-export interface Credentials {
-  readonly username: string;
-  readonly password: string;
-}
-
-/** What a credential check answers for a known user: scopes as a list or space-separated. */
-export interface SubjectAnswer {
-  readonly sub: string;
-  readonly scope?: string | readonly string[];
-  readonly roles?: readonly string[];
-}
-
-/** A credential check in code: the subject, or `undefined` for unknown user or wrong password. */
-export type CredentialCheck = (credentials: Credentials) => Promise<SubjectAnswer | undefined>;
 
 /** A list from a space-separated string or an array, every item passing `valid`. */
 function names(value: unknown, valid: (item: unknown) => boolean): string[] | undefined {

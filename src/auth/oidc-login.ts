@@ -8,12 +8,10 @@ import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { authorizationRequest } from "../oidc/authorization-request";
+import { OIDC_CALLBACK_PATH } from "../oidc/endpoints";
 import { providerFor } from "../oidc/provider";
 import { safeReturnTo } from "../oidc/return-to";
 import { storeTransaction } from "./oidc-transaction";
-
-export const OIDC_LOGIN_PATH = "/auth/oidc/login";
-export const OIDC_CALLBACK_PATH = "/auth/oidc/callback";
 
 /** The OIDC settings, or a 404 when login through a provider is not configured. */
 export function oidcConfigOf(context: RequestContext): OidcConfig {

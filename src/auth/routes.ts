@@ -3,6 +3,7 @@
  * `mountAuthEndpoints` (portcullis/hono) mount, so the two serve the same contract.
  */
 import type { RequestContext } from "../gateway/request-context";
+import { OIDC_CALLBACK_PATH, OIDC_LOGIN_PATH } from "../oidc/endpoints";
 import { handleLogin } from "./login";
 import { handleLogout } from "./logout";
 import { handleBackchannelLogout } from "./oidc-backchannel-logout";
@@ -48,8 +49,8 @@ export function allowedMethods(path: string): string {
 
 /** Endpoints a browser navigates to (GET; login through an OpenID Connect provider). */
 export const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, AuthHandler]> = [
-  ["/auth/oidc/login", handleOidcLogin],
-  ["/auth/oidc/callback", handleOidcCallback],
+  [OIDC_LOGIN_PATH, handleOidcLogin],
+  [OIDC_CALLBACK_PATH, handleOidcCallback],
 ];
 
 /**

@@ -15,7 +15,7 @@ import { assertTrustedOrigin } from "../http/origin-check";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
-import type { SessionEntry } from "../sessions/subject-index";
+import type { SessionEntry } from "../sessions/subject-session-entry";
 import { readAccessToken } from "../tokens/read-credentials";
 import { verifyAccessTokenCached } from "../tokens/verification-cache";
 

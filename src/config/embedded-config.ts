@@ -5,7 +5,7 @@
  * the rest when the first request brings the env.
  */
 import type { GatewayConfig } from "./config";
-import { type Env, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
+import { type ConfigEnv, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
 import { ConfigError, parseConfig, rememberedConfig } from "./parse-config";
 
 const SECRETS: ReadonlySet<SettingName> = new Set(SECRET_NAMES);
@@ -32,7 +32,7 @@ export function checkCodeSettings(settings: unknown): PortcullisSettings {
   }
   const given = Object.freeze({ ...(settings as PortcullisSettings) });
   try {
-    parseConfig({ ...STAND_INS, ...given } as Env, { requireUpstream: false });
+    parseConfig({ ...STAND_INS, ...given } as ConfigEnv, { requireUpstream: false });
   } catch (error) {
     if (error instanceof ConfigError && error.setting in given) throw error;
     if (!(error instanceof ConfigError)) throw error;
@@ -43,7 +43,7 @@ export function checkCodeSettings(settings: unknown): PortcullisSettings {
 /** The config for one env object and one set of code settings, parsed once. */
 export function embeddedConfigFor(
   settings: PortcullisSettings,
-  env: Env,
+  env: ConfigEnv,
   cache: WeakMap<object, GatewayConfig | ConfigError>,
 ): GatewayConfig {
   return rememberedConfig(cache, env, () => parseConfig({ ...env, ...settings }, { requireUpstream: false }));

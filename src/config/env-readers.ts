@@ -4,7 +4,7 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { GatewayMode } from "./config";
-import type { Env } from "./env";
+import type { ConfigEnv } from "./env";
 
 /** A setting is missing or wrong. `setting` names it; the message never holds a secret. */
 export class ConfigError extends GatewayError {
@@ -18,7 +18,7 @@ export class ConfigError extends GatewayError {
 
 const MIN_SECRET_LENGTH = 32;
 
-export function text(env: Env, name: keyof Env): string | undefined {
+export function text(env: ConfigEnv, name: keyof ConfigEnv): string | undefined {
   const value = env[name];
   if (value === undefined || value === null) return undefined;
   // A TOML number or boolean (ACCESS_COOKIE = true), or one given in code, means its text.
@@ -28,7 +28,7 @@ export function text(env: Env, name: keyof Env): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
-export function integer(env: Env, name: keyof Env, fallback: number, min: number, max: number): number {
+export function integer(env: ConfigEnv, name: keyof ConfigEnv, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = typeof raw === "number" ? raw : Number(String(raw).trim());
@@ -38,7 +38,7 @@ export function integer(env: Env, name: keyof Env, fallback: number, min: number
   return value;
 }
 
-export function json(env: Env, name: keyof Env): unknown {
+export function json(env: ConfigEnv, name: keyof ConfigEnv): unknown {
   const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   if (typeof raw !== "string") return raw;
@@ -49,7 +49,12 @@ export function json(env: Env, name: keyof Env): unknown {
   }
 }
 
-export function secret(env: Env, name: keyof Env, forbiddenDevValue?: string, mode?: GatewayMode): string | undefined {
+export function secret(
+  env: ConfigEnv,
+  name: keyof ConfigEnv,
+  forbiddenDevValue?: string,
+  mode?: GatewayMode,
+): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
   if (value.length < MIN_SECRET_LENGTH) {
@@ -77,7 +82,7 @@ export function absoluteUrl(name: string, value: string): URL {
   return url;
 }
 
-export function parseBoolean(env: Env, name: keyof Env, fallback: boolean): boolean {
+export function parseBoolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: boolean): boolean {
   const value = text(env, name);
   if (value === undefined) return fallback;
   if (value === "true") return true;

@@ -1,44 +1,13 @@
 /**
- * What Portcullis reads from a Worker's env: the bindings it needs and the settings (vars
- * and secrets) documented in docs/configuration.md. Only src/config/ reads the settings;
- * everything else gets the parsed config.
- *
- * This is the contract any Worker that runs Portcullis meets, the standalone one or your
- * own Hono app. The standalone Worker's own `Env` is not kept by hand: `npm run types`
- * generates it from wrangler.toml (worker-configuration.d.ts) and config/standalone-env.ts checks that
- * it meets this contract, so wrangler.toml and the code cannot drift apart.
+ * The settings Portcullis reads from a Worker's env (vars and secrets, documented in
+ * docs/configuration.md). Only src/config/ reads them; everything else gets the parsed
+ * config. The bindings, and the whole env a Worker running Portcullis must have, are in
+ * gateway/env.ts.
  */
-import type { RevocationLedger } from "../revocation/revocation-ledger";
-import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
-import type { SessionObject } from "../sessions/session-object";
-import type { SubjectSessions } from "../sessions/subject-sessions";
 
 /** The part of a Workers rate-limiting binding Portcullis uses. */
 export interface RateLimitBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>;
-}
-
-/** The bindings Portcullis uses; declare them in your wrangler.toml. */
-export interface PortcullisBindings {
-  /** Workers KV namespace for the revocation list. */
-  REVOKED: KVNamespace;
-  /** Durable Object namespace of the `SessionObject` class. */
-  SESSIONS: DurableObjectNamespace<SessionObject>;
-  /** The revocation ledger (docs/storage.md): records revocations, publishes the snapshot. */
-  REVOCATIONS: DurableObjectNamespace<RevocationLedger>;
-  /** Optional: IdP session id / subject → our sessions, and spent logout-token ids (OIDC). */
-  IDP_LOGOUT_INDEX?: DurableObjectNamespace<IdpLogoutIndex>;
-  /** Optional: per subject, the index of their live sessions (GET /auth/sessions, MAX_SESSIONS_PER_USER). */
-  SUBJECT_SESSIONS?: DurableObjectNamespace<SubjectSessions>;
-  /** Optional: a Workers Analytics Engine dataset for the gateway's counters (docs/operations.md). */
-  METRICS?: AnalyticsEngineDataset;
-  /** Optional: the upstream as a service binding (standalone gateway). */
-  UPSTREAM?: Fetcher;
-  /** Optional rate limits; without them the endpoint is not limited. */
-  LOGIN_IP_LIMIT?: RateLimitBinding;
-  LOGIN_ACCOUNT_LIMIT?: RateLimitBinding;
-  REFRESH_IP_LIMIT?: RateLimitBinding;
-  REFRESH_SESSION_LIMIT?: RateLimitBinding;
 }
 
 /** The settings that are secrets (`wrangler secret put`, `.dev.vars` locally), never vars or code. */
@@ -104,4 +73,14 @@ export type SettingName = (typeof SETTING_NAMES)[number];
  */
 export type PortcullisSettings = { readonly [Name in SettingName]?: unknown };
 
-export type Env = PortcullisBindings & PortcullisSettings;
+/**
+ * What src/config/ reads from an env: the settings, and whether two optional bindings are
+ * there. The bindings' own types (Durable Object classes of sessions/ and revocation/)
+ * are gateway/env.ts's business: config sits below those layers and does not import them.
+ */
+export type ConfigEnv = PortcullisSettings & {
+  /** The upstream as a service binding: the upstream is then reached through it. */
+  readonly UPSTREAM?: unknown;
+  /** Required by OIDC (back-channel logout). */
+  readonly IDP_LOGOUT_INDEX?: unknown;
+};

@@ -8,7 +8,7 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { parseRouteRules } from "../policy/route-policy";
 import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
 import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN, DEV_SIGNING_KEY } from "./dev-keys";
-import type { Env } from "./env";
+import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 import { parseOidcConfig } from "./parse-oidc-config";
 
@@ -16,7 +16,7 @@ export { ConfigError };
 
 const SIGNING_ALGORITHMS = new Set(["EdDSA", "ES256", "RS256"]);
 
-function parseMode(env: Env): GatewayMode {
+function parseMode(env: ConfigEnv): GatewayMode {
   const value = text(env, "PORTCULLIS_ENV") ?? "production";
   if (value !== "production" && value !== "development") {
     throw new ConfigError("PORTCULLIS_ENV", 'must be "production" or "development"');
@@ -24,7 +24,7 @@ function parseMode(env: Env): GatewayMode {
   return value;
 }
 
-function parseUpstream(env: Env, required: boolean): UpstreamTarget {
+function parseUpstream(env: ConfigEnv, required: boolean): UpstreamTarget {
   const url = text(env, "UPSTREAM_URL");
   if (url !== undefined) {
     const parsed = absoluteUrl("UPSTREAM_URL", url);
@@ -35,7 +35,7 @@ function parseUpstream(env: Env, required: boolean): UpstreamTarget {
   throw new ConfigError("UPSTREAM_URL", "is required (or bind the upstream as the UPSTREAM service)");
 }
 
-function parseSigningKeys(env: Env, mode: GatewayMode): JWK[] {
+function parseSigningKeys(env: ConfigEnv, mode: GatewayMode): JWK[] {
   const raw = json(env, "SIGNING_KEYS");
   if (raw === undefined) return mode === "development" ? [{ ...DEV_SIGNING_KEY }] : [];
   const keys = Array.isArray(raw) ? raw : (raw as { keys?: unknown })?.keys;
@@ -61,7 +61,7 @@ function parseSigningKeys(env: Env, mode: GatewayMode): JWK[] {
   });
 }
 
-function parseVerifyJwks(env: Env): JSONWebKeySet | undefined {
+function parseVerifyJwks(env: ConfigEnv): JSONWebKeySet | undefined {
   const raw = json(env, "VERIFY_JWKS");
   if (raw === undefined) return undefined;
   const keys = (raw as { keys?: unknown }).keys;
@@ -76,7 +76,7 @@ function parseVerifyJwks(env: Env): JSONWebKeySet | undefined {
   return raw as JSONWebKeySet;
 }
 
-function parseSameSite(env: Env): SameSite {
+function parseSameSite(env: ConfigEnv): SameSite {
   const value = text(env, "COOKIE_SAMESITE") ?? "Strict";
   const normalized = value.charAt(0).toUpperCase() + value.slice(1).toLowerCase();
   if (normalized !== "Strict" && normalized !== "Lax" && normalized !== "None") {
@@ -85,14 +85,14 @@ function parseSameSite(env: Env): SameSite {
   return normalized;
 }
 
-function parseRotationRecord(env: Env): GatewayConfig["rotationRecord"] {
+function parseRotationRecord(env: ConfigEnv): GatewayConfig["rotationRecord"] {
   const value = (text(env, "ROTATION_RECORD") ?? "ledger").toLowerCase();
   if (value !== "ledger" && value !== "session")
     throw new ConfigError("ROTATION_RECORD", 'must be "ledger" or "session"');
   return value;
 }
 
-function parseAllowedOrigins(env: Env): string[] {
+function parseAllowedOrigins(env: ConfigEnv): string[] {
   const raw = json(env, "ALLOWED_ORIGINS");
   if (raw === undefined) return [];
   if (!Array.isArray(raw))
@@ -119,7 +119,7 @@ export interface ParseOptions {
 }
 
 /** Parse and validate every setting. Throws ConfigError naming the first bad one. */
-export function parseConfig(env: Env, options: ParseOptions = {}): GatewayConfig {
+export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): GatewayConfig {
   const mode = parseMode(env);
   const development = mode === "development";
 
@@ -221,6 +221,6 @@ export function rememberedConfig(
 }
 
 /** `parseConfig`, remembered per env object so a request never re-parses. */
-export function configFor(env: Env): GatewayConfig {
+export function configFor(env: ConfigEnv): GatewayConfig {
   return rememberedConfig(parsed, env, () => parseConfig(env));
 }

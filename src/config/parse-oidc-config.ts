@@ -6,14 +6,14 @@
 import type { JWK } from "jose";
 import type { GatewayMode, OidcConfig } from "./config";
 import { DEV_OIDC_CLIENT_SECRET, DEV_OIDC_SEALING_SECRET } from "./dev-keys";
-import type { Env } from "./env";
+import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 
 const DEFAULT_SCOPES = "openid profile email offline_access";
 const CLAIM_NAME = /^[A-Za-z0-9_:./-]{1,128}$/;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
-function claimName(env: Env, name: keyof Env): string | undefined {
+function claimName(env: ConfigEnv, name: keyof ConfigEnv): string | undefined {
   const value = text(env, name);
   if (value !== undefined && !CLAIM_NAME.test(value)) throw new ConfigError(String(name), "must be a claim name");
   return value;
@@ -34,7 +34,7 @@ const RESERVED_PARAMS = new Set([
   "request_uri",
 ]);
 
-function authorizationParams(env: Env): Record<string, string> {
+function authorizationParams(env: ConfigEnv): Record<string, string> {
   const value = text(env, "OIDC_AUTHORIZATION_PARAMS");
   if (value === undefined) return Object.freeze({});
   const params: Record<string, string> = {};
@@ -53,7 +53,7 @@ function authorizationParams(env: Env): Record<string, string> {
 const CLIENT_KEY_ALGORITHMS = new Set(["RS256", "PS256", "ES256", "EdDSA"]);
 
 /** OIDC_CLIENT_PRIVATE_KEY: a private JWK for private_key_jwt client authentication. */
-function privateKey(env: Env): Readonly<JWK> | undefined {
+function privateKey(env: ConfigEnv): Readonly<JWK> | undefined {
   const raw = json(env, "OIDC_CLIENT_PRIVATE_KEY");
   if (raw === undefined) return undefined;
   const jwk = raw as JWK;
@@ -67,7 +67,7 @@ function privateKey(env: Env): Readonly<JWK> | undefined {
   return Object.freeze({ ...jwk });
 }
 
-function optionalUrl(env: Env, name: keyof Env, mode: GatewayMode): string | undefined {
+function optionalUrl(env: ConfigEnv, name: keyof ConfigEnv, mode: GatewayMode): string | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
   const url = absoluteUrl(String(name), value);
@@ -76,7 +76,7 @@ function optionalUrl(env: Env, name: keyof Env, mode: GatewayMode): string | und
 }
 
 /** Parse the OIDC settings; undefined when OIDC_ISSUER is not set (IdP login off). */
-export function parseOidcConfig(env: Env, mode: GatewayMode): OidcConfig | undefined {
+export function parseOidcConfig(env: ConfigEnv, mode: GatewayMode): OidcConfig | undefined {
   const issuerText = text(env, "OIDC_ISSUER");
   if (issuerText === undefined) return undefined;
   let issuer: URL;

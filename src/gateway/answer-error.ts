@@ -5,16 +5,17 @@
  * and the portcullis/hono middleware and endpoints.
  *
  * With OpenID Connect login configured, a browser navigating without a valid token is
- * sent to the login instead (auth/oidc-navigation.ts), and a failed navigation under
+ * sent to the login instead (login-redirect.ts), and a failed navigation under
  * /auth/oidc/ gets an HTML error page.
  */
-import { isNavigation, loginRedirectFor } from "../auth/oidc-navigation";
+
 import { ConfigError } from "../config/parse-config";
 import { errorPage } from "../errors/error-page";
 import { GatewayError } from "../errors/gateway-error";
 import { problemResponse, statusOf } from "../errors/problem";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
+import { isNavigation, loginRedirectFor } from "./login-redirect";
 import type { RequestContext } from "./request-context";
 
 /** A 5xx answer, by cause; a failed or slow upstream is also counted as an upstream error. */

@@ -11,9 +11,9 @@
  * middleware can both call it.
  */
 import { assertServable } from "../config/development-guard";
-import type { Env } from "../config/env";
 import { discardUnreadBody } from "../http/read-body";
 import { answerError } from "./answer-error";
+import type { Env } from "./env";
 import { type RequestContext, type RequestContextOptions, requestContext } from "./request-context";
 
 export type ContextHandler = (context: RequestContext, request: Request) => Promise<Response>;

@@ -3,9 +3,8 @@
  * keys, stores, clock, the request's URL (parsed once, here) and its id. Handlers
  * receive this, never the raw env.
  */
-import type { CredentialCheck } from "../auth/credential-check";
+
 import type { GatewayConfig } from "../config/config";
-import type { Env } from "../config/env";
 import { configFor } from "../config/parse-config";
 import { type Metrics, metricsFor } from "../metrics/metrics";
 import type { Upstream } from "../proxy/forward";
@@ -14,6 +13,8 @@ import { RevocationStore, type Revocations } from "../revocation/revocation-stor
 import { Sessions } from "../sessions/sessions";
 import { type KeyRing, keyRingFor } from "../tokens/key-ring";
 import type { VerifyOptions } from "../tokens/verify-access-token";
+import type { CredentialCheck } from "./credential-check-contract";
+import type { Env } from "./env";
 
 export interface RequestContext {
   readonly config: GatewayConfig;

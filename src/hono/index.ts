@@ -13,9 +13,11 @@
  * app.get("/api/admin", requireScopes("admin"), (c) => c.text("hello"));
  * export default app;
  */
-export type { Credentials, SubjectAnswer } from "../auth/credential-check";
-export type { PortcullisBindings, PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
+
+export type { PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
 export { ConfigError } from "../config/parse-config";
+export type { Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
+export type { PortcullisBindings } from "../gateway/env";
 export { RevocationLedger } from "../revocation/revocation-ledger";
 export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";

@@ -4,12 +4,13 @@
  * not a failure on some later request.
  */
 import type { Context, Env as HonoEnv } from "hono";
-import type { CredentialCheck, Credentials, SubjectAnswer } from "../auth/credential-check";
 import type { GatewayConfig } from "../config/config";
 import { assertServable } from "../config/development-guard";
 import { checkCodeSettings, embeddedConfigFor } from "../config/embedded-config";
-import type { Env, PortcullisSettings } from "../config/env";
+import type { PortcullisSettings } from "../config/env";
 import { ConfigError } from "../config/parse-config";
+import type { CredentialCheck, Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
+import type { Env } from "../gateway/env";
 import { createRequestContext, type RequestContext } from "../gateway/request-context";
 
 export interface PortcullisOptions<E extends HonoEnv = HonoEnv> {

@@ -16,15 +16,23 @@
  */
 import type { RateLimitBinding } from "../config/env";
 import { GatewayError } from "../errors/gateway-error";
-import type { RequestContext } from "../gateway/request-context";
 import { log } from "../log/logger";
+import type { Metrics } from "../metrics/metrics";
 
 /** The period of the limits in wrangler.toml (the binding does not report it). */
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
 
 export type LimitName = "LOGIN_IP_LIMIT" | "LOGIN_ACCOUNT_LIMIT" | "REFRESH_IP_LIMIT" | "REFRESH_SESSION_LIMIT";
 
-export async function enforceRateLimit(context: RequestContext, name: LimitName, key: string): Promise<void> {
+/** What a limit needs of the request (the gateway's request context has it all). */
+export interface LimitedRequest {
+  readonly env: { readonly [Name in LimitName]?: RateLimitBinding };
+  readonly requestId: string;
+  readonly clientIp: string | undefined;
+  readonly metrics: Metrics;
+}
+
+export async function enforceRateLimit(context: LimitedRequest, name: LimitName, key: string): Promise<void> {
   const binding: RateLimitBinding | undefined = context.env[name];
   if (binding === undefined) return;
   let success: boolean;
@@ -46,6 +54,6 @@ export async function enforceRateLimit(context: RequestContext, name: LimitName,
 }
 
 /** The key a per-IP limit counts under. */
-export function ipKey(context: RequestContext): string {
+export function ipKey(context: Pick<LimitedRequest, "clientIp">): string {
   return `ip:${context.clientIp ?? "unknown"}`;
 }

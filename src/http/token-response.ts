@@ -4,8 +4,19 @@
  * and the headers a transparent refresh adds to a proxied answer.
  */
 import type { GatewayConfig } from "../config/config";
-import type { GrantedTokens } from "../sessions/sessions";
 import { accessCookie, clearedCookies, refreshCookie } from "./cookies";
+
+/**
+ * What these answers hand out: the part of a session's grant (sessions/ `GrantedTokens`)
+ * they read. Declared here, so this lower layer imports neither sessions/ nor tokens/.
+ */
+export interface HandedTokens {
+  readonly accessToken: { readonly token: string; readonly expiresIn: number };
+  readonly refreshToken: string;
+  /** Seconds the refresh cookie should live. */
+  readonly refreshMaxAge: number;
+  readonly session: { readonly scope: readonly string[] };
+}
 
 export interface TokenResponseOptions {
   /** Put the refresh token in the body instead of the cookie (non-browser clients). */
@@ -13,7 +24,7 @@ export interface TokenResponseOptions {
   readonly setAccessCookie: boolean;
 }
 
-export function sessionCookies(config: GatewayConfig, granted: GrantedTokens, setAccessCookie: boolean): string[] {
+export function sessionCookies(config: GatewayConfig, granted: HandedTokens, setAccessCookie: boolean): string[] {
   const settings = { sameSite: config.cookieSameSite };
   const cookies = [refreshCookie(granted.refreshToken, granted.refreshMaxAge, settings)];
   // The access cookie outlives the token inside it on purpose: an expired token plus
@@ -22,7 +33,7 @@ export function sessionCookies(config: GatewayConfig, granted: GrantedTokens, se
   return cookies;
 }
 
-export function tokenResponse(config: GatewayConfig, granted: GrantedTokens, options: TokenResponseOptions): Response {
+export function tokenResponse(config: GatewayConfig, granted: HandedTokens, options: TokenResponseOptions): Response {
   const body: Record<string, unknown> = {
     access_token: granted.accessToken.token,
     token_type: "Bearer",
@@ -40,7 +51,7 @@ export function tokenResponse(config: GatewayConfig, granted: GrantedTokens, opt
 export function applyRefresh(
   headers: Headers,
   config: GatewayConfig,
-  granted: GrantedTokens,
+  granted: HandedTokens,
   setAccessCookie: boolean,
 ): void {
   for (const cookie of sessionCookies(config, granted, setAccessCookie)) headers.append("set-cookie", cookie);

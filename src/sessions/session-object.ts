@@ -16,7 +16,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { OidcConfig } from "../config/config";
-import type { Env } from "../config/env";
+import type { ConfigEnv } from "../config/env";
 import { configFor } from "../config/parse-config";
 import { log } from "../log/logger";
 import { freshIdpTokens, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
@@ -32,6 +32,7 @@ import {
   view,
 } from "./session-record";
 import { leaveSubjectIndex, subjectIndex } from "./subject-index";
+import type { SubjectSessions } from "./subject-sessions";
 import { openSuccessor, sealSuccessor } from "./successor-seal";
 
 const RECORD_KEY = "session";
@@ -41,6 +42,9 @@ const RECORD_KEY = "session";
  * (racing tabs, a busy client) costs the index nothing.
  */
 const LAST_USED_PRECISION_MS = 60_000;
+/** What this object reads from its env besides the settings: the subject index. */
+type ObjectEnv = ConfigEnv & { readonly SUBJECT_SESSIONS?: DurableObjectNamespace<SubjectSessions> };
+
 /** How many replaced hashes are kept to recognise reuse of an older token. */
 const RETIRED_HASHES_KEPT = 16;
 
@@ -71,7 +75,7 @@ export class SessionObject extends DurableObject {
   }
 
   #oidc(): OidcConfig {
-    const oidc = configFor(this.env as Env).oidc;
+    const oidc = configFor(this.env as ConfigEnv).oidc;
     if (oidc === undefined) throw new Error("an OIDC session needs the OIDC_* settings");
     return oidc;
   }
@@ -239,7 +243,7 @@ export class SessionObject extends DurableObject {
         await this.#leaveIndex(record);
       }
       // Ending a session never depends on the OIDC settings still being there.
-      const oidc = wasLive && record.idp ? configFor(this.env as Env).oidc : undefined;
+      const oidc = wasLive && record.idp ? configFor(this.env as ConfigEnv).oidc : undefined;
       const idpTokens = oidc && record.idp ? await openIdpTokens(oidc, record.sid, record.idp) : undefined;
       return {
         revoked: true,
@@ -269,12 +273,12 @@ export class SessionObject extends DurableObject {
 
   /** The subject's index (SUBJECT_SESSIONS) no longer lists an ended session. */
   #leaveIndex(record: SessionRecord): Promise<void> {
-    return leaveSubjectIndex((this.env as Env).SUBJECT_SESSIONS, record.sub, record.sid);
+    return leaveSubjectIndex((this.env as ObjectEnv).SUBJECT_SESSIONS, record.sub, record.sid);
   }
 
   /** Last-used in the subject's index, after the answer: a rotation never waits for it. */
   #touchIndex(record: SessionRecord): void {
-    const namespace = (this.env as Env).SUBJECT_SESSIONS;
+    const namespace = (this.env as ObjectEnv).SUBJECT_SESSIONS;
     if (namespace === undefined) return;
     const touched = subjectIndex(namespace, record.sub)
       .touch({ sid: record.sid, now: record.lastUsedAt })

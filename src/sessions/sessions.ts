@@ -33,7 +33,7 @@ import { revokeSessionTokens } from "./revoke-session-tokens";
 import { callSession } from "./session-call";
 import type { SessionObject } from "./session-object";
 import type { RevokeResult, RotateResult, SessionView } from "./session-record";
-import type { SessionEntry } from "./subject-index";
+import type { SessionEntry } from "./subject-session-entry";
 import { SubjectSessionList } from "./subject-session-list";
 import type { SubjectSessions } from "./subject-sessions";
 

@@ -1,31 +1,11 @@
 /**
- * The Worker's side of the per-subject session index (subject-sessions.ts): what an entry
- * holds and how to reach a subject's object. Apart from the Durable Object class, so the
- * Worker side (sessions.ts) does not load the class's module ("cloudflare:workers").
+ * The Worker's side of the per-subject session index (subject-sessions.ts): how to reach a
+ * subject's object (what an entry holds is subject-session-entry.ts). Apart from the
+ * Durable Object class, so the Worker side (sessions.ts) does not load the class's module
+ * ("cloudflare:workers").
  */
 import { log } from "../log/logger";
 import type { SubjectSessions } from "./subject-sessions";
-
-export type LoginMethod = "password" | "oidc";
-
-export interface SessionEntry {
-  readonly sid: string;
-  /** Milliseconds since the epoch. */
-  readonly createdAt: number;
-  readonly lastUsedAt: number;
-  readonly expiresAt: number;
-  readonly idleTimeoutMs: number;
-  readonly method: LoginMethod;
-  /** "Firefox on Linux"; "Unknown device" when the User-Agent says nothing useful. */
-  readonly device: string;
-  /** ISO 3166 alpha-2 country, when the platform provides it. */
-  readonly country?: string;
-}
-
-/** When an entry stops mattering: its absolute expiry or its idle timeout, whichever is first. */
-export function endOf(entry: SessionEntry): number {
-  return Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs);
-}
 
 /** The index object of a subject. */
 export function subjectIndex(

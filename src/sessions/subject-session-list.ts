@@ -5,7 +5,8 @@
  */
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
-import { type SessionEntry, subjectIndex } from "./subject-index";
+import { subjectIndex } from "./subject-index";
+import type { SessionEntry } from "./subject-session-entry";
 import type { SubjectSessions } from "./subject-sessions";
 
 export interface SubjectSessionListOptions {

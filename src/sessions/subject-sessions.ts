@@ -13,7 +13,7 @@
  * expiry, so an index of a user who never comes back empties itself.
  */
 import { DurableObject } from "cloudflare:workers";
-import { endOf, type SessionEntry } from "./subject-index";
+import { endOf, type SessionEntry } from "./subject-session-entry";
 
 const PREFIX = "s:";
 

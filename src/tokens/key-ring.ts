@@ -12,15 +12,7 @@ import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from "j
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";
-
-export type KeySource = "signing-key" | "verify-jwks" | "remote-jwks" | "access-secret";
-
-export interface VerificationKey {
-  readonly key: CryptoKey | Uint8Array;
-  readonly alg: string;
-  readonly kid: string | undefined;
-  readonly source: KeySource;
-}
+import type { VerificationKey } from "./verification-key";
 
 export interface SigningKey {
   readonly key: CryptoKey | Uint8Array;

@@ -10,7 +10,7 @@
 import { type CryptoKey, importJWK, type JWK } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import type { VerificationKey } from "./key-ring";
+import type { VerificationKey } from "./verification-key";
 
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_JWKS_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/config/env";
+import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
 
 const base = {
@@ -8,11 +8,11 @@ const base = {
   TOKEN_ISSUER: "https://auth.example.com",
   TOKEN_AUDIENCE: "example-api",
   ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
-} as unknown as Env;
+} as unknown as ConfigEnv;
 
-function settingOf(env: Partial<Record<keyof Env, unknown>>): string | undefined {
+function settingOf(env: Partial<Record<keyof ConfigEnv, unknown>>): string | undefined {
   try {
-    parseConfig({ ...base, ...env } as Env);
+    parseConfig({ ...base, ...env } as ConfigEnv);
     return undefined;
   } catch (error) {
     if (error instanceof ConfigError) return error.setting;
@@ -38,7 +38,7 @@ describe("parseConfig", () => {
   });
 
   it("fills development defaults only in development", () => {
-    const config = parseConfig({ PORTCULLIS_ENV: "development", UPSTREAM_URL: "http://127.0.0.1:1" } as Env);
+    const config = parseConfig({ PORTCULLIS_ENV: "development", UPSTREAM_URL: "http://127.0.0.1:1" } as ConfigEnv);
     expect(config.signingKeys[0]?.kid).toBe("portcullis-dev-key-do-not-deploy");
     expect(settingOf({ TOKEN_ISSUER: undefined })).toBe("TOKEN_ISSUER");
   });
@@ -66,7 +66,7 @@ describe("parseConfig", () => {
 
   it("never puts a secret's value in the error", () => {
     try {
-      parseConfig({ ...base, CREDENTIAL_CHECK_SECRET: "sekrit-but-short" } as Env);
+      parseConfig({ ...base, CREDENTIAL_CHECK_SECRET: "sekrit-but-short" } as ConfigEnv);
       expect.unreachable();
     } catch (error) {
       expect(String((error as Error).message)).not.toContain("sekrit");
@@ -74,7 +74,7 @@ describe("parseConfig", () => {
   });
 
   it("reads TOML numbers and booleans as their text, and refuses a list where text belongs", () => {
-    expect(parseConfig({ ...base, ACCESS_COOKIE: true, ACCESS_TOKEN_TTL: 60 } as unknown as Env)).toMatchObject({
+    expect(parseConfig({ ...base, ACCESS_COOKIE: true, ACCESS_TOKEN_TTL: 60 } as unknown as ConfigEnv)).toMatchObject({
       accessCookie: true,
       accessTokenTtl: 60,
     });
@@ -83,13 +83,13 @@ describe("parseConfig", () => {
 
   it("needs an upstream only where it forwards", () => {
     expect(settingOf({ UPSTREAM_URL: undefined })).toBe("UPSTREAM_URL");
-    const embedded = parseConfig({ ...base, UPSTREAM_URL: undefined } as Env, { requireUpstream: false });
+    const embedded = parseConfig({ ...base, UPSTREAM_URL: undefined } as ConfigEnv, { requireUpstream: false });
     expect(embedded.upstream).toEqual({ kind: "none" });
   });
 
   it("accepts ROUTES as a structured value or JSON text", () => {
     const rules = [{ path: "/health", public: true }];
-    expect(parseConfig({ ...base, ROUTES: rules } as Env).routes).toHaveLength(1);
-    expect(parseConfig({ ...base, ROUTES: JSON.stringify(rules) } as Env).routes).toHaveLength(1);
+    expect(parseConfig({ ...base, ROUTES: rules } as ConfigEnv).routes).toHaveLength(1);
+    expect(parseConfig({ ...base, ROUTES: JSON.stringify(rules) } as ConfigEnv).routes).toHaveLength(1);
   });
 });

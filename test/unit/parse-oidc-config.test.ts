@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys";
-import type { Env } from "../../src/config/env";
+import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
 
 const SECRET = "a-client-secret-that-is-long-enough-0123";
@@ -15,11 +15,11 @@ const base = {
   OIDC_CLIENT_ID: "portcullis",
   OIDC_CLIENT_SECRET: SECRET,
   OIDC_SEALING_SECRET: "a-sealing-secret-that-is-long-enough-01",
-} as unknown as Env;
+} as unknown as ConfigEnv;
 
-function refusal(env: Partial<Record<keyof Env, unknown>>): { setting: string; message: string } | undefined {
+function refusal(env: Partial<Record<keyof ConfigEnv, unknown>>): { setting: string; message: string } | undefined {
   try {
-    parseConfig({ ...base, ...env } as Env);
+    parseConfig({ ...base, ...env } as ConfigEnv);
     return undefined;
   } catch (error) {
     if (error instanceof ConfigError) return { setting: error.setting, message: error.message };
@@ -29,7 +29,7 @@ function refusal(env: Partial<Record<keyof Env, unknown>>): { setting: string; m
 
 describe("OIDC settings", () => {
   it("are off without OIDC_ISSUER, and default sensibly with it", () => {
-    expect(parseConfig({ ...base, OIDC_ISSUER: undefined } as Env).oidc).toBeUndefined();
+    expect(parseConfig({ ...base, OIDC_ISSUER: undefined } as ConfigEnv).oidc).toBeUndefined();
     expect(parseConfig(base).oidc).toMatchObject({
       issuer: "https://idp.example.com/tenant",
       allowInsecureRequests: false,
@@ -40,13 +40,20 @@ describe("OIDC settings", () => {
       loginRedirect: true,
       authorizationParams: {},
     });
-    const google = parseConfig({ ...base, OIDC_AUTHORIZATION_PARAMS: "access_type=offline&prompt=consent" } as Env);
+    const google = parseConfig({
+      ...base,
+      OIDC_AUTHORIZATION_PARAMS: "access_type=offline&prompt=consent",
+    } as ConfigEnv);
     expect(google.oidc?.authorizationParams).toEqual({ access_type: "offline", prompt: "consent" });
   });
 
   it("refuse an http: issuer in production and allow it, loudly named, in development", () => {
     expect(refusal({ OIDC_ISSUER: "http://127.0.0.1:9000" })?.setting).toBe("OIDC_ISSUER");
-    const dev = parseConfig({ ...base, PORTCULLIS_ENV: "development", OIDC_ISSUER: "http://127.0.0.1:9000" } as Env);
+    const dev = parseConfig({
+      ...base,
+      PORTCULLIS_ENV: "development",
+      OIDC_ISSUER: "http://127.0.0.1:9000",
+    } as ConfigEnv);
     expect(dev.oidc?.allowInsecureRequests).toBe(true);
   });
 
@@ -82,7 +89,7 @@ describe("OIDC settings", () => {
         kid: "k",
         alg: "ES256",
       }),
-    } as Env);
+    } as ConfigEnv);
     expect(keyOnly.oidc?.clientSecret).toBeUndefined();
     expect(keyOnly.oidc?.clientPrivateKey?.kid).toBe("k");
     const secretRefusal = refusal({ OIDC_CLIENT_SECRET: DEV_OIDC_CLIENT_SECRET });

@@ -6,7 +6,7 @@
  * make a send throw synchronously.
  */
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/config/env";
+import type { ConfigEnv } from "../../src/config/env";
 import { parseConfig } from "../../src/config/parse-config";
 import { GatewayError } from "../../src/errors/gateway-error";
 import { sendUpstream, type Upstream } from "../../src/proxy/forward";
@@ -19,7 +19,7 @@ function upstreamWith(fetch: (url: string, init: RequestInit) => Promise<Respons
     TOKEN_AUDIENCE: "example-api",
     ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
     UPSTREAM: binding,
-  } as unknown as Env);
+  } as unknown as ConfigEnv);
   return { config, binding };
 }
 

@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/config/env";
+import type { ConfigEnv } from "../../src/config/env";
 import { parseConfig } from "../../src/config/parse-config";
 import { GatewayError } from "../../src/errors/gateway-error";
 import { KeyRing } from "../../src/tokens/key-ring";
@@ -13,7 +13,7 @@ const config = parseConfig({
   TOKEN_ISSUER: "https://auth.example.com",
   TOKEN_AUDIENCE: "example-api",
   ACCESS_SECRET: SECRET,
-} as unknown as Env);
+} as unknown as ConfigEnv);
 const NOW = 1_800_000_000_000;
 const options = (now: number) => ({
   issuer: config.issuer,
@@ -59,7 +59,7 @@ describe("verifyAccessTokenCached", () => {
       TOKEN_ISSUER: config.issuer,
       TOKEN_AUDIENCE: config.audience,
       ACCESS_SECRET: "a-different-secret-that-is-long-enough",
-    } as unknown as Env);
+    } as unknown as ConfigEnv);
     await expect(verifyAccessTokenCached(token, await KeyRing.create(other), options(NOW))).rejects.toBeInstanceOf(
       GatewayError,
     );

@@ -7,10 +7,10 @@
  * (`unauthenticated = "login"` or `"challenge"`).
  */
 import type { GatewayError } from "../errors/gateway-error";
-import type { RequestContext } from "../gateway/request-context";
 import { appendClearedCookies } from "../http/token-response";
+import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
 import { decideRoute } from "../policy/route-policy";
-import { OIDC_LOGIN_PATH } from "./oidc-login";
+import type { RequestContext } from "./request-context";
 
 const UNAUTHENTICATED = new Set(["token_missing", "token_expired", "token_invalid", "token_revoked"]);
 
