@@ -8,7 +8,7 @@
 import type { OidcConfig } from "../config/config";
 import { LOGIN_TRANSACTION_COOKIE_PREFIX, loginTransactionCookie, loginTransactionCookies } from "../http/cookies";
 import type { LoginTransaction } from "../oidc/authorization-request";
-import { seal, unseal } from "../oidc/sealing";
+import { seal, unsealWithAny } from "../oidc/sealing";
 
 export const TRANSACTION_TTL_SECONDS = 600;
 export const MAX_PENDING_LOGINS = 5;
@@ -27,7 +27,7 @@ export async function storeTransaction(
   transaction: LoginTransaction,
 ): Promise<string[]> {
   const name = cookieName(transaction.state) as string;
-  const sealed = await seal(config.sealingSecret, "login-transaction", name, transaction);
+  const sealed = await seal(config.sealingSecrets.current, "login-transaction", name, transaction);
   // Browsers send older cookies first (RFC 6265 §5.4): keep the newest MAX - 1.
   const pending = loginTransactionCookies(cookieHeader).filter((cookie) => cookie.name !== name);
   const excess = pending.slice(0, Math.max(0, pending.length - (MAX_PENDING_LOGINS - 1)));
@@ -54,7 +54,7 @@ export async function openTransaction(
   if (name === undefined) return undefined;
   const cookie = loginTransactionCookies(cookieHeader).find((candidate) => candidate.name === name);
   if (cookie === undefined) return undefined;
-  const transaction = (await unseal(config.sealingSecret, "login-transaction", name, cookie.value)) as
+  const transaction = (await unsealWithAny(config.sealingSecrets, "login-transaction", name, cookie.value)) as
     | LoginTransaction
     | undefined;
   if (transaction === undefined || transaction.state !== state) return undefined;

@@ -64,6 +64,16 @@ export interface GatewayConfig {
   readonly oidc: OidcConfig | undefined;
 }
 
+/**
+ * The secrets that seal: new seals use `current`; a seal is opened with `current`, else
+ * with `previous`, so OIDC_SEALING_SECRET can be rotated without ending every session
+ * (docs/configuration.md, "Rotating the sealing secret").
+ */
+export interface SealingSecrets {
+  readonly current: string;
+  readonly previous: string | undefined;
+}
+
 /** The OpenID Connect provider Portcullis is a confidential client of (docs/configuration.md). */
 export interface OidcConfig {
   /** The issuer identifier; metadata is discovered from it. */
@@ -84,8 +94,8 @@ export interface OidcConfig {
   readonly rolesClaim: string | undefined;
   /** Prepended to the IdP's `sub`, so its subjects cannot collide with credential-check ones. */
   readonly subjectPrefix: string;
-  /** Seals the IdP's tokens at rest and the login transaction cookie. */
-  readonly sealingSecret: string;
+  /** Seal the IdP's tokens at rest and the login transaction cookie (see SealingSecrets). */
+  readonly sealingSecrets: SealingSecrets;
   /** Fixed redirect_uri; by default `<gateway origin>/auth/oidc/callback`. */
   readonly redirectUri: string | undefined;
   readonly postLogoutRedirectUri: string | undefined;

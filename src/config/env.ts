@@ -20,6 +20,7 @@ export const SECRET_NAMES = [
   "OIDC_CLIENT_SECRET",
   "OIDC_CLIENT_PRIVATE_KEY",
   "OIDC_SEALING_SECRET",
+  "OIDC_SEALING_SECRET_PREVIOUS",
 ] as const;
 
 /** Every setting, as a var in wrangler.toml or a secret; see docs/configuration.md. */

@@ -115,6 +115,13 @@ export function parseOidcConfig(env: ConfigEnv, mode: GatewayMode): OidcConfig |
     secret(env, "OIDC_SEALING_SECRET", DEV_OIDC_SEALING_SECRET, mode) ??
     (mode === "development" ? DEV_OIDC_SEALING_SECRET : undefined);
   if (sealingSecret === undefined) throw new ConfigError("OIDC_SEALING_SECRET", "is required with OIDC_ISSUER");
+  const previousSealingSecret = secret(env, "OIDC_SEALING_SECRET_PREVIOUS", DEV_OIDC_SEALING_SECRET, mode);
+  if (previousSealingSecret === sealingSecret) {
+    throw new ConfigError(
+      "OIDC_SEALING_SECRET_PREVIOUS",
+      "is the current OIDC_SEALING_SECRET; give the one it replaced",
+    );
+  }
 
   const scopes = (text(env, "OIDC_SCOPES") ?? DEFAULT_SCOPES).split(/\s+/);
   if (!scopes.includes("openid")) throw new ConfigError("OIDC_SCOPES", 'must include "openid"');
@@ -137,7 +144,7 @@ export function parseOidcConfig(env: ConfigEnv, mode: GatewayMode): OidcConfig |
     scopeClaim: claimName(env, "OIDC_SCOPE_CLAIM"),
     rolesClaim: claimName(env, "OIDC_ROLES_CLAIM"),
     subjectPrefix,
-    sealingSecret,
+    sealingSecrets: Object.freeze({ current: sealingSecret, previous: previousSealingSecret }),
     redirectUri: optionalUrl(env, "OIDC_REDIRECT_URI", mode),
     postLogoutRedirectUri: optionalUrl(env, "OIDC_POST_LOGOUT_REDIRECT_URI", mode),
     forwardIdpToken: parseBoolean(env, "OIDC_FORWARD_IDP_TOKEN", false),

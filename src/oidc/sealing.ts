@@ -4,9 +4,11 @@
  * OIDC_SEALING_SECRET and a purpose label, so one seal can never be opened as the other;
  * the additional data binds a seal to where it belongs (a cookie name, a session id).
  *
- * Format: `v1.<iv>.<ciphertext>`, base64url. Changing the secret makes old seals unreadable.
+ * Format: `v1.<iv>.<ciphertext>`, base64url. Changing the secret makes old seals unreadable,
+ * unless the old one is kept as OIDC_SEALING_SECRET_PREVIOUS (`unsealWithAny`).
  */
 import { base64url } from "jose";
+import type { SealingSecrets } from "../config/config";
 
 export type SealPurpose = "idp-tokens" | "login-transaction";
 
@@ -62,4 +64,16 @@ export async function unseal(
   } catch {
     return undefined;
   }
+}
+
+/** Open a seal with the current secret, else with the previous one (a rotation in progress). */
+export async function unsealWithAny(
+  secrets: SealingSecrets,
+  purpose: SealPurpose,
+  context: string,
+  sealed: string,
+): Promise<unknown | undefined> {
+  const opened = await unseal(secrets.current, purpose, context, sealed);
+  if (opened !== undefined || secrets.previous === undefined) return opened;
+  return unseal(secrets.previous, purpose, context, sealed);
 }

@@ -6,7 +6,7 @@
  */
 import type { OidcConfig } from "../config/config";
 import type { IdpTokens } from "../oidc/idp-tokens";
-import { seal, unseal } from "../oidc/sealing";
+import { seal, unsealWithAny } from "../oidc/sealing";
 import { refreshIdpTokens } from "../oidc/token-refresh";
 
 /** What the session record holds about the provider (see docs/storage.md). */
@@ -18,14 +18,14 @@ export interface IdpState {
 }
 
 export function sealIdpTokens(config: OidcConfig, sid: string, tokens: IdpTokens): Promise<IdpState> {
-  return seal(config.sealingSecret, "idp-tokens", sid, tokens).then((sealed) => ({
+  return seal(config.sealingSecrets.current, "idp-tokens", sid, tokens).then((sealed) => ({
     sealed,
     accessExpiresAt: tokens.accessExpiresAt,
   }));
 }
 
 export async function openIdpTokens(config: OidcConfig, sid: string, state: IdpState): Promise<IdpTokens | undefined> {
-  return (await unseal(config.sealingSecret, "idp-tokens", sid, state.sealed)) as IdpTokens | undefined;
+  return (await unsealWithAny(config.sealingSecrets, "idp-tokens", sid, state.sealed)) as IdpTokens | undefined;
 }
 
 export type FreshIdpTokens =

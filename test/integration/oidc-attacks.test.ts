@@ -114,6 +114,36 @@ describe("the callback refuses", () => {
   });
 });
 
+describe("rotating OIDC_SEALING_SECRET", () => {
+  it("completes a login whose transaction the previous secret sealed; the new secret seals new ones", async () => {
+    const NEW_SECRET = "the-sealing-secret-after-the-rotation-0123";
+    const rotated = await startOidcGateway({
+      vars: { OIDC_SEALING_SECRET: NEW_SECRET, OIDC_SEALING_SECRET_PREVIOUS: TEST_SEALING_SECRET },
+    });
+    try {
+      const started = await loginThroughIdp(rotated.gateway.url, { login: "rotating", stopAtCallback: true });
+      const cookie = await gatewayCookieHeader(started.jar, rotated.gateway.url);
+      const [name = "", value = ""] = (
+        cookie.split("; ").find((pair) => pair.startsWith("__Host-portcullis-oidc-")) ?? ""
+      ).split("=");
+      // Sealed with the new secret, not the previous one.
+      const transaction = await unseal(NEW_SECRET, "login-transaction", name, value);
+      expect(transaction).toBeDefined();
+      expect(await unseal(TEST_SEALING_SECRET, "login-transaction", name, value)).toBeUndefined();
+      // The same login as it was sealed before the rotation.
+      const before = await seal(TEST_SEALING_SECRET, "login-transaction", name, transaction);
+      const { pathname, search } = started.callbackUrl;
+      const response = await rotated.gateway.fetch(`${pathname}${search}`, {
+        headers: { cookie: cookie.replace(value, before) },
+      });
+      expect(response.status).toBe(303);
+      expect(setCookie(response, REFRESH_COOKIE)).toBeDefined();
+    } finally {
+      await rotated.close();
+    }
+  });
+});
+
 describe("the callback while the provider is down", () => {
   for (const mode of ["refused", "503"] as const) {
     it(`answers 503, not a 400 that blames the client (${mode}), and a new login works once it is back`, async () => {

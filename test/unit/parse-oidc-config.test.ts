@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
+import { seal, unsealWithAny } from "../../src/oidc/sealing";
 
 const SECRET = "a-client-secret-that-is-long-enough-0123";
 const base = {
@@ -28,6 +29,32 @@ function refusal(env: Partial<Record<keyof ConfigEnv, unknown>>): { setting: str
 }
 
 describe("OIDC settings", () => {
+  it("take a previous sealing secret, so the sealing secret can be rotated", async () => {
+    const old = "the-sealing-secret-being-replaced-0123456";
+    const rotating = parseConfig({ ...base, OIDC_SEALING_SECRET_PREVIOUS: old } as ConfigEnv).oidc;
+    expect(rotating?.sealingSecrets).toEqual({ current: "a-sealing-secret-that-is-long-enough-01", previous: old });
+    expect(parseConfig(base).oidc?.sealingSecrets.previous).toBeUndefined();
+    expect(refusal({ OIDC_SEALING_SECRET_PREVIOUS: "short" })?.setting).toBe("OIDC_SEALING_SECRET_PREVIOUS");
+    const same = refusal({ OIDC_SEALING_SECRET_PREVIOUS: "a-sealing-secret-that-is-long-enough-01" });
+    expect(same?.setting).toBe("OIDC_SEALING_SECRET_PREVIOUS");
+    expect(same?.message).not.toContain("long-enough");
+
+    // A seal of the old secret opens during the rotation, and not after it; new seals use the new one.
+    const sealedBefore = await seal(old, "idp-tokens", "sid-1", { token: "t" });
+    const secrets = rotating?.sealingSecrets ?? { current: "", previous: undefined };
+    expect(await unsealWithAny(secrets, "idp-tokens", "sid-1", sealedBefore)).toEqual({ token: "t" });
+    expect(
+      await unsealWithAny({ ...secrets, previous: undefined }, "idp-tokens", "sid-1", sealedBefore),
+    ).toBeUndefined();
+    expect(await unsealWithAny(secrets, "idp-tokens", "sid-2", sealedBefore)).toBeUndefined();
+    const sealedNow = await seal(secrets.current, "idp-tokens", "sid-1", { token: "u" });
+    expect(
+      await unsealWithAny({ current: secrets.current, previous: undefined }, "idp-tokens", "sid-1", sealedNow),
+    ).toEqual({
+      token: "u",
+    });
+  });
+
   it("are off without OIDC_ISSUER, and default sensibly with it", () => {
     expect(parseConfig({ ...base, OIDC_ISSUER: undefined } as ConfigEnv).oidc).toBeUndefined();
     expect(parseConfig(base).oidc).toMatchObject({
