@@ -18,7 +18,8 @@ import type { RevocationVerdict } from "../revocation/revocation-store";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, type PresentedToken, readAccessToken } from "../tokens/read-credentials";
-import { rememberedVerification, verifyAccessTokenCached } from "../tokens/verification-cache";
+import { rememberedVerification, verifyAndRemember } from "../tokens/verification-cache";
+import type { VerifyResult } from "../tokens/verify-access-token";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
 
 export interface Authenticated {
@@ -49,7 +50,7 @@ export function authenticate(context: RequestContext, request: Request): Authent
     context.config.clockToleranceSeconds,
   );
   if (remembered === undefined || remembered.status === "expired") {
-    return verifyThenAdmit(context, request, presented);
+    return verifyThenAdmit(context, request, presented, remembered);
   }
   return admit(context, remembered.claims, presented, undefined);
 }
@@ -58,8 +59,10 @@ async function verifyThenAdmit(
   context: RequestContext,
   request: Request,
   presented: PresentedToken,
+  /** What the verification cache already said: an expired token, or nothing. */
+  remembered: VerifyResult | undefined,
 ): Promise<Authenticated> {
-  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
+  const verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
   if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
   const refreshed = await refreshTransparently(context, request.headers, verified.claims);
   return admit(context, claimsOfIssued(refreshed), presented, refreshed);

@@ -50,11 +50,17 @@ export async function verifyAccessTokenCached(
   keys: KeyRing,
   options: VerifyOptions,
 ): Promise<VerifyResult> {
-  const remembered = rememberedVerification(token, keys, options.now, options.clockToleranceSeconds);
-  if (remembered !== undefined) return remembered;
-  const cache = cacheFor(keys);
+  return (
+    rememberedVerification(token, keys, options.now, options.clockToleranceSeconds) ??
+    verifyAndRemember(token, keys, options)
+  );
+}
+
+/** `verifyAccessToken`, remembering a valid token: for a caller that already looked it up. */
+export async function verifyAndRemember(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
   const result = await verifyAccessToken(token, keys, options);
   if (result.status === "valid") {
+    const cache = cacheFor(keys);
     if (cache.size >= MAX_VERIFIED_TOKENS) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
