@@ -10,14 +10,12 @@
  * consistent: a session ended here is gone from the list at the next read, anywhere.
  */
 import { GatewayError } from "../errors/gateway-error";
-import { type RequestContext, verifyOptionsFor } from "../gateway/request-context";
-import { assertTrustedOrigin } from "../http/origin-check";
+import { authenticate } from "../gateway/authenticate";
+import type { RequestContext } from "../gateway/request-context";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
 import type { SessionEntry } from "../sessions/subject-session-entry";
-import { readAccessToken } from "../tokens/read-credentials";
-import { verifyAccessTokenCached } from "../tokens/verification-cache";
 
 export const SESSIONS_PATH = "/auth/sessions";
 
@@ -26,18 +24,14 @@ interface Caller {
   readonly sid: string;
 }
 
-/** The caller's subject and session, from a valid, unrevoked access token of a session. */
+/**
+ * The caller's subject and session, from a valid, unrevoked access token of a session:
+ * steps 2–5 of the gateway (authenticate.ts), except that an expired token is refused
+ * rather than refreshed, since these answers hand no new token back.
+ */
 async function authenticateUser(context: RequestContext, request: Request): Promise<Caller> {
-  const presented = readAccessToken(context.incoming);
-  if (presented === undefined) throw new GatewayError("token_missing");
-  // The cookie rides along on cross-site requests, so a cookie caller must be same-site.
-  if (presented.source === "cookie") assertTrustedOrigin(context.config, request);
-  const verified = await verifyAccessTokenCached(presented.token, context.keys, verifyOptionsFor(context));
-  if (verified.status === "expired") throw new GatewayError("token_expired", { detail: "refresh first" });
-  const { claims } = verified;
+  const { claims } = await authenticate(context, request, { refresh: false });
   if (claims.sid === undefined) throw new GatewayError("token_invalid", { detail: "token has no session" });
-  const revokedBy = await context.revocations.revokedBecause(claims);
-  if (revokedBy !== undefined) throw new GatewayError("token_revoked", { detail: `revoked by ${revokedBy}` });
   return { sub: claims.sub, sid: claims.sid };
 }
 

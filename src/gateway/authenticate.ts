@@ -37,7 +37,22 @@ export interface Authenticated {
  * Synchronous when nothing needs waiting for, which is the common case: a token verified
  * before (the verification cache) and a fresh revocation snapshot. Then no promise is made.
  */
-export function authenticate(context: RequestContext, request: Request): Authenticated | Promise<Authenticated> {
+export interface AuthenticateOptions {
+  /**
+   * Refresh an expired token through the refresh cookie, as the proxied path does (its
+   * answer carries the new tokens). False: an expired token is refused ("refresh first"),
+   * for endpoints whose answers do not hand tokens back.
+   */
+  readonly refresh: boolean;
+}
+
+const REFRESHING: AuthenticateOptions = Object.freeze({ refresh: true });
+
+export function authenticate(
+  context: RequestContext,
+  request: Request,
+  options: AuthenticateOptions = REFRESHING,
+): Authenticated | Promise<Authenticated> {
   const presented = readAccessToken(context.incoming);
   if (presented === undefined) throw new GatewayError("token_missing");
   // A cookie rides along on cross-site requests; a header does not.
@@ -50,7 +65,7 @@ export function authenticate(context: RequestContext, request: Request): Authent
     context.config.clockToleranceSeconds,
   );
   if (remembered === undefined || remembered.status === "expired") {
-    return verifyThenAdmit(context, request, presented, remembered);
+    return verifyThenAdmit(context, request, presented, remembered, options);
   }
   return admit(context, remembered.claims, presented, undefined);
 }
@@ -61,9 +76,11 @@ async function verifyThenAdmit(
   presented: PresentedToken,
   /** What the verification cache already said: an expired token, or nothing. */
   remembered: VerifyResult | undefined,
+  options: AuthenticateOptions,
 ): Promise<Authenticated> {
   const verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
   if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
+  if (!options.refresh) throw new GatewayError("token_expired", { detail: "refresh first" });
   const refreshed = await refreshTransparently(context, request.headers, verified.claims);
   return admit(context, claimsOfIssued(refreshed), presented, refreshed);
 }

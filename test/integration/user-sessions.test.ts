@@ -120,6 +120,17 @@ describe("listing your sessions", () => {
     const stale = await gateway.fetch("/auth/sessions", { headers: { authorization: `Bearer ${expired}` } });
     expect(stale.status).toBe(401);
     expect(stale.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    // Not even with the refresh cookie: these answers hand no token back, so nothing rotates here.
+    const withCookie = await gateway.fetch("/auth/sessions", {
+      headers: { authorization: `Bearer ${expired}`, cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(withCookie.status).toBe(401);
+    expect(withCookie.headers.getSetCookie()).toEqual([]);
+    const refreshed = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(session.refreshToken) },
+    });
+    expect(refreshed.status).toBe(200);
     await gateway.fetch("/auth/logout", {
       method: "POST",
       headers: { authorization: `Bearer ${session.accessToken}` },
