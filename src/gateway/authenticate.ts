@@ -31,12 +31,6 @@ export interface Authenticated {
   readonly source: CredentialSource;
 }
 
-/**
- * Steps 2–5. Throws (or rejects with) the GatewayError that the one error mapping answers.
- *
- * Synchronous when nothing needs waiting for, which is the common case: a token verified
- * before (the verification cache) and a fresh revocation snapshot. Then no promise is made.
- */
 export interface AuthenticateOptions {
   /**
    * Refresh an expired token through the refresh cookie, as the proxied path does (its
@@ -48,6 +42,12 @@ export interface AuthenticateOptions {
 
 const REFRESHING: AuthenticateOptions = Object.freeze({ refresh: true });
 
+/**
+ * Steps 2–5. Throws (or rejects with) the GatewayError that the one error mapping answers.
+ *
+ * Synchronous when nothing needs waiting for, which is the common case: a token verified
+ * before (the verification cache) and a fresh revocation snapshot. Then no promise is made.
+ */
 export function authenticate(
   context: RequestContext,
   request: Request,
