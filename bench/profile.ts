@@ -49,7 +49,7 @@ const STAGES: ReadonlyArray<readonly [RegExp, string]> = [
     "proxying",
   ],
   [
-    /^(createRequestContext|requestContext|PerRequestContext|makeShared|requestIdOf|configFor|keyRingFor|get (revocations|metrics|sessions|clientIp))$/,
+    /^(requestContext|PerRequestContext|makeShared|requestIdOf|configFor|keyRingFor|get (revocations|metrics|sessions|clientIp))$/,
     "request context",
   ],
   [/^(readAccessToken|bearerToken|cookieValues)$/, "read credentials"],

@@ -3,7 +3,6 @@
  * keys, stores, clock, the request's URL (parsed once, here) and its id. Handlers
  * receive this, never the raw env.
  */
-
 import type { GatewayConfig } from "../config/config";
 import { configFor } from "../config/parse-config";
 import { type Metrics, metricsFor } from "../metrics/metrics";
@@ -184,14 +183,6 @@ export function requestContext(
   const base = shared.get(config);
   if (base !== undefined) return new PerRequestContext(base, env, request, options);
   return makeShared(config, env).then((made) => new PerRequestContext(made, env, request, options));
-}
-
-export async function createRequestContext(
-  env: Env,
-  request: Request,
-  options: RequestContextOptions = {},
-): Promise<RequestContext> {
-  return requestContext(env, request, options);
 }
 
 /** How this request verifies access tokens: the configured issuer, audience and tolerance, now. */

@@ -11,7 +11,8 @@ import type { PortcullisSettings } from "../config/env";
 import { ConfigError } from "../config/parse-config";
 import type { CredentialCheck, Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
 import type { Env } from "../gateway/env";
-import { createRequestContext, type RequestContext } from "../gateway/request-context";
+import type { MadeContext } from "../gateway/envelope";
+import { requestContext } from "../gateway/request-context";
 
 export interface PortcullisOptions<E extends HonoEnv = HonoEnv> {
   /**
@@ -39,7 +40,7 @@ export interface PortcullisOptions<E extends HonoEnv = HonoEnv> {
 
 /** Options after the startup check: what the middleware and the endpoints run on. */
 export interface ResolvedOptions {
-  contextFor(c: Context): Promise<RequestContext>;
+  contextFor(c: Context): MadeContext;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: options of an app with any Env
@@ -54,13 +55,13 @@ export function resolveOptions(options: PortcullisOptions<any> | undefined): Res
   }
   const configs = new WeakMap<object, GatewayConfig | ConfigError>();
   return Object.freeze({
-    contextFor(c: Context): Promise<RequestContext> {
+    contextFor(c: Context): MadeContext {
       const env = (c.env ?? {}) as Env;
       const config = embeddedConfigFor(settings, env, configs);
       assertServable(config, c.req.url);
       const credentialCheck: CredentialCheck | undefined =
         check === undefined ? undefined : async (credentials) => check(credentials, c);
-      return createRequestContext(env, c.req.raw, { config, credentialCheck, execution: executionOf(c) });
+      return requestContext(env, c.req.raw, { config, credentialCheck, execution: executionOf(c) });
     },
   });
 }

@@ -76,15 +76,18 @@ export function sendUpstream(upstream: Upstream, url: string, init: RequestInit,
     // Settled once: by the answer, by a failure that is not resent, or by the deadline.
     let settled = false;
     let resends = 0;
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
-    }, timeoutMs);
-    const answered = (response: Response): void => {
-      if (settled) return;
+    /** Claims the outcome: true for the first caller only, and the timer is then done with. */
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
       clearTimeout(timer);
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (settle()) reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
+    }, timeoutMs);
+    const answered = (response: Response): void => {
+      if (!settle()) return;
       try {
         resolve(answerOf(response, webSocket));
       } catch (error) {
@@ -102,9 +105,8 @@ export function sendUpstream(upstream: Upstream, url: string, init: RequestInit,
         setTimeout(attempt, 0);
         return;
       }
-      settled = true;
-      clearTimeout(timer);
-      reject(new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error }));
+      if (settle())
+        reject(new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error }));
     };
     const attempt = (): void => {
       if (settled) return;
