@@ -24,7 +24,7 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const url = new URL(request.url);
   const now = context.now();
-  const opened = await openTransaction(oidc, request.headers.get("cookie"), url.searchParams.get("state"), now);
+  const opened = await openTransaction(oidc, context.incoming.cookie, url.searchParams.get("state"), now);
   if (opened === undefined) {
     throw new GatewayError("login_failed", {
       detail: "no login transaction for this state (missing, expired or forged)",

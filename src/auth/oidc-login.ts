@@ -44,7 +44,7 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
   });
-  for (const cookie of await storeTransaction(oidc, request.headers.get("cookie"), transaction)) {
+  for (const cookie of await storeTransaction(oidc, context.incoming.cookie, transaction)) {
     headers.append("set-cookie", cookie);
   }
   return new Response(null, { status: 302, headers });

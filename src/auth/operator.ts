@@ -19,11 +19,11 @@ import { isSessionId } from "../sessions/refresh-token";
 import { bearerToken } from "../tokens/read-credentials";
 import { describeSession } from "./user-sessions";
 
-async function authenticateOperator(context: RequestContext, request: Request): Promise<void> {
+async function authenticateOperator(context: RequestContext): Promise<void> {
   const expected = context.config.operatorToken;
   let presented: string | undefined;
   try {
-    presented = bearerToken(request.headers.get("authorization"));
+    presented = bearerToken(context.incoming.authorization);
   } catch {
     presented = undefined;
   }
@@ -41,7 +41,7 @@ function json(body: unknown): Response {
 }
 
 export async function handleRevokeSubject(context: RequestContext, request: Request): Promise<Response> {
-  await authenticateOperator(context, request);
+  await authenticateOperator(context);
   const { sub } = await readFields(request, ["json", "form"]);
   if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
   // Lives as long as the longest session could: every session that began before now dies.
@@ -54,7 +54,7 @@ export async function handleRevokeSubject(context: RequestContext, request: Requ
 }
 
 export async function handleRevokeSession(context: RequestContext, request: Request): Promise<Response> {
-  await authenticateOperator(context, request);
+  await authenticateOperator(context);
   const { sid } = await readFields(request, ["json", "form"]);
   if (!sid || !isSessionId(sid)) throw new GatewayError("request_invalid", { detail: '"sid" is required' });
   await context.sessions.endById(sid, "operator");
@@ -63,7 +63,7 @@ export async function handleRevokeSession(context: RequestContext, request: Requ
 }
 
 export async function handleListSubjectSessions(context: RequestContext, request: Request): Promise<Response> {
-  await authenticateOperator(context, request);
+  await authenticateOperator(context);
   const sub = new URL(request.url).searchParams.get("sub");
   if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
   const sessions = await context.sessions.listOf(sub);

@@ -13,7 +13,7 @@ import { tokenResponse } from "../http/token-response";
 import { sessionOfRefreshToken } from "../sessions/refresh-token";
 
 export async function handleRefresh(context: RequestContext, request: Request): Promise<Response> {
-  const cookies = cookieValues(request.headers.get("cookie"), REFRESH_COOKIE);
+  const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   if (cookies.length > 0) assertTrustedOrigin(context.config, request);
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   const fields = await readFields(request, ["form", "empty"]);

@@ -43,10 +43,10 @@ export async function revokeAccessToken(
   context.metrics.record("revocation", "token", reason);
 }
 
-async function authenticateClient(context: RequestContext, request: Request): Promise<void> {
+async function authenticateClient(context: RequestContext): Promise<void> {
   const client = context.config.revokeClient;
   if (client === undefined) return;
-  const header = request.headers.get("authorization") ?? "";
+  const header = context.incoming.authorization ?? "";
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header);
   let ok = false;
   if (match?.[1]) {
@@ -69,7 +69,7 @@ async function authenticateClient(context: RequestContext, request: Request): Pr
 }
 
 export async function handleRevoke(context: RequestContext, request: Request): Promise<Response> {
-  await authenticateClient(context, request);
+  await authenticateClient(context);
   const fields = await readFields(request, ["form"]);
   const token = fields.token;
   if (!token) throw new GatewayError("request_invalid", { detail: 'the "token" parameter is required' });

@@ -65,14 +65,13 @@ export function authenticate(
     context.config.clockToleranceSeconds,
   );
   if (remembered === undefined || remembered.status === "expired") {
-    return verifyThenAdmit(context, request, presented, remembered, options);
+    return verifyThenAdmit(context, presented, remembered, options);
   }
   return admit(context, remembered.claims, presented, undefined);
 }
 
 async function verifyThenAdmit(
   context: RequestContext,
-  request: Request,
   presented: PresentedToken,
   /** What the verification cache already said: an expired token, or nothing. */
   remembered: VerifyResult | undefined,
@@ -81,7 +80,7 @@ async function verifyThenAdmit(
   const verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
   if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
   if (!options.refresh) throw new GatewayError("token_expired", { detail: "refresh first" });
-  const refreshed = await refreshTransparently(context, request.headers, verified.claims);
+  const refreshed = await refreshTransparently(context, verified.claims);
   return admit(context, claimsOfIssued(refreshed), presented, refreshed);
 }
 
@@ -130,12 +129,9 @@ export function answerRefresh(context: RequestContext, headers: Headers, authent
  * with a refresh cookie of the same session. Any failure is an invalid token, and the
  * dead cookies are cleared.
  */
-async function refreshTransparently(
-  context: RequestContext,
-  headers: Headers,
-  expired: AccessTokenClaims,
-): Promise<GrantedTokens> {
-  const cookies = cookieValues(headers.get("cookie"), REFRESH_COOKIE);
+async function refreshTransparently(context: RequestContext, expired: AccessTokenClaims): Promise<GrantedTokens> {
+  // The cookie header as the context read it when the request arrived.
+  const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
   if (refreshToken === undefined || expired.sid === undefined) {
     throw new GatewayError("token_expired", {
