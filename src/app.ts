@@ -65,7 +65,7 @@ export function createApp(): Hono<AppEnv> {
 
 /** Does this request need the Hono app (routing, CORS), or can it go straight to the pipeline? */
 function needsApp(context: RequestContext, request: Request): boolean {
-  const path = context.url.pathname;
+  const { path } = context;
   return path.startsWith("/auth/") || path === JWKS_PATH || isCrossOriginCandidate(context.config, request);
 }
 

@@ -42,6 +42,7 @@ const ALL_VARIANTS = [
   "record-plain",
   "record-foreach",
   "copy",
+  "request-edit",
   "all",
 ] as const;
 const chosen = values.variants?.split(",").map((name) => name.trim());

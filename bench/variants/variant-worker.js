@@ -69,6 +69,21 @@ function editedCopy(request, url) {
   return headers;
 }
 
+/**
+ * The incoming headers read once (as the gateway must, to learn what is there), then the
+ * request sent as a native copy of itself with the gateway's headers set on the copy.
+ */
+function editedRequest(request, target, url) {
+  headerRecord(request, url);
+  const forwarded = new Request(target, request);
+  const headers = forwarded.headers;
+  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  headers.set("x-forwarded-host", url.host);
+  headers.set("x-auth-subject", "user-7");
+  headers.set("x-auth-session", "AAAAAAAAAAAAAAAAAAAAAA");
+  return forwarded;
+}
+
 async function withDeadline(pending) {
   let expire;
   const deadline = new Promise((resolve) => {
@@ -138,6 +153,8 @@ export default {
         return fetch(target, init(plainHeaderRecord(request, url)));
       case "record-foreach":
         return fetch(target, init(headerRecordByForEach(request, url)));
+      case "request-edit":
+        return fetch(editedRequest(request, target, url));
       case "copy":
         return fetch(target, init(editedCopy(request, url)));
       case "all":

@@ -42,7 +42,7 @@ export async function answerError(
     const headers = new Headers();
     if (error.code === "method_not_allowed") headers.set("allow", error.allow ?? "POST");
     if (error.clearSession && context) appendClearedCookies(headers, context.config);
-    const path = context?.url.pathname ?? new URL(request.url).pathname;
+    const path = context?.path ?? new URL(request.url).pathname;
     if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
       return errorPage(error, { realm, requestId }, headers);
     }

@@ -4,7 +4,7 @@
  * - the request context is built once (config, keys, stores, the parsed URL, the id);
  * - a development config serves only loopback hosts;
  * - every failure is answered through `answerError` (the one error mapping);
- * - every answer carries `X-Request-Id`;
+ * - every answer carries `X-Request-Id` (forwarding sets it on the answer it re-wraps);
  * - a request body nobody read is drained, so the client's connection stays usable.
  *
  * A plain function of (env, request, handler): the Worker's entry point and a Hono
@@ -12,6 +12,7 @@
  */
 import { assertServable } from "../config/development-guard";
 import { discardUnreadBody } from "../http/read-body";
+import { ensureRequestId } from "../http/request-id";
 import { answerError } from "./answer-error";
 import type { Env } from "./env";
 import { type RequestContext, type RequestContextOptions, requestContext } from "./request-context";
@@ -37,12 +38,20 @@ export async function serveWithContext(
     const made = makeContext();
     context = made instanceof Promise ? await made : made;
     response = await handle(context, request);
-    response.headers.set("x-request-id", context.requestId);
+    ensureRequestId(response, context.requestId);
   } catch (error) {
     response = await answerError(error, context, request);
   }
-  if (request.body !== null) await discardUnreadBody(request);
+  if (mayHaveBody(context, request)) await discardUnreadBody(request);
   return response;
+}
+
+/** Each property of a Request is a call into the runtime: a GET or HEAD without framing headers has no body to ask about. */
+function mayHaveBody(context: RequestContext | undefined, request: Request): boolean {
+  if (context !== undefined && !context.incoming.framed && (context.method === "GET" || context.method === "HEAD")) {
+    return false;
+  }
+  return request.body !== null;
 }
 
 const NO_OPTIONS: RequestContextOptions = Object.freeze({});

@@ -22,9 +22,7 @@ import type { RequestContext } from "./request-context";
 const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
-  const { config, url } = context;
-  // Each URL getter is a call into the runtime: the path is read once.
-  const path = url.pathname;
+  const { config, path } = context;
   if (AMBIGUOUS_PATH.test(path)) throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
   if (isWithin(path, config.credentialCheckPath)) {
     // The upstream's credential check is for the gateway alone.
@@ -101,7 +99,7 @@ function forward(
   const { url, incoming } = context;
   const init = upstreamRequestInit(request, { method: context.method, url, href: context.href, incoming, identity });
   const target = upstreamUrl(context.upstream, url, path + url.search);
-  return sendUpstream(context.upstream, target, init, incoming.webSocket);
+  return sendUpstream(context.upstream, target, init, incoming.webSocket, context.requestId);
 }
 
 /** The upstream's own failures, passed through as they are (502/504 of ours are counted where they are answered). */

@@ -28,6 +28,8 @@ export interface RequestContext {
   readonly url: URL;
   /** The request's URL as the runtime gave it (`request.url`). */
   readonly href: string;
+  /** The request URL's path (`url.pathname`), read once: each URL getter is a call into the runtime. */
+  readonly path: string;
   /** The request's method, read once. */
   readonly method: string;
   /** The request's headers, read once for the whole pipeline. */
@@ -110,6 +112,7 @@ class PerRequestContext implements RequestContext {
   readonly credentialCheck: CredentialCheck | undefined;
   readonly url: URL;
   readonly href: string;
+  readonly path: string;
   readonly method: string;
   readonly incoming: IncomingHeaders;
   readonly requestId: string;
@@ -131,6 +134,7 @@ class PerRequestContext implements RequestContext {
     // Each property of a Request is a call into the runtime: these are read once, here.
     this.href = request.url;
     this.url = new URL(this.href);
+    this.path = this.url.pathname;
     this.method = request.method;
     this.incoming = readIncomingHeaders(request.headers);
     this.requestId = requestIdOf(this.incoming.cfRay);

@@ -17,6 +17,7 @@
  */
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
+import { stampRequestId } from "../http/request-id";
 
 export interface Upstream {
   readonly config: GatewayConfig;
@@ -64,68 +65,118 @@ type Send = (url: string, init: RequestInit) => Promise<Response>;
  * for a case that needs none. A send given up at the deadline is cancelled by the runtime
  * when this request's answer (the 504) is complete.
  *
- * Callbacks on one promise rather than an async function racing a deadline promise: the
- * common case (the first send answers) then costs one promise and two reactions.
  * `webSocket`: the request asked for an upgrade, so the answer may be a WebSocket.
+ * `requestId`: set as the answer's `X-Request-Id` while its headers are at hand.
  */
-export function sendUpstream(upstream: Upstream, url: string, init: RequestInit, webSocket = false): Promise<Response> {
-  const { config, binding } = upstream;
-  const send: Send = config.upstream.kind === "binding" && binding ? (to, what) => binding.fetch(to, what) : fetch;
-  const timeoutMs = config.upstreamTimeoutMs;
+export function sendUpstream(
+  upstream: Upstream,
+  url: string,
+  init: RequestInit,
+  webSocket = false,
+  requestId?: string,
+): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
-    // Settled once: by the answer, by a failure that is not resent, or by the deadline.
-    let settled = false;
-    let resends = 0;
-    /** Claims the outcome: true for the first caller only, and the timer is then done with. */
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      clearTimeout(timer);
-      return true;
-    };
-    const timer = setTimeout(() => {
-      if (settle()) reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
-    }, timeoutMs);
-    const answered = (response: Response): void => {
-      if (!settle()) return;
-      try {
-        resolve(answerOf(response, webSocket));
-      } catch (error) {
-        reject(error);
-      }
-    };
-    const failed = (error: unknown): void => {
-      if (settled) return;
-      // No answer arrived: the connection failed before the upstream said anything.
-      const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
-      if (retryable && resends < MAX_RESENDS && mayResend(init)) {
-        resends++;
-        // Back to the event loop first, so the runtime sees the closes that are already
-        // waiting on other pooled connections instead of picking one of those next.
-        setTimeout(attempt, 0);
-        return;
-      }
-      if (settle())
-        reject(new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error }));
-    };
-    const attempt = (): void => {
-      if (settled) return;
-      let sent: Promise<Response>;
-      try {
-        sent = send(url, init);
-      } catch (error) {
-        // A send that throws instead of rejecting is the same failure: answered, not left hanging.
-        failed(error);
-        return;
-      }
-      sent.then(answered, failed);
-    };
-    attempt();
+    new UpstreamSend(upstream, url, init, webSocket, requestId, resolve, reject).attempt();
   });
 }
 
+/**
+ * One send and its resends, settled once: by the answer, by a failure that is not resent,
+ * or by the deadline. A class rather than closures: the bundler keeps function names
+ * (wrangler's `keep_names`), which costs a property definition for every named closure
+ * made per request; methods are named once, and the callbacks below are anonymous.
+ */
+class UpstreamSend {
+  readonly #send: Send;
+  readonly #url: string;
+  readonly #init: RequestInit;
+  readonly #webSocket: boolean;
+  readonly #requestId: string | undefined;
+  readonly #resolve: (response: Response) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  #settled = false;
+  #resends = 0;
+
+  constructor(
+    upstream: Upstream,
+    url: string,
+    init: RequestInit,
+    webSocket: boolean,
+    requestId: string | undefined,
+    resolve: (response: Response) => void,
+    reject: (error: unknown) => void,
+  ) {
+    const { config, binding } = upstream;
+    this.#send = config.upstream.kind === "binding" && binding ? binding.fetch.bind(binding) : fetch;
+    this.#url = url;
+    this.#init = init;
+    this.#webSocket = webSocket;
+    this.#requestId = requestId;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    const timeoutMs = config.upstreamTimeoutMs;
+    this.#timer = setTimeout(() => {
+      if (this.#settle()) {
+        reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
+      }
+    }, timeoutMs);
+  }
+
+  attempt(): void {
+    if (this.#settled) return;
+    // Called as a plain function: the runtime's fetch refuses any other `this`.
+    const send = this.#send;
+    let sent: Promise<Response>;
+    try {
+      sent = send(this.#url, this.#init);
+    } catch (error) {
+      // A send that throws instead of rejecting is the same failure: answered, not left hanging.
+      this.#failed(error);
+      return;
+    }
+    sent.then(
+      (response) => this.#answered(response),
+      (error: unknown) => this.#failed(error),
+    );
+  }
+
+  /** Claims the outcome: true for the first caller only, and the timer is then done with. */
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    return true;
+  }
+
+  #answered(response: Response): void {
+    if (!this.#settle()) return;
+    try {
+      this.#resolve(answerOf(response, this.#webSocket, this.#requestId));
+    } catch (error) {
+      this.#reject(error);
+    }
+  }
+
+  #failed(error: unknown): void {
+    if (this.#settled) return;
+    // No answer arrived: the connection failed before the upstream said anything.
+    const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
+    if (retryable && this.#resends < MAX_RESENDS && mayResend(this.#init)) {
+      this.#resends++;
+      // Back to the event loop first, so the runtime sees the closes that are already
+      // waiting on other pooled connections instead of picking one of those next.
+      setTimeout(() => this.attempt(), 0);
+      return;
+    }
+    if (this.#settle()) {
+      this.#reject(new GatewayError("upstream_unreachable", { detail: (error as Error)?.message, cause: error }));
+    }
+  }
+}
+
 /** The upstream's answer with mutable headers (for the gateway's own additions); the body stays a stream. */
-function answerOf(response: Response, webSocket: boolean): Response {
+function answerOf(response: Response, webSocket: boolean, requestId: string | undefined): Response {
   if (webSocket && response.webSocket) {
     return new Response(null, { status: 101, webSocket: response.webSocket, headers: response.headers });
   }
@@ -139,5 +190,6 @@ function answerOf(response: Response, webSocket: boolean): Response {
     }
   }
   headers.delete("proxy-connection");
+  if (requestId !== undefined) stampRequestId(answer, headers, requestId);
   return answer;
 }

@@ -88,6 +88,11 @@ export interface IncomingHeaders {
   readonly connection: string | undefined;
   /** The request asks to become a WebSocket (`Upgrade: websocket`). */
   readonly webSocket: boolean;
+  /**
+   * It says it has a body (`Content-Length` or `Transfer-Encoding`). Without either, an
+   * HTTP/1.1 request has none (RFC 9112 §6.3), so nobody need ask `request.body`.
+   */
+  readonly framed: boolean;
 }
 
 export function readIncomingHeaders(headers: Headers): IncomingHeaders {
@@ -98,21 +103,24 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
   let clientIp: string | undefined;
   let connection: string | undefined;
   let upgrade: string | undefined;
+  let framed = false;
   for (const [name, value] of headers) {
     if (DROPPED.has(name)) {
       if (name === "cookie") cookie = value;
       else if (name === "cf-connecting-ip") clientIp = value;
       else if (name === "connection") connection = value;
       else if (name === "upgrade") upgrade = value;
+      else if (name === "transfer-encoding") framed = true;
       continue;
     }
     if (name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
     if (name === "authorization") authorization = value;
     else if (name === "cf-ray") cfRay = value;
+    else if (name === "content-length") framed = true;
     forwardable[name] = value;
   }
   const webSocket = upgrade?.toLowerCase() === "websocket";
-  return { forwardable, authorization, cookie, cfRay, clientIp, connection, webSocket };
+  return { forwardable, authorization, cookie, cfRay, clientIp, connection, webSocket, framed };
 }
 
 /** The identity headers of a verified token, built once per claims object (claims are cached per token). */

@@ -76,26 +76,37 @@ export interface SessionsOptions {
 
 export class Sessions {
   readonly #options: SessionsOptions;
-  readonly #idp: IdpOperations;
-  readonly #list: SubjectSessionList;
+  #idpOperations: IdpOperations | undefined;
+  #subjectList: SubjectSessionList | undefined;
 
   constructor(options: SessionsOptions) {
     this.#options = options;
-    const endById = (sid: string, reason: string) => this.endById(sid, reason);
-    this.#idp = new IdpOperations({
+  }
+
+  // The OIDC and listing helpers are made on first use: a refresh (the common call) needs
+  // neither, and each would cost it allocations and named closures.
+  get #idp(): IdpOperations {
+    const options = this.#options;
+    this.#idpOperations ??= new IdpOperations({
       config: options.config,
       namespace: options.namespace,
       now: options.now,
       logoutIndex: options.logoutIndex,
-      endById,
+      endById: (sid, reason) => this.endById(sid, reason),
       revokeSessionTokens: (sid, reason) => this.#revokeSessionTokens(sid, reason),
     });
-    this.#list = new SubjectSessionList({
+    return this.#idpOperations;
+  }
+
+  get #list(): SubjectSessionList {
+    const options = this.#options;
+    this.#subjectList ??= new SubjectSessionList({
       config: options.config,
       now: options.now,
       subjectIndex: options.subjectIndex,
-      endById,
+      endById: (sid, reason) => this.endById(sid, reason),
     });
+    return this.#subjectList;
   }
 
   /** One call to the session's object, retried when the platform marks the error retryable. */

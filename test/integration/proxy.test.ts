@@ -197,6 +197,48 @@ describe("what the upstream receives", () => {
     expect(response.headers.get("x-upstream")).toBe("yes");
     expect(response.headers.getSetCookie()).toEqual(["app=1; Path=/", "theme=dark; Path=/"]);
   });
+
+  it("gives every answer its own X-Request-Id, in place of the upstream's", async () => {
+    gateway.upstream.route("/api/rid", (_request, response) => {
+      response.writeHead(200, { "x-request-id": "chosen-by-upstream" }).end("ok");
+    });
+    try {
+      const answers = [
+        await gateway.fetch("/api/rid", { headers: auth }),
+        await gateway.fetch("/api/rid", { headers: auth }),
+        await gateway.fetch("/public/rid"),
+        await gateway.fetch("/api/rid"),
+      ];
+      for (const answer of answers) await answer.body?.cancel();
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 401]);
+      const ids = answers.map((answer) => answer.headers.get("x-request-id"));
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      gateway.upstream.unroute("/api/rid");
+    }
+  });
+
+  it("keeps the client's connection usable after a refused GET whose body nobody read", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (headers: http.OutgoingHttpHeaders, body?: string) =>
+      new Promise<{ status: number | undefined; reused: boolean }>((resolve, reject) => {
+        const request = http.request(`${gateway.url}/api/x`, { agent, headers });
+        request.on("response", (response) =>
+          response.resume().on("end", () => resolve({ status: response.statusCode, reused: request.reusedSocket })),
+        );
+        request.on("error", reject);
+        request.end(body);
+      });
+    try {
+      const refused = await send({ "content-length": "11" }, "hello world");
+      const next = await send(auth);
+      expect(refused).toEqual({ status: 401, reused: false });
+      expect(next).toEqual({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  });
 });
 
 describe("streaming", () => {
