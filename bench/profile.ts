@@ -24,6 +24,7 @@ import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import type { TestUpstream } from "../test/support/upstream";
 import { childPidsNamed, cpuMillis, installExitHooks, startNodeChild, trackPid } from "./processes";
+import { startSplitStores } from "./split-stores";
 
 interface ProfileNode {
   id: number;
@@ -288,6 +289,8 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "8" },
       connections: { type: "string", default: "16" },
       alg: { type: "string", default: "EdDSA" },
+      /** The session object and KV in a workerd of their own (as the bench's split refresh row). */
+      split: { type: "boolean", default: false },
     },
   });
   const scenario = values.scenario ?? "valid";
@@ -339,6 +342,9 @@ async function main(): Promise<void> {
       : alg === "HS256"
         ? { ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET }
         : {};
+  const stores = values.split ? await startSplitStores() : undefined;
+  if (stores !== undefined) stops.push(() => stores.close());
+  const before2 = childPidsNamed(process.pid, "workerd");
   const gateway = await startGateway({
     upstream: { url: upstreamUrl, close: async () => undefined } as unknown as TestUpstream,
     keepLogs: false,
@@ -352,10 +358,12 @@ async function main(): Promise<void> {
       scriptPath: readableBundle,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
       inspectorPort: 0,
+      ...stores?.gatewayOptions,
     },
+    ...(stores ? { sharedOptions: stores.sharedOptions } : {}),
   });
   stops.push(() => gateway.close());
-  const workerdPid = childPidsNamed(process.pid, "workerd").find((pid) => !before.includes(pid)) as number;
+  const workerdPid = childPidsNamed(process.pid, "workerd").find((pid) => !before2.includes(pid)) as number;
   trackPid(workerdPid);
   const url = (await gateway.mf.unsafeGetDirectURL("portcullis")).toString().replace(/\/$/, "");
   let requests: autocannon.Request[];
