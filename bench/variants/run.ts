@@ -43,6 +43,10 @@ const ALL_VARIANTS = [
   "record-foreach",
   "copy",
   "request-edit",
+  "ed25519-sign",
+  "ed25519-verify",
+  "jose-sign",
+  "jose-verify",
   "all",
 ] as const;
 const chosen = values.variants?.split(",").map((name) => name.trim());
@@ -58,7 +62,7 @@ const upstream = await startNodeChild(path.join(ROOT, "dist/bench/upstream-serve
 cleanups.push(() => upstream.stop());
 const servers = new Map<string, { url: string; pid: number; cpu: number[]; rate: number[] }>();
 for (const variant of VARIANTS) {
-  const served = await startLoneWorker(path.join(ROOT, "bench/variants/variant-worker.js"), {
+  const served = await startLoneWorker(path.join(ROOT, "dist/bench/variant-worker.mjs"), {
     UPSTREAM_URL: upstream.ready.url as string,
     VARIANT: variant,
   });

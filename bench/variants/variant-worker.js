@@ -1,3 +1,5 @@
+import { jwtVerify, SignJWT } from "jose";
+
 /**
  * One Worker, several ways of forwarding a request (env.VARIANT), each a piece of what
  * the gateway does on top of a bare pass-through. `npm run bench:variants` runs each in a
@@ -114,6 +116,31 @@ function rewrapped(response) {
   return answer;
 }
 
+/** Keys for the signature variants, made on first use (no randomness at global scope). */
+let keysMade;
+function signatureKeys() {
+  keysMade ??= (async () => {
+    const ed = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+    const data = new TextEncoder().encode("eyJhbGciOiJFZERTQSJ9.".padEnd(400, "a"));
+    const signature = await crypto.subtle.sign("Ed25519", ed.privateKey, data);
+    return { ed, data, signature, token: await joseSign(ed.privateKey, Math.floor(Date.now() / 1000)) };
+  })();
+  return keysMade;
+}
+
+/** An access token as a refresh mints one (issue-access-token.ts), through jose. */
+function joseSign(privateKey, iat) {
+  return new SignJWT({ sid: "AAAAAAAAAAAAAAAAAAAAAA", auth_time: iat, client_id: "api", scope: "read write" })
+    .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", kid: "k1" })
+    .setIssuer("https://auth.example.com")
+    .setAudience("api")
+    .setSubject("user-7")
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 900)
+    .setJti(crypto.randomUUID())
+    .sign(privateKey);
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -155,6 +182,36 @@ export default {
         return fetch(target, init(headerRecordByForEach(request, url)));
       case "request-edit":
         return fetch(editedRequest(request, target, url));
+      case "ed25519-sign": {
+        // One Ed25519 signature, as a refresh mints an access token.
+        const { ed, data } = await signatureKeys();
+        await crypto.subtle.sign("Ed25519", ed.privateKey, data);
+        return fetch(target, request);
+      }
+      case "ed25519-verify": {
+        // One Ed25519 verification, as a refresh checks the expired token.
+        const { ed, data, signature } = await signatureKeys();
+        await crypto.subtle.verify("Ed25519", ed.publicKey, signature, data);
+        return fetch(target, request);
+      }
+      case "jose-sign": {
+        // The whole mint through jose's SignJWT (claims, header, encoding and the signature).
+        const { ed } = await signatureKeys();
+        await joseSign(ed.privateKey, Math.floor(Date.now() / 1000));
+        return fetch(target, request);
+      }
+      case "jose-verify": {
+        // The whole verification through jose's jwtVerify, with the gateway's options.
+        const { ed, token } = await signatureKeys();
+        await jwtVerify(token, ed.publicKey, {
+          algorithms: ["EdDSA"],
+          issuer: "https://auth.example.com",
+          audience: "api",
+          typ: "at+jwt",
+          requiredClaims: ["sub", "exp", "iat", "jti", "sid"],
+        });
+        return fetch(target, request);
+      }
       case "copy":
         return fetch(target, init(editedCopy(request, url)));
       case "all":
