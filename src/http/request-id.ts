@@ -10,7 +10,7 @@
  * request's answer by then: that answer is then stamped a second time, with the same id,
  * which costs one call and changes nothing. An answer never found there is always stamped.
  */
-export const REQUEST_ID_HEADER = "x-request-id";
+const REQUEST_ID_HEADER = "x-request-id";
 
 let stampedLast: Response | undefined;
 

@@ -118,7 +118,7 @@ class UpstreamSend {
     const timeoutMs = config.upstreamTimeoutMs;
     this.#timer = setTimeout(() => {
       if (this.#settle()) {
-        reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
+        this.#reject(new GatewayError("upstream_timeout", { detail: `no response within ${timeoutMs} ms` }));
       }
     }, timeoutMs);
   }
