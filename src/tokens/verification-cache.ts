@@ -44,18 +44,6 @@ export function rememberedVerification(
   return expired ? { status: "expired", claims } : { status: "valid", claims };
 }
 
-/** `verifyAccessToken`, answered from the isolate's memory when this exact token verified before. */
-export async function verifyAccessTokenCached(
-  token: string,
-  keys: KeyRing,
-  options: VerifyOptions,
-): Promise<VerifyResult> {
-  return (
-    rememberedVerification(token, keys, options.now, options.clockToleranceSeconds) ??
-    verifyAndRemember(token, keys, options)
-  );
-}
-
 /** `verifyAccessToken`, remembering a valid token: for a caller that already looked it up. */
 export async function verifyAndRemember(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
   const result = await verifyAccessToken(token, keys, options);

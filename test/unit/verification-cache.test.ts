@@ -4,7 +4,8 @@ import type { ConfigEnv } from "../../src/config/env";
 import { parseConfig } from "../../src/config/parse-config";
 import { GatewayError } from "../../src/errors/gateway-error";
 import { KeyRing } from "../../src/tokens/key-ring";
-import { verifyAccessTokenCached } from "../../src/tokens/verification-cache";
+import { rememberedVerification, verifyAndRemember } from "../../src/tokens/verification-cache";
+import type { VerifyOptions, VerifyResult } from "../../src/tokens/verify-access-token";
 
 const SECRET = "a-shared-secret-that-is-long-enough-0123";
 const config = parseConfig({
@@ -21,6 +22,14 @@ const options = (now: number) => ({
   clockToleranceSeconds: 5,
   now,
 });
+
+/** As the gateway asks: the isolate's memory first, else a verification that is remembered. */
+async function verifyAccessTokenCached(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
+  return (
+    rememberedVerification(token, keys, options.now, options.clockToleranceSeconds) ??
+    verifyAndRemember(token, keys, options)
+  );
+}
 
 function sign(claims: Record<string, unknown>, secret = SECRET): Promise<string> {
   return new SignJWT({ sub: "user-1", iss: config.issuer, aud: config.audience, ...claims })
