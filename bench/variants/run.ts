@@ -47,6 +47,7 @@ const ALL_VARIANTS = [
   "ed25519-verify",
   "jose-sign",
   "jose-verify",
+  "log-line",
   "all",
 ] as const;
 const chosen = values.variants?.split(",").map((name) => name.trim());

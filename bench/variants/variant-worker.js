@@ -212,6 +212,18 @@ export default {
         });
         return fetch(target, request);
       }
+      case "log-line":
+        // One structured log line, as a refresh writes "session_rotated".
+        console.log(
+          JSON.stringify({
+            level: "info",
+            event: "session_rotated",
+            time: new Date().toISOString(),
+            requestId: crypto.randomUUID(),
+            sid: "AAAAAAAAAAAAAAAAAAAAAA",
+          }),
+        );
+        return fetch(target, request);
       case "copy":
         return fetch(target, init(editedCopy(request, url)));
       case "all":
