@@ -2,9 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import type autocannon from "autocannon";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
-import type { Gateway } from "../test/support/gateway";
 import { TEST_SECRETS } from "../test/support/test-keys";
 import {
   API_PATH,
@@ -13,7 +11,6 @@ import {
   createSessions,
   newWorkerdPid,
   REFRESH_SECRET,
-  type RunningGateway,
   type Session,
   STRICT_PATH,
   STRICT_SESSIONS,
@@ -28,8 +25,8 @@ import {
   validTokenHeaders,
 } from "./bench-gateway";
 import { type BindingCounts, perRequest, readCounts, resetCounts } from "./binding-counts";
+import { buildRows, type RowPlan, STORE_CALLS_PROBE } from "./build-rows";
 import { renderChart } from "./chart";
-import { bundleAt } from "./cost-fixtures";
 import { type LoadResult, runLoad } from "./load";
 import {
   childPidsNamed,
@@ -101,63 +98,12 @@ function packageVersion(name: string): string {
   }
 }
 
-interface RowPlan {
-  readonly id: string;
-  readonly label: string;
-  readonly server: RowResult["server"];
-  readonly baseline: string | undefined;
-  /** Starts what the row needs; returns the URL, the server pid, a stop function and the gateway whose bindings are counted. */
-  prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void>; counted?: Gateway["mf"] }>;
-  requests(phase: "warmup" | "measure"): autocannon.Request[];
-}
-
 /** The rows a soak run drives. */
 const SOAK_ROWS = ["gateway-public", "gateway-valid", "gateway-refresh"];
 
 function bundleSize(): { bytes: number; gzipBytes: number } {
   const source = readFileSync(BUNDLE);
   return { bytes: source.length, gzipBytes: gzipSync(source).length };
-}
-
-/**
- * `--builds <ref,…>`: the Worker built at `ref` (`.`: the working tree), in a workerd of
- * its own, driven like the public-route and valid-token rows. Both rows share that
- * workerd; the last one stops it.
- */
-function buildRows(ref: string, upstreamUrl: string): RowPlan[] {
-  let running: Promise<{ gateway: RunningGateway; headers: Array<Record<string, string>> }> | undefined;
-  let users = 0;
-  const start = () => {
-    running ??= (async () => {
-      const bundle = ref === "." ? BUNDLE : bundleAt(ref);
-      const gateway = await startBenchGateway(upstreamUrl, "5", false, undefined, bundle);
-      return { gateway, headers: await validTokenHeaders(gateway.gateway) };
-    })();
-    users++;
-    return running;
-  };
-  const stop = async () => {
-    if (--users > 0 || running === undefined) return;
-    await servedBy((await running).gateway).stop();
-  };
-  let headers: Array<Record<string, string>> = [];
-  const name = ref === "." ? "the working tree" : ref;
-  const row = (id: string, label: string, requests: () => autocannon.Request[]): RowPlan => ({
-    id: `${id}@${ref}`,
-    label: `${label}: ${name}, own workerd`,
-    server: "workerd",
-    baseline: "bare-own",
-    prepare: async () => {
-      const started = await start();
-      headers = started.headers;
-      return { url: started.gateway.directUrl, pid: started.gateway.workerdPid, stop };
-    },
-    requests,
-  });
-  return [
-    row("gateway-public", "gateway, public route", () => [{ method: "GET", path: "/health" }]),
-    row("gateway-valid", "gateway, valid token", () => staticRequests(headers)),
-  ];
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
@@ -186,10 +132,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     log(`worker bundle: ${path.relative(ROOT, BUNDLE)}, ${kib(bundle.bytes)}, gzip ${kib(bundle.gzipBytes)}`);
     // The lone pass-through is the floor of the --builds rows: it comes with them.
     const withBuilds = (options.builds?.length ?? 0) > 0;
+    const listed = (id: string) =>
+      (options.rows === undefined || options.rows.includes(id)) && (!soak || SOAK_ROWS.includes(id));
+    // The probe is the floor of the builds' split refresh rows: it comes with them too.
+    const withBuildRefresh = (options.builds ?? []).some((ref) => listed(`gateway-refresh-split@${ref}`));
     const selected = (id: string) =>
-      id === "bare-own"
-        ? withBuilds
-        : (options.rows === undefined || options.rows.includes(id)) && (!soak || SOAK_ROWS.includes(id));
+      id === "bare-own" ? withBuilds : listed(id) || (id === STORE_CALLS_PROBE && withBuildRefresh);
     const scripts = await buildChildren();
 
     const upstream = await startNodeChild(scripts.upstream);
@@ -307,7 +255,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
       },
-      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl)),
+      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, connections)),
       {
         id: "gateway-valid-nocache",
         label: "gateway, valid token, revocation cache off",
@@ -353,7 +301,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         id: "gateway-refresh-split",
         label: "gateway, transparent refresh, stores in another workerd (added: over the probe below)",
         server: "workerd",
-        baseline: "store-calls-probe",
+        baseline: STORE_CALLS_PROBE,
         prepare: async () => {
           stores = await startSplitStores();
           // Closed after the probe row, or at the end if that row is not run.
@@ -368,13 +316,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         requests: () => sessionRequests(splitSessions),
       },
       {
-        id: "store-calls-probe",
+        id: STORE_CALLS_PROBE,
         label: "… a Worker that forwards and makes only those store and rate-limit calls",
         server: "workerd",
         baseline: undefined,
         prepare: async () => {
-          const before = childPidsNamed(process.pid, "workerd");
           stores ??= await startSplitStores();
+          // After the stores are up: their workerd is not the probe's.
+          const before = childPidsNamed(process.pid, "workerd");
           const probe = await stores.startProbe(upstreamUrl);
           const pid = newWorkerdPid(before);
           return {

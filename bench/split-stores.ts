@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { BUNDLE_DIR } from "../test/support/build-worker";
+import { BUNDLE } from "../test/support/build-worker";
 import { UNLIMITED } from "./bench-gateway";
 
 const HOST_NAME = "portcullis-stores";
@@ -72,9 +72,10 @@ export interface SplitStores {
   close(): Promise<void>;
 }
 
-export async function startSplitStores(): Promise<SplitStores> {
+/** `bundle`: the Worker whose session object and ledger the stores run (the working tree's by default). */
+export async function startSplitStores(bundle = BUNDLE): Promise<SplitStores> {
   const registry = mkdtempSync(path.join(os.tmpdir(), "portcullis-registry-"));
-  const scriptPath = path.join(BUNDLE_DIR, "stores-host.mjs");
+  const scriptPath = path.join(path.dirname(bundle), "stores-host.mjs");
   writeFileSync(scriptPath, HOST_MODULE);
   const mf = new Miniflare({
     name: HOST_NAME,
