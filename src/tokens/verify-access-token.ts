@@ -6,7 +6,7 @@
  * out but whose `exp` has passed: only such a token may be refreshed transparently.
  * Anything else throws a GatewayError whose detail (log only) says why.
  */
-import { base64url, decodeProtectedHeader, errors, type JWTHeaderParameters, jwtVerify } from "jose";
+import { base64url, errors, type JWTHeaderParameters, jwtVerify } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import { type AccessTokenClaims, readClaims } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
@@ -85,9 +85,11 @@ export function hasDuplicateMembers(text: string): boolean {
   return false;
 }
 
+const UTF8 = new TextDecoder();
+
 function segmentText(segment: string): string {
   try {
-    return new TextDecoder().decode(base64url.decode(segment));
+    return UTF8.decode(base64url.decode(segment));
   } catch {
     throw malformed("a segment is not base64url");
   }
@@ -101,12 +103,10 @@ export function inspectToken(token: string): JWTHeaderParameters {
 function inspectTokenParts(token: string): { header: JWTHeaderParameters; payloadText: string } {
   if (token.length > MAX_TOKEN_LENGTH) throw malformed("token longer than the cap");
   if (!COMPACT_JWS.test(token)) throw malformed("not a compact JWS (three base64url parts)");
-  let header: JWTHeaderParameters;
-  try {
-    header = decodeProtectedHeader(token) as JWTHeaderParameters;
-  } catch (error) {
-    throw malformed(`header does not decode: ${(error as Error).name}`);
-  }
+  // Each segment is decoded once here; jose decodes them again when it verifies.
+  const [protectedHeader = "", payload = ""] = token.split(".");
+  const headerText = segmentText(protectedHeader);
+  const header = parsedHeader(headerText);
   if (typeof header.alg !== "string" || header.alg.toLowerCase() === "none") throw invalid("alg missing or none");
   for (const param of FORBIDDEN_HEADER_PARAMS) {
     if (Object.hasOwn(header, param)) throw invalid(`header parameter "${param}" is not accepted`);
@@ -114,12 +114,25 @@ function inspectTokenParts(token: string): { header: JWTHeaderParameters; payloa
   if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > 256)) {
     throw invalid("kid is not a short string");
   }
-  const [protectedHeader = "", payload = ""] = token.split(".");
   const payloadText = segmentText(payload);
-  if (hasDuplicateMembers(segmentText(protectedHeader)) || hasDuplicateMembers(payloadText)) {
+  if (hasDuplicateMembers(headerText) || hasDuplicateMembers(payloadText)) {
     throw invalid("header or claims name a member twice");
   }
   return { header, payloadText };
+}
+
+/** The protected header as a JSON object (jose's own check, before it verifies: an object, nothing else). */
+function parsedHeader(text: string): JWTHeaderParameters {
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (error) {
+    throw malformed(`header does not decode: ${(error as Error).name}`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw malformed("header does not decode: not a JSON object");
+  }
+  return header as JWTHeaderParameters;
 }
 
 /** The `exp` a payload claims, before its signature is checked (only to choose the verification time). */
