@@ -12,7 +12,11 @@ export type LogFields = Record<string, string | number | boolean | undefined | n
 const JWT_LIKE = /[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 const LONG_OPAQUE = /[A-Za-z0-9_-]{40,}/g;
 
+/** Shorter than anything either pattern matches: a JWT-like value has 26 characters at least. */
+const SHORTEST_MASKED = 26;
+
 function mask(value: string): string {
+  if (value.length < SHORTEST_MASKED) return value;
   return value.replace(JWT_LIKE, "[redacted-token]").replace(LONG_OPAQUE, "[redacted]");
 }
 
