@@ -46,6 +46,7 @@ const ALL_VARIANTS = [
   "ed25519-sign",
   "ed25519-verify",
   "jose-sign",
+  "jose-compact-sign",
   "jose-verify",
   "log-line",
   "all",

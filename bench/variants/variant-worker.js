@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT } from "jose";
+import { CompactSign, jwtVerify, SignJWT } from "jose";
 
 /**
  * One Worker, several ways of forwarding a request (env.VARIANT), each a piece of what
@@ -141,6 +141,27 @@ function joseSign(privateKey, iat) {
     .sign(privateKey);
 }
 
+const ENCODER = new TextEncoder();
+
+/** The same token as joseSign, its claims set built by hand and signed with CompactSign (as the gateway mints). */
+function joseCompactSign(privateKey, iat) {
+  const claims = {
+    iss: "https://auth.example.com",
+    sub: "user-7",
+    aud: "api",
+    exp: iat + 900,
+    iat,
+    jti: crypto.randomUUID(),
+    sid: "AAAAAAAAAAAAAAAAAAAAAA",
+    auth_time: iat,
+    client_id: "api",
+    scope: "read write",
+  };
+  return new CompactSign(ENCODER.encode(JSON.stringify(claims)))
+    .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", kid: "k1" })
+    .sign(privateKey);
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -198,6 +219,12 @@ export default {
         // The whole mint through jose's SignJWT (claims, header, encoding and the signature).
         const { ed } = await signatureKeys();
         await joseSign(ed.privateKey, Math.floor(Date.now() / 1000));
+        return fetch(target, request);
+      }
+      case "jose-compact-sign": {
+        // The mint as the gateway makes it: its own claims set, through jose's CompactSign.
+        const { ed } = await signatureKeys();
+        await joseCompactSign(ed.privateKey, Math.floor(Date.now() / 1000));
         return fetch(target, request);
       }
       case "jose-verify": {
