@@ -98,6 +98,11 @@ function packageVersion(name: string): string {
   }
 }
 
+const PROBE_HEADERS = {
+  authorization: `Bearer ${"x".repeat(450)}`,
+  cookie: `__Host-portcullis-refresh=${"x".repeat(66)}`,
+};
+
 /** The rows a soak run drives. */
 const SOAK_ROWS = ["gateway-public", "gateway-valid", "gateway-refresh"];
 
@@ -337,7 +342,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
             },
           };
         },
-        requests: () => [{ method: "GET", path: API_PATH }],
+        // Headers the size of a refresh row's (an expired EdDSA token and a refresh cookie):
+        // the same bytes for workerd to parse.
+        requests: () => [{ method: "GET", path: API_PATH, headers: PROBE_HEADERS }],
       },
       {
         id: "express",
