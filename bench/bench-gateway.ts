@@ -151,6 +151,15 @@ export interface Session {
 }
 
 /** Log in `count` times through POST /auth/login; each session gets an expired access token. */
+/**
+ * How many sessions a refresh row needs. Each of its phases (the warm-up and every round)
+ * can strand up to `connections` of them: a request still in flight when the load stops is
+ * dropped with its answer, and with it the rotated refresh cookie. Plus `connections` in use.
+ */
+export function refreshSessionCount(connections: number, rounds: number): number {
+  return Math.max(8 * connections, connections * (rounds + 4));
+}
+
 export async function createSessions(
   running: RunningGateway,
   count: number,

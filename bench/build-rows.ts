@@ -35,7 +35,8 @@ export interface RowPlan {
 /** The baseline of every build's split refresh row: the harness's probe row. */
 export const STORE_CALLS_PROBE = "store-calls-probe";
 
-export function buildRows(ref: string, upstreamUrl: string, connections: number): RowPlan[] {
+/** `sessionCount`: sessions for the refresh row (bench-gateway.ts, refreshSessionCount). */
+export function buildRows(ref: string, upstreamUrl: string, sessionCount: number): RowPlan[] {
   // Built once, on the first row that needs it.
   let bundle: string | undefined;
   const bundleOfRef = () => {
@@ -83,7 +84,7 @@ export function buildRows(ref: string, upstreamUrl: string, connections: number)
         // The stores run this build's own session object and ledger.
         const stores = await startSplitStores(bundleOfRef());
         const split = await startBenchGateway(upstreamUrl, "5", false, stores, bundleOfRef());
-        sessions.push(...(await createSessions(split, 8 * connections, 60)));
+        sessions.push(...(await createSessions(split, sessionCount, 60)));
         const served = servedBy(split);
         return {
           ...served,

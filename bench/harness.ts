@@ -11,6 +11,7 @@ import {
   createSessions,
   newWorkerdPid,
   REFRESH_SECRET,
+  refreshSessionCount,
   type Session,
   STRICT_PATH,
   STRICT_SESSIONS,
@@ -117,6 +118,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const durationSeconds = options.soakSeconds ?? options.durationSeconds ?? (smoke ? 2 : 12);
   const warmupSeconds = options.warmupSeconds ?? (smoke ? 0.5 : 2);
   const connections = options.connections ?? 32;
+  const rounds = Math.max(1, options.rounds ?? 1);
   const transferBytes = options.transferBytes ?? (smoke ? 8 * 1024 * 1024 : 100 * 1024 * 1024);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date().toISOString();
@@ -176,7 +178,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // serves the public and valid rows made those rows read 5–10 % worse than the same
     // Worker alone (measured last stop), which is not what a valid-token request costs.
     const sessionCount =
-      selected("gateway-refresh") || selected("gateway-valid-strict") ? Math.max(8 * connections, STRICT_SESSIONS) : 0;
+      selected("gateway-refresh") || selected("gateway-valid-strict")
+        ? Math.max(refreshSessionCount(connections, rounds), STRICT_SESSIONS)
+        : 0;
     const sessionHost = sessionCount > 0 ? await startBenchGateway(upstreamUrl, "5", false) : main;
     if (sessionHost !== main) {
       cleanups.push(() => servedBy(sessionHost).stop());
@@ -260,7 +264,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
       },
-      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, connections)),
+      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, refreshSessionCount(connections, rounds))),
       {
         id: "gateway-valid-nocache",
         label: "gateway, valid token, revocation cache off",
@@ -315,7 +319,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
             stores = undefined;
           });
           const split = await startBenchGateway(upstreamUrl, "5", false, stores);
-          splitSessions.push(...(await createSessions(split, 8 * connections, 60)));
+          splitSessions.push(...(await createSessions(split, refreshSessionCount(connections, rounds), 60)));
           return servedBy(split);
         },
         requests: () => sessionRequests(splitSessions),
@@ -390,7 +394,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
 
     // Every selected row is prepared and warmed up first, then measured in interleaved
     // rounds (bench/rounds.ts); one round is the plain sequential run.
-    const rounds = Math.max(1, options.rounds ?? 1);
     const active: Array<RowPlan & { prepared: Awaited<ReturnType<RowPlan["prepare"]>> }> = [];
     const byRound = new Map<string, LoadResult[]>();
     const counted = new Map<string, BindingCounts>();
