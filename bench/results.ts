@@ -83,7 +83,7 @@ export function formatTable(bench: BenchResult): string {
     const added = (value: number | undefined, digits: number) =>
       value === undefined ? "—" : `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
     lines.push(
-      `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${row.ratioToBare.toFixed(2)} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
+      `| ${row.label} | ${row.requestsPerSecond.toFixed(0)} | ${Number.isFinite(row.ratioToBare) ? row.ratioToBare.toFixed(2) : "—"} | ${row.latencyP50} | ${row.latencyP99} | ${row.errors} | ${row.serverCpuMicros.toFixed(0)} (${row.server}) | ${added(row.addedCpuMicros, 0)} | ${added(row.addedLatencyMs, 2)} | ${mib(row.serverPeakBytes)} |`,
     );
   }
   if (bench.options.rounds > 1) {
