@@ -43,14 +43,22 @@ describe("login", () => {
 
     // RFC 9068 access token, signed with the active key.
     const [headerPart = ""] = String(body.access_token).split(".");
-    expect(JSON.parse(Buffer.from(headerPart, "base64url").toString())).toMatchObject({
+    expect(JSON.parse(Buffer.from(headerPart, "base64url").toString())).toEqual({
       alg: "EdDSA",
       typ: "at+jwt",
       kid: "test-ed25519",
     });
     const claims = decodeClaims(String(body.access_token));
-    expect(claims).toMatchObject({ iss: ISSUER, aud: AUDIENCE, sub: "user-alice", scope: "read write" });
+    expect(claims).toMatchObject({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: "user-alice",
+      scope: "read write",
+      client_id: AUDIENCE,
+    });
     expect(claims.exp).toBe((claims.iat as number) + 120);
+    // The session began with this login (RFC 9068 §2.2.1 auth_time).
+    expect(claims.auth_time).toBe(claims.iat);
     expect(typeof claims.jti).toBe("string");
     expect(claims.sid).toBe(cookie?.value.split(".")[0]);
   });
