@@ -150,7 +150,6 @@ export interface Session {
   readonly refreshToken: string;
 }
 
-/** Log in `count` times through POST /auth/login; each session gets an expired access token. */
 /**
  * How many sessions a refresh row needs. Each of its phases (the warm-up and every round)
  * can strand up to `connections` of them: a request still in flight when the load stops is
@@ -160,6 +159,7 @@ export function refreshSessionCount(connections: number, rounds: number): number
   return Math.max(8 * connections, connections * (rounds + 4));
 }
 
+/** Log in `count` times through POST /auth/login; each session gets an expired access token. */
 export async function createSessions(
   running: RunningGateway,
   count: number,

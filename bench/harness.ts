@@ -10,6 +10,7 @@ import {
   buildChildren,
   createSessions,
   newWorkerdPid,
+  REFRESH_COOKIE_PREFIX,
   REFRESH_SECRET,
   refreshSessionCount,
   type Session,
@@ -101,7 +102,7 @@ function packageVersion(name: string): string {
 
 const PROBE_HEADERS = {
   authorization: `Bearer ${"x".repeat(450)}`,
-  cookie: `__Host-portcullis-refresh=${"x".repeat(66)}`,
+  cookie: `${REFRESH_COOKIE_PREFIX}${"x".repeat(66)}`,
 };
 
 /** The rows a soak run drives. */

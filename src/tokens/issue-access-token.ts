@@ -42,8 +42,8 @@ export async function issueAccessToken(
   const iat = Math.floor(options.now / 1000);
   const exp = iat + options.ttlSeconds;
   const jti = crypto.randomUUID();
-  // The claims set is built here and signed as a compact JWS: the same token SignJWT would
-  // make, without its builder re-checking values that are ours by construction.
+  // The claims set is built here and signed as a compact JWS: the header and claims SignJWT
+  // would produce, without its builder re-checking values that are ours by construction.
   const claims: Record<string, unknown> = {
     iss: options.issuer,
     sub: subject.sub,
