@@ -9,7 +9,6 @@ import type autocannon from "autocannon";
 import { BUNDLE } from "../test/support/build-worker";
 import type { Gateway } from "../test/support/gateway";
 import {
-  createSessions,
   type RunningGateway,
   type Session,
   servedBy,
@@ -20,7 +19,7 @@ import {
 } from "./bench-gateway";
 import { bundleAt } from "./cost-fixtures";
 import type { RowResult } from "./results";
-import { startSplitStores } from "./split-stores";
+import { startSplitGateway, startSplitStores } from "./split-stores";
 
 export interface RowPlan {
   readonly id: string;
@@ -83,9 +82,8 @@ export function buildRows(ref: string, upstreamUrl: string, sessionCount: number
       prepare: async () => {
         // The stores run this build's own session object and ledger.
         const stores = await startSplitStores(bundleOfRef());
-        const split = await startBenchGateway(upstreamUrl, "5", false, stores, bundleOfRef());
-        sessions.push(...(await createSessions(split, sessionCount, 60)));
-        const served = servedBy(split);
+        const { served, sessions: made } = await startSplitGateway(upstreamUrl, stores, sessionCount, bundleOfRef());
+        sessions.push(...made);
         return {
           ...served,
           stop: async () => {

@@ -42,7 +42,7 @@ import {
 import { type BenchResult, formatTable, kib, mib, type RowResult, type TransferResult } from "./results";
 import { addCounts, summarizeRounds } from "./rounds";
 import type { SeedConfig } from "./seed-server";
-import { type SplitStores, startSplitStores } from "./split-stores";
+import { type SplitStores, startSplitGateway, startSplitStores } from "./split-stores";
 
 export type { BenchResult, RowResult, TransferResult };
 export { formatTable };
@@ -120,6 +120,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const warmupSeconds = options.warmupSeconds ?? (smoke ? 0.5 : 2);
   const connections = options.connections ?? 32;
   const rounds = Math.max(1, options.rounds ?? 1);
+  // Sessions for each refresh row: enough for its rounds (bench-gateway.ts).
+  const refreshSessions = refreshSessionCount(connections, rounds);
   const transferBytes = options.transferBytes ?? (smoke ? 8 * 1024 * 1024 : 100 * 1024 * 1024);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date().toISOString();
@@ -179,9 +181,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // serves the public and valid rows made those rows read 5–10 % worse than the same
     // Worker alone (measured last stop), which is not what a valid-token request costs.
     const sessionCount =
-      selected("gateway-refresh") || selected("gateway-valid-strict")
-        ? Math.max(refreshSessionCount(connections, rounds), STRICT_SESSIONS)
-        : 0;
+      selected("gateway-refresh") || selected("gateway-valid-strict") ? Math.max(refreshSessions, STRICT_SESSIONS) : 0;
     const sessionHost = sessionCount > 0 ? await startBenchGateway(upstreamUrl, "5", false) : main;
     if (sessionHost !== main) {
       cleanups.push(() => servedBy(sessionHost).stop());
@@ -265,7 +265,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
       },
-      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, refreshSessionCount(connections, rounds))),
+      ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, refreshSessions)),
       {
         id: "gateway-valid-nocache",
         label: "gateway, valid token, revocation cache off",
@@ -319,9 +319,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
             await stores?.close();
             stores = undefined;
           });
-          const split = await startBenchGateway(upstreamUrl, "5", false, stores);
-          splitSessions.push(...(await createSessions(split, refreshSessionCount(connections, rounds), 60)));
-          return servedBy(split);
+          const split = await startSplitGateway(upstreamUrl, stores, refreshSessions);
+          splitSessions.push(...split.sessions);
+          return split.served;
         },
         requests: () => sessionRequests(splitSessions),
       },

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { BUNDLE } from "../test/support/build-worker";
-import { UNLIMITED } from "./bench-gateway";
+import { createSessions, type ServedRow, type Session, servedBy, startBenchGateway, UNLIMITED } from "./bench-gateway";
 
 const HOST_NAME = "portcullis-stores";
 
@@ -153,4 +153,19 @@ export async function startSplitStores(bundle = BUNDLE): Promise<SplitStores> {
       rmSync(registry, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What a split refresh row serves: a gateway (the Worker at `bundle`) whose stores are
+ * `stores`, and `sessionCount` sessions made through it.
+ */
+export async function startSplitGateway(
+  upstreamUrl: string,
+  stores: SplitStores,
+  sessionCount: number,
+  bundle = BUNDLE,
+): Promise<{ served: ServedRow; sessions: Session[] }> {
+  const split = await startBenchGateway(upstreamUrl, "5", false, stores, bundle);
+  const sessions = await createSessions(split, sessionCount, 60);
+  return { served: servedBy(split), sessions };
 }
