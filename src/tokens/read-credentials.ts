@@ -18,11 +18,35 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
 
 /**
+ * Authorization values that held one well-formed Bearer token → that token. `bearerToken`
+ * is a pure function of the value, and a client sends the same value until its token
+ * changes, so one lookup replaces the two pattern matches and the scan for a comma. The
+ * token handed out is the same string object each time, so the verification cache's
+ * lookup that follows finds its key at once. At most MAX_PARSED_BEARERS (oldest first out).
+ */
+const parsedBearers = new Map<string, string>();
+export const MAX_PARSED_BEARERS = 1024;
+
+/**
  * The bearer token in an Authorization header value, undefined for other schemes.
  * Throws for a Bearer header that is malformed or holds more than one credential.
  */
 export function bearerToken(authorization: string | null): string | undefined {
   if (authorization === null) return undefined;
+  const parsed = parsedBearers.get(authorization);
+  if (parsed !== undefined) return parsed;
+  const token = parseBearer(authorization);
+  if (token !== undefined) {
+    if (parsedBearers.size >= MAX_PARSED_BEARERS) {
+      const oldest = parsedBearers.keys().next().value;
+      if (oldest !== undefined) parsedBearers.delete(oldest);
+    }
+    parsedBearers.set(authorization, token);
+  }
+  return token;
+}
+
+function parseBearer(authorization: string): string | undefined {
   // Two Authorization headers reach us joined by ", ". Other schemes (Digest) use commas
   // inside one credential, so a comma only matters when a Bearer credential is involved.
   if (authorization.includes(",")) {

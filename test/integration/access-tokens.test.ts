@@ -41,6 +41,16 @@ describe("protected routes", () => {
     expect(seen?.headers.authorization).toBe(`Bearer ${token}`);
   });
 
+  it("forwards the token in the canonical form, whatever the case and spacing it came in", async () => {
+    const token = await mintToken(gateway.key);
+    for (const authorization of [`bEaReR   ${token}  `, `Bearer ${token}`, `bEaReR   ${token}  `]) {
+      const response = await gateway.fetch("/api/things", { headers: { authorization } });
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+      expect(gateway.upstream.proxied().at(-1)?.headers.authorization).toBe(`Bearer ${token}`);
+    }
+  });
+
   it("answers 401 invalid_token for an expired token without a refresh cookie", async () => {
     const token = await mintToken(gateway.key, { iatOffset: -600, ttl: 300 });
     const before = gateway.upstream.proxied().length;

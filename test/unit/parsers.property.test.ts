@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { GatewayError, type GatewayErrorCode } from "../../src/errors/gateway-error";
 import { ACCESS_COOKIE, cookieValues, REFRESH_COOKIE, withoutGatewayCookies } from "../../src/http/cookies";
 import { type BodyKind, MAX_AUTH_BODY_BYTES, readFields } from "../../src/http/read-body";
-import { bearerToken } from "../../src/tokens/read-credentials";
+import { bearerToken, MAX_PARSED_BEARERS } from "../../src/tokens/read-credentials";
 import { hasDuplicateMembers, inspectToken, MAX_TOKEN_LENGTH } from "../../src/tokens/verify-access-token";
 
 const RUNS = { numRuns: 300 } as const;
@@ -241,6 +241,31 @@ describe("bearerToken", () => {
       }),
       RUNS,
     );
+  });
+
+  it("answers a value seen before exactly as it did the first time (its parse is remembered)", () => {
+    const header = fc.oneof(
+      fc
+        .tuple(anyCase("Bearer"), stringOf(" ", { minLength: 0, maxLength: 2 }), credentialCandidate)
+        .map((parts) => parts.join("")),
+      fc.string({ maxLength: 80 }),
+    );
+    fc.assert(
+      fc.property(header, (value) => {
+        const first = refusalOr(() => bearerToken(value));
+        const again = refusalOr(() => bearerToken(value));
+        if (typeof first === "string" || first === undefined) expect(again).toBe(first);
+        else expect(codeOf(again)).toBe(codeOf(first));
+      }),
+      RUNS,
+    );
+  });
+
+  it("still parses every value once more than MAX_PARSED_BEARERS were seen", () => {
+    const tokens = Array.from({ length: MAX_PARSED_BEARERS + 10 }, (_, index) => `t${index}.x`);
+    for (const token of tokens) expect(bearerToken(`Bearer ${token}`)).toBe(token);
+    for (const token of tokens) expect(bearerToken(`Bearer ${token}`)).toBe(token);
+    expect(codeOf(refusalOr(() => bearerToken("Bearer a b")))).toBe("token_malformed");
   });
 
   it("ignores other authentication schemes", () => {
