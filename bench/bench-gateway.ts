@@ -75,6 +75,7 @@ export interface RunningGateway {
   readonly workerdPid: number;
   readonly directUrl: string;
   readonly bareUrl: string | undefined;
+  readonly floorUrl: string | undefined;
   readonly entryUrl: string;
 }
 
@@ -127,6 +128,15 @@ export async function startBenchGateway(
               routes: [`${BARE_ROUTE_HOST}/*`],
               unsafeDirectSockets: direct,
             },
+            {
+              // The forwarding the gateway's contract requires, without token work (floor-worker.js).
+              name: "floor",
+              modules: true,
+              scriptPath: path.join(ROOT, "bench/floor-worker.js"),
+              compatibilityDate: "2026-04-01",
+              bindings: { UPSTREAM_URL: upstreamUrl },
+              unsafeDirectSockets: direct,
+            },
           ]
         : []),
       ...counting.extraWorkers,
@@ -139,6 +149,7 @@ export async function startBenchGateway(
     workerdPid,
     directUrl: strip(await gateway.mf.unsafeGetDirectURL("portcullis")),
     bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
+    floorUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("floor")) : undefined,
     entryUrl: gateway.url,
   } satisfies RunningGateway;
 }

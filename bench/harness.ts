@@ -39,7 +39,7 @@ import {
   startNodeChild,
   untrackPid,
 } from "./processes";
-import { type BenchResult, formatTable, kib, mib, type RowResult, type TransferResult } from "./results";
+import { type BenchResult, FLOOR_ROW, formatTable, kib, mib, type RowResult, type TransferResult } from "./results";
 import { addCounts, summarizeRounds } from "./rounds";
 import type { SeedConfig } from "./seed-server";
 import { type SplitStores, startSplitGateway, startSplitStores } from "./split-stores";
@@ -248,6 +248,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         // What `wrangler dev` and `mf.ready` serve: miniflare's entry worker routes by host.
         prepare: async () => ({ url: main.entryUrl, pid: main.workerdPid }),
         requests: () => staticRequests(validHeaders.map((headers) => ({ ...headers, host: BARE_ROUTE_HOST }))),
+      },
+      {
+        id: FLOOR_ROW,
+        label: "forwarding floor: the gateway's required forwarding, no token work",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.floorUrl as string, pid: main.workerdPid }),
+        requests: fixed(validHeaders),
       },
       {
         id: "gateway-public",
@@ -478,6 +486,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           addedCpuMicros: summary.addedCpuMicros,
           addedLatencyMs: summary.addedLatencyMs,
           cpuByRound: summary.cpuByRound,
+          rpsByRound: summary.rpsByRound,
           bindingOps: ops === undefined ? undefined : perRequest(ops, summary.result.requests),
         };
       });

@@ -1,6 +1,10 @@
 /** What a benchmark run produces, and the Markdown table docs/benchmarks.md shows. */
 import type { BindingCounts } from "./binding-counts";
 import type { LoadResult } from "./load";
+import { overRow } from "./rounds";
+
+/** The row of bench/floor-worker.js: the forwarding the gateway's contract requires, without token work. */
+export const FLOOR_ROW = "floor";
 
 export interface RowResult extends LoadResult {
   readonly id: string;
@@ -16,6 +20,8 @@ export interface RowResult extends LoadResult {
   readonly addedLatencyMs: number | undefined;
   /** CPU per request of each round (one entry without `--rounds`). */
   readonly cpuByRound: readonly number[];
+  /** Requests per second of each round. */
+  readonly rpsByRound: readonly number[];
   /** KV and Durable Object operations per request, counted in workerd (gateway rows). */
   readonly bindingOps: BindingCounts | undefined;
 }
@@ -96,6 +102,24 @@ export function formatTable(bench: BenchResult): string {
     lines.push("| --- | --- |");
     for (const row of bench.rows) {
       lines.push(`| ${row.label} | ${row.cpuByRound.map((cpu) => cpu.toFixed(0)).join(", ")} |`);
+    }
+  }
+  const floor = bench.rows.find((row) => row.id === FLOOR_ROW);
+  if (floor !== undefined) {
+    lines.push("");
+    lines.push(
+      `Over the forwarding floor (${floor.label}), the medians of same-round differences and ratios: what the gateway's own work costs.`,
+    );
+    lines.push("");
+    lines.push("| row | added CPU µs/req over the floor | req/s × floor |");
+    lines.push("| --- | ---: | ---: |");
+    for (const row of bench.rows) {
+      // The rows served by the floor's own workerd (the builds' rows have a workerd each).
+      if (row.id !== "gateway-public" && row.id !== "gateway-valid") continue;
+      const over = overRow(row, floor);
+      lines.push(
+        `| ${row.label} | ${over.addedCpuMicros >= 0 ? "+" : ""}${over.addedCpuMicros.toFixed(0)} | ${over.ratio.toFixed(2)} |`,
+      );
     }
   }
   lines.push("");

@@ -22,6 +22,8 @@ export interface RoundsSummary {
   readonly ratioToBare: number;
   /** Each round's CPU per request, µs, in order (the spread shows how noisy the run was). */
   readonly cpuByRound: readonly number[];
+  /** Each round's requests per second, in order. */
+  readonly rpsByRound: readonly number[];
 }
 
 export function median(values: readonly number[]): number {
@@ -84,6 +86,21 @@ export function summarizeRounds(
         ? Number.NaN
         : pairedMedian(rounds, bare, (row, base) => row.requestsPerSecond / base.requestsPerSecond),
     cpuByRound: rounds.map((round) => round.serverCpuMicros),
+    rpsByRound: rounds.map((round) => round.requestsPerSecond),
+  };
+}
+
+/** One row over another, round by round: median added CPU (µs) and median req/s ratio. */
+export function overRow(
+  row: { readonly cpuByRound: readonly number[]; readonly rpsByRound: readonly number[] },
+  base: { readonly cpuByRound: readonly number[]; readonly rpsByRound: readonly number[] },
+): { addedCpuMicros: number; ratio: number } {
+  const pairs = row.cpuByRound.map((_, index) => index).filter((index) => index < base.cpuByRound.length);
+  return {
+    addedCpuMicros: median(
+      pairs.map((index) => (row.cpuByRound[index] as number) - (base.cpuByRound[index] as number)),
+    ),
+    ratio: median(pairs.map((index) => (row.rpsByRound[index] as number) / (base.rpsByRound[index] as number))),
   };
 }
 

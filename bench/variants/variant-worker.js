@@ -1,4 +1,5 @@
 import { CompactSign, jwtVerify, SignJWT } from "jose";
+import floor from "../floor-worker.js";
 
 /**
  * One Worker, several ways of forwarding a request (env.VARIANT), each a piece of what
@@ -176,6 +177,15 @@ export default {
         const response = await fetch(target, request);
         return new Response(response.body, response);
       }
+      case "rewrap-dict": {
+        // The re-wrap with a plain init: three getters instead of the runtime reading a Response as a dict.
+        const response = await fetch(target, request);
+        return new Response(response.body, {
+          status: response.status,
+          statusText: response.statusText,
+          headers: response.headers,
+        });
+      }
       case "probe": {
         // Asking whether hop-by-hop headers are there, without re-wrapping.
         const response = await fetch(target, request);
@@ -201,6 +211,9 @@ export default {
         return fetch(target, init(plainHeaderRecord(request, url)));
       case "record-foreach":
         return fetch(target, init(headerRecordByForEach(request, url)));
+      case "record-lean":
+        // The record with only what a GET needs: no method (GET is the default), no body.
+        return fetch(target, { headers: headerRecord(request, url), redirect: "manual" });
       case "request-edit":
         return fetch(editedRequest(request, target, url));
       case "ed25519-sign": {
@@ -254,7 +267,8 @@ export default {
       case "copy":
         return fetch(target, init(editedCopy(request, url)));
       case "all":
-        return rewrapped(await withDeadline(fetch(target, init(headerRecord(request, url)))));
+        // The forwarding every gateway answer needs: the bench's floor row (floor-worker.js).
+        return floor.fetch(request, env);
       default:
         return new Response("unknown variant", { status: 500 });
     }

@@ -20,6 +20,7 @@ describe("npm run bench (smoke mode)", () => {
       "direct",
       "bare",
       "bare-entry",
+      "floor",
       "gateway-public",
       "gateway-valid",
       "gateway-valid-nocache",
@@ -54,6 +55,8 @@ describe("npm run bench (smoke mode)", () => {
     expect(result.bundle.gzipBytes).toBeLessThan(result.bundle.bytes);
     expect(formatTable(result)).toContain("gateway, transparent refresh");
     expect(formatTable(result)).toMatch(/Worker bundle .*gzip \d/);
+    // The valid-token row over the forwarding floor, in the same workerd and rounds.
+    expect(formatTable(result)).toMatch(/\| gateway, valid token \| [+-]\d+ \| \d+\.\d\d \|/);
   }, 180_000);
 
   it("soaks the public, valid-token and refresh rows and counts every error", async () => {
