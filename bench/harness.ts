@@ -39,7 +39,16 @@ import {
   startNodeChild,
   untrackPid,
 } from "./processes";
-import { type BenchResult, FLOOR_ROW, formatTable, kib, mib, type RowResult, type TransferResult } from "./results";
+import {
+  type BenchResult,
+  FLOOR_OWN_ROW,
+  FLOOR_ROW,
+  formatTable,
+  kib,
+  mib,
+  type RowResult,
+  type TransferResult,
+} from "./results";
 import { addCounts, summarizeRounds } from "./rounds";
 import type { SeedConfig } from "./seed-server";
 import { type SplitStores, startSplitGateway, startSplitStores } from "./split-stores";
@@ -147,7 +156,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // The probe is the floor of the builds' split refresh rows: it comes with them too.
     const withBuildRefresh = (options.builds ?? []).some((ref) => listed(`gateway-refresh-split@${ref}`));
     const selected = (id: string) =>
-      id === "bare-own" ? withBuilds : listed(id) || (id === STORE_CALLS_PROBE && withBuildRefresh);
+      id === "bare-own" || id === FLOOR_OWN_ROW
+        ? withBuilds
+        : listed(id) || (id === STORE_CALLS_PROBE && withBuildRefresh);
     const scripts = await buildChildren();
 
     const upstream = await startNodeChild(scripts.upstream);
@@ -248,6 +259,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         // What `wrangler dev` and `mf.ready` serve: miniflare's entry worker routes by host.
         prepare: async () => ({ url: main.entryUrl, pid: main.workerdPid }),
         requests: () => staticRequests(validHeaders.map((headers) => ({ ...headers, host: BARE_ROUTE_HOST }))),
+      },
+      {
+        // The forwarding floor alone in a workerd, beside the lone pass-through: for the rows of --builds.
+        id: FLOOR_OWN_ROW,
+        label: "forwarding floor, own workerd",
+        server: "workerd",
+        baseline: "bare-own",
+        prepare: () => startLoneWorker(path.join(ROOT, "bench/floor-worker.js"), { UPSTREAM_URL: upstreamUrl }),
+        requests: fixed(validHeaders),
       },
       {
         id: FLOOR_ROW,

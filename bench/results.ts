@@ -3,8 +3,9 @@ import type { BindingCounts } from "./binding-counts";
 import type { LoadResult } from "./load";
 import { overRow } from "./rounds";
 
-/** The row of bench/floor-worker.js: the forwarding the gateway's contract requires, without token work. */
+/** The rows of bench/floor-worker.js (the forwarding the gateway's contract requires, without token work): in the shared workerd, and alone. */
 export const FLOOR_ROW = "floor";
+export const FLOOR_OWN_ROW = "floor-own";
 
 export interface RowResult extends LoadResult {
   readonly id: string;
@@ -104,22 +105,27 @@ export function formatTable(bench: BenchResult): string {
       lines.push(`| ${row.label} | ${row.cpuByRound.map((cpu) => cpu.toFixed(0)).join(", ")} |`);
     }
   }
-  const floor = bench.rows.find((row) => row.id === FLOOR_ROW);
-  if (floor !== undefined) {
+  const floors = [
+    [bench.rows.find((row) => row.id === FLOOR_ROW), /^gateway-valid$/],
+    [bench.rows.find((row) => row.id === FLOOR_OWN_ROW), /^gateway-valid@/],
+  ] as const;
+  if (floors.some(([floor]) => floor !== undefined)) {
     lines.push("");
     lines.push(
-      `Over the forwarding floor (${floor.label}), the medians of same-round differences and ratios: what the gateway's own work costs.`,
+      "Valid-token rows over the forwarding floor in the same setting (the shared workerd, or a workerd of its own), the medians of same-round differences and ratios: what the token work adds to the forwarding every answer needs.",
     );
     lines.push("");
-    lines.push("| row | added CPU µs/req over the floor | req/s × floor |");
-    lines.push("| --- | ---: | ---: |");
-    for (const row of bench.rows) {
-      // The rows served by the floor's own workerd (the builds' rows have a workerd each).
-      if (row.id !== "gateway-public" && row.id !== "gateway-valid") continue;
-      const over = overRow(row, floor);
-      lines.push(
-        `| ${row.label} | ${over.addedCpuMicros >= 0 ? "+" : ""}${over.addedCpuMicros.toFixed(0)} | ${over.ratio.toFixed(2)} |`,
-      );
+    lines.push("| row | floor | added CPU µs/req over the floor | req/s × floor |");
+    lines.push("| --- | --- | ---: | ---: |");
+    for (const [floor, rows] of floors) {
+      if (floor === undefined) continue;
+      for (const row of bench.rows.filter((candidate) => rows.test(candidate.id))) {
+        const over = overRow(row, floor);
+        const sign = over.addedCpuMicros >= 0 ? "+" : "";
+        lines.push(
+          `| ${row.label} | ${floor.id} | ${sign}${over.addedCpuMicros.toFixed(0)} | ${over.ratio.toFixed(2)} |`,
+        );
+      }
     }
   }
   lines.push("");

@@ -56,7 +56,7 @@ describe("npm run bench (smoke mode)", () => {
     expect(formatTable(result)).toContain("gateway, transparent refresh");
     expect(formatTable(result)).toMatch(/Worker bundle .*gzip \d/);
     // The valid-token row over the forwarding floor, in the same workerd and rounds.
-    expect(formatTable(result)).toMatch(/\| gateway, valid token \| [+-]\d+ \| \d+\.\d\d \|/);
+    expect(formatTable(result)).toMatch(/\| gateway, valid token \| floor \| [+-]\d+ \| \d+\.\d\d \|/);
   }, 180_000);
 
   it("soaks the public, valid-token and refresh rows and counts every error", async () => {
