@@ -12,25 +12,8 @@
  * over this one is what reading, verifying and checking the token costs; this one over
  * bare is what forwarding faithfully costs before any of that.
  */
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-  "x-real-ip",
-  "cf-connecting-ip",
-  "cf-worker",
-  "cookie",
-]);
+import { DROPPED } from "./dropped-headers.mjs";
+
 const TIMEOUT_MS = 30_000;
 
 let idPrefix;

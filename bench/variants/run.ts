@@ -7,7 +7,7 @@
  * together. Each variant runs in a workerd of its own; rows are measured in interleaved
  * rounds, alternating order, and summed up by the median of same-round differences.
  *
- *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32] [--variants timer,record]
+ *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32] [--variants timer,record] [--edge-headers]
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     /** A subset, comma-separated ("bare" is always measured: it is the floor). */
     variants: { type: "string" },
+    /** Requests also carry what Cloudflare's edge adds to every request that reaches a Worker. */
+    "edge-headers": { type: "boolean", default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -56,6 +58,18 @@ const ALL_VARIANTS = [
 const chosen = values.variants?.split(",").map((name) => name.trim());
 const VARIANTS = ALL_VARIANTS.filter((name) => name === "bare" || chosen === undefined || chosen.includes(name));
 const TOKEN = `eyJhbGciOiJFZERTQSJ9.${"a".repeat(300)}.${"b".repeat(86)}`;
+/** The headers a request reaching a Worker in production carries besides the client's own. */
+const EDGE_HEADERS: Record<string, string> = {
+  "cf-connecting-ip": "203.0.113.7",
+  "cf-ipcountry": "DE",
+  "cf-ray": "8f2b3c4d5e6f7a8b-FRA",
+  "cf-visitor": '{"scheme":"https"}',
+  "x-forwarded-for": "203.0.113.7",
+  "x-forwarded-proto": "https",
+  "x-real-ip": "203.0.113.7",
+  "accept-encoding": "gzip, br",
+};
+const REQUEST_HEADERS = { authorization: `Bearer ${TOKEN}`, ...(values["edge-headers"] ? EDGE_HEADERS : {}) };
 
 const cleanups: Array<() => Promise<void>> = [];
 installExitHooks(async () => {
@@ -80,7 +94,7 @@ const load = (variant: string, seconds: number) => {
     url: server.url,
     connections,
     durationSeconds: seconds,
-    requests: [{ method: "GET", path: "/api/items?page=1", headers: { authorization: `Bearer ${TOKEN}` } }],
+    requests: [{ method: "GET", path: "/api/items?page=1", headers: REQUEST_HEADERS }],
     serverPid: server.pid,
     upstreamPid: upstream.pid,
   });

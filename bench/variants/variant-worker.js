@@ -1,4 +1,5 @@
 import { CompactSign, jwtVerify, SignJWT } from "jose";
+import { DROPPED } from "../dropped-headers.mjs";
 import floor from "../floor-worker.js";
 
 /**
@@ -6,16 +7,6 @@ import floor from "../floor-worker.js";
  * the gateway does on top of a bare pass-through. `npm run bench:variants` runs each in a
  * workerd of its own and compares their CPU per request with the bare one.
  */
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "cookie",
-  "cf-connecting-ip",
-]);
 const HOP_BY_HOP = ["keep-alive", "proxy-connection", "transfer-encoding", "trailer"];
 
 /** Whether a request header goes upstream (the gateway's filter, in short). */
