@@ -37,7 +37,22 @@ export function randomId(): string {
   return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
 }
 
+/** The forwarding floor's Worker as `buildChildren` bundles it. */
+export const FLOOR_SCRIPT = path.join(BENCH_DIST, "floor-worker.mjs");
+
 export async function buildChildren(): Promise<{ upstream: string; seed: string }> {
+  // The floor Worker imports the gateway's list of dropped headers from src/.
+  await build({
+    entryPoints: { "floor-worker": "bench/floor-worker.js" },
+    absWorkingDir: ROOT,
+    outdir: BENCH_DIST,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "browser",
+    conditions: ["workerd", "worker"],
+    format: "esm",
+    logLevel: "warning",
+  });
   await build({
     entryPoints: { "upstream-server": "bench/upstream-server.ts", "seed-server": "bench/seed-server.ts" },
     absWorkingDir: ROOT,
@@ -132,7 +147,7 @@ export async function startBenchGateway(
               // The forwarding the gateway's contract requires, without token work (floor-worker.js).
               name: "floor",
               modules: true,
-              scriptPath: path.join(ROOT, "bench/floor-worker.js"),
+              scriptPath: FLOOR_SCRIPT,
               compatibilityDate: "2026-04-01",
               bindings: { UPSTREAM_URL: upstreamUrl },
               unsafeDirectSockets: direct,

@@ -8,11 +8,14 @@
  * - the wait for the answer's headers bounded by one timer;
  * - the answer re-wrapped, `Proxy-Connection` removed and `X-Request-Id` set.
  *
+ * It drops the headers the gateway drops, from the gateway's own list, so the bench bundles
+ * it (`buildChildren`, to dist/bench/floor-worker.mjs).
+ *
  * `npm run bench` runs it beside the bare pass-through (row `floor`): the valid-token row
  * over this one is what reading, verifying and checking the token costs; this one over
  * bare is what forwarding faithfully costs before any of that.
  */
-import { DROPPED } from "./dropped-headers.mjs";
+import { DROPPED } from "../src/proxy/upstream-request";
 
 const TIMEOUT_MS = 30_000;
 

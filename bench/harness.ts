@@ -9,6 +9,7 @@ import {
   BARE_ROUTE_HOST,
   buildChildren,
   createSessions,
+  FLOOR_SCRIPT,
   newWorkerdPid,
   REFRESH_COOKIE_PREFIX,
   REFRESH_SECRET,
@@ -266,7 +267,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "forwarding floor, own workerd",
         server: "workerd",
         baseline: "bare-own",
-        prepare: () => startLoneWorker(path.join(ROOT, "bench/floor-worker.js"), { UPSTREAM_URL: upstreamUrl }),
+        prepare: () => startLoneWorker(FLOOR_SCRIPT, { UPSTREAM_URL: upstreamUrl }),
         requests: fixed(validHeaders),
       },
       {

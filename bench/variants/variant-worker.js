@@ -1,5 +1,5 @@
 import { CompactSign, jwtVerify, SignJWT } from "jose";
-import { DROPPED } from "../dropped-headers.mjs";
+import { DROPPED } from "../../src/proxy/upstream-request";
 import floor from "../floor-worker.js";
 
 /**

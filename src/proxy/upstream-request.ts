@@ -25,9 +25,10 @@ const GATEWAY_HEADER_PREFIX = "x-portcullis-";
 /**
  * Dropped from every forwarded request: hop-by-hop headers (RFC 9110 §7.6.1), forwarding
  * headers (set below from what the gateway saw), Cloudflare's connection headers, and
- * the cookie header (rebuilt without the gateway's cookies).
+ * the cookie header (rebuilt without the gateway's cookies). Exported for the benchmark's
+ * forwarding floor (bench/floor-worker.js), which drops exactly these.
  */
-const DROPPED = new Set([
+export const DROPPED: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
