@@ -22,10 +22,13 @@ const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
  * is a pure function of the value, and a client sends the same value until its token
  * changes, so one lookup replaces the two pattern matches and the scan for a comma. The
  * token handed out is the same string object each time, so the verification cache's
- * lookup that follows finds its key at once. At most MAX_PARSED_BEARERS (oldest first out).
+ * lookup that follows finds its key at once. At most MAX_PARSED_BEARERS values (oldest
+ * first out), each at most MAX_REMEMBERED_LENGTH characters: anyone can send values that
+ * parse, so what they can make an isolate hold stays at a few MiB.
  */
 const parsedBearers = new Map<string, string>();
 export const MAX_PARSED_BEARERS = 1024;
+export const MAX_REMEMBERED_LENGTH = 4096;
 
 /**
  * The bearer token in an Authorization header value, undefined for other schemes.
@@ -36,7 +39,7 @@ export function bearerToken(authorization: string | null): string | undefined {
   const parsed = parsedBearers.get(authorization);
   if (parsed !== undefined) return parsed;
   const token = parseBearer(authorization);
-  if (token !== undefined) {
+  if (token !== undefined && authorization.length <= MAX_REMEMBERED_LENGTH) {
     if (parsedBearers.size >= MAX_PARSED_BEARERS) {
       const oldest = parsedBearers.keys().next().value;
       if (oldest !== undefined) parsedBearers.delete(oldest);

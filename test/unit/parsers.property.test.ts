@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { GatewayError, type GatewayErrorCode } from "../../src/errors/gateway-error";
 import { ACCESS_COOKIE, cookieValues, REFRESH_COOKIE, withoutGatewayCookies } from "../../src/http/cookies";
 import { type BodyKind, MAX_AUTH_BODY_BYTES, readFields } from "../../src/http/read-body";
-import { bearerToken, MAX_PARSED_BEARERS } from "../../src/tokens/read-credentials";
+import { bearerToken, MAX_PARSED_BEARERS, MAX_REMEMBERED_LENGTH } from "../../src/tokens/read-credentials";
 import { hasDuplicateMembers, inspectToken, MAX_TOKEN_LENGTH } from "../../src/tokens/verify-access-token";
 
 const RUNS = { numRuns: 300 } as const;
@@ -266,6 +266,13 @@ describe("bearerToken", () => {
     for (const token of tokens) expect(bearerToken(`Bearer ${token}`)).toBe(token);
     for (const token of tokens) expect(bearerToken(`Bearer ${token}`)).toBe(token);
     expect(codeOf(refusalOr(() => bearerToken("Bearer a b")))).toBe("token_malformed");
+  });
+
+  it("parses a value longer than it remembers (MAX_REMEMBERED_LENGTH) every time alike", () => {
+    const long = `x.${"y".repeat(MAX_REMEMBERED_LENGTH)}`;
+    expect(bearerToken(`Bearer ${long}`)).toBe(long);
+    expect(bearerToken(`Bearer ${long}`)).toBe(long);
+    expect(codeOf(refusalOr(() => bearerToken(`Bearer ${long}!`)))).toBe("token_malformed");
   });
 
   it("ignores other authentication schemes", () => {
