@@ -3,7 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
-import { TEST_SECRETS } from "../test/support/test-keys";
 import {
   API_PATH,
   BARE_ROUTE_HOST,
@@ -12,18 +11,15 @@ import {
   FLOOR_SCRIPT,
   newWorkerdPid,
   REFRESH_COOKIE_PREFIX,
-  REFRESH_SECRET,
   refreshSessionCount,
   type Session,
   STRICT_PATH,
   STRICT_SESSIONS,
-  seedTokens,
   servedBy,
   sessionRequests,
   startBenchGateway,
   startLoneWorker,
   staticRequests,
-  TOKEN_POOL,
   transfer,
   validTokenHeaders,
 } from "./bench-gateway";
@@ -31,15 +27,7 @@ import { type BindingCounts, perRequest, readCounts, resetCounts } from "./bindi
 import { buildRows, type RowPlan, STORE_CALLS_PROBE } from "./build-rows";
 import { renderChart } from "./chart";
 import { type LoadResult, runLoad } from "./load";
-import {
-  childPidsNamed,
-  installExitHooks,
-  memoryStatus,
-  type NodeChild,
-  pinToCpus,
-  startNodeChild,
-  untrackPid,
-} from "./processes";
+import { childPidsNamed, installExitHooks, memoryStatus, pinToCpus, startNodeChild, untrackPid } from "./processes";
 import {
   type BenchResult,
   FLOOR_OWN_ROW,
@@ -51,7 +39,7 @@ import {
   type TransferResult,
 } from "./results";
 import { addCounts, summarizeRounds } from "./rounds";
-import type { SeedConfig } from "./seed-server";
+import { seedRows } from "./seed-rows";
 import { type SplitStores, startSplitGateway, startSplitStores } from "./split-stores";
 
 export type { BenchResult, RowResult, TransferResult };
@@ -207,20 +195,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     if (sessionsCreated < sessionCount) throw new Error(`only ${sessionsCreated} of ${sessionCount} sessions`);
     log(`  ${sessions.length} sessions in ${sessionSetupSeconds.toFixed(1)} s`);
 
-    const seed = await seedTokens(TOKEN_POOL);
-    const seedServer = async (mode: SeedConfig["mode"], alg: SeedConfig["alg"]) => {
-      const config: SeedConfig = {
-        mode,
-        upstream: upstreamUrl,
-        alg,
-        accessSecret: TEST_SECRETS.ACCESS_SECRET,
-        accessPrivateJwk: seed.es256.privateJwk as Record<string, unknown>,
-        accessPublicJwk: seed.es256.publicJwk as Record<string, unknown>,
-        refreshSecret: REFRESH_SECRET,
-      };
-      const child: NodeChild = await startNodeChild(scripts.seed, { SEED_CONFIG: JSON.stringify(config) });
-      return { url: child.ready.url as string, pid: child.pid, stop: () => child.stop() };
-    };
+    const seedRowPlans = await seedRows(upstreamUrl, scripts.seed);
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
     let nocacheHeaders: Array<Record<string, string>> = [];
@@ -380,46 +355,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         // the same bytes for workerd to parse.
         requests: () => [{ method: "GET", path: API_PATH, headers: PROBE_HEADERS }],
       },
-      {
-        id: "express",
-        label: "Express proxy (no middleware)",
-        server: "node (express)",
-        baseline: undefined,
-        prepare: () => seedServer("plain", "HS256"),
-        requests: fixed(seed.valid.HS256),
-      },
-      {
-        id: "seed-valid-hs256",
-        label: "seed middleware, valid token, HS256",
-        server: "node (express)",
-        baseline: "express",
-        prepare: () => seedServer("seed", "HS256"),
-        requests: fixed(seed.valid.HS256),
-      },
-      {
-        id: "seed-valid-es256",
-        label: "seed middleware, valid token, ES256",
-        server: "node (express)",
-        baseline: "express",
-        prepare: () => seedServer("seed", "ES256"),
-        requests: fixed(seed.valid.ES256),
-      },
-      {
-        id: "seed-refresh-hs256",
-        label: "seed middleware, refresh, HS256",
-        server: "node (express)",
-        baseline: "express",
-        prepare: () => seedServer("seed", "HS256"),
-        requests: fixed(seed.expired.HS256),
-      },
-      {
-        id: "seed-refresh-es256",
-        label: "seed middleware, refresh, ES256",
-        server: "node (express)",
-        baseline: "express",
-        prepare: () => seedServer("seed", "ES256"),
-        requests: fixed(seed.expired.ES256),
-      },
+      ...seedRowPlans,
     ];
 
     // Every selected row is prepared and warmed up first, then measured in interleaved
