@@ -168,15 +168,6 @@ export default {
         const response = await fetch(target, request);
         return new Response(response.body, response);
       }
-      case "rewrap-dict": {
-        // The re-wrap with a plain init: three getters instead of the runtime reading a Response as a dict.
-        const response = await fetch(target, request);
-        return new Response(response.body, {
-          status: response.status,
-          statusText: response.statusText,
-          headers: response.headers,
-        });
-      }
       case "probe": {
         // Asking whether hop-by-hop headers are there, without re-wrapping.
         const response = await fetch(target, request);
@@ -202,9 +193,6 @@ export default {
         return fetch(target, init(plainHeaderRecord(request, url)));
       case "record-foreach":
         return fetch(target, init(headerRecordByForEach(request, url)));
-      case "record-lean":
-        // The record with only what a GET needs: no method (GET is the default), no body.
-        return fetch(target, { headers: headerRecord(request, url), redirect: "manual" });
       case "request-edit":
         return fetch(editedRequest(request, target, url));
       case "ed25519-sign": {
