@@ -3,19 +3,23 @@
  * no token work at all. It does what any answer of the gateway must (README, "The
  * contract", and src/proxy), written plainly, as any Worker proxy would:
  *
- * - the request's headers read once into a record, hop-by-hop, forwarding and `X-Auth-*`
- *   headers dropped, `X-Forwarded-Proto` / `-Host` and identity headers set;
+ * - the request's headers read once into a record, every spelling of the hop-by-hop,
+ *   forwarding, client-address and `X-Auth-*` headers dropped, `X-Forwarded-Proto` / `-Host`
+ *   and identity headers set;
  * - the wait for the answer's headers bounded by one timer;
- * - the answer re-wrapped, `Proxy-Connection` removed and `X-Request-Id` set.
+ * - the answer re-wrapped, what the upstream may not send removed (hop-by-hop headers,
+ *   `Authorization`, the gateway's cookies) and `X-Request-Id` set.
  *
- * It drops the headers the gateway drops, from the gateway's own list, so the bench bundles
- * it (`buildChildren`, to dist/bench/floor-worker.mjs).
+ * It drops the headers the gateway drops, with the gateway's own functions, so the bench
+ * bundles it (`buildChildren`, to dist/bench/floor-worker.mjs). It does not canonicalize
+ * the path: that is the gateway's decision, measured as part of the valid-token row.
  *
  * `npm run bench` runs it beside the bare pass-through (row `floor`): the valid-token row
  * over this one is what reading, verifying and checking the token costs; this one over
  * bare is what forwarding faithfully costs before any of that.
  */
-import { DROPPED } from "../src/proxy/upstream-request";
+import { filterUpstreamAnswer } from "../src/proxy/upstream-answer";
+import { headerKey, isDroppedRequestHeader } from "../src/proxy/upstream-request";
 
 const TIMEOUT_MS = 30_000;
 
@@ -26,7 +30,7 @@ let sequence = 0;
 function upstreamHeaders(request, url) {
   const headers = Object.create(null);
   for (const [name, value] of request.headers) {
-    if (!DROPPED.has(name) && !name.startsWith("x-auth-") && !name.startsWith("x-portcullis-")) headers[name] = value;
+    if (!isDroppedRequestHeader(headerKey(name))) headers[name] = value;
   }
   headers["x-forwarded-proto"] = url.protocol.slice(0, -1);
   headers["x-forwarded-host"] = url.host;
@@ -55,7 +59,7 @@ function sendWithin(target, init) {
 
 function answerOf(response, requestId) {
   const answer = new Response(response.body, response);
-  answer.headers.delete("proxy-connection");
+  filterUpstreamAnswer(answer.headers);
   answer.headers.set("x-request-id", requestId);
   return answer;
 }

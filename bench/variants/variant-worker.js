@@ -1,5 +1,5 @@
 import { CompactSign, jwtVerify, SignJWT } from "jose";
-import { DROPPED } from "../../src/proxy/upstream-request";
+import { headerKey, isDroppedRequestHeader } from "../../src/proxy/upstream-request";
 import floor from "../floor-worker.js";
 
 /**
@@ -11,7 +11,7 @@ const HOP_BY_HOP = ["keep-alive", "proxy-connection", "transfer-encoding", "trai
 
 /** Whether a request header goes upstream (the gateway's filter, in short). */
 function forwarded(name) {
-  return !DROPPED.has(name) && !name.startsWith("x-auth-") && !name.startsWith("x-portcullis-");
+  return !isDroppedRequestHeader(headerKey(name));
 }
 
 /** The forwarding and identity headers every record variant adds. */

@@ -17,6 +17,21 @@ const GATEWAY_COOKIES = new Set([REFRESH_COOKIE.toLowerCase(), ACCESS_COOKIE.toL
 // inside another pair must not reach them either.
 const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-(refresh|access|oidc-[^=]*)\s*=/i;
 
+// A cookie name the gateway owns, in any letter case and with or without a prefix: the
+// upstream may neither set nor clear one of these (`withoutGatewaySetCookies`).
+const OWNED_COOKIE_NAME = /^(?:__host-|__secure-)?portcullis-/;
+
+/**
+ * Does this `Set-Cookie` value set (or clear) a cookie the gateway owns? A value without
+ * `=` sets a nameless cookie whose text is all of it (RFC 6265bis §5.6), so that text counts.
+ */
+export function setsGatewayCookie(setCookie: string): boolean {
+  const semicolon = setCookie.indexOf(";");
+  const pair = semicolon === -1 ? setCookie : setCookie.slice(0, semicolon);
+  const eq = pair.indexOf("=");
+  return OWNED_COOKIE_NAME.test((eq === -1 ? pair : pair.slice(0, eq)).trim().toLowerCase());
+}
+
 /** Every value sent for `name` (more than one means someone planted a copy). */
 export function cookieValues(header: string | null, name: string): string[] {
   if (!header) return [];

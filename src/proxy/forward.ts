@@ -18,6 +18,7 @@
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { stampRequestId } from "../http/request-id";
+import { filterUpstreamAnswer } from "./upstream-answer";
 
 export interface Upstream {
   readonly config: GatewayConfig;
@@ -36,16 +37,6 @@ export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.p
   return `${target.origin}${target.basePath}${path}`;
 }
 
-/**
- * Hop-by-hop answer headers (RFC 9110 §7.6.1) describe the upstream's connection, not the
- * client's. workerd passes them through from `fetch`, and when it writes an answer it
- * drops the connection-level ones itself: `connection`, `keep-alive`, `te`, `trailer`,
- * `transfer-encoding` and `upgrade` never reach the wire (measured on a raw socket; they
- * are kj's built-in connection headers, which its HTTP server writes from its own state).
- * What it does write are `proxy-connection` and the headers that `Connection` names, so
- * those are deleted here: usually two calls into the runtime instead of nine.
- */
-const WRITTEN_BY_RUNTIME = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Resends after the first attempt, for connection failures before any answer. */
 export const MAX_RESENDS = 3;
@@ -178,18 +169,13 @@ class UpstreamSend {
 /** The upstream's answer with mutable headers (for the gateway's own additions); the body stays a stream. */
 function answerOf(response: Response, webSocket: boolean, requestId: string | undefined): Response {
   if (webSocket && response.webSocket) {
-    return new Response(null, { status: 101, webSocket: response.webSocket, headers: response.headers });
+    const headers = new Headers(response.headers);
+    filterUpstreamAnswer(headers);
+    return new Response(null, { status: 101, webSocket: response.webSocket, headers });
   }
   const answer = new Response(response.body, response);
   const headers = answer.headers;
-  const connection = headers.get("connection");
-  if (connection !== null) {
-    for (const option of connection.split(",")) {
-      const name = option.trim().toLowerCase();
-      if (name !== "" && !WRITTEN_BY_RUNTIME.has(name)) headers.delete(name);
-    }
-  }
-  headers.delete("proxy-connection");
+  filterUpstreamAnswer(headers);
   if (requestId !== undefined) stampRequestId(answer, headers, requestId);
   return answer;
 }

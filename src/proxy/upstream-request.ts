@@ -4,8 +4,9 @@
  * - Hop-by-hop headers (RFC 9110 §7.6.1) and those named in `Connection` are dropped;
  *   a WebSocket upgrade keeps `Upgrade`/`Connection` so it can pass through.
  * - The gateway's own cookies never leave; other cookies pass untouched.
- * - Client-supplied identity headers (`X-Auth-*`) and forwarding headers are dropped and
- *   set from what the gateway itself verified and saw.
+ * - Client-supplied identity headers (`X-Auth-*`), forwarding, client-address, URL-rewrite
+ *   and method-override headers are dropped under every spelling (canonical/header-names.ts)
+ *   and the identity and forwarding ones set from what the gateway itself verified and saw.
  * - The body is passed as a stream, never read.
  *
  * What it builds is a `RequestInit` whose headers are a plain record: the runtime turns a
@@ -14,39 +15,15 @@
  * `Headers` and editing the copy (10 µs); see docs/benchmarks.md.
  */
 
+import { headerKey, isDroppedRequestHeader, METHOD_OVERRIDE_HEADERS } from "../canonical/header-names";
 import { withoutGatewayCookies } from "../http/cookies";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 
-/** Headers only the gateway may set; any client copy is removed. */
-export const IDENTITY_HEADER_PREFIX = "x-auth-";
-/** The gateway's own headers towards the upstream (e.g. the credential-check secret). */
-const GATEWAY_HEADER_PREFIX = "x-portcullis-";
-
 /**
- * Dropped from every forwarded request: hop-by-hop headers (RFC 9110 §7.6.1), forwarding
- * headers (set below from what the gateway saw), Cloudflare's connection headers, and
- * the cookie header (rebuilt without the gateway's cookies). Exported for the benchmark's
- * forwarding floor (bench/floor-worker.js), which drops exactly these.
+ * Exported for the benchmark's forwarding floor (bench/floor-worker.js), which drops
+ * exactly what the gateway drops.
  */
-export const DROPPED: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-  "x-real-ip",
-  "cf-connecting-ip",
-  "cf-worker",
-  "cookie",
-]);
+export { headerKey, isDroppedRequestHeader };
 
 export interface Identity {
   readonly claims: AccessTokenClaims;
@@ -94,6 +71,8 @@ export interface IncomingHeaders {
    * HTTP/1.1 request has none (RFC 9112 §6.3), so nobody need ask `request.body`.
    */
   readonly framed: boolean;
+  /** Values of method-override headers (`X-HTTP-Method-Override` and kin), under any spelling. */
+  readonly methodOverrides: readonly string[] | undefined;
 }
 
 export function readIncomingHeaders(headers: Headers): IncomingHeaders {
@@ -105,23 +84,30 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
   let connection: string | undefined;
   let upgrade: string | undefined;
   let framed = false;
+  let methodOverrides: string[] | undefined;
   for (const [name, value] of headers) {
-    if (DROPPED.has(name)) {
+    const key = headerKey(name);
+    if (isDroppedRequestHeader(key)) {
+      // What the gateway reads itself comes from the exact name only: the runtime's and the
+      // platform's spelling, never an alias a client made up.
       if (name === "cookie") cookie = value;
       else if (name === "cf-connecting-ip") clientIp = value;
       else if (name === "connection") connection = value;
       else if (name === "upgrade") upgrade = value;
       else if (name === "transfer-encoding") framed = true;
+      else if (METHOD_OVERRIDE_HEADERS.has(key)) {
+        methodOverrides ??= [];
+        methodOverrides.push(value);
+      }
       continue;
     }
-    if (name.startsWith(IDENTITY_HEADER_PREFIX) || name.startsWith(GATEWAY_HEADER_PREFIX)) continue;
     if (name === "authorization") authorization = value;
     else if (name === "cf-ray") cfRay = value;
     else if (name === "content-length") framed = true;
     forwardable[name] = value;
   }
   const webSocket = upgrade?.toLowerCase() === "websocket";
-  return { forwardable, authorization, cookie, cfRay, clientIp, connection, webSocket, framed };
+  return { forwardable, authorization, cookie, cfRay, clientIp, connection, webSocket, framed, methodOverrides };
 }
 
 /** The identity headers of a verified token, built once per claims object (claims are cached per token). */
