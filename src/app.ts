@@ -11,6 +11,7 @@ import {
   AUTH_ROUTES,
   allowedMethods,
   handleJwks,
+  isEndpointLookalike,
   JWKS_PATH,
   NAVIGATION_ROUTES,
   noteDegradedPublishing,
@@ -27,7 +28,10 @@ type AppEnv = { Bindings: { context: RequestContext } };
 
 /** The Hono app for the gateway's own endpoints, and for any request that needs CORS. */
 export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  // Routed by the request's canonical path, as everything else is (gateway/request-context.ts).
+  const app = new Hono<AppEnv>({
+    getPath: (request, options) => options?.env?.context.path ?? new URL(request.url).pathname,
+  });
 
   app.use("*", function crossOrigin(c, next) {
     const { config } = c.env.context;
@@ -69,17 +73,19 @@ function needsApp(context: RequestContext, request: Request): boolean {
   return path.startsWith("/auth/") || path === JWKS_PATH || isCrossOriginCandidate(context.config, request);
 }
 
+/** A look-alike of one of the gateway's own paths (case, trailing slash) is its, and not found. */
+function serve(app: Hono<AppEnv>, context: RequestContext, raw: Request): Promise<Response> {
+  if (context.canonical.ok && isEndpointLookalike(context.path, context.canonical.readings)) {
+    return Promise.resolve(new Response(null, { status: 404 }));
+  }
+  return needsApp(context, raw) ? Promise.resolve(app.fetch(raw, { context })) : handleGatewayRequest(context, raw);
+}
+
 export function createWorker(): ExportedHandler<Env> {
   const app = createApp();
   return {
     fetch(request, env, execution) {
-      return serveRequest(
-        env,
-        request as Request,
-        (context, raw) =>
-          needsApp(context, raw) ? Promise.resolve(app.fetch(raw, { context })) : handleGatewayRequest(context, raw),
-        execution,
-      );
+      return serveRequest(env, request as Request, (context, raw) => serve(app, context, raw), execution);
     },
   };
 }

@@ -67,6 +67,22 @@ export function noteDegradedPublishing(context: RequestContext, response: Respon
 
 export const JWKS_PATH = "/.well-known/jwks.json";
 
+/** Every path the gateway answers itself, as patterns (":sid" is one segment). */
+const ENDPOINT_PATTERNS: readonly string[] = [...AUTH_PATHS, ...NAVIGATION_ROUTES.map(([path]) => path), JWKS_PATH].map(
+  (path) => path.replace(/[.]/g, "\\.").replace(/:[a-z]+/g, "[^/]+"),
+);
+const EXACT_ENDPOINT = new RegExp(`^(?:${ENDPOINT_PATTERNS.join("|")})$`);
+const LOOSE_ENDPOINT = new RegExp(`^(?:${ENDPOINT_PATTERNS.join("|")})/*$`, "i");
+
+/**
+ * Is this a spelling of one of the gateway's own endpoints other than the exact one
+ * (another letter case, a trailing slash)? Such a request is answered 404, never
+ * proxied: an upstream that reads paths loosely must not get it as its own.
+ */
+export function isEndpointLookalike(path: string, readings: readonly string[]): boolean {
+  return readings.some((reading) => LOOSE_ENDPOINT.test(reading)) && !EXACT_ENDPOINT.test(path);
+}
+
 /** GET /.well-known/jwks.json: the public keys access tokens are signed with. */
 export function handleJwks(context: RequestContext): Response {
   return new Response(JSON.stringify(context.keys.publicJwks), {

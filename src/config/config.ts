@@ -3,6 +3,7 @@
  * Types only; parsing lives in `parse-config.ts`.
  */
 import type { JSONWebKeySet, JWK } from "jose";
+import type { PathOptions } from "../canonical/canonical-path";
 import type { RouteRule } from "../policy/route-policy";
 
 export type GatewayMode = "production" | "development";
@@ -40,6 +41,14 @@ export interface GatewayConfig {
   readonly accessSecret: string | undefined;
 
   readonly routes: readonly RouteRule[];
+  /** What request paths may hold beyond the canonical form (ALLOW_PATH_SEMICOLONS, …). */
+  readonly paths: PathOptions;
+  /**
+   * The upstream may turn a POST into another method from its body (`_method`, as Laravel,
+   * Rails and Symfony do): a POST is then judged by the strictest rule of every method
+   * (UPSTREAM_METHOD_OVERRIDE = "body", the default; "none" judges a POST as a POST).
+   */
+  readonly postMayOverride: boolean;
   readonly revocationCacheSeconds: number;
   /**
    * Where a refresh-token rotation is recorded before the request is forwarded: "ledger"

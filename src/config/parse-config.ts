@@ -5,6 +5,7 @@
  * secret's value. The parse runs once per env object (per isolate), not per request.
  */
 import type { JSONWebKeySet, JWK } from "jose";
+import { canonicalPath } from "../canonical/canonical-path";
 import { parseRouteRules } from "../policy/route-policy";
 import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
 import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN, DEV_SIGNING_KEY } from "./dev-keys";
@@ -85,6 +86,14 @@ function parseSameSite(env: ConfigEnv): SameSite {
   return normalized;
 }
 
+function parseMethodOverride(env: ConfigEnv): boolean {
+  const value = text(env, "UPSTREAM_METHOD_OVERRIDE") ?? "body";
+  if (value !== "body" && value !== "none") {
+    throw new ConfigError("UPSTREAM_METHOD_OVERRIDE", 'must be "body" or "none"');
+  }
+  return value === "body";
+}
+
 function parseRotationRecord(env: ConfigEnv): GatewayConfig["rotationRecord"] {
   const value = (text(env, "ROTATION_RECORD") ?? "ledger").toLowerCase();
   if (value !== "ledger" && value !== "session")
@@ -146,7 +155,13 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   const sessionIdleTtl = integer(env, "SESSION_IDLE_TTL", Math.min(7 * 86_400, refreshTokenTtl), 60, refreshTokenTtl);
 
   const credentialCheckPath = text(env, "CREDENTIAL_CHECK_PATH") ?? "/portcullis/credential-check";
-  if (!credentialCheckPath.startsWith("/")) throw new ConfigError("CREDENTIAL_CHECK_PATH", 'must start with "/"');
+  const checkPath = canonicalPath(credentialCheckPath);
+  if (!checkPath.ok || checkPath.path !== credentialCheckPath) {
+    throw new ConfigError(
+      "CREDENTIAL_CHECK_PATH",
+      'must be a plain path starting with "/" (no "%", ";", "//" or dot segments)',
+    );
+  }
   const credentialCheckSecret =
     secret(env, "CREDENTIAL_CHECK_SECRET", DEV_CREDENTIAL_CHECK_SECRET, mode) ??
     (development ? DEV_CREDENTIAL_CHECK_SECRET : undefined);
@@ -179,6 +194,12 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
     accessSecret,
     routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
+    paths: Object.freeze({
+      semicolons: parseBoolean(env, "ALLOW_PATH_SEMICOLONS", false),
+      doubleSlashes: parseBoolean(env, "ALLOW_DOUBLE_SLASHES", false),
+      encodedSlashes: parseBoolean(env, "ALLOW_ENCODED_SLASHES", false),
+    }),
+    postMayOverride: parseMethodOverride(env),
     revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
     rotationRecord: parseRotationRecord(env),
     maxSessionsPerUser: integer(env, "MAX_SESSIONS_PER_USER", 0, 0, 1_000),

@@ -1,7 +1,8 @@
 /**
  * The envelope around every request the Worker serves, whichever handler answers it:
  *
- * - the request context is built once (config, keys, stores, the parsed URL, the id);
+ * - the request context is built once (config, keys, stores, the parsed URL, the id), with
+ *   the request's canonical form; a request without one is refused before anything else;
  * - a development config serves only loopback hosts;
  * - every failure is answered through `answerError` (the one error mapping);
  * - every answer carries `X-Request-Id` (forwarding sets it on the answer it re-wraps);
@@ -14,6 +15,7 @@ import { assertServable } from "../config/development-guard";
 import { discardUnreadBody } from "../http/read-body";
 import { ensureRequestId } from "../http/request-id";
 import { answerError } from "./answer-error";
+import { assertCanonicalRequest } from "./canonical-request";
 import type { Env } from "./env";
 import { type RequestContext, type RequestContextOptions, requestContext } from "./request-context";
 
@@ -70,7 +72,11 @@ export function serveRequest(
       const made = requestContext(env, request, execution === undefined ? NO_OPTIONS : { execution });
       return made instanceof Promise ? made.then(servable) : servable(made);
     },
-    handle,
+    (context, raw) => {
+      // Step 0: one canonical form, or a 400 before anything else happens.
+      assertCanonicalRequest(context);
+      return handle(context, raw);
+    },
   );
 }
 

@@ -1,7 +1,10 @@
 /**
  * The gateway pipeline for every request that is not an auth endpoint:
  *
- *   1. route policy: public, or protected (with scopes/roles)
+ *   0. the canonical request (envelope.ts, canonical-request.ts): every step below, and the
+ *      upstream, see the one canonical path and method
+ *   1. route policy: public, or protected (with scopes/roles), the strictest over every
+ *      reading of the path an upstream could route by
  *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
  *        on `revocation = "strict"` routes, also ask the session's object
  *   6. authorization (scopes/roles of the route)
@@ -10,26 +13,23 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import { decideRoute, missingGrants } from "../policy/route-policy";
+import { missingGrants } from "../policy/route-policy";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
 import { relayWebSocket } from "../proxy/websocket-relay";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
-
-// Encoded slash, backslash and NUL let a path mean one thing here and another upstream.
-const AMBIGUOUS_PATH = /%(2f|5c|00)/i;
+import { readsAsWithin, routeOf } from "./route-of";
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
   const { config, path } = context;
-  if (AMBIGUOUS_PATH.test(path)) throw new GatewayError("request_invalid", { detail: "ambiguous path encoding" });
-  if (isWithin(path, config.credentialCheckPath)) {
-    // The upstream's credential check is for the gateway alone.
+  if (readsAsWithin(context, config.credentialCheckPath)) {
+    // The upstream's credential check is for the gateway alone, under any spelling.
     return new Response(null, { status: 404 });
   }
 
-  const route = decideRoute(config.routes, context.method, path);
+  const route = routeOf(context);
   if (route.access === "public") return counted(context, await forward(context, request, path, undefined));
 
   const pending = authenticate(context, request);
@@ -82,11 +82,6 @@ function relay(context: RequestContext, response: Response, claims: AccessTokenC
     isRevoked: async () => (await context.revocations.revokedBecause(claims)) !== undefined,
     requestId: context.requestId,
   });
-}
-
-/** Is `path` the prefix itself or below it ("/a" and "/a/b" for "/a", not "/ab")? */
-function isWithin(path: string, prefix: string): boolean {
-  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f);
 }
 
 /** The upstream's answer, as a stream. Not an async function: one promise less per request. */

@@ -9,8 +9,8 @@
 import type { GatewayError } from "../errors/gateway-error";
 import { appendClearedCookies } from "../http/token-response";
 import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
-import { decideRoute } from "../policy/route-policy";
 import type { RequestContext } from "./request-context";
+import { routeOf } from "./route-of";
 
 const UNAUTHENTICATED = new Set(["token_missing", "token_expired", "token_invalid", "token_revoked"]);
 
@@ -26,12 +26,11 @@ export function isNavigation(request: Request): boolean {
 export function loginRedirectFor(context: RequestContext, request: Request, error: GatewayError): Response | undefined {
   const { config } = context;
   if (config.oidc === undefined || !UNAUTHENTICATED.has(error.code)) return undefined;
-  const url = new URL(request.url);
-  if (url.pathname.startsWith("/auth/")) return undefined;
-  const route = decideRoute(config.routes, request.method, url.pathname);
+  if (!context.canonical.ok || context.path.startsWith("/auth/")) return undefined;
+  const route = routeOf(context);
   if (route.access === "public" || route.unauthenticated === "challenge") return undefined;
   if (route.unauthenticated !== "login" && !(config.oidc.loginRedirect && isNavigation(request))) return undefined;
-  const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${url.pathname}${url.search}`)}`;
+  const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${context.path}${context.url.search}`)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);
   return new Response(null, { status: 302, headers });

@@ -3,6 +3,7 @@
  * keys, stores, clock, the request's URL (parsed once, here) and its id. Handlers
  * receive this, never the raw env.
  */
+import { type CanonicalPath, canonicalPath } from "../canonical/canonical-path";
 import type { GatewayConfig } from "../config/config";
 import { configFor } from "../config/parse-config";
 import { type Metrics, metricsFor } from "../metrics/metrics";
@@ -28,9 +29,15 @@ export interface RequestContext {
   readonly url: URL;
   /** The request's URL as the runtime gave it (`request.url`). */
   readonly href: string;
-  /** The request URL's path (`url.pathname`), read once: each URL getter is a call into the runtime. */
+  /**
+   * The request's path in its canonical form (canonical/canonical-path.ts): what rules are
+   * judged on and what the upstream receives. When the path has none (`canonical.ok` is
+   * false; the request is refused first), the runtime's `url.pathname`.
+   */
   readonly path: string;
-  /** The request's method, read once. */
+  /** The canonical path, its readings, or why the path has none. */
+  readonly canonical: CanonicalPath;
+  /** The request's method, read once, in upper case (as rules name it and the upstream gets it). */
   readonly method: string;
   /** The request's headers, read once for the whole pipeline. */
   readonly incoming: IncomingHeaders;
@@ -113,6 +120,7 @@ class PerRequestContext implements RequestContext {
   readonly url: URL;
   readonly href: string;
   readonly path: string;
+  readonly canonical: CanonicalPath;
   readonly method: string;
   readonly incoming: IncomingHeaders;
   readonly requestId: string;
@@ -134,8 +142,10 @@ class PerRequestContext implements RequestContext {
     // Each property of a Request is a call into the runtime: these are read once, here.
     this.href = request.url;
     this.url = new URL(this.href);
-    this.path = this.url.pathname;
-    this.method = request.method;
+    const pathname = this.url.pathname;
+    this.canonical = canonicalPath(pathname, base.config.paths);
+    this.path = this.canonical.ok ? this.canonical.path : pathname;
+    this.method = request.method.toUpperCase();
     this.incoming = readIncomingHeaders(request.headers);
     this.requestId = requestIdOf(this.incoming.cfRay);
   }

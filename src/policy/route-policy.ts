@@ -1,46 +1,27 @@
 /**
- * Which routes are public and which scopes or roles a protected route needs.
+ * The decision for a request: public, or protected with the scopes and roles it needs.
  *
- * Rules come from the ROUTES setting, are checked in order, and the first that matches
- * method and path decides. A request no rule matches is protected (authenticated, no
- * particular scope): protected by default.
+ * Rules (route-rules.ts) are tried in order and the first that matches method and path
+ * decides; a request no rule matches is protected (authenticated, no particular scope).
  *
- * ```toml
- * ROUTES = [
- *   { path = "/health", public = true },
- *   { path = "/public/*", methods = ["GET"], public = true },
- *   { path = "/admin/*", scopes = ["admin"] },
- *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
- *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
- *   { path = "/payments/*", revocation = "strict" },      # ask the session's object every time
- * ]
- * ```
+ * Upstreams read paths more loosely than an exact comparison: Express and @koa/router
+ * ignore letter case and a trailing slash by default, Hono and Fastify can be set to, a
+ * servlet container strips `;` parameters, nginx merges slashes. So the decision is not
+ * taken on one spelling but on every reading an upstream could route by: each of the
+ * canonical path's readings (canonical/canonical-path.ts), as written, without trailing
+ * slashes, in lower case, and both, each against the rules read the same way. The
+ * strictest of those decisions applies: public only if every reading is public, else the
+ * union of what they require. A path that differs only in case or by a trailing slash
+ * from a rule's therefore gets that rule's requirements at least (SECURITY.md, "What the
+ * upstream sees").
+ *
+ * A POST is judged as every method it could be overridden to as well, when the upstream
+ * may take `_method` from its body (Laravel, Rails, Symfony; UPSTREAM_METHOD_OVERRIDE).
  */
+import type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
 
-export interface RouteRule {
-  /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
-  readonly path: string;
-  /** Upper-case methods this rule applies to; all methods when absent. */
-  readonly methods?: readonly string[];
-  readonly public?: boolean;
-  /** Every one of these must be in the token's `scope`. */
-  readonly scopes?: readonly string[];
-  /** Every one of these must be in the token's `roles`. */
-  readonly roles?: readonly string[];
-  /**
-   * Without a valid token: "login" always redirects to the OIDC login, "challenge" always
-   * answers the RFC 6750 401; absent, browser navigations redirect (when OIDC is on).
-   */
-  readonly unauthenticated?: UnauthenticatedAnswer;
-  /**
-   * "strict": besides KV, ask the session's Durable Object on every request whether the
-   * session is alive, so an ended session is refused everywhere at the next request
-   * (one Durable Object round trip per request; docs/configuration.md).
-   */
-  readonly revocation?: "strict";
-}
-
-export type UnauthenticatedAnswer = "login" | "challenge";
+export type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
+export { parseRouteRules } from "./route-rules";
 
 export type RouteDecision =
   | { readonly access: "public" }
@@ -52,89 +33,77 @@ export type RouteDecision =
       readonly strictRevocation?: true;
     };
 
-const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
-const METHOD = /^[A-Z]+$/;
-const NAME = /^[\x21-\x7e]+$/;
-
-function stringList(value: unknown, what: string, pattern: RegExp, fail: (problem: string) => Error): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || value.some((item) => typeof item !== "string" || !pattern.test(item))) {
-    throw fail(`${what} must be a list of ${what === "methods" ? "upper-case methods" : "names without spaces"}`);
-  }
-  return value as string[];
-}
-
-/** Validate ROUTES once, at config time. */
-export function parseRouteRules(raw: unknown, fail: (problem: string) => Error): readonly RouteRule[] {
-  if (raw === undefined) return Object.freeze([]);
-  if (!Array.isArray(raw)) throw fail("must be a list of route rules");
-  return Object.freeze(
-    raw.map((item: unknown, index): RouteRule => {
-      const rule = item as Record<string, unknown>;
-      if (typeof rule !== "object" || rule === null) throw fail(`rule ${index} must be an object`);
-      const path = rule.path;
-      if (typeof path !== "string" || !(path === "*" || path.startsWith("/"))) {
-        throw fail(`rule ${index} needs a "path" starting with "/" (or "*")`);
-      }
-      if (path.includes("*") && !(path === "*" || (path.endsWith("/*") && path.indexOf("*") === path.length - 1))) {
-        throw fail(`rule ${index}: "*" is allowed only as the last segment ("/api/*")`);
-      }
-      const methods = stringList(rule.methods, "methods", METHOD, fail);
-      const scopes = stringList(rule.scopes, "scopes", NAME, fail);
-      const roles = stringList(rule.roles, "roles", NAME, fail);
-      const isPublic = rule.public === true;
-      const unauthenticated = rule.unauthenticated;
-      if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
-        throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
-      }
-      if (rule.revocation !== undefined && rule.revocation !== "strict") {
-        throw fail(`rule ${index}: "revocation" can only be "strict"`);
-      }
-      if (isPublic && rule.revocation !== undefined) {
-        throw fail(`rule ${index} is public and cannot have strict revocation`);
-      }
-      if (isPublic && (scopes.length > 0 || roles.length > 0)) {
-        throw fail(`rule ${index} is public and cannot require scopes or roles`);
-      }
-      return Object.freeze({
-        path,
-        ...(methods.length > 0 ? { methods: Object.freeze(methods) } : {}),
-        public: isPublic,
-        scopes: Object.freeze(scopes),
-        roles: Object.freeze(roles),
-        ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
-        ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
-      });
-    }),
-  );
-}
+export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
 
 const PUBLIC: RouteDecision = Object.freeze({ access: "public" });
+const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
 
-/** A rule ready for matching: its path split up and its decision made, once per rule list. */
-interface CompiledRule {
-  readonly methods: readonly string[] | undefined;
-  /** "*": every path. */
+/** A rule's path under one way of reading: exact, prefix (`below`) or any. */
+interface Matcher {
   readonly any: boolean;
   /** An exact path, or a prefix rule's base ("/api" for "/api/*"). */
   readonly base: string;
   /** A prefix rule's base with its slash ("/api/"); undefined for an exact path. */
   readonly below: string | undefined;
+}
+
+/** The four ways of reading a path: as written, trimmed, folded, folded and trimmed. */
+const AS_WRITTEN = 0;
+const TRIMMED = 1;
+const FOLDED = 2;
+const FOLDED_TRIMMED = 3;
+
+interface CompiledRule {
+  readonly methods: readonly string[] | undefined;
+  readonly matchers: readonly [Matcher, Matcher, Matcher, Matcher];
   readonly decision: RouteDecision;
 }
 
-const compiledLists = new WeakMap<readonly RouteRule[], readonly CompiledRule[]>();
+interface CompiledRules {
+  readonly rules: readonly CompiledRule[];
+  /** Some rule path changes when trimmed / when folded: those readings must be tried even for a path that does not. */
+  readonly trimChangesRules: boolean;
+  readonly foldChangesRules: boolean;
+  /** What a POST could become: every method a rule names, POST, and one no rule names (""). */
+  readonly overrideMethods: readonly string[];
+}
 
-function compile(rules: readonly RouteRule[]): readonly CompiledRule[] {
-  let list = compiledLists.get(rules);
-  if (list === undefined) {
-    list = rules.map((rule): CompiledRule => {
-      const prefix = rule.path !== "*" && rule.path.endsWith("/*");
-      return {
+/** Without trailing slashes ("/" stays "/"). */
+function trim(path: string): string {
+  if (path.length <= 1 || path.charCodeAt(path.length - 1) !== 0x2f) return path;
+  let end = path.length - 1;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return end === 0 ? "/" : path.slice(0, end);
+}
+
+const READINGS: readonly ((path: string) => string)[] = [
+  (path) => path,
+  trim,
+  (path) => path.toLowerCase(),
+  (path) => trim(path.toLowerCase()),
+];
+
+function matcherOf(rule: RouteRule, read: (path: string) => string): Matcher {
+  const any = rule.path === "*" || rule.path === "/*";
+  const prefix = !any && rule.path.endsWith("/*");
+  const base = read(rule.match);
+  return { any, base, below: prefix ? `${base}/` : undefined };
+}
+
+const compiledLists = new WeakMap<readonly RouteRule[], CompiledRules>();
+
+function compile(rules: readonly RouteRule[]): CompiledRules {
+  let compiled = compiledLists.get(rules);
+  if (compiled === undefined) {
+    const list = rules.map(
+      (rule): CompiledRule => ({
         methods: rule.methods,
-        any: rule.path === "*",
-        base: prefix ? rule.path.slice(0, -2) : rule.path,
-        below: prefix ? rule.path.slice(0, -1) : undefined,
+        matchers: [
+          matcherOf(rule, READINGS[AS_WRITTEN] as (path: string) => string),
+          matcherOf(rule, trim),
+          matcherOf(rule, READINGS[FOLDED] as (path: string) => string),
+          matcherOf(rule, READINGS[FOLDED_TRIMMED] as (path: string) => string),
+        ],
         decision: rule.public
           ? PUBLIC
           : Object.freeze({
@@ -144,25 +113,117 @@ function compile(rules: readonly RouteRule[]): readonly CompiledRule[] {
               ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
               ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
             }),
-      };
-    });
-    compiledLists.set(rules, list);
+      }),
+    );
+    const methods = new Set(["POST", ...rules.flatMap((rule) => rule.methods ?? []), ""]);
+    compiled = {
+      rules: list,
+      trimChangesRules: list.some((rule) => rule.matchers[TRIMMED].base !== rule.matchers[AS_WRITTEN].base),
+      foldChangesRules: list.some((rule) => rule.matchers[FOLDED].base !== rule.matchers[AS_WRITTEN].base),
+      overrideMethods: [...methods],
+    };
+    compiledLists.set(rules, compiled);
   }
-  return list;
+  return compiled;
+}
+
+function firstMatch(rules: readonly CompiledRule[], method: string, path: string, reading: number): RouteDecision {
+  for (const rule of rules) {
+    if (rule.methods && !rule.methods.includes(method)) continue;
+    const { any, base, below } = rule.matchers[reading] as Matcher;
+    if (any || path === base || (below !== undefined && path.startsWith(below))) return rule.decision;
+  }
+  return PROTECTED_DEFAULT;
+}
+
+/** The stricter of two decisions: public only if both are, else what either requires. */
+export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
+  if (a === b || b.access === "public") return a;
+  if (a.access === "public") return b;
+  const scopes = union(a.scopes, b.scopes);
+  const roles = union(a.roles, b.roles);
+  const strict = a.strictRevocation ?? b.strictRevocation;
+  if (scopes === a.scopes && roles === a.roles && strict === a.strictRevocation) return a;
+  const unauthenticated = a.unauthenticated ?? b.unauthenticated;
+  return Object.freeze({
+    access: "protected",
+    scopes,
+    roles,
+    ...(unauthenticated !== undefined ? { unauthenticated } : {}),
+    ...(strict ? { strictRevocation: true as const } : {}),
+  });
+}
+
+function union(a: readonly string[], b: readonly string[]): readonly string[] {
+  const missing = b.filter((name) => !a.includes(name));
+  return missing.length === 0 ? a : Object.freeze([...a, ...missing]);
+}
+
+/** The decision for one method, over every reading of every path reading. */
+function decideForMethod(compiled: CompiledRules, method: string, readings: readonly string[]): RouteDecision {
+  let decision: RouteDecision | undefined;
+  for (const path of readings) {
+    const trimmed = trim(path);
+    const folded = path.toLowerCase();
+    const foldedTrimmed = trim(folded);
+    const tries: [string, number, boolean][] = [
+      [path, AS_WRITTEN, true],
+      [trimmed, TRIMMED, trimmed !== path || compiled.trimChangesRules],
+      [folded, FOLDED, folded !== path || compiled.foldChangesRules],
+      [
+        foldedTrimmed,
+        FOLDED_TRIMMED,
+        foldedTrimmed !== trimmed || compiled.foldChangesRules || compiled.trimChangesRules,
+      ],
+    ];
+    for (const [read, reading, needed] of tries) {
+      if (!needed) continue;
+      const found = firstMatch(compiled.rules, method, read, reading);
+      decision = decision === undefined ? found : strictest(decision, found);
+    }
+  }
+  return decision ?? PROTECTED_DEFAULT;
+}
+
+// A character that lower-casing could change: an ASCII capital, or anything beyond ASCII.
+const FOLDABLE = /[A-Z\u0080-\uffff]/;
+
+export interface DecideOptions {
+  /** A POST may become another method upstream (`_method` in its body): judge it as each. */
+  readonly postMayOverride?: boolean;
 }
 
 /**
- * Decide the policy for a request. `path` must be the URL's normalized pathname (the
- * WHATWG URL parser has already resolved dot segments), so "/public/../admin" cannot
- * slip past a prefix rule.
+ * Decide the policy for a request. `method` is upper case; `readings` are the canonical
+ * path's readings (canonical/canonical-path.ts), never a path as the client spelled it.
  */
-export function decideRoute(rules: readonly RouteRule[], method: string, path: string): RouteDecision {
-  for (const rule of compile(rules)) {
-    if (rule.methods && !rule.methods.includes(method)) continue;
-    const matches = rule.any || path === rule.base || (rule.below !== undefined && path.startsWith(rule.below));
-    if (matches) return rule.decision;
+export function decideRoute(
+  rules: readonly RouteRule[],
+  method: string,
+  readings: readonly string[],
+  options: DecideOptions = {},
+): RouteDecision {
+  const compiled = compile(rules);
+  const path = readings[0];
+  // The common request: one reading, no letter to fold, no trailing slash, rules unchanged by either.
+  if (
+    readings.length === 1 &&
+    path !== undefined &&
+    !compiled.foldChangesRules &&
+    !compiled.trimChangesRules &&
+    !(method === "POST" && options.postMayOverride) &&
+    trim(path) === path &&
+    !FOLDABLE.test(path)
+  ) {
+    return firstMatch(compiled.rules, method, path, AS_WRITTEN);
   }
-  return PROTECTED_DEFAULT;
+  if (method !== "POST" || !options.postMayOverride) return decideForMethod(compiled, method, readings);
+  let decision: RouteDecision | undefined;
+  for (const overridden of compiled.overrideMethods) {
+    const found = decideForMethod(compiled, overridden, readings);
+    decision = decision === undefined ? found : strictest(decision, found);
+  }
+  return decision ?? PROTECTED_DEFAULT;
 }
 
 export interface MissingGrants {
@@ -174,7 +235,7 @@ const NOTHING_MISSING: MissingGrants = Object.freeze({ scopes: Object.freeze([])
 
 /** What a protected route needs that the token lacks; empty when it may pass. */
 export function missingGrants(
-  decision: Extract<RouteDecision, { access: "protected" }>,
+  decision: ProtectedDecision,
   granted: { scopes: ReadonlySet<string>; roles: ReadonlySet<string> },
 ): MissingGrants {
   if (decision.scopes.length === 0 && decision.roles.length === 0) return NOTHING_MISSING;

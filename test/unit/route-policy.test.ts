@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { decideRoute, missingGrants, parseRouteRules } from "../../src/policy/route-policy";
+import { canonicalPath, type PathOptions, STRICT_PATHS } from "../../src/canonical/canonical-path";
+import {
+  type DecideOptions,
+  decideRoute,
+  missingGrants,
+  parseRouteRules,
+  type RouteRule,
+} from "../../src/policy/route-policy";
 
 const fail = (problem: string) => new Error(problem);
 const rules = parseRouteRules(
@@ -12,27 +19,42 @@ const rules = parseRouteRules(
   fail,
 );
 
+/** As the gateway decides: on the canonical path's readings, never on the spelling. */
+function decide(
+  list: readonly RouteRule[],
+  method: string,
+  path: string,
+  options: DecideOptions = {},
+  paths: PathOptions = STRICT_PATHS,
+) {
+  const canonical = canonicalPath(path, paths);
+  if (!canonical.ok) throw new Error(`refused: ${canonical.refusal}`);
+  return decideRoute(list, method, canonical.readings, options);
+}
+
+const PROTECTED = { access: "protected", scopes: [], roles: [] };
+
 describe("decideRoute", () => {
   it("protects anything no rule matches", () => {
-    expect(decideRoute(rules, "GET", "/api/x")).toEqual({ access: "protected", scopes: [], roles: [] });
+    expect(decide(rules, "GET", "/api/x")).toEqual(PROTECTED);
   });
 
   it("matches exact paths exactly", () => {
-    expect(decideRoute(rules, "GET", "/health").access).toBe("public");
-    expect(decideRoute(rules, "GET", "/health/deep").access).toBe("protected");
-    expect(decideRoute(rules, "GET", "/healthz").access).toBe("protected");
+    expect(decide(rules, "GET", "/health").access).toBe("public");
+    expect(decide(rules, "GET", "/health/deep").access).toBe("protected");
+    expect(decide(rules, "GET", "/healthz").access).toBe("protected");
   });
 
   it("matches a prefix rule on whole segments only", () => {
-    expect(decideRoute(rules, "GET", "/public").access).toBe("public");
-    expect(decideRoute(rules, "GET", "/public/a/b").access).toBe("public");
-    expect(decideRoute(rules, "GET", "/publicity").access).toBe("protected");
+    expect(decide(rules, "GET", "/public").access).toBe("public");
+    expect(decide(rules, "GET", "/public/a/b").access).toBe("public");
+    expect(decide(rules, "GET", "/publicity").access).toBe("protected");
   });
 
   it("applies a rule only to its methods", () => {
-    expect(decideRoute(rules, "POST", "/public/form").access).toBe("protected");
-    expect(decideRoute(rules, "DELETE", "/orders/1")).toEqual({ access: "protected", scopes: [], roles: ["clerk"] });
-    expect(decideRoute(rules, "GET", "/orders/1")).toEqual({ access: "protected", scopes: [], roles: [] });
+    expect(decide(rules, "PUT", "/public/form").access).toBe("protected");
+    expect(decide(rules, "DELETE", "/orders/1")).toEqual({ access: "protected", scopes: [], roles: ["clerk"] });
+    expect(decide(rules, "GET", "/orders/1")).toEqual(PROTECTED);
   });
 
   it("takes the first matching rule", () => {
@@ -43,13 +65,109 @@ describe("decideRoute", () => {
       ],
       fail,
     );
-    expect(decideRoute(ordered, "GET", "/a/b").access).toBe("public");
+    expect(decide(ordered, "GET", "/a/b").access).toBe("public");
+  });
+});
+
+describe("the strictest reading decides", () => {
+  const exact = parseRouteRules(
+    [
+      { path: "/public/*", public: true },
+      { path: "/health", public: true },
+      { path: "/admin", scopes: ["admin"] },
+      { path: "/reports", methods: ["GET"], scopes: ["reports"] },
+    ],
+    fail,
+  );
+
+  it("gives a path that differs only in case the rule of its lower-case spelling, at least", () => {
+    expect(decide(exact, "GET", "/ADMIN")).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+    expect(decide(exact, "GET", "/Admin/")).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+    // Public only where every reading is public: a case-insensitive upstream serves /public/* for it,
+    // a case-sensitive one something else, which is protected by default.
+    expect(decide(exact, "GET", "/PUBLIC/info")).toEqual(PROTECTED);
+    expect(decide(exact, "GET", "/public/Info").access).toBe("public");
+  });
+
+  it("gives a trailing slash after an exact rule that rule", () => {
+    expect(decide(exact, "GET", "/admin/")).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+    expect(decide(exact, "GET", "/health/")).toEqual(PROTECTED);
+  });
+
+  it("reads rules written in upper case case-insensitively too", () => {
+    const upper = parseRouteRules([{ path: "/Admin/*", scopes: ["admin"] }], fail);
+    expect(decide(upper, "GET", "/admin/x")).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+  });
+
+  it("covers HEAD with a rule that lists GET", () => {
+    expect(decide(exact, "HEAD", "/reports")).toEqual({ access: "protected", scopes: ["reports"], roles: [] });
+  });
+
+  it("judges a POST as every method it could be overridden to, unless the upstream never overrides", () => {
+    const orders = parseRouteRules([{ path: "/orders/*", methods: ["DELETE"], roles: ["clerk"] }], fail);
+    expect(decide(orders, "POST", "/orders/1", { postMayOverride: true })).toEqual({
+      access: "protected",
+      scopes: [],
+      roles: ["clerk"],
+    });
+    expect(decide(orders, "POST", "/orders/1", { postMayOverride: false })).toEqual(PROTECTED);
+    const publicForm = parseRouteRules([{ path: "/forms/*", methods: ["POST"], public: true }], fail);
+    expect(decide(publicForm, "POST", "/forms/x", { postMayOverride: true })).toEqual(PROTECTED);
+    expect(decide(publicForm, "POST", "/forms/x", { postMayOverride: false }).access).toBe("public");
+  });
+
+  it("matches percent-encoded letters as the letters", () => {
+    expect(decide(exact, "GET", "/%61dmin")).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+  });
+
+  it("matches with matrix parameters stripped, as a servlet container routes, when they are allowed", () => {
+    const paths = { ...STRICT_PATHS, semicolons: true };
+    expect(decide(exact, "GET", "/admin;jsessionid=1", {}, paths)).toEqual({
+      access: "protected",
+      scopes: ["admin"],
+      roles: [],
+    });
+    expect(decide(exact, "GET", "/public;x/../admin", {}, paths)).toEqual({
+      access: "protected",
+      scopes: ["admin"],
+      roles: [],
+    });
+  });
+
+  it("matches with slashes merged, as nginx routes, when double slashes are allowed", () => {
+    const paths = { ...STRICT_PATHS, doubleSlashes: true };
+    expect(decide(exact, "GET", "//admin", {}, paths)).toEqual({ access: "protected", scopes: ["admin"], roles: [] });
+    expect(decide(exact, "GET", "/public//info", {}, paths).access).toBe("public");
+  });
+
+  it("matches %2F as a separator too, when encoded slashes are allowed", () => {
+    const folders = parseRouteRules(
+      [
+        { path: "/repos/*", public: true },
+        { path: "/repos/secret/*", scopes: ["x"] },
+      ],
+      fail,
+    );
+    const paths = { ...STRICT_PATHS, encodedSlashes: true };
+    expect(decide(folders, "GET", "/repos/a%2Fb", {}, paths).access).toBe("public");
+    const secret = parseRouteRules(
+      [
+        { path: "/repos/secret/*", scopes: ["x"] },
+        { path: "/repos/*", public: true },
+      ],
+      fail,
+    );
+    expect(decide(secret, "GET", "/repos/secret%2Fkeys", {}, paths)).toEqual({
+      access: "protected",
+      scopes: ["x"],
+      roles: [],
+    });
   });
 });
 
 describe("missingGrants", () => {
   it("lists the scopes and roles the token lacks", () => {
-    const decision = decideRoute(rules, "GET", "/admin/users");
+    const decision = decide(rules, "GET", "/admin/users");
     if (decision.access !== "protected") throw new Error("expected protected");
     expect(missingGrants(decision, { scopes: new Set(["read"]), roles: new Set() })).toEqual({
       scopes: ["admin"],
@@ -71,21 +189,38 @@ describe("parseRouteRules", () => {
     ["lower-case methods", [{ path: "/a", methods: ["get"] }]],
     ["a public rule with scopes", [{ path: "/a", public: true, scopes: ["x"] }]],
     ["a scope with a space", [{ path: "/a", scopes: ["a b"] }]],
+    ["a dot segment", [{ path: "/public/../admin" }]],
+    ["a doubled slash", [{ path: "/a//b" }]],
+    ["a ';'", [{ path: "/a;b" }]],
+    ["an encoded slash", [{ path: "/a%2Fb/*" }]],
+    ["a query", [{ path: "/a?b" }]],
   ])("refuses %s", (_name, raw) => {
     expect(() => parseRouteRules(raw, fail)).toThrow();
+  });
+
+  it("reads a rule's path as a request's: encoded and plain spellings are the same rule", () => {
+    const [encoded, unicode] = parseRouteRules([{ path: "/%61pi/*" }, { path: "/über" }], fail);
+    expect(encoded?.match).toBe("/api");
+    expect(unicode?.match).toBe("/über");
+    expect(decide(parseRouteRules([{ path: "/über", public: true }], fail), "GET", "/%C3%BCber").access).toBe("public");
   });
 });
 
 describe('revocation = "strict"', () => {
   it("marks a protected route's decision as strict", () => {
     const strict = parseRouteRules([{ path: "/payments/*", revocation: "strict", scopes: ["pay"] }], fail);
-    expect(decideRoute(strict, "POST", "/payments/1")).toEqual({
+    expect(decide(strict, "POST", "/payments/1")).toEqual({
       access: "protected",
       scopes: ["pay"],
       roles: [],
       strictRevocation: true,
     });
-    expect(decideRoute(strict, "GET", "/other")).toEqual({ access: "protected", scopes: [], roles: [] });
+    expect(decide(strict, "GET", "/other")).toEqual(PROTECTED);
+  });
+
+  it("keeps strictness when readings are joined", () => {
+    const strict = parseRouteRules([{ path: "/payments/*", revocation: "strict" }], fail);
+    expect(decide(strict, "GET", "/PAYMENTS/1")).toEqual({ ...PROTECTED, strictRevocation: true });
   });
 
   it("refuses another value, or strict revocation on a public route", () => {

@@ -1,0 +1,123 @@
+/**
+ * The ROUTES setting: which routes are public and which scopes or roles a protected route
+ * needs, checked once at config time.
+ *
+ * ```toml
+ * ROUTES = [
+ *   { path = "/health", public = true },
+ *   { path = "/public/*", methods = ["GET"], public = true },
+ *   { path = "/admin/*", scopes = ["admin"] },
+ *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
+ *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
+ *   { path = "/payments/*", revocation = "strict" },      # ask the session's object every time
+ * ]
+ * ```
+ *
+ * A rule's path is read as a request path is (canonical/canonical-path.ts): `/%61dmin/*`
+ * and `/admin/*` are the same rule. A rule that lists GET also covers HEAD, which every
+ * common framework answers with its GET handler. How rules are matched is route-policy.ts.
+ */
+import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
+
+export interface RouteRule {
+  /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
+  readonly path: string;
+  /** The decoded path (or prefix, without "/*") requests are matched against. */
+  readonly match: string;
+  /** Upper-case methods this rule applies to; all methods when absent. */
+  readonly methods?: readonly string[];
+  readonly public?: boolean;
+  /** Every one of these must be in the token's `scope`. */
+  readonly scopes?: readonly string[];
+  /** Every one of these must be in the token's `roles`. */
+  readonly roles?: readonly string[];
+  /**
+   * Without a valid token: "login" always redirects to the OIDC login, "challenge" always
+   * answers the RFC 6750 401; absent, browser navigations redirect (when OIDC is on).
+   */
+  readonly unauthenticated?: UnauthenticatedAnswer;
+  /**
+   * "strict": besides KV, ask the session's Durable Object on every request whether the
+   * session is alive, so an ended session is refused everywhere at the next request
+   * (one Durable Object round trip per request; docs/configuration.md).
+   */
+  readonly revocation?: "strict";
+}
+
+export type UnauthenticatedAnswer = "login" | "challenge";
+
+const METHOD = /^[A-Z]+$/;
+const NAME = /^[\x21-\x7e]+$/;
+
+function stringList(value: unknown, what: string, pattern: RegExp, fail: (problem: string) => Error): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string" || !pattern.test(item))) {
+    throw fail(`${what} must be a list of ${what === "methods" ? "upper-case methods" : "names without spaces"}`);
+  }
+  return value as string[];
+}
+
+/** The decoded path a rule matches, as a request's path is decoded; "" for "*" and "/*". */
+function matchOf(path: string, index: number, fail: (problem: string) => Error): string {
+  if (path === "*" || path === "/*") return "";
+  const base = path.endsWith("/*") ? path.slice(0, -2) : path;
+  if (/[?#\\]|(?:^|\/)\.\.?(?:\/|$)/.test(base)) {
+    throw fail(`rule ${index} (${path}): a rule's path has no "?", "#", "\\" or dot segments`);
+  }
+  // Parsed as the runtime parses a request's URL (spaces and non-ASCII encoded), then canonical.
+  const canonical = canonicalPath(new URL(base, "http://rule.invalid").pathname);
+  if (!canonical.ok || canonical.readings.length !== 1) {
+    const why = canonical.ok ? "it has more than one reading" : PATH_REFUSALS[canonical.refusal];
+    throw fail(`rule ${index} (${path}): no request path reads as this one (${why})`);
+  }
+  return canonical.readings[0] as string;
+}
+
+/** Validate ROUTES once, at config time. */
+export function parseRouteRules(raw: unknown, fail: (problem: string) => Error): readonly RouteRule[] {
+  if (raw === undefined) return Object.freeze([]);
+  if (!Array.isArray(raw)) throw fail("must be a list of route rules");
+  return Object.freeze(
+    raw.map((item: unknown, index): RouteRule => {
+      const rule = item as Record<string, unknown>;
+      if (typeof rule !== "object" || rule === null) throw fail(`rule ${index} must be an object`);
+      const path = rule.path;
+      if (typeof path !== "string" || !(path === "*" || path.startsWith("/"))) {
+        throw fail(`rule ${index} needs a "path" starting with "/" (or "*")`);
+      }
+      if (path.includes("*") && !(path === "*" || (path.endsWith("/*") && path.indexOf("*") === path.length - 1))) {
+        throw fail(`rule ${index}: "*" is allowed only as the last segment ("/api/*")`);
+      }
+      const match = matchOf(path, index, fail);
+      const methods = stringList(rule.methods, "methods", METHOD, fail);
+      // Frameworks answer HEAD with the GET handler: what guards GET guards HEAD.
+      if (methods.includes("GET") && !methods.includes("HEAD")) methods.push("HEAD");
+      const scopes = stringList(rule.scopes, "scopes", NAME, fail);
+      const roles = stringList(rule.roles, "roles", NAME, fail);
+      const isPublic = rule.public === true;
+      const unauthenticated = rule.unauthenticated;
+      if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
+        throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
+      }
+      if (rule.revocation !== undefined && rule.revocation !== "strict") {
+        throw fail(`rule ${index}: "revocation" can only be "strict"`);
+      }
+      if (isPublic && rule.revocation !== undefined) {
+        throw fail(`rule ${index} is public and cannot have strict revocation`);
+      }
+      if (isPublic && (scopes.length > 0 || roles.length > 0)) {
+        throw fail(`rule ${index} is public and cannot require scopes or roles`);
+      }
+      return Object.freeze({
+        path,
+        match,
+        ...(methods.length > 0 ? { methods: Object.freeze(methods) } : {}),
+        public: isPublic,
+        scopes: Object.freeze(scopes),
+        roles: Object.freeze(roles),
+        ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
+        ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
+      });
+    }),
+  );
+}
