@@ -1,9 +1,13 @@
 /**
  * `return_to` for a login: a same-origin path, nothing else. Absolute URLs, `//host`,
  * `/\host`, their percent-encoded and whitespace/control-character variants, and
- * `javascript:` are refused. The check decodes once more than a browser would and then
- * confirms with the URL parser that the path stays on our origin.
+ * `javascript:` are refused. The check decodes once more than a browser would, then
+ * parses the value as a browser would and checks the *result*: it must stay on our origin
+ * and its path must have a canonical form (canonical/canonical-path.ts), which is what is
+ * handed back. "/.//evil.example/x" parses to the path "//evil.example/x", which a
+ * `Location` header would send to another host: refused.
  */
+import { canonicalPath } from "../canonical/canonical-path";
 
 const MAX_RETURN_TO = 2048;
 const PLACEHOLDER_ORIGIN = "https://portcullis.invalid";
@@ -27,5 +31,7 @@ export function safeReturnTo(value: string | null | undefined): string | undefin
   }
   const url = new URL(value, PLACEHOLDER_ORIGIN);
   if (url.origin !== PLACEHOLDER_ORIGIN) return undefined;
-  return `${url.pathname}${url.search}${url.hash}`;
+  const path = canonicalPath(url.pathname);
+  if (!path.ok || path.path.startsWith("//")) return undefined;
+  return `${path.path}${url.search}${url.hash}`;
 }

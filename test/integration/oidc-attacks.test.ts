@@ -251,6 +251,17 @@ describe("login start", () => {
     "%6A%61vascript:alert(1)",
     "evil.example",
     "/%E0%A4%A", // malformed encoding
+    // Each passes a check of its text and becomes "//host" or "/\\host" once parsed.
+    "/.//evil.example/x",
+    "/./\\evil.example/x",
+    "/a/..//evil.example",
+    "/%2e//evil.example",
+    "/.%2E//evil.example",
+    "/a/%2e%2e//evil.example",
+    "/x/../\\evil.example",
+    // No single reading: refused as a proxied path would be.
+    "/orders;x/1",
+    "/orders/%C0%AF",
   ];
   for (const value of refused) {
     it(`refuses return_to=${JSON.stringify(value)}`, async () => {
