@@ -4,6 +4,8 @@
  * CREDENTIAL_CHECK_SECRET in `X-Portcullis-Credential-Secret`, and reads
  * `{ "sub": "...", "scope": "a b" | ["a","b"], "roles": ["..."] }` from a 200.
  * 401/403/404 mean "no such user or wrong password"; anything else means the check is down.
+ * A 401 may name the account whose password was wrong (`{"sub": "..."}`): login then counts
+ * the attempt against that account's limit, whichever of its names was used.
  *
  * Inside your own Hono app (portcullis/hono) the check can be a function of yours instead;
  * its answer passes the same rules.
@@ -17,6 +19,16 @@ import { isIdentifier, isRole, isScopeToken } from "../tokens/access-token-claim
 export const CREDENTIAL_SECRET_HEADER = "x-portcullis-credential-secret";
 const MAX_ANSWER_BYTES = 16 * 1024;
 const MAX_NAMES = 64;
+
+/** A refusal by the credential check; `sub` when it named the account (a known user, a wrong password). */
+export class CredentialsRefused extends GatewayError {
+  readonly sub: string | undefined;
+
+  constructor(sub: string | undefined) {
+    super("credentials_invalid");
+    this.sub = sub;
+  }
+}
 
 export interface CheckedSubject {
   readonly sub: string;
@@ -42,6 +54,22 @@ function checkedSubject(answer: { sub?: unknown; scope?: unknown; roles?: unknow
   return { sub: answer.sub, scope, roles };
 }
 
+/** The `sub` a refusal names, if its small JSON body has a valid one; never fails. */
+async function namedSubject(response: Response): Promise<string | undefined> {
+  if (!(response.headers.get("content-type") ?? "").includes("json")) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  try {
+    const text = await response.text();
+    if (text.length > MAX_ANSWER_BYTES) return undefined;
+    const sub = (JSON.parse(text) as { sub?: unknown } | null)?.sub;
+    return isIdentifier(sub) ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function checkCredentials(
   context: RequestContext,
   incoming: Request,
@@ -58,7 +86,7 @@ export async function checkCredentials(
         cause: error,
       });
     }
-    if (answer === undefined || answer === null) throw new GatewayError("credentials_invalid");
+    if (answer === undefined || answer === null) throw new CredentialsRefused(undefined);
     return checkedSubject(answer);
   }
   const secret = context.config.credentialCheckSecret;
@@ -77,8 +105,7 @@ export async function checkCredentials(
     throw new GatewayError("credential_check_unavailable", { detail: "credential check unreachable", cause: error });
   }
   if (response.status === 401 || response.status === 403 || response.status === 404) {
-    await response.body?.cancel();
-    throw new GatewayError("credentials_invalid");
+    throw new CredentialsRefused(response.status === 401 ? await namedSubject(response) : undefined);
   }
   if (response.status !== 200) {
     await response.body?.cancel();

@@ -1,8 +1,11 @@
 /**
  * POST /auth/login — JSON or form `{ username, password }`.
  * Success: RFC 6749 token response + refresh cookie. Failure: 401 that does not say
- * whether the user exists.
+ * whether the user exists. Attempts are limited per client address, per account name
+ * (canonical/username.ts) and per subject, where the credential check names one (a 401
+ * may carry `{"sub": …}`), on success and failure alike.
  */
+import { canonicalUsername } from "../canonical/username";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { assertTrustedOrigin } from "../http/origin-check";
@@ -11,7 +14,7 @@ import { readFields } from "../http/read-body";
 import { tokenResponse } from "../http/token-response";
 import { log } from "../log/logger";
 import { describeClient } from "../sessions/device";
-import { checkCredentials } from "./credential-check";
+import { CredentialsRefused, checkCredentials } from "./credential-check";
 
 const MAX_USERNAME = 256;
 const MAX_PASSWORD = 1024;
@@ -25,16 +28,20 @@ export async function handleLogin(context: RequestContext, request: Request): Pr
   if (!username || !password || username.length > MAX_USERNAME || password.length > MAX_PASSWORD) {
     throw new GatewayError("request_invalid", { detail: "username and password are required strings of sane length" });
   }
-  await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `account:${username.normalize("NFC").toLowerCase()}`);
+  await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `account:${canonicalUsername(username)}`);
   let subject: Awaited<ReturnType<typeof checkCredentials>>;
   try {
     subject = await checkCredentials(context, request, { username, password });
   } catch (error) {
-    if (error instanceof GatewayError && error.code === "credentials_invalid") {
+    if (error instanceof CredentialsRefused) {
       log.security("login_failed", { requestId: context.requestId, ip: context.clientIp });
+      // The account the check named: its other names (an e-mail, a user name) share its allowance.
+      if (error.sub !== undefined) await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `subject:${error.sub}`);
     }
     throw error;
   }
+  // Counted on success as on failure, so that a 429 says nothing about the password.
+  await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `subject:${subject.sub}`);
   const granted = await context.sessions.start(subject, describeClient(request));
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid });
   return tokenResponse(context.config, granted, { refreshInBody: false, setAccessCookie: context.config.accessCookie });
