@@ -17,7 +17,8 @@
  * A path that is not refused also has its *readings*: the decoded forms that upstreams of
  * some common family route on (the plain decoded path; with parameters stripped, as a
  * servlet container reads it; with slashes merged, as nginx does; with `%2F` as a
- * separator, as a decoding router does). Route rules are matched against every reading,
+ * separator, as a decoding router does; with white space trimmed from each segment, as
+ * Spring MVC did). Route rules are matched against every reading,
  * and the strictest decision wins (policy/route-policy.ts). SECURITY.md, "What the
  * upstream sees", has the table.
  */
@@ -48,6 +49,7 @@ export type PathRefusal =
   | "invalid_utf8"
   | "semicolon"
   | "empty_segment"
+  | "padded_dot_segment"
   | "raw_character"
   | "not_a_path";
 
@@ -60,6 +62,7 @@ export const PATH_REFUSALS: Readonly<Record<PathRefusal, string>> = Object.freez
   invalid_utf8: "The path has percent-encoded bytes that are not valid UTF-8.",
   semicolon: "The path has a ';' (path parameters are not accepted here).",
   empty_segment: "The path has an empty segment ('//').",
+  padded_dot_segment: "The path has a '.' or '..' segment padded with white space.",
   raw_character: "The path has a character that must be percent-encoded.",
   not_a_path: "The path does not start with '/'.",
 });
@@ -179,6 +182,9 @@ function segmentOf(raw: string, options: PathOptions): Segment {
   if (semicolon !== -1 && !options.semicolons) throw new Refused("semicolon");
   const namePart = semicolon === -1 ? raw : raw.slice(0, semicolon);
   const name = decodePart(namePart, options);
+  // " .." is ".." to a router that trims white space from segments (readingsOf).
+  const trimmed = name.decoded.trim();
+  if ((trimmed === "." || trimmed === "..") && trimmed !== name.decoded) throw new Refused("padded_dot_segment");
   // "/a%2F..%2Fb" is "/b" to a router that splits after decoding.
   if (name.slash && name.decoded.split(ENCODED_SLASH).some((part) => part === "." || part === "..")) {
     throw new Refused("encoded_slash");
@@ -270,6 +276,10 @@ function readingsOf(segments: readonly Segment[]): string[] {
   // A decoding router reads `%2F` as a separator: its segments are split again.
   if (segments.some((segment) => segment.hasEncodedSlash)) {
     variants = [...variants, ...variants.map((names) => names.flatMap((name) => name.split(ENCODED_SLASH)))];
+  }
+  // Spring MVC trimmed white space from each segment before it matched (trimTokens, CVE-2016-5007).
+  if (variants.some((names) => names.some((name) => name !== name.trim()))) {
+    variants = [...variants, ...variants.map((names) => names.map((name) => name.trim()))];
   }
   for (const names of variants) {
     const path = `/${names.join("/")}`;

@@ -70,6 +70,8 @@ describe("refused by default", () => {
     ["//admin", "empty_segment"],
     ["/admin//users", "empty_segment"],
     ["/a\\\\b", "empty_segment"],
+    ["/public/%20../admin", "padded_dot_segment"],
+    ["/public/..%c2%a0/admin", "padded_dot_segment"],
   ])("%s: %s", (raw, refusal) => {
     expect(canonicalOf(raw)).toEqual({ ok: false, refusal });
   });
@@ -113,6 +115,7 @@ describe("allowed by a setting, with the upstream family's reading added", () =>
 
 // Every printable ASCII character, escapes of every byte, and the troublesome pieces.
 const PIECES = [
+  "%20",
   ..."abcAZ09-._~!$&'()*+,=:@|^[]{}`\"<> ",
   "/",
   "//",
@@ -171,11 +174,10 @@ describe("properties over generated paths", () => {
       fc.property(rawPath, (raw) => {
         const canonical = canonicalOf(raw);
         if (!canonical.ok) return;
-        expect(canonical.readings).toHaveLength(1);
+        expect(canonical.readings[0]?.slice(1, -1)).not.toContain("//");
         for (const reading of canonical.readings) {
-          expect(reading.split("/").slice(1, -1)).not.toContain("..");
+          expect(reading.split("/")).not.toContain("..");
           expect(reading.split("/")).not.toContain(".");
-          expect(reading.slice(1, -1)).not.toContain("//");
           expect(reading).not.toContain(";");
         }
         expect(canonical.path).not.toMatch(/%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2[DE]|5F|7E)/i);
@@ -193,5 +195,20 @@ describe("properties over generated paths", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("white space at a segment's edge", () => {
+  it("is forwarded as sent and also read trimmed, as Spring MVC's trimTokens read it", () => {
+    expect(canonicalOf("/admin%20/users")).toEqual({
+      ok: true,
+      path: "/admin%20/users",
+      readings: ["/admin /users", "/admin/users"],
+    });
+    expect(canonicalOf("/admin/%20/users")).toEqual({
+      ok: true,
+      path: "/admin/%20/users",
+      readings: ["/admin/ /users", "/admin//users", "/admin/users"],
+    });
   });
 });
