@@ -82,7 +82,6 @@ export type CanonicalPath =
 const NEEDS_WORK = /[%;\\\x00-\x20\x7f]|\/\/|\/\.\.?(?:\/|$)/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 const ENCODED_SLASH = "%2F";
-const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** RFC 3986's unreserved characters: ALPHA / DIGIT / "-" / "." / "_" / "~". */
 function isUnreserved(byte: number): boolean {
@@ -122,18 +121,18 @@ function decodePart(raw: string, options: PathOptions): { encoded: string; decod
   let encoded = "";
   let decoded = "";
   let slash = false;
-  let pending: number[] = [];
+  // A run of escapes of bytes >= 0x80 ("%C3%BC"), decoded together as UTF-8.
+  let pending = "";
   const flush = () => {
-    if (pending.length === 0) return;
-    let text: string;
+    if (pending === "") return;
     try {
-      text = fatalUtf8.decode(new Uint8Array(pending));
+      // Refuses what is not UTF-8, overlong forms and surrogates included (ECMA-262 Decode).
+      decoded += decodeURIComponent(pending);
     } catch {
       throw new Refused("invalid_utf8");
     }
-    for (const byte of pending) encoded += hexOf(byte);
-    decoded += text;
-    pending = [];
+    encoded += pending.toUpperCase();
+    pending = "";
   };
   for (let i = 0; i < raw.length; i++) {
     const code = raw.charCodeAt(i);
@@ -150,7 +149,7 @@ function decodePart(raw: string, options: PathOptions): { encoded: string; decod
     const byte = Number.parseInt(hex, 16);
     i += 2;
     if (byte >= 0x80) {
-      pending.push(byte);
+      pending += `%${hex}`;
       continue;
     }
     flush();

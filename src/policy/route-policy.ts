@@ -140,6 +140,8 @@ function firstMatch(rules: readonly CompiledRule[], method: string, path: string
 export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   if (a === b || b.access === "public") return a;
   if (a.access === "public") return b;
+  if (requiresNothing(b)) return a;
+  if (requiresNothing(a)) return b;
   const scopes = union(a.scopes, b.scopes);
   const roles = union(a.roles, b.roles);
   const strict = a.strictRevocation ?? b.strictRevocation;
@@ -154,6 +156,11 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   });
 }
 
+/** Authenticated, nothing more: any other protected decision is at least as strict. */
+function requiresNothing(decision: ProtectedDecision): boolean {
+  return decision.scopes.length === 0 && decision.roles.length === 0 && decision.strictRevocation === undefined;
+}
+
 function union(a: readonly string[], b: readonly string[]): readonly string[] {
   const missing = b.filter((name) => !a.includes(name));
   return missing.length === 0 ? a : Object.freeze([...a, ...missing]);
@@ -161,25 +168,20 @@ function union(a: readonly string[], b: readonly string[]): readonly string[] {
 
 /** The decision for one method, over every reading of every path reading. */
 function decideForMethod(compiled: CompiledRules, method: string, readings: readonly string[]): RouteDecision {
+  const { rules, trimChangesRules, foldChangesRules } = compiled;
   let decision: RouteDecision | undefined;
+  const join = (found: RouteDecision) => {
+    decision = decision === undefined ? found : strictest(decision, found);
+  };
   for (const path of readings) {
+    join(firstMatch(rules, method, path, AS_WRITTEN));
     const trimmed = trim(path);
-    const folded = path.toLowerCase();
+    if (trimmed !== path || trimChangesRules) join(firstMatch(rules, method, trimmed, TRIMMED));
+    const folded = FOLDABLE.test(path) ? path.toLowerCase() : path;
+    if (folded !== path || foldChangesRules) join(firstMatch(rules, method, folded, FOLDED));
     const foldedTrimmed = trim(folded);
-    const tries: [string, number, boolean][] = [
-      [path, AS_WRITTEN, true],
-      [trimmed, TRIMMED, trimmed !== path || compiled.trimChangesRules],
-      [folded, FOLDED, folded !== path || compiled.foldChangesRules],
-      [
-        foldedTrimmed,
-        FOLDED_TRIMMED,
-        foldedTrimmed !== trimmed || compiled.foldChangesRules || compiled.trimChangesRules,
-      ],
-    ];
-    for (const [read, reading, needed] of tries) {
-      if (!needed) continue;
-      const found = firstMatch(compiled.rules, method, read, reading);
-      decision = decision === undefined ? found : strictest(decision, found);
+    if (foldedTrimmed !== trimmed || foldChangesRules || trimChangesRules) {
+      join(firstMatch(rules, method, foldedTrimmed, FOLDED_TRIMMED));
     }
   }
   return decision ?? PROTECTED_DEFAULT;
