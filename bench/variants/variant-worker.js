@@ -1,4 +1,5 @@
 import { CompactSign, jwtVerify, SignJWT } from "jose";
+import { filterUpstreamAnswer } from "../../src/proxy/upstream-answer";
 import { headerKey, isDroppedRequestHeader } from "../../src/proxy/upstream-request";
 import floor from "../floor-worker.js";
 
@@ -101,6 +102,45 @@ async function withUnclearedDeadline(pending) {
   return Promise.race([pending, deadline]);
 }
 
+const REQUEST_ID = "0123456789abcdef01234567000000000001";
+
+/** The answer as the gateway made it before the canonical request: the Connection-named headers, Proxy-Connection, the id. */
+function answerBefore(response) {
+  const answer = new Response(response.body, response);
+  const headers = answer.headers;
+  const connection = headers.get("connection");
+  if (connection !== null) for (const name of connection.split(",")) headers.delete(name.trim());
+  headers.delete("proxy-connection");
+  headers.set("x-request-id", REQUEST_ID);
+  return answer;
+}
+
+/** The answer as the gateway makes it now: asking by name for what the upstream may not send (src/proxy/upstream-answer.ts). */
+function answerFiltered(response) {
+  const answer = new Response(response.body, response);
+  filterUpstreamAnswer(answer.headers);
+  answer.headers.set("x-request-id", REQUEST_ID);
+  return answer;
+}
+
+/** The alternative it was measured against: one pass over every header of the answer, each name read as a key. */
+function answerByPass(response) {
+  const answer = new Response(response.body, response);
+  const headers = answer.headers;
+  let dropped;
+  for (const [name] of headers) {
+    const key = headerKey(name);
+    if (key === "authorization" || key === "proxy-connection" || key.startsWith("portcullis-")) {
+      dropped ??= [];
+      dropped.push(name);
+    }
+  }
+  if (dropped !== undefined) for (const name of dropped) headers.delete(name);
+  if (headers.has("set-cookie")) headers.getSetCookie();
+  headers.set("x-request-id", REQUEST_ID);
+  return answer;
+}
+
 function rewrapped(response) {
   const answer = new Response(response.body, response);
   for (const name of HOP_BY_HOP) answer.headers.delete(name);
@@ -164,6 +204,12 @@ export default {
         return fetch(target, request);
       case "rewrap":
         return rewrapped(await fetch(target, request));
+      case "answer-before":
+        return answerBefore(await fetch(target, request));
+      case "answer-filter":
+        return answerFiltered(await fetch(target, request));
+      case "answer-pass":
+        return answerByPass(await fetch(target, request));
       case "rewrap-only": {
         const response = await fetch(target, request);
         return new Response(response.body, response);

@@ -99,23 +99,18 @@ export function isDroppedRequestHeader(key: string): boolean {
 }
 
 /**
- * Answer headers the upstream may not send to the client (compared by key):
- * `Authorization` would be adopted by the browser SDK as a new access token (the gateway
- * sends one only after its own refresh), `Proxy-Authenticate` and its kin describe a proxy
- * the client never talked to, `Clear-Site-Data` would clear the gateway's cookies. The
+ * Answer headers the upstream may not send to the client, by exact name (clients read
+ * answer headers by their exact names; proxy/upstream-answer.ts says why this side asks by
+ * name): `Authorization` would be adopted by the browser SDK as a new access token (the
+ * gateway sends one only after its own refresh), `Proxy-Authenticate` describes a proxy the
+ * client never talked to, `Clear-Site-Data` would clear the gateway's cookies,
+ * `Portcullis-Degraded` is the gateway's own, `Proxy-Connection` is hop-by-hop. The
  * gateway's own cookies are filtered from `Set-Cookie` (http/cookies.ts).
  */
 export const RESPONSE_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   "authorization",
   "proxy-authenticate",
-  "proxy-authentication-info",
-  "proxy-connection",
   "clear-site-data",
+  "portcullis-degraded",
+  "proxy-connection",
 ]);
-
-/** The gateway's own answer headers (`Portcullis-Degraded`, …): never the upstream's. */
-const GATEWAY_ANSWER_PREFIXES = ["portcullis-", GATEWAY_HEADER_PREFIX] as const;
-
-export function isDroppedResponseHeader(key: string): boolean {
-  return RESPONSE_HEADERS_DROPPED.has(key) || GATEWAY_ANSWER_PREFIXES.some((prefix) => key.startsWith(prefix));
-}

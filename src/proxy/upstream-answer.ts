@@ -7,42 +7,32 @@
  *   `te`, `trailer`, `transfer-encoding`, `upgrade` are kj's built-in connection headers,
  *   measured on a raw socket); what it would write are `proxy-connection` and the headers
  *   that `Connection` names, so those are deleted here.
- * - The gateway's own answer headers, `Authorization` (the browser SDK would adopt it as an
- *   access token), `Proxy-Authenticate` and `Clear-Site-Data`, under any spelling
- *   (canonical/header-names.ts).
+ * - `Authorization` (the browser SDK would adopt it as an access token), `Proxy-Authenticate`,
+ *   `Clear-Site-Data` and the gateway's own `Portcullis-Degraded` (canonical/header-names.ts).
  * - `Set-Cookie` for a cookie the gateway owns: the upstream can neither plant nor clear one.
  *
- * One pass over the answer's headers, and a change only where there is something to drop.
+ * By exact name, asked one by one: clients read answer headers by their exact names (no
+ * client maps `Set_Cookie` to `Set-Cookie`), and asking whether a header is there moves no
+ * header's text into JavaScript. One pass over every header cost +48 µs of CPU per request
+ * in workerd against +22 µs for the questions (bench:variants, docs/benchmarks.md).
  */
-import { headerKey, isDroppedResponseHeader } from "../canonical/header-names";
+import { RESPONSE_HEADERS_DROPPED } from "../canonical/header-names";
 import { setsGatewayCookie } from "../http/cookies";
 
 const WRITTEN_BY_RUNTIME = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
+const ASKED = [...RESPONSE_HEADERS_DROPPED];
 
 /** Removes from `headers` (an answer's own, mutable headers) what the upstream may not send. */
 export function filterUpstreamAnswer(headers: Headers): void {
-  let connection: string | undefined;
-  let dropped: string[] | undefined;
-  let cookies = false;
-  for (const [name, value] of headers) {
-    if (name === "set-cookie") {
-      cookies = true;
-      continue;
-    }
-    if (name === "connection") connection = value;
-    if (isDroppedResponseHeader(headerKey(name))) {
-      dropped ??= [];
-      dropped.push(name);
-    }
-  }
-  if (connection !== undefined) {
+  const connection = headers.get("connection");
+  if (connection !== null) {
     for (const option of connection.split(",")) {
       const name = option.trim().toLowerCase();
       if (name !== "" && !WRITTEN_BY_RUNTIME.has(name)) headers.delete(name);
     }
   }
-  if (dropped !== undefined) for (const name of dropped) headers.delete(name);
-  if (cookies) keepUpstreamCookies(headers);
+  for (const name of ASKED) if (headers.has(name)) headers.delete(name);
+  if (headers.has("set-cookie")) keepUpstreamCookies(headers);
 }
 
 function keepUpstreamCookies(headers: Headers): void {

@@ -50,7 +50,6 @@ beforeAll(async () => {
       ["proxy-authenticate", 'Basic realm="x"'],
       ["clear-site-data", '"cookies"'],
       ["portcullis-degraded", "kv-unavailable"],
-      ["x-portcullis-thing", "1"],
       ["x-custom", "kept"],
     ]);
     response.end("hostile");
