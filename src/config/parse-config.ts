@@ -174,6 +174,14 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     throw new ConfigError(revokeClientId ? "REVOKE_CLIENT_SECRET" : "REVOKE_CLIENT_ID", "is required with the other");
   }
 
+  const cookieSameSite = parseSameSite(env);
+  const allowedOrigins = Object.freeze(parseAllowedOrigins(env));
+  if (cookieSameSite === "None" && allowedOrigins.length === 0) {
+    // None sends the cookies on requests from every site; it is only for an app served from
+    // another site, which must then be named (CORS and the origin check trust only those).
+    throw new ConfigError("COOKIE_SAMESITE", 'is "None", which needs ALLOWED_ORIGINS: name the sites that may use the cookies');
+  }
+
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
@@ -206,10 +214,10 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
     credentialCheckPath,
     credentialCheckSecret,
-    cookieSameSite: parseSameSite(env),
+    cookieSameSite,
     accessCookie: parseBoolean(env, "ACCESS_COOKIE", false),
     operatorToken,
-    allowedOrigins: Object.freeze(parseAllowedOrigins(env)),
+    allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc: parseOidcConfig(env, mode),
   };

@@ -1,6 +1,7 @@
 /**
  * The plain HTML answer to a refusal during a browser navigation (the OIDC login and
- * callback): same status and generic title as the problem+json answer, nothing more.
+ * callback): same status and generic title as the problem+json answer, nothing more. Every
+ * HTML page the gateway makes is built here, so every one carries the same headers.
  */
 import type { GatewayError } from "./gateway-error";
 import { problemResponse } from "./problem";
@@ -14,7 +15,11 @@ export async function errorPage(
   const { title, status } = (await problem.json()) as { title: string; status: number };
   const headers = new Headers(problem.headers);
   headers.set("content-type", "text/html; charset=utf-8");
-  headers.set("content-security-policy", "default-src 'none'");
+  // No script, no framing (frame-ancestors; X-Frame-Options for browsers before CSP 2), no
+  // sniffing it into something else, no referrer to leak the URL it was asked for.
+  headers.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+  headers.set("x-frame-options", "DENY");
+  headers.set("x-content-type-options", "nosniff");
   headers.set("referrer-policy", "no-referrer");
   // The title comes from our own fixed table; the request id is our own or a cf-ray of the
   // form [0-9a-f]{16}-[A-Z]{3} (checked in request-context.ts). Nothing is echoed.

@@ -14,7 +14,7 @@ import { errorPage } from "../errors/error-page";
 import { GatewayError } from "../errors/gateway-error";
 import { problemResponse, statusOf } from "../errors/problem";
 import { appendClearedCookies } from "../http/token-response";
-import { log } from "../log/logger";
+import { type LogFields, log } from "../log/logger";
 import { isNavigation, loginRedirectFor } from "./login-redirect";
 import type { RequestContext } from "./request-context";
 
@@ -22,6 +22,12 @@ import type { RequestContext } from "./request-context";
 function recordServerError(context: RequestContext | undefined, code: string): void {
   if (code === "upstream_unreachable" || code === "upstream_timeout") context?.metrics.record("upstream_error", code);
   context?.metrics.record("server_error", code);
+}
+
+/** A browser on another site tried to act with the user's cookies: a security event, counted by kind. */
+function crossSiteRefused(context: RequestContext | undefined, fields: LogFields & { detail?: string }): void {
+  log.security("cross_site_refused", fields);
+  context?.metrics.record("cross_site_refused", fields.detail?.startsWith("websocket") ? "websocket" : "state_change");
 }
 
 export async function answerError(
@@ -35,6 +41,7 @@ export async function answerError(
     const fields = { requestId, code: error.code, status: statusOf(error.code), detail: error.detail };
     if (error instanceof ConfigError) log.error("config_invalid", { ...fields, setting: error.setting });
     else if (statusOf(error.code) >= 500) log.error("dependency_failed", fields);
+    else if (error.code === "origin_forbidden") crossSiteRefused(context, fields);
     else log.info("request_refused", fields);
     if (statusOf(error.code) >= 500) recordServerError(context, error.code);
     const redirect = context ? loginRedirectFor(context, request, error) : undefined;

@@ -55,8 +55,8 @@ export function authenticate(
 ): Authenticated | Promise<Authenticated> {
   const presented = readAccessToken(context.incoming);
   if (presented === undefined) throw new GatewayError("token_missing");
-  // A cookie rides along on cross-site requests; a header does not.
-  if (presented.source === "cookie") assertTrustedOrigin(context.config, request);
+  // A cookie rides along on cross-site requests and WebSocket handshakes; a header does not.
+  if (presented.source === "cookie") assertTrustedOrigin(context.config, request, context.incoming.webSocket);
 
   const remembered = rememberedVerification(
     presented.token,

@@ -16,6 +16,7 @@ export type MetricEvent =
   | "reuse_detected"
   | "revocation"
   | "rate_limited"
+  | "cross_site_refused"
   | "upstream_error"
   | "server_error";
 
