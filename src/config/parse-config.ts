@@ -179,7 +179,10 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   if (cookieSameSite === "None" && allowedOrigins.length === 0) {
     // None sends the cookies on requests from every site; it is only for an app served from
     // another site, which must then be named (CORS and the origin check trust only those).
-    throw new ConfigError("COOKIE_SAMESITE", 'is "None", which needs ALLOWED_ORIGINS: name the sites that may use the cookies');
+    throw new ConfigError(
+      "COOKIE_SAMESITE",
+      'is "None", which needs ALLOWED_ORIGINS: name the sites that may use the cookies',
+    );
   }
 
   const config: GatewayConfig = {
