@@ -117,13 +117,22 @@ describe('COOKIE_SAMESITE = "None"', () => {
 
 describe("HTML the gateway makes", () => {
   it("cannot be framed, sniffed or leak a referrer", async () => {
-    const gateway = await startGateway({ vars: { OIDC_ISSUER: "https://idp.invalid", OIDC_CLIENT_ID: "x" } });
+    const gateway = await startGateway({
+      vars: {
+        OIDC_ISSUER: "https://idp.invalid",
+        OIDC_CLIENT_ID: "x",
+        OIDC_CLIENT_SECRET: "websocket-origin-test-client-secret-0123",
+        OIDC_SEALING_SECRET: "websocket-origin-test-sealing-secret-0123",
+      },
+    });
     try {
       // A navigation to the OIDC callback without a login in progress: the HTML error page.
       // node:http: fetch overwrites Sec-Fetch-Mode.
       const response = await rawRequest(`${gateway.url}/auth/oidc/callback?state=x&code=y`, {
         headers: { "sec-fetch-mode": "navigate", accept: "text/html" },
       });
+      // The callback's own refusal (no login in progress), not a configuration error.
+      expect(response.status).toBe(400);
       expect(response.headers["content-type"]).toBe("text/html; charset=utf-8");
       expect(response.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
       expect(response.headers["x-frame-options"]).toBe("DENY");

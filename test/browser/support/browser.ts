@@ -33,8 +33,17 @@ export async function findChromium(): Promise<{ path: string; source: string }> 
   return { path: await shipped.executablePath(), source: "@sparticuz/chromium" };
 }
 
+/** Options for {@link launchChromium}. */
+export interface LaunchChromiumOptions {
+  /**
+   * More command-line flags after ours (default none), e.g.
+   * `--host-resolver-rules=MAP *.test 127.0.0.1` to give test host names real-looking origins.
+   */
+  readonly extraFlags?: readonly string[];
+}
+
 /** Each launch gets a fresh temporary profile (playwright's default for `launch`). */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(options: LaunchChromiumOptions = {}): Promise<Browser> {
   const { path } = await findChromium();
-  return chromium.launch({ executablePath: path, args: FLAGS, timeout: 30_000 });
+  return chromium.launch({ executablePath: path, args: [...FLAGS, ...(options.extraFlags ?? [])], timeout: 30_000 });
 }
