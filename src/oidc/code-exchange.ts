@@ -5,12 +5,15 @@
  * out by design — its signature against the provider's JWKS.
  *
  * A refusal throws GatewayError `login_failed` (a 400 that starts nothing); a provider
- * that cannot be reached throws `idp_unavailable`. The reason goes to the log only.
+ * that cannot be reached throws `idp_unavailable` (503, Retry-After); an answer that means
+ * our settings are wrong (invalid_client, unauthorized_client, a refused redirect URI)
+ * throws a ConfigError naming the setting (idp-errors.ts). The reason goes to the log only.
  */
 import * as oauth from "oauth4webapi";
 import { GatewayError } from "../errors/gateway-error";
 import type { LoginTransaction } from "./authorization-request";
 import { verifyProviderJwt } from "./id-token";
+import { configurationMistake, oauthErrorOf, providerDown } from "./idp-errors";
 import { accessExpiry, type IdpTokens } from "./idp-tokens";
 import type { Provider } from "./provider";
 
@@ -54,10 +57,10 @@ export async function completeLogin(
     // Checks `state`, and `iss` when the provider sends it (RFC 9207, mix-up defence).
     parameters = oauth.validateAuthResponse(server, client, callbackUrl, transaction.state);
   } catch (error) {
-    throw refused(
-      error instanceof oauth.AuthorizationResponseError ? `provider said ${error.error}` : "bad callback",
-      error,
-    );
+    const said = await oauthErrorOf(error);
+    if (said !== undefined)
+      throw configurationMistake(said.error, said.description) ?? refused(`provider said ${said.error}`, error);
+    throw refused("bad callback", error);
   }
 
   let result: oauth.TokenEndpointResponse;
@@ -76,10 +79,11 @@ export async function completeLogin(
       requireIdToken: true,
     });
   } catch (error) {
-    if (isProviderOutage(error))
-      throw new GatewayError("idp_unavailable", { detail: "token endpoint failed", cause: error });
-    const reason = error instanceof oauth.ResponseBodyError ? error.error : (error as { code?: string })?.code;
-    throw refused(`code exchange refused (${reason ?? "invalid"})`, error);
+    if (isProviderOutage(error)) throw providerDown("token endpoint failed", error);
+    const said = await oauthErrorOf(error);
+    const mistake = said === undefined ? undefined : configurationMistake(said.error, said.description);
+    if (mistake !== undefined) throw mistake;
+    throw refused(`code exchange refused (${said?.error ?? (error as { code?: string })?.code ?? "invalid"})`, error);
   }
 
   const claims = oauth.getValidatedIdTokenClaims(result);
@@ -88,8 +92,7 @@ export async function completeLogin(
   try {
     await verifyProviderJwt(provider, idToken, { now, requiredClaims: ["iat", "exp", "sub"] });
   } catch (error) {
-    if (isProviderOutage(error))
-      throw new GatewayError("idp_unavailable", { detail: "JWKS unavailable", cause: error });
+    if (isProviderOutage(error)) throw providerDown("JWKS unavailable", error);
     throw refused("ID token signature or claims refused", error);
   }
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];

@@ -8,9 +8,11 @@
 import { importJWK } from "jose";
 import * as oauth from "oauth4webapi";
 import type { OidcConfig } from "../config/config";
+import { ConfigError } from "../config/env-readers";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import { type RemoteKeySet, remoteKeySetFor } from "../tokens/remote-key-set";
+import { discoveryFailure } from "./idp-errors";
 
 /** How long discovered metadata is trusted before it is fetched again. */
 const METADATA_TTL_MS = 60 * 60 * 1000;
@@ -66,6 +68,11 @@ async function clientAuthFor(config: OidcConfig): Promise<oauth.ClientAuth> {
   }
 }
 
+/** Where discovery reads the metadata: the issuer's path with /.well-known/openid-configuration appended. */
+function discoveryUrl(issuer: URL): string {
+  return `${issuer.origin}${issuer.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
+}
+
 async function discover(config: OidcConfig): Promise<Provider> {
   const issuer = new URL(config.issuer);
   const http = httpOptions(config);
@@ -75,13 +82,14 @@ async function discover(config: OidcConfig): Promise<Provider> {
     // Checks that the metadata's `issuer` is exactly the configured one (mix-up defence).
     server = await oauth.processDiscoveryResponse(issuer, response);
   } catch (error) {
-    throw new GatewayError("idp_unavailable", { detail: "OIDC discovery failed", cause: error });
+    // A provider that is down, or settings that name it wrongly (idp-errors.ts).
+    throw discoveryFailure(discoveryUrl(issuer), config.issuer, error);
   }
   if (!server.authorization_endpoint || !server.token_endpoint || !server.jwks_uri) {
-    throw new GatewayError("idp_unavailable", { detail: "OIDC metadata lacks an endpoint" });
+    throw new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} lacks an endpoint the login needs`);
   }
   if (config.allowInsecureRequests === false && new URL(server.jwks_uri).protocol !== "https:") {
-    throw new GatewayError("idp_unavailable", { detail: "OIDC jwks_uri is not https" });
+    throw new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} names a jwks_uri that is not https`);
   }
   const listed = (server.id_token_signing_alg_values_supported ?? []).filter((alg) => SUPPORTED_ALGORITHMS.has(alg));
   const algorithms = listed.length > 0 ? listed : DEFAULT_ALGORITHMS;
@@ -109,6 +117,7 @@ export function providerFor(config: OidcConfig, now: number = Date.now()): Promi
   cache.set(config.issuer, { provider, fetchedAt: now });
   provider.catch((error: unknown) => {
     if (cache.get(config.issuer)?.provider === provider) cache.delete(config.issuer);
+    // The request that waited for it logs the error itself (config_invalid or dependency_failed).
     log.warn("oidc_discovery_failed", { reason: error instanceof Error ? error.message : "unknown" });
   });
   return provider;

@@ -14,9 +14,15 @@ export interface OidcSetup {
 }
 
 export async function startOidcGateway(
-  options: { vars?: Record<string, unknown>; idp?: IdpOptions; gateway?: GatewayOptions } = {},
+  options: {
+    /** Vars on top of the IdP's; a function of the IdP for those that name it (e.g. a misspelled issuer). */
+    vars?: Record<string, unknown> | ((idp: TestIdp) => Record<string, unknown>);
+    idp?: IdpOptions;
+    gateway?: GatewayOptions;
+  } = {},
 ): Promise<OidcSetup> {
   const idp = await startIdp(options.idp);
+  const vars = typeof options.vars === "function" ? options.vars(idp) : options.vars;
   const gateway = await startGateway({
     ...options.gateway,
     vars: {
@@ -26,7 +32,7 @@ export async function startOidcGateway(
       OIDC_ROLES_CLAIM: "groups",
       // oidc-provider issues a refresh token only after an explicit consent.
       OIDC_AUTHORIZATION_PARAMS: "prompt=consent",
-      ...options.vars,
+      ...vars,
     },
   });
   await idp.registerGateway(gateway.url);
