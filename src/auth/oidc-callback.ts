@@ -3,12 +3,16 @@
  * transaction from its cookie, the state used once, the code exchanged (oauth4webapi, with
  * the verifier), the ID token checked including its signature, then a session started in
  * its Durable Object exactly as the credential-check login does, with the provider's
- * tokens sealed inside. The browser gets our small cookies and a 303 to `return_to`.
+ * tokens sealed inside. The browser gets our small cookies and goes on to `return_to`: a
+ * 303, or with SameSite=Strict cookies a page of ours that continues there (below).
  * A refusal is a 4xx, a provider that cannot be reached a 503 (an error page for a
  * navigation); neither starts a session.
  */
+
+import { htmlPage } from "../errors/error-page";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { landedCookie } from "../http/cookies";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { sessionCookies } from "../http/token-response";
 import { log } from "../log/logger";
@@ -45,7 +49,6 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   const granted = await context.sessions.start(subject, describeClient(request), tokens);
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
   const headers = new Headers({
-    location: transaction.returnTo,
     "cache-control": "no-store",
     // The callback URL carries the code: never hand it on as a Referer.
     "referrer-policy": "no-referrer",
@@ -54,5 +57,20 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   for (const cookie of sessionCookies(context.config, granted, context.config.accessCookie)) {
     headers.append("set-cookie", cookie);
   }
-  return new Response(null, { status: 303, headers });
+  headers.append("set-cookie", landedCookie(true));
+  if (context.config.cookieSameSite !== "Strict") {
+    headers.set("location", transaction.returnTo);
+    return new Response(null, { status: 303, headers });
+  }
+  // A SameSite=Strict cookie does not ride a navigation that began at another site, and a
+  // redirect from here would still be part of the one the provider began: the browser would
+  // arrive at return_to without the session it was just given, and be sent to the login
+  // again. A page of our own that goes on to return_to starts a new, same-site navigation.
+  return htmlPage({
+    status: 200,
+    title: "Signed in",
+    paragraphs: ["You are signed in. Continuing…"],
+    continueTo: transaction.returnTo,
+    headers,
+  });
 }

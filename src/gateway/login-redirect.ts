@@ -6,8 +6,12 @@
  * to the provider would only be a CORS error there. A route rule can force either
  * (`unauthenticated = "login"` or `"challenge"`).
  */
+
+import { htmlPage } from "../errors/error-page";
 import type { GatewayError } from "../errors/gateway-error";
+import { cookieValues, LANDED_COOKIE, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
+import { log } from "../log/logger";
 import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
 import type { RequestContext } from "./request-context";
 import { routeOf } from "./route-of";
@@ -30,8 +34,31 @@ export function loginRedirectFor(context: RequestContext, request: Request, erro
   const route = routeOf(context);
   if (route.access === "public" || route.unauthenticated === "challenge") return undefined;
   if (route.unauthenticated !== "login" && !(config.oidc.loginRedirect && isNavigation(request))) return undefined;
+  if (cookieValues(context.incoming.cookie, LANDED_COOKIE).length > 0) return loopStopped(context, error);
   const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${context.path}${context.url.search}`)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);
   return new Response(null, { status: 302, headers });
+}
+
+/**
+ * The loop guard: this browser completed a login within the last minute and still arrives
+ * without a usable session (its cookies blocked, or not sent back). Another redirect would
+ * start another login, and another session, in a loop; a page that says so ends it.
+ */
+function loopStopped(context: RequestContext, error: GatewayError): Response {
+  log.warn("oidc_login_loop_stopped", { requestId: context.requestId, code: error.code, detail: error.detail });
+  const headers = new Headers({ vary: "Sec-Fetch-Mode, Accept", "x-request-id": context.requestId });
+  headers.append("set-cookie", landedCookie(false));
+  if (error.clearSession) appendClearedCookies(headers, context.config);
+  return htmlPage({
+    status: 401,
+    title: "Signed in, but the session did not arrive",
+    paragraphs: [
+      "The sign-in at the identity provider succeeded, but this browser came back without the session it was given, so it was not sent to sign in again.",
+      "Allow cookies for this site and try again. If it keeps happening, tell the site's operators (request id " +
+        `${context.requestId}).`,
+    ],
+    headers,
+  });
 }

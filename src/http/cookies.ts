@@ -12,10 +12,14 @@ export const REFRESH_COOKIE = "__Host-portcullis-refresh";
 export const ACCESS_COOKIE = "__Host-portcullis-access";
 /** One per login in progress (OIDC): `__Host-portcullis-oidc-<first 16 chars of state>`. */
 export const LOGIN_TRANSACTION_COOKIE_PREFIX = "__Host-portcullis-oidc-";
-const GATEWAY_COOKIES = new Set([REFRESH_COOKIE.toLowerCase(), ACCESS_COOKIE.toLowerCase()]);
+/** Set by a successful OIDC callback for a minute: a navigation that still has no session is not sent back to the login. */
+export const LANDED_COOKIE = "__Host-portcullis-landed";
+const LANDED_SECONDS = 60;
+/** Every cookie of the gateway's starts with this (compared in lower case). */
+const GATEWAY_COOKIE_PREFIX = "__host-portcullis-";
 // Some upstream cookie parsers also split on ","; a gateway cookie hidden after a comma
 // inside another pair must not reach them either.
-const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-(refresh|access|oidc-[^=]*)\s*=/i;
+const GATEWAY_COOKIE_ANYWHERE = /__host-portcullis-[^=]*=/i;
 
 // A cookie name the gateway owns, in any letter case and with or without a prefix: the
 // upstream may neither set nor clear one of these (`withoutGatewaySetCookies`).
@@ -58,12 +62,7 @@ export function withoutGatewayCookies(header: string | null): string | undefined
     .filter((pair) => {
       const eq = pair.indexOf("=");
       const name = (eq === -1 ? pair : pair.slice(0, eq)).trim().toLowerCase();
-      return (
-        name !== "" &&
-        !GATEWAY_COOKIES.has(name) &&
-        !name.startsWith(LOGIN_TRANSACTION_COOKIE_PREFIX.toLowerCase()) &&
-        !GATEWAY_COOKIE_ANYWHERE.test(pair)
-      );
+      return name !== "" && !name.startsWith(GATEWAY_COOKIE_PREFIX) && !GATEWAY_COOKIE_ANYWHERE.test(pair);
     })
     .map((pair) => pair.trim());
   return kept.length > 0 ? kept.join("; ") : undefined;
@@ -91,9 +90,28 @@ export function accessCookie(token: string, maxAge: number, settings: CookieSett
   return gatewayCookie(ACCESS_COOKIE, token, maxAge, settings);
 }
 
-/** Set-Cookie values that remove both gateway cookies. */
+/** Set-Cookie values that remove the session's cookies (and a fresh login's marker, landedCookie). */
 export function clearedCookies(settings: CookieSettings): string[] {
-  return [gatewayCookie(REFRESH_COOKIE, "", 0, settings), gatewayCookie(ACCESS_COOKIE, "", 0, settings)];
+  return [
+    gatewayCookie(REFRESH_COOKIE, "", 0, settings),
+    gatewayCookie(ACCESS_COOKIE, "", 0, settings),
+    landedCookie(false),
+  ];
+}
+
+/**
+ * The marker of a login that just completed (LANDED_COOKIE), or its removal. SameSite=Lax,
+ * whatever COOKIE_SAMESITE says, so it rides the navigation that comes back from the
+ * provider even where the session's Strict cookies do not. It holds no credential.
+ */
+export function landedCookie(present: boolean): string {
+  return serialize(LANDED_COOKIE, present ? "1" : "", {
+    path: "/",
+    secure: true,
+    httpOnly: true,
+    sameSite: "Lax",
+    maxAge: present ? LANDED_SECONDS : 0,
+  });
 }
 
 /** Names and values of the login-transaction cookies a request carries, in header order. */

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seal, unseal } from "../../src/oidc/sealing";
 import { startGateway } from "../support/gateway";
 import { type OidcSetup, rawRequest, startOidcGateway, TEST_SEALING_SECRET } from "../support/oidc-gateway";
-import { gatewayCookieHeader, loginThroughIdp, newJar } from "../support/oidc-login";
+import { continuesTo, gatewayCookieHeader, loginThroughIdp, newJar } from "../support/oidc-login";
 import { REFRESH_COOKIE, setCookie } from "../support/session-helpers";
 import { decodeClaims } from "../support/tokens";
 
@@ -35,6 +35,11 @@ async function callback(url: URL | string, cookie: string, headers: Record<strin
   return { response, body };
 }
 
+/** Where a callback's answer sends the browser on (continuesTo, with the body callback() read). */
+function landedAt(answer: { response: Response; body: string }): Promise<string | undefined> {
+  return continuesTo(answer.response, answer.body);
+}
+
 function expectRefusedWithoutSession(response: Response, status = 400): void {
   expect(response.status).toBe(status);
   expect(setCookie(response, REFRESH_COOKIE)).toBeUndefined();
@@ -55,12 +60,12 @@ describe("the callback refuses", () => {
     expectRefusedWithoutSession(noCookie.response);
     expect(setup.idp.countTokenRequests("authorization_code")).toBe(codeGrants);
     // The login itself still completes: nothing was changed by the refusals.
-    expect((await callback(callbackUrl, cookie)).response.status).toBe(303);
+    expect(await landedAt(await callback(callbackUrl, cookie))).toBe("/");
   });
 
   it("a replayed callback (code and state), without asking the IdP again", async () => {
     const { callbackUrl, cookie } = await pendingLogin();
-    expect((await callback(callbackUrl, cookie)).response.status).toBe(303);
+    expect(await landedAt(await callback(callbackUrl, cookie))).toBe("/");
     const codeGrants = setup.idp.countTokenRequests("authorization_code");
     expectRefusedWithoutSession((await callback(callbackUrl, cookie)).response);
     expect(setup.idp.countTokenRequests("authorization_code")).toBe(codeGrants);
@@ -136,7 +141,7 @@ describe("rotating OIDC_SEALING_SECRET", () => {
       const response = await rotated.gateway.fetch(`${pathname}${search}`, {
         headers: { cookie: cookie.replace(value, before) },
       });
-      expect(response.status).toBe(303);
+      expect(await continuesTo(response)).toBeDefined();
       expect(setCookie(response, REFRESH_COOKIE)).toBeDefined();
     } finally {
       await rotated.close();
@@ -160,7 +165,7 @@ describe("the callback while the provider is down", () => {
       // The callback URL stays used (a replay never reaches the provider); logging in again works.
       expect((await callback(callbackUrl, cookie)).response.status).toBe(400);
       const again = await loginThroughIdp(setup.gateway.url, { login: `outage-${mode}` });
-      expect(again.response?.status).toBe(303);
+      expect(await continuesTo(again.response)).toBeDefined();
     });
   }
 });
@@ -183,7 +188,8 @@ describe("the callback checks the ID token", () => {
 
   it("accepts the same claims re-signed with the IdP's key (the tampering itself is sound)", async () => {
     const response = await withTamperedIdToken((claims) => setup.idp.sign(claims));
-    expect(response.status).toBe(303);
+    expect(setCookie(response, REFRESH_COOKIE)).toBeDefined();
+    expect(response.status).toBe(200); // the page that continues to return_to (SameSite=Strict)
   });
 
   it("refuses a wrong nonce", async () => {
@@ -274,8 +280,7 @@ describe("login start", () => {
 
   it("accepts a same-origin path and returns to it", async () => {
     const login = await loginThroughIdp(setup.gateway.url, { returnTo: "/orders/1?x=%2F%2Fy#top" });
-    expect(login.response?.status).toBe(303);
-    expect(login.response?.headers.get("location")).toBe("/orders/1?x=%2F%2Fy#top");
+    expect(await continuesTo(login.response)).toBe("/orders/1?x=%2F%2Fy#top");
   });
 
   it("lets several tabs log in at once", async () => {
@@ -288,8 +293,7 @@ describe("login start", () => {
     }
     const cookie = await gatewayCookieHeader(jar, setup.gateway.url);
     const answers = await Promise.all(tabs.map((tab) => callback(tab.callbackUrl, cookie)));
-    expect(answers.map((answer) => answer.response.status)).toEqual([303, 303, 303]);
-    expect(answers.map((answer) => answer.response.headers.get("location"))).toEqual(["/a", "/b", "/c"]);
+    expect(await Promise.all(answers.map(landedAt))).toEqual(["/a", "/b", "/c"]);
   });
 
   it("keeps at most 5 pending login cookies, however many logins start", async () => {
@@ -315,6 +319,31 @@ describe("configuration", () => {
       const response = await gateway.fetch("/health");
       expect(response.status).toBe(503);
       await gateway.waitForLog((line) => line.includes('"setting":"OIDC_ISSUER"'));
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("refuses, in production mode, the redirect URI derived from an http: origin, naming OIDC_REDIRECT_URI", async () => {
+    // The issuer is never contacted: the redirect URI is settled before discovery.
+    const gateway = await startGateway({
+      vars: {
+        PORTCULLIS_ENV: "production",
+        OIDC_ISSUER: "https://idp.example.invalid",
+        OIDC_CLIENT_ID: "portcullis",
+        OIDC_CLIENT_SECRET: "a-client-secret-that-is-long-enough-0123",
+        OIDC_SEALING_SECRET: TEST_SEALING_SECRET,
+      },
+    });
+    try {
+      expect((await gateway.fetch("/health")).status).toBe(200);
+      const response = await gateway.fetch("/auth/oidc/login?return_to=/");
+      expect(response.status).toBe(503);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(response.headers.get("location")).toBeNull();
+      await gateway.waitForLog(
+        (line) => line.includes('"config_invalid"') && line.includes('"setting":"OIDC_REDIRECT_URI"'),
+      );
     } finally {
       await gateway.close();
     }

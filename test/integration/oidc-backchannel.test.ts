@@ -11,7 +11,7 @@ import type { CookieJar } from "tough-cookie";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OidcSetup, startOidcGateway } from "../support/oidc-gateway";
 import { BACKCHANNEL_PATH } from "../support/oidc-idp";
-import { loginThroughIdp, logoutAtIdp, newJar } from "../support/oidc-login";
+import { continuesTo, loginThroughIdp, logoutAtIdp, newJar } from "../support/oidc-login";
 import { REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 
 const LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
@@ -45,7 +45,7 @@ async function refresh(session: Session): Promise<Response> {
 
 async function signIn(login: string, jar: CookieJar = newJar()): Promise<Session> {
   const done = await loginThroughIdp(setup.gateway.url, { login, jar, returnTo: "/" });
-  expect(done.response?.status).toBe(303);
+  expect(await continuesTo(done.response)).toBe("/");
   const refreshToken = setCookie(done.response as Response, REFRESH_COOKIE)?.value;
   expect(refreshToken).toBeTruthy();
   const session: Session = { login, jar, refreshToken: refreshToken ?? "", accessToken: "" };

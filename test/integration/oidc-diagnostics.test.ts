@@ -23,7 +23,7 @@ afterEach(async () => {
 async function configError(gateway: Gateway, response: Response, setting: string): Promise<string> {
   expect(response.status).toBe(503);
   expect(response.headers.get("retry-after")).toBeNull();
-  expect((await response.json()).title).toBe("Gateway is not configured");
+  expect(((await response.json()) as { title: string }).title).toBe("Gateway is not configured");
   const [line] = await gateway.waitForLog((entry) => entry.includes('"event":"config_invalid"'));
   const entry = JSON.parse(line ?? "{}");
   expect(entry).toMatchObject({ level: "error", setting });
@@ -54,7 +54,9 @@ describe("the provider's discovery", () => {
     const response = await startLogin(setup.gateway);
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("30");
-    expect((await response.json()).title).toBe("The identity provider is temporarily unavailable");
+    expect(((await response.json()) as { title: string }).title).toBe(
+      "The identity provider is temporarily unavailable",
+    );
     const [line] = await setup.gateway.waitForLog((entry) => entry.includes('"event":"dependency_failed"'));
     expect(line).toContain(`${setup.idp.issuer}/.well-known/openid-configuration`);
     await setup.idp.up();

@@ -5,7 +5,7 @@
 import { exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type OidcSetup, startOidcGateway } from "../support/oidc-gateway";
-import { loginThroughIdp } from "../support/oidc-login";
+import { continuesTo, loginThroughIdp } from "../support/oidc-login";
 import { REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 
 let setup: OidcSetup;
@@ -29,7 +29,7 @@ afterAll(() => setup.close());
 it("logs in and refreshes at the provider with a signed client assertion", async () => {
   const { gateway, idp } = setup;
   const login = await loginThroughIdp(gateway.url, { login: "keyholder" });
-  expect(login.response?.status).toBe(303);
+  expect(await continuesTo(login.response)).toBeDefined();
   expect(idp.countTokenRequests("authorization_code", "ok")).toBe(1);
   const refreshToken = setCookie(login.response as Response, REFRESH_COOKIE)?.value ?? "";
   const refreshed = await gateway.fetch("/auth/refresh", {

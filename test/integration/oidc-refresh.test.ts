@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Gateway } from "../support/gateway";
 import { type OidcSetup, startOidcGateway } from "../support/oidc-gateway";
 import type { TestIdp } from "../support/oidc-idp";
-import { loginThroughIdp } from "../support/oidc-login";
+import { continuesTo, loginThroughIdp } from "../support/oidc-login";
 import { waitForSnapshot } from "../support/revocations";
 import { REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { decodeClaims, mintToken } from "../support/tokens";
@@ -33,7 +33,7 @@ interface OidcSession {
 
 async function oidcLogin(gateway: Gateway, user: string): Promise<OidcSession> {
   const login = await loginThroughIdp(gateway.url, { login: user });
-  expect(login.response?.status).toBe(303);
+  expect(await continuesTo(login.response)).toBeDefined();
   const refreshToken = setCookie(login.response as Response, REFRESH_COOKIE)?.value ?? "";
   const refreshed = await gateway.fetch("/auth/refresh", {
     method: "POST",

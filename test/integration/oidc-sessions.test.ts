@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPoints, metricsRecorderOptions, waitForPoints } from "../support/metrics";
 import { type OidcSetup, startOidcGateway } from "../support/oidc-gateway";
-import { loginThroughIdp } from "../support/oidc-login";
+import { continuesTo, loginThroughIdp } from "../support/oidc-login";
 
 let setup: OidcSetup;
 
@@ -19,7 +19,7 @@ describe("sessions begun at the identity provider", () => {
     const { gateway } = setup;
     const since = (await dataPoints(gateway)).length;
     const login = await loginThroughIdp(gateway.url, { login: "alice" });
-    expect(login.response?.status).toBe(303);
+    expect(await continuesTo(login.response)).toBeDefined();
     // The browser holds only the refresh cookie: an access token comes from /auth/refresh.
     const refreshed = await gateway.fetch("/auth/refresh", {
       method: "POST",

@@ -153,6 +153,21 @@ export async function gatewayCookieHeader(jar: CookieJar, gatewayUrl: string): P
     .join("; ");
 }
 
+/**
+ * Where the gateway's answer to a callback sends the browser on: the Location of a 303, or,
+ * with SameSite=Strict cookies, the URL of the page that continues there (its meta refresh,
+ * HTML-escaped). Undefined for any other answer. Reads the body of a 200 page, unless it
+ * was read already and is given.
+ */
+export async function continuesTo(response: Response | undefined, body?: string): Promise<string | undefined> {
+  if (response === undefined) return undefined;
+  if (response.status === 303) return response.headers.get("location") ?? undefined;
+  if (response.status !== 200 || !response.headers.get("content-type")?.startsWith("text/html")) return undefined;
+  const html = body ?? (await response.clone().text());
+  const refresh = /<meta http-equiv="refresh" content="0;url=([^"]*)">/.exec(html)?.[1];
+  return refresh === undefined ? undefined : decodeHtml(refresh);
+}
+
 /** Follows redirects with the jar, up to the first non-redirect answer. */
 export async function followRedirects(response: Response, from: string | URL, jar: CookieJar): Promise<Response> {
   let current = response;
