@@ -20,9 +20,11 @@ if (typeof vars.UPSTREAM_URL === "string" && /localhost|127\.0\.0\.1|\[::1\]/.te
 }
 for (const name of [
   "SIGNING_KEYS",
+  "SIGNING_KEYS_PREVIOUS",
   "ACCESS_SECRET",
   "CREDENTIAL_CHECK_SECRET",
   "OPERATOR_TOKEN",
+  "OPERATOR_TOKEN_PREVIOUS",
   "REVOKE_CLIENT_SECRET",
 ]) {
   if (name in vars) problems.push(`${name} is a secret: remove it from [vars] and use \`wrangler secret put ${name}\``);

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-// Makes a signing key for Portcullis and prints how to install it as a Worker secret.
+// Makes a signing key for Portcullis: the new SIGNING_KEYS on stdout (a secret: pipe it into
+// `wrangler secret put`), how to install or rotate it on stderr.
 //
-//   npm run keygen                 # Ed25519 (EdDSA), the default (npx portcullis-keygen from the package)
-//   npm run keygen -- --alg ES256  # or RS256
-//   npm run keygen -- --add '<current SIGNING_KEYS JSON>'   # rotation: keep the old keys
+//   npm run -s keygen                 # Ed25519 (EdDSA), the default (npx portcullis-keygen from the package)
+//   npm run -s keygen -- --alg ES256  # or RS256
+//
+// Rotating needs no current private key (docs/operations.md, "Rotating the signing key"):
+// the retired key's public half goes into SIGNING_KEYS_PREVIOUS from /.well-known/jwks.json,
+// and this key alone into SIGNING_KEYS. `--add '<SIGNING_KEYS JSON>'` still appends to keys
+// you hold yourself.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 
 const { values } = parseArgs({
@@ -31,14 +36,17 @@ if (values.add) {
   keys = [...(Array.isArray(current) ? current : current.keys), key];
 }
 
-process.stderr.write(`New ${alg} signing key, kid "${kid}".
+const env = "--env production";
+process.stderr.write(`New ${alg} signing key, kid "${kid}" (the JSON on stdout is a secret: pipe it, never commit it).
 
-Install it (the JSON below is a secret: paste it at the prompt, do not commit it):
-  npx wrangler secret put SIGNING_KEYS --env production
-and make it the active key in wrangler.toml [env.production.vars]:
-  ACTIVE_SIGNING_KID = "${kid}"
-To rotate later, run \`npm run keygen -- --add '<current SIGNING_KEYS>'\`, install the
-result, and switch ACTIVE_SIGNING_KID once every verifier has fetched the new JWKS.
+Install it, the first time or as step 2 of a rotation:
+  npm run -s keygen | npx wrangler secret put SIGNING_KEYS ${env}
+
+Rotating (docs/operations.md, "Rotating the signing key"); no current private key is needed:
+  1. curl -s https://<gateway>/.well-known/jwks.json | npx wrangler secret put SIGNING_KEYS_PREVIOUS ${env}
+  2. npm run -s keygen | npx wrangler secret put SIGNING_KEYS ${env}
+  3. after ACCESS_TOKEN_TTL + CLOCK_TOLERANCE_SECONDS: npx wrangler secret delete SIGNING_KEYS_PREVIOUS ${env}
+Leave ACTIVE_SIGNING_KID unset: the first key of SIGNING_KEYS signs.
 For local development put it in .dev.vars as SIGNING_KEYS='<json>'.
 
 `);

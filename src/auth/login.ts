@@ -20,6 +20,11 @@ const MAX_USERNAME = 256;
 const MAX_PASSWORD = 1024;
 
 export async function handleLogin(context: RequestContext, request: Request): Promise<Response> {
+  const { config } = context;
+  const enabled =
+    config.passwordLogin ?? (context.credentialCheck !== undefined || config.credentialCheckSecret !== undefined);
+  // Off (PASSWORD_LOGIN = false, or an OIDC-only deployment): not an endpoint, not an error.
+  if (!enabled) throw new GatewayError("not_found", { detail: "password login is off (PASSWORD_LOGIN)" });
   // Login CSRF: a browser on another site must not log the victim into the attacker's account.
   assertTrustedOrigin(context.config, request);
   await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));

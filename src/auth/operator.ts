@@ -8,7 +8,8 @@
  * Revoking a subject also ends each session in the subject's index (SUBJECT_SESSIONS),
  * so they leave the index and their objects refuse them at once.
  *
- * Disabled (401) when OPERATOR_TOKEN is not set.
+ * Disabled (401) when OPERATOR_TOKEN is not set. OPERATOR_TOKEN_PREVIOUS, while set, is
+ * accepted too (a rotation, docs/operations.md).
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
@@ -19,18 +20,31 @@ import { isSessionId } from "../sessions/refresh-token";
 import { bearerToken } from "../tokens/read-credentials";
 import { describeSession } from "./user-sessions";
 
+/**
+ * OPERATOR_TOKEN, or during a rotation OPERATOR_TOKEN_PREVIOUS: both compared in constant
+ * time, always both, so the answer's timing does not tell which one matched.
+ */
 async function authenticateOperator(context: RequestContext): Promise<void> {
-  const expected = context.config.operatorToken;
+  const { operatorToken, operatorTokenPrevious } = context.config;
   let presented: string | undefined;
   try {
     presented = bearerToken(context.incoming.authorization);
   } catch {
     presented = undefined;
   }
-  if (expected === undefined || presented === undefined || !(await secretsEqual(presented, expected))) {
+  const [current, previous] =
+    operatorToken === undefined || presented === undefined
+      ? [false, false]
+      : await Promise.all([
+          secretsEqual(presented, operatorToken),
+          secretsEqual(presented, operatorTokenPrevious ?? operatorToken),
+        ]);
+  if (!current && !previous) {
     log.security("operator_auth_failed", { requestId: context.requestId, ip: context.clientIp });
     throw new GatewayError("operator_unauthorized");
   }
+  // The rotation's last step waits until the operator's automation stops sending it.
+  if (!current) log.info("operator_token_previous_used", { requestId: context.requestId });
 }
 
 function json(body: unknown): Response {

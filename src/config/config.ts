@@ -31,7 +31,18 @@ export interface GatewayConfig {
 
   /** Private JWKs Portcullis signs with; each has `kid` and `alg`. */
   readonly signingKeys: readonly JWK[];
+  /**
+   * Public JWKs of retired signing keys (SIGNING_KEYS_PREVIOUS): they verify our tokens and
+   * stay published until they are deleted, but never sign. None repeats a kid of `signingKeys`.
+   */
+  readonly previousSigningKeys: readonly JWK[];
+  /** The kid of the key that signs: ACTIVE_SIGNING_KID, or the first of `signingKeys`. */
   readonly activeSigningKid: string | undefined;
+  /**
+   * ACTIVE_SIGNING_KID as configured, when it names no key of SIGNING_KEYS (the two deploy
+   * apart): the first key signs instead, and the key ring logs it at error level.
+   */
+  readonly activeSigningKidFallback: string | undefined;
   /** Extra public keys accepted for verification (tokens from another issuer of yours). */
   readonly verifyJwks: JSONWebKeySet | undefined;
   readonly jwksUrl: string | undefined;
@@ -60,12 +71,21 @@ export interface GatewayConfig {
   /** How often a relayed WebSocket re-checks revocation. */
   readonly websocketRevalidateSeconds: number;
 
+  /**
+   * PASSWORD_LOGIN: POST /auth/login is served (true) or answers 404 (false); unset, it is
+   * served where a credential check can answer it (its secret, or a check in code).
+   */
+  readonly passwordLogin: boolean | undefined;
+  /** Login and refresh are rate limited (RATE_LIMITS); the bindings are then required in production. */
+  readonly rateLimits: boolean;
   readonly credentialCheckPath: string;
   readonly credentialCheckSecret: string | undefined;
   readonly cookieSameSite: SameSite;
   /** Also hand the access token out in an HttpOnly cookie (browser, backend-managed refresh). */
   readonly accessCookie: boolean;
   readonly operatorToken: string | undefined;
+  /** OPERATOR_TOKEN_PREVIOUS: the token being rotated out, still accepted until it is deleted. */
+  readonly operatorTokenPrevious: string | undefined;
   /** Browser origins allowed to call with credentials (CORS) and to change state (CSRF). */
   readonly allowedOrigins: readonly string[];
   readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;

@@ -6,7 +6,7 @@
  */
 import type { GatewayConfig } from "./config";
 import { type ConfigEnv, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
-import { ConfigError, parseConfig, rememberedConfig } from "./parse-config";
+import { ConfigError, checkedConfig, parseConfig, rememberedConfig } from "./parse-config";
 
 const SECRETS: ReadonlySet<SettingName> = new Set(SECRET_NAMES);
 
@@ -40,11 +40,15 @@ export function checkCodeSettings(settings: unknown): PortcullisSettings {
   return given;
 }
 
-/** The config for one env object and one set of code settings, parsed once. */
+/** The config for one env object and one set of code settings, parsed once, its bindings checked. */
 export function embeddedConfigFor(
   settings: PortcullisSettings,
   env: ConfigEnv,
   cache: WeakMap<object, GatewayConfig | ConfigError>,
+  options: { readonly credentialCheckInCode: boolean } = { credentialCheckInCode: false },
 ): GatewayConfig {
-  return rememberedConfig(cache, env, () => parseConfig({ ...env, ...settings }, { requireUpstream: false }));
+  return rememberedConfig(cache, env, () => {
+    const merged = { ...env, ...settings };
+    return checkedConfig(merged, parseConfig(merged, { requireUpstream: false, ...options }));
+  });
 }

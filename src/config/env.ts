@@ -13,9 +13,11 @@ export interface RateLimitBinding {
 /** The settings that are secrets (`wrangler secret put`, `.dev.vars` locally), never vars or code. */
 export const SECRET_NAMES = [
   "SIGNING_KEYS",
+  "SIGNING_KEYS_PREVIOUS",
   "ACCESS_SECRET",
   "CREDENTIAL_CHECK_SECRET",
   "OPERATOR_TOKEN",
+  "OPERATOR_TOKEN_PREVIOUS",
   "REVOKE_CLIENT_SECRET",
   "OIDC_CLIENT_SECRET",
   "OIDC_CLIENT_PRIVATE_KEY",
@@ -50,6 +52,8 @@ export const SETTING_NAMES = [
   "MAX_SESSIONS_PER_USER",
   "WEBSOCKET_REVALIDATE_SECONDS",
   "CREDENTIAL_CHECK_PATH",
+  "PASSWORD_LOGIN",
+  "RATE_LIMITS",
   "COOKIE_SAMESITE",
   "ACCESS_COOKIE",
   "REVOKE_CLIENT_ID",

@@ -6,16 +6,17 @@
  */
 import type { JSONWebKeySet, JWK } from "jose";
 import { canonicalPath } from "../canonical/canonical-path";
+import { log } from "../log/logger";
 import { parseRouteRules } from "../policy/route-policy";
+import { checkBindings } from "./bindings";
 import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
-import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN, DEV_SIGNING_KEY } from "./dev-keys";
+import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN } from "./dev-keys";
 import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 import { parseOidcConfig } from "./parse-oidc-config";
+import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
 
 export { ConfigError };
-
-const SIGNING_ALGORITHMS = new Set(["EdDSA", "ES256", "RS256"]);
 
 function parseMode(env: ConfigEnv): GatewayMode {
   const value = text(env, "PORTCULLIS_ENV") ?? "production";
@@ -34,32 +35,6 @@ function parseUpstream(env: ConfigEnv, required: boolean): UpstreamTarget {
   if (env.UPSTREAM !== undefined) return Object.freeze({ kind: "binding" });
   if (!required) return Object.freeze({ kind: "none" });
   throw new ConfigError("UPSTREAM_URL", "is required (or bind the upstream as the UPSTREAM service)");
-}
-
-function parseSigningKeys(env: ConfigEnv, mode: GatewayMode): JWK[] {
-  const raw = json(env, "SIGNING_KEYS");
-  if (raw === undefined) return mode === "development" ? [{ ...DEV_SIGNING_KEY }] : [];
-  const keys = Array.isArray(raw) ? raw : (raw as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || keys.length === 0) {
-    throw new ConfigError("SIGNING_KEYS", 'must be a JSON array of private JWKs (or {"keys": [...]})');
-  }
-  const seen = new Set<string>();
-  return keys.map((key: unknown, index) => {
-    const jwk = key as JWK;
-    if (typeof jwk !== "object" || jwk === null || typeof jwk.kid !== "string" || jwk.kid === "") {
-      throw new ConfigError("SIGNING_KEYS", `key ${index} needs a "kid"`);
-    }
-    if (typeof jwk.alg !== "string" || !SIGNING_ALGORITHMS.has(jwk.alg)) {
-      throw new ConfigError("SIGNING_KEYS", `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
-    }
-    if (typeof jwk.d !== "string") throw new ConfigError("SIGNING_KEYS", `key ${index} is not a private key`);
-    if (seen.has(jwk.kid)) throw new ConfigError("SIGNING_KEYS", `kid "${jwk.kid}" appears twice`);
-    seen.add(jwk.kid);
-    if (mode === "production" && (jwk.kid === DEV_SIGNING_KEY.kid || jwk.d === DEV_SIGNING_KEY.d)) {
-      throw new ConfigError("SIGNING_KEYS", "holds the development-only key; run `npm run keygen` for a real one");
-    }
-    return Object.freeze({ ...jwk });
-  });
 }
 
 function parseVerifyJwks(env: ConfigEnv): JSONWebKeySet | undefined {
@@ -84,6 +59,23 @@ function parseSameSite(env: ConfigEnv): SameSite {
     throw new ConfigError("COOKIE_SAMESITE", 'must be "Strict", "Lax" or "None"');
   }
   return normalized;
+}
+
+/**
+ * PASSWORD_LOGIN: unset, POST /auth/login is on where a credential check can answer it
+ * (the upstream's, with its secret, or one in code) and off (404) otherwise, as in an
+ * OIDC-only deployment. Set to true without a way to check, it is a mistake named at start.
+ */
+function parsePasswordLogin(env: ConfigEnv, secret: string | undefined, options: ParseOptions): boolean | undefined {
+  if (env.PASSWORD_LOGIN === undefined) return undefined;
+  const wanted = parseBoolean(env, "PASSWORD_LOGIN", true);
+  if (wanted && secret === undefined && options.credentialCheckInCode !== true) {
+    throw new ConfigError(
+      "CREDENTIAL_CHECK_SECRET",
+      "is required for password login (PASSWORD_LOGIN = true); set PASSWORD_LOGIN = false to turn POST /auth/login off",
+    );
+  }
+  return wanted;
 }
 
 function parseMethodOverride(env: ConfigEnv): boolean {
@@ -125,6 +117,8 @@ function parseAllowedOrigins(env: ConfigEnv): string[] {
 export interface ParseOptions {
   /** The standalone gateway forwards to an upstream; a Hono app using the middleware need not. */
   readonly requireUpstream?: boolean;
+  /** The app checks credentials in code (portcullis/hono's checkCredentials): no secret is needed for login. */
+  readonly credentialCheckInCode?: boolean;
 }
 
 /** Parse and validate every setting. Throws ConfigError naming the first bad one. */
@@ -137,11 +131,8 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   const audience = text(env, "TOKEN_AUDIENCE") ?? (development ? "portcullis-demo" : undefined);
   if (audience === undefined) throw new ConfigError("TOKEN_AUDIENCE", "is required");
 
-  const signingKeys = parseSigningKeys(env, mode);
-  const activeSigningKid = text(env, "ACTIVE_SIGNING_KID") ?? signingKeys[0]?.kid;
-  if (activeSigningKid !== undefined && !signingKeys.some((key) => key.kid === activeSigningKid)) {
-    throw new ConfigError("ACTIVE_SIGNING_KID", "names no key in SIGNING_KEYS");
-  }
+  const ownKeys = parseOwnKeys(env, mode);
+  const { signingKeys } = ownKeys;
   const verifyJwks = parseVerifyJwks(env);
   const jwksUrl = text(env, "JWKS_URL");
   if (jwksUrl !== undefined) absoluteUrl("JWKS_URL", jwksUrl);
@@ -165,8 +156,14 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   const credentialCheckSecret =
     secret(env, "CREDENTIAL_CHECK_SECRET", DEV_CREDENTIAL_CHECK_SECRET, mode) ??
     (development ? DEV_CREDENTIAL_CHECK_SECRET : undefined);
+  const passwordLogin = parsePasswordLogin(env, credentialCheckSecret, options);
   const operatorToken =
     secret(env, "OPERATOR_TOKEN", DEV_OPERATOR_TOKEN, mode) ?? (development ? DEV_OPERATOR_TOKEN : undefined);
+  // The token being rotated out; equal to OPERATOR_TOKEN is the first step of a rotation, not a mistake.
+  const operatorTokenPrevious = secret(env, "OPERATOR_TOKEN_PREVIOUS", DEV_OPERATOR_TOKEN, mode);
+  if (operatorTokenPrevious !== undefined && text(env, "OPERATOR_TOKEN") === undefined) {
+    throw new ConfigError("OPERATOR_TOKEN_PREVIOUS", "needs OPERATOR_TOKEN, the token that replaces it");
+  }
 
   const revokeClientId = text(env, "REVOKE_CLIENT_ID");
   const revokeClientSecret = secret(env, "REVOKE_CLIENT_SECRET");
@@ -197,8 +194,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     sessionIdleTtl,
     refreshGraceSeconds: integer(env, "REFRESH_GRACE_SECONDS", 10, 0, 120),
     clockToleranceSeconds: integer(env, "CLOCK_TOLERANCE_SECONDS", 5, 0, 300),
-    signingKeys: Object.freeze(signingKeys),
-    activeSigningKid,
+    ...ownKeys,
     verifyJwks,
     jwksUrl,
     jwksCacheSeconds: integer(env, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
@@ -215,11 +211,14 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     rotationRecord: parseRotationRecord(env),
     maxSessionsPerUser: integer(env, "MAX_SESSIONS_PER_USER", 0, 0, 1_000),
     websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
+    passwordLogin,
+    rateLimits: parseBoolean(env, "RATE_LIMITS", true),
     credentialCheckPath,
     credentialCheckSecret,
     cookieSameSite,
     accessCookie: parseBoolean(env, "ACCESS_COOKIE", false),
     operatorToken,
+    operatorTokenPrevious: operatorTokenPrevious === operatorToken ? undefined : operatorTokenPrevious,
     allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc: parseOidcConfig(env, mode),
@@ -252,7 +251,16 @@ export function rememberedConfig(
   return entry;
 }
 
-/** `parseConfig`, remembered per env object so a request never re-parses. */
+/** The config, with the bindings it needs checked (config/bindings.ts). */
+export function checkedConfig(env: ConfigEnv, config: GatewayConfig): GatewayConfig {
+  checkBindings(env, config, {
+    onMissingRateLimits: (names) =>
+      log.warn("rate_limits_missing", { detail: `no rate limits for login and refresh: ${names.join(", ")} unbound` }),
+  });
+  return config;
+}
+
+/** `parseConfig`, bindings checked, remembered per env object so a request never re-parses. */
 export function configFor(env: ConfigEnv): GatewayConfig {
-  return rememberedConfig(parsed, env, () => parseConfig(env));
+  return rememberedConfig(parsed, env, () => checkedConfig(env, parseConfig(env)));
 }

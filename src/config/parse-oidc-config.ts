@@ -115,13 +115,9 @@ export function parseOidcConfig(env: ConfigEnv, mode: GatewayMode): OidcConfig |
     secret(env, "OIDC_SEALING_SECRET", DEV_OIDC_SEALING_SECRET, mode) ??
     (mode === "development" ? DEV_OIDC_SEALING_SECRET : undefined);
   if (sealingSecret === undefined) throw new ConfigError("OIDC_SEALING_SECRET", "is required with OIDC_ISSUER");
+  // Equal to the current secret is the first step of a rotation (each secret deploys on its
+  // own, docs/operations.md), not a mistake: it then adds nothing.
   const previousSealingSecret = secret(env, "OIDC_SEALING_SECRET_PREVIOUS", DEV_OIDC_SEALING_SECRET, mode);
-  if (previousSealingSecret === sealingSecret) {
-    throw new ConfigError(
-      "OIDC_SEALING_SECRET_PREVIOUS",
-      "is the current OIDC_SEALING_SECRET; give the one it replaced",
-    );
-  }
 
   const scopes = (text(env, "OIDC_SCOPES") ?? DEFAULT_SCOPES).split(/\s+/);
   if (!scopes.includes("openid")) throw new ConfigError("OIDC_SCOPES", 'must include "openid"');
@@ -144,7 +140,10 @@ export function parseOidcConfig(env: ConfigEnv, mode: GatewayMode): OidcConfig |
     scopeClaim: claimName(env, "OIDC_SCOPE_CLAIM"),
     rolesClaim: claimName(env, "OIDC_ROLES_CLAIM"),
     subjectPrefix,
-    sealingSecrets: Object.freeze({ current: sealingSecret, previous: previousSealingSecret }),
+    sealingSecrets: Object.freeze({
+      current: sealingSecret,
+      previous: previousSealingSecret === sealingSecret ? undefined : previousSealingSecret,
+    }),
     redirectUri: optionalUrl(env, "OIDC_REDIRECT_URI", mode),
     postLogoutRedirectUri: optionalUrl(env, "OIDC_POST_LOGOUT_REDIRECT_URI", mode),
     forwardIdpToken: parseBoolean(env, "OIDC_FORWARD_IDP_TOKEN", false),

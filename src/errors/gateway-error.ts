@@ -24,6 +24,7 @@ export type GatewayErrorCode =
   | "payload_too_large"
   | "unsupported_media_type"
   | "method_not_allowed"
+  | "not_found"
   | "operator_unauthorized"
   | "rate_limited"
   | "origin_forbidden"

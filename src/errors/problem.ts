@@ -41,6 +41,7 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   payload_too_large: { status: 413, title: "Request body too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
+  not_found: { status: 404, title: "Not found" },
   operator_unauthorized: { status: 401, title: "Operator authentication required" },
   rate_limited: { status: 429, title: "Too many requests" },
   origin_forbidden: { status: 403, title: "Cross-site request refused" },

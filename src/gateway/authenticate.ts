@@ -5,7 +5,9 @@
  *
  *   2. read the access token (Authorization: Bearer, or the access cookie)
  *   3. verify it
- *   4. expired but otherwise valid, with a refresh cookie → rotate through the session
+ *   4. expired but otherwise valid, with a refresh cookie → rotate through the session;
+ *      signed by a retired key, with a refresh cookie of the session it claims → the same,
+ *      the cookie alone vouching for who it is
  *   5. revocation check in KV
  */
 import { GatewayError } from "../errors/gateway-error";
@@ -15,11 +17,13 @@ import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { applyRefresh } from "../http/token-response";
 import { log } from "../log/logger";
 import type { RevocationVerdict } from "../revocation/revocation-store";
+import { sessionOfRefreshToken } from "../sessions/refresh-token";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, type PresentedToken, readAccessToken } from "../tokens/read-credentials";
 import { rememberedVerification, verifyAndRemember } from "../tokens/verification-cache";
-import type { VerifyResult } from "../tokens/verify-access-token";
+import { UnknownSigningKey, type VerifyResult } from "../tokens/verify-access-token";
+import { isNavigation } from "./login-redirect";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
 
 export interface Authenticated {
@@ -28,7 +32,8 @@ export interface Authenticated {
   readonly token: string;
   /** Set when the presented token had expired and the session was refreshed on the way. */
   readonly refreshed: GrantedTokens | undefined;
-  readonly source: CredentialSource;
+  /** Where the credential came from: an access token's place, or the refresh cookie alone (a navigation). */
+  readonly source: CredentialSource | "refresh-cookie";
 }
 
 export interface AuthenticateOptions {
@@ -54,7 +59,10 @@ export function authenticate(
   options: AuthenticateOptions = REFRESHING,
 ): Authenticated | Promise<Authenticated> {
   const presented = readAccessToken(context.incoming);
-  if (presented === undefined) throw new GatewayError("token_missing");
+  if (presented === undefined) {
+    if (options.refresh && navigatesWithSession(context, request)) return refreshNavigation(context);
+    throw new GatewayError("token_missing");
+  }
   // A cookie rides along on cross-site requests and WebSocket handshakes; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request, context.incoming.webSocket);
 
@@ -77,7 +85,14 @@ async function verifyThenAdmit(
   remembered: VerifyResult | undefined,
   options: AuthenticateOptions,
 ): Promise<Authenticated> {
-  const verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
+  let verified: VerifyResult;
+  try {
+    verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
+  } catch (error) {
+    if (!(error instanceof UnknownSigningKey) || !options.refresh) throw error;
+    const refreshed = await refreshPastRetiredKey(context, error);
+    return admit(context, claimsOfIssued(refreshed), presented, refreshed);
+  }
   if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
   if (!options.refresh) throw new GatewayError("token_expired", { detail: "refresh first" });
   const refreshed = await refreshTransparently(context, verified.claims);
@@ -149,6 +164,75 @@ async function refreshTransparently(context: RequestContext, expired: AccessToke
     if (error instanceof GatewayError && error.code === "grant_invalid") {
       throw new GatewayError("token_expired", {
         detail: `transparent refresh refused (${error.detail ?? error.code})`,
+        clearSession: true,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * A browser navigation that brings no access token but the session's refresh cookie, where
+ * login through an OpenID Connect provider is on: the cookie is the session, as in any
+ * backend-for-frontend (docs/oidc.md, "Coming back from the provider"). A navigation is a
+ * GET or HEAD, so no origin check is needed: its answer is shown to the user, never read by
+ * the page that started it.
+ */
+function navigatesWithSession(context: RequestContext, request: Request): boolean {
+  return (
+    context.config.oidc !== undefined &&
+    isNavigation(request) &&
+    cookieValues(context.incoming.cookie, REFRESH_COOKIE).length === 1
+  );
+}
+
+/** Step 4 for such a navigation: the refresh token alone, as at POST /auth/refresh. */
+async function refreshNavigation(context: RequestContext): Promise<Authenticated> {
+  const [refreshToken] = cookieValues(context.incoming.cookie, REFRESH_COOKIE) as [string];
+  await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
+  let granted: GrantedTokens;
+  try {
+    granted = await context.sessions.refresh(refreshToken);
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === "grant_invalid") {
+      // A dead session: the navigation goes to the login, and the dead cookies are cleared.
+      throw new GatewayError("token_missing", {
+        detail: `navigation with a refresh cookie refused (${error.detail ?? error.code})`,
+        clearSession: true,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return {
+    claims: claimsOfIssued(granted),
+    token: granted.accessToken.token,
+    refreshed: granted,
+    source: "refresh-cookie",
+  };
+}
+
+/**
+ * Step 4 for a token signed by a retired key (UnknownSigningKey, verify-access-token.ts):
+ * its signature cannot be checked, so the refresh cookie is the credential, as it is at
+ * POST /auth/refresh. Of the unverified token only the session it claims is used, and only
+ * to refuse a cookie of another session; the new token's session and subject come from
+ * the refresh token's own session. Without such a cookie it stays the invalid token it was.
+ */
+async function refreshPastRetiredKey(context: RequestContext, unverified: UnknownSigningKey): Promise<GrantedTokens> {
+  const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
+  const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
+  if (refreshToken === undefined || sessionOfRefreshToken(refreshToken) !== unverified.claimedSid) throw unverified;
+  await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
+  try {
+    const granted = await context.sessions.refresh(refreshToken);
+    log.info("retired_key_refreshed", { requestId: context.requestId, sid: granted.session.sid });
+    return granted;
+  } catch (error) {
+    if (error instanceof GatewayError && error.code === "grant_invalid") {
+      throw new GatewayError("token_invalid", {
+        detail: `unknown signing key; refresh refused (${error.detail ?? error.code})`,
         clearSession: true,
         cause: error,
       });

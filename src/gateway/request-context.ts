@@ -54,6 +54,11 @@ export interface RequestContext {
  * What every request of an isolate shares for one config, made on its first request:
  * the resolved key ring (later requests need no await for it), the revocation store with
  * its snapshot cache, and the upstream. Requests then build only their own small part.
+ *
+ * The revocation store is one per isolate and KV namespace, whatever the config: in a
+ * Hono app, `mountAuthEndpoints` and `portcullis()` may hold two configs, and a logout
+ * the endpoints record must bite in the middleware on the next request (the store keeps
+ * this isolate's own revocations, which the published snapshot only later carries).
  */
 interface Shared {
   readonly config: GatewayConfig;
@@ -63,6 +68,20 @@ interface Shared {
 }
 
 const shared = new WeakMap<GatewayConfig, Shared>();
+const stores = new WeakMap<object, RevocationStore>();
+
+function storeFor(env: Env, config: GatewayConfig): RevocationStore {
+  const key: object = env.REVOKED ?? config;
+  let store = stores.get(key);
+  if (store === undefined) {
+    store = new RevocationStore(env.REVOKED, env.REVOCATIONS, {
+      cacheSeconds: config.revocationCacheSeconds,
+      now: Date.now,
+    });
+    stores.set(key, store);
+  }
+  return store;
+}
 
 async function makeShared(config: GatewayConfig, env: Env): Promise<Shared> {
   const keys = await keyRingFor(config);
@@ -71,10 +90,7 @@ async function makeShared(config: GatewayConfig, env: Env): Promise<Shared> {
     made = Object.freeze({
       config,
       keys,
-      store: new RevocationStore(env.REVOKED, env.REVOCATIONS, {
-        cacheSeconds: config.revocationCacheSeconds,
-        now: Date.now,
-      }),
+      store: storeFor(env, config),
       upstream: { config, binding: env.UPSTREAM },
     });
     shared.set(config, made);

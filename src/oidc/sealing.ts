@@ -5,7 +5,8 @@
  * the additional data binds a seal to where it belongs (a cookie name, a session id).
  *
  * Format: `v1.<iv>.<ciphertext>`, base64url. Changing the secret makes old seals unreadable,
- * unless the old one is kept as OIDC_SEALING_SECRET_PREVIOUS (`unsealWithAny`).
+ * unless the old one is kept as OIDC_SEALING_SECRET_PREVIOUS (`unsealWithAny`); a session's
+ * seal opened that way is sealed anew with the current secret at its next refresh.
  */
 import { base64url } from "jose";
 import type { SealingSecrets } from "../config/config";
@@ -66,6 +67,26 @@ export async function unseal(
   }
 }
 
+/** What a seal held, and whether the previous secret opened it (to be sealed anew with the current one). */
+export interface Opened {
+  readonly value: unknown;
+  readonly byPrevious: boolean;
+}
+
+/** Open a seal with the current secret, else with the previous one, saying which opened it. */
+export async function unsealNoting(
+  secrets: SealingSecrets,
+  purpose: SealPurpose,
+  context: string,
+  sealed: string,
+): Promise<Opened | undefined> {
+  const opened = await unseal(secrets.current, purpose, context, sealed);
+  if (opened !== undefined) return { value: opened, byPrevious: false };
+  if (secrets.previous === undefined) return undefined;
+  const old = await unseal(secrets.previous, purpose, context, sealed);
+  return old === undefined ? undefined : { value: old, byPrevious: true };
+}
+
 /** Open a seal with the current secret, else with the previous one (a rotation in progress). */
 export async function unsealWithAny(
   secrets: SealingSecrets,
@@ -73,7 +94,5 @@ export async function unsealWithAny(
   context: string,
   sealed: string,
 ): Promise<unknown | undefined> {
-  const opened = await unseal(secrets.current, purpose, context, sealed);
-  if (opened !== undefined || secrets.previous === undefined) return opened;
-  return unseal(secrets.previous, purpose, context, sealed);
+  return (await unsealNoting(secrets, purpose, context, sealed))?.value;
 }

@@ -6,7 +6,7 @@
  */
 import type { OidcConfig } from "../config/config";
 import type { IdpTokens } from "../oidc/idp-tokens";
-import { seal, unsealWithAny } from "../oidc/sealing";
+import { seal, unsealNoting, unsealWithAny } from "../oidc/sealing";
 import { refreshIdpTokens } from "../oidc/token-refresh";
 
 /** What the session record holds about the provider (see docs/storage.md). */
@@ -29,7 +29,15 @@ export async function openIdpTokens(config: OidcConfig, sid: string, state: IdpS
 }
 
 export type FreshIdpTokens =
-  | { readonly ok: true; readonly tokens: IdpTokens; readonly state: IdpState; readonly refreshed: boolean }
+  | {
+      readonly ok: true;
+      readonly tokens: IdpTokens;
+      readonly state: IdpState;
+      /** Refreshed at the provider; `state` holds the new tokens. */
+      readonly refreshed: boolean;
+      /** The previous sealing secret opened them; `state` is sealed anew with the current one. */
+      readonly resealed: boolean;
+    }
   | { readonly ok: false; readonly reason: "grant_invalid" | "unavailable"; readonly detail: string };
 
 /** Is the access token expired, or will it be within the configured skew? */
@@ -38,8 +46,10 @@ export function needsRefresh(config: OidcConfig, state: IdpState, now: number): 
 }
 
 /**
- * The session's provider tokens, refreshed first when `force` or when they are about to
- * expire. A seal that no longer opens (the sealing secret changed) counts as an ended grant.
+ * The session's provider tokens, refreshed first when they are about to expire. A seal
+ * that no longer opens (the sealing secret changed) counts as an ended grant; one that only
+ * OIDC_SEALING_SECRET_PREVIOUS opens is sealed anew with the current secret, so that every
+ * session that refreshes once after a rotation no longer needs the previous secret.
  */
 export async function freshIdpTokens(
   config: OidcConfig,
@@ -48,15 +58,24 @@ export async function freshIdpTokens(
   now: number,
   options: { refreshIfStale: boolean },
 ): Promise<FreshIdpTokens> {
-  const tokens = await openIdpTokens(config, sid, state);
-  if (tokens === undefined) return { ok: false, reason: "grant_invalid", detail: "sealed IdP tokens do not open" };
+  const opened = await unsealNoting(config.sealingSecrets, "idp-tokens", sid, state.sealed);
+  if (opened === undefined) return { ok: false, reason: "grant_invalid", detail: "sealed IdP tokens do not open" };
+  const tokens = opened.value as IdpTokens;
+  const resealed = opened.byPrevious;
+  const current = resealed ? await sealIdpTokens(config, sid, tokens) : state;
   // Without a provider refresh token (none was granted) there is nothing to refresh: the
   // session lives on its own lifetime, unless the upstream needs the provider's token fresh.
   const cannotRefresh = tokens.refreshToken === undefined && !config.forwardIdpToken;
   if (!options.refreshIfStale || cannotRefresh || !needsRefresh(config, state, now)) {
-    return { ok: true, tokens, state, refreshed: false };
+    return { ok: true, tokens, state: current, refreshed: false, resealed };
   }
   const result = await refreshIdpTokens(config, tokens, now);
   if (!result.ok) return result;
-  return { ok: true, tokens: result.tokens, state: await sealIdpTokens(config, sid, result.tokens), refreshed: true };
+  return {
+    ok: true,
+    tokens: result.tokens,
+    state: await sealIdpTokens(config, sid, result.tokens),
+    refreshed: true,
+    resealed,
+  };
 }

@@ -91,6 +91,12 @@ export class SessionObject extends DurableObject {
     if (record.idp === undefined) return { ok: true, accessToken: undefined };
     const refreshIfStale = now >= this.#idpFailedAt;
     const fresh = await freshIdpTokens(this.#oidc(), record.sid, record.idp, now, { refreshIfStale });
+    if (fresh.ok && (fresh.refreshed || fresh.resealed)) {
+      // Refreshed, or sealed anew with the current secret (a sealing-secret rotation).
+      if (fresh.resealed) log.info("idp_tokens_resealed", { sid: record.sid });
+      record.idp = fresh.state;
+      await this.#save(record);
+    }
     if (fresh.ok && !fresh.refreshed && !refreshIfStale && needsRefresh(this.#oidc(), record.idp, now)) {
       return { ok: false, reason: "idp_unavailable" };
     }
@@ -105,10 +111,6 @@ export class SessionObject extends DurableObject {
       await this.#save(record);
       await this.#leaveIndex(record);
       return { ok: false, reason: "idp_ended" };
-    }
-    if (fresh.refreshed) {
-      record.idp = fresh.state;
-      await this.#save(record);
     }
     return { ok: true, accessToken: fresh.tokens.accessToken };
   }

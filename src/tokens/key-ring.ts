@@ -4,6 +4,8 @@
  * Sources, each with an explicit algorithm (RFC 8725 §3.1, never taken from a token):
  * - SIGNING_KEYS: our own private keys (one active); their public halves verify our tokens
  *   and are published at /.well-known/jwks.json.
+ * - SIGNING_KEYS_PREVIOUS: public halves of retired keys of ours; they verify and are
+ *   published like the above, until the rotation deletes them (docs/operations.md).
  * - VERIFY_JWKS: extra public keys (a local JWKS).
  * - JWKS_URL: a remote JWKS, fetched and cached (see remote-key-set.ts).
  * - ACCESS_SECRET: an HS256 shared secret, as in the seed design.
@@ -11,6 +13,7 @@
 import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from "jose";
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
+import { log } from "../log/logger";
 import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";
 import type { VerificationKey } from "./verification-key";
 
@@ -70,6 +73,22 @@ export class KeyRing {
         signer = { key: (await importJWK(jwk, alg)) as CryptoKey, alg, kid: jwk.kid };
       }
     }
+    for (const jwk of config.previousSigningKeys) {
+      const alg = jwk.alg as string;
+      const pub = publicJwk(jwk);
+      keys.push({ key: (await importJWK(pub, alg)) as CryptoKey, alg, kid: jwk.kid, source: "signing-key" });
+      published.push(pub);
+    }
+    if (config.activeSigningKidFallback !== undefined) {
+      // Not a refusal: SIGNING_KEYS (a secret) and ACTIVE_SIGNING_KID (a var) deploy apart,
+      // and refusing would take every request down with them. Once per isolate.
+      log.error("signing_key_fallback", {
+        setting: "ACTIVE_SIGNING_KID",
+        configured: config.activeSigningKidFallback,
+        signingWith: config.activeSigningKid,
+        detail: "ACTIVE_SIGNING_KID names no key of SIGNING_KEYS; the first key signs until it is fixed",
+      });
+    }
     for (const jwk of config.verifyJwks?.keys ?? []) {
       const alg = algorithmForKey(jwk);
       if (alg === undefined) continue;
@@ -118,6 +137,15 @@ export class KeyRing {
     if (candidates.length === 1) return candidates[0];
     if (candidates.length === 0 && this.#remote) return this.#remote.get(undefined, alg, now);
     return undefined;
+  }
+
+  /**
+   * Does no configured key have this key id (the remote JWKS, if any, asked as `resolve`
+   * does, within its cooldown)? A token of ours naming one was signed by a retired key.
+   */
+  async isUnknownKid(kid: string, now: number): Promise<boolean> {
+    if (this.#byKid.has(kid)) return false;
+    return this.#remote === undefined || (await this.#remote.get(kid, undefined, now)) === undefined;
   }
 }
 

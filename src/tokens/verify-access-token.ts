@@ -3,10 +3,12 @@
  * signature with a key the configuration chose, then the claims (RFC 8725, RFC 9068).
  *
  * Returns `valid`, or `expired` for a token whose signature and every other claim check
- * out but whose `exp` has passed: only such a token may be refreshed transparently.
- * Anything else throws a GatewayError whose detail (log only) says why.
+ * out but whose `exp` has passed: such a token may be refreshed transparently with the
+ * refresh cookie of its session. Anything else throws a GatewayError whose detail (log
+ * only) says why; an UnknownSigningKey for a token of ours whose key was retired.
  */
 import { base64url, errors, type JWTHeaderParameters, jwtVerify } from "jose";
+import { SIGNING_ALGORITHMS } from "../config/parse-signing-keys";
 import { GatewayError } from "../errors/gateway-error";
 import { type AccessTokenClaims, readClaims } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
@@ -39,6 +41,25 @@ function malformed(detail: string): GatewayError {
 
 function invalid(detail: string, cause?: unknown): GatewayError {
   return new GatewayError("token_invalid", { detail, cause });
+}
+
+/**
+ * A token that reads as one of our access tokens (`typ` at+jwt, our `iss`, an `alg` of our
+ * keys) but names a key id no configured key has: most likely signed by a signing key
+ * that has since been retired. Its signature cannot be checked, so nothing in it is
+ * trusted; it is refused like any invalid token. The `sid` it claims is kept only so a
+ * refresh cookie of that same session may stand in for it (gateway/authenticate.ts): the
+ * session and subject then come from the refresh token's own session, never from here.
+ */
+export class UnknownSigningKey extends GatewayError {
+  /** The session the unverified token claims: a filter, never an identity. */
+  readonly claimedSid: string;
+
+  constructor(claimedSid: string) {
+    super("token_invalid", { detail: "signed by a key no longer configured (unknown kid)" });
+    this.name = "UnknownSigningKey";
+    this.claimedSid = claimedSid;
+  }
 }
 
 /**
@@ -135,6 +156,27 @@ function parsedHeader(text: string): JWTHeaderParameters {
   return header as JWTHeaderParameters;
 }
 
+/** Why no configured key verifies this token: an UnknownSigningKey when it reads as ours, else invalid. */
+async function noKeyFor(
+  header: JWTHeaderParameters,
+  payloadText: string,
+  keys: KeyRing,
+  options: VerifyOptions,
+): Promise<GatewayError> {
+  const { alg, kid } = header;
+  const readsAsOurs = typeof kid === "string" && header.typ === ACCESS_TOKEN_TYPE && SIGNING_ALGORITHMS.has(alg);
+  if (readsAsOurs && (await keys.isUnknownKid(kid, options.now))) {
+    let claimed: { iss?: unknown; sid?: unknown } | null = null;
+    try {
+      claimed = JSON.parse(payloadText) as { iss?: unknown; sid?: unknown } | null;
+    } catch {
+      claimed = null;
+    }
+    if (claimed?.iss === options.issuer && typeof claimed.sid === "string") return new UnknownSigningKey(claimed.sid);
+  }
+  return invalid(`no configured key for alg ${alg}`);
+}
+
 /** The `exp` a payload claims, before its signature is checked (only to choose the verification time). */
 function claimedExpiry(payloadText: string): number | undefined {
   try {
@@ -148,7 +190,7 @@ function claimedExpiry(payloadText: string): number | undefined {
 export async function verifyAccessToken(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
   const { header, payloadText } = inspectTokenParts(token);
   const key = await keys.resolve(header, options.now);
-  if (key === undefined) throw invalid(`no configured key for alg ${header.alg}`);
+  if (key === undefined) throw await noKeyFor(header, payloadText, keys, options);
 
   const nowSeconds = Math.floor(options.now / 1000);
   const tolerance = options.clockToleranceSeconds;

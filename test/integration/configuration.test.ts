@@ -35,7 +35,8 @@ describe("configuration errors", () => {
     ["ROUTES", { vars: { ROUTES: "[{]" } }],
     ["ROUTES", { vars: { ROUTES: JSON.stringify([{ path: "/a*b", public: true }]) } }],
     ["SIGNING_KEYS", { vars: { SIGNING_KEYS: "not json" } }],
-    ["ACTIVE_SIGNING_KID", { vars: { ACTIVE_SIGNING_KID: "missing" } }],
+    ["SIGNING_KEYS_PREVIOUS", { vars: { SIGNING_KEYS_PREVIOUS: "[]" } }],
+    ["OPERATOR_TOKEN_PREVIOUS", { vars: { OPERATOR_TOKEN_PREVIOUS: "short" } }],
     ["COOKIE_SAMESITE", { vars: { COOKIE_SAMESITE: "sometimes" } }],
     ["ROTATION_RECORD", { vars: { ROTATION_RECORD: "nowhere" } }],
     ["PORTCULLIS_ENV", { vars: { PORTCULLIS_ENV: "staging" } }],
@@ -56,8 +57,15 @@ describe("configuration errors", () => {
     expect(gateway?.logs.join("\n")).not.toContain("short-secret-xyz");
   });
 
-  it("never writes a configured secret or key to the log", async () => {
+  it("serves when ACTIVE_SIGNING_KID names no key of SIGNING_KEYS (they deploy apart), and says so at error level", async () => {
     gateway = await startGateway({ vars: { ACTIVE_SIGNING_KID: "missing" } });
+    expect((await gateway.fetch("/public/x")).status).toBe(200);
+    const [line] = await gateway.waitForLog((text) => text.includes('"event":"signing_key_fallback"'));
+    expect(JSON.parse(line as string)).toMatchObject({ level: "error", setting: "ACTIVE_SIGNING_KID" });
+  });
+
+  it("never writes a configured secret or key to the log", async () => {
+    gateway = await startGateway({ vars: { ACTIVE_SIGNING_KID: "missing", ROTATION_RECORD: "nowhere" } });
     await gateway.fetch("/api/x");
     await gateway.waitForLog((line) => line.includes('"event":"config_invalid"'));
     const logs = gateway.logs.join("\n");

@@ -36,6 +36,9 @@ const run = (command: string, args: string[], cwd = work) =>
 let mf: Miniflare;
 let url: string;
 let key: TestKey;
+/** The consumer's bundle in another miniflare, with bindings changed (the same code, another deployment). */
+let variant: (bindings: Record<string, string>, options?: { ratelimits?: false }) => Promise<Miniflare>;
+const variants: Miniflare[] = [];
 
 beforeAll(async () => {
   const packed = JSON.parse(run("npm", ["pack", "--json", "--pack-destination", work], ROOT)) as [{ filename: string }];
@@ -71,18 +74,28 @@ beforeAll(async () => {
   const [privateJwk] = JSON.parse(run(path.join(work, "node_modules/.bin/portcullis-keygen"), [])) as [JWK];
   key = { privateJwk, publicJwk: {}, privateKey: (await importJWK(privateJwk)) as CryptoKey };
   const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(work, "wrangler.toml"));
-  mf = new Miniflare({
-    ...workerOptions,
-    modules: true,
-    scriptPath: path.join(work, "dist/worker.js"),
-    modulesRoot: path.join(work, "dist"),
-    bindings: { ...(workerOptions.bindings ?? {}), SIGNING_KEYS: JSON.stringify([key.privateJwk]) },
-  } as ConstructorParameters<typeof Miniflare>[0]);
+  const options = (bindings: Record<string, string>, ratelimits = true) =>
+    ({
+      ...workerOptions,
+      ...(ratelimits ? {} : { ratelimits: {} }),
+      modules: true,
+      scriptPath: path.join(work, "dist/worker.js"),
+      modulesRoot: path.join(work, "dist"),
+      bindings: { ...(workerOptions.bindings ?? {}), SIGNING_KEYS: JSON.stringify([key.privateJwk]), ...bindings },
+    }) as ConstructorParameters<typeof Miniflare>[0];
+  mf = new Miniflare(options({}));
   url = (await mf.ready).toString().replace(/\/$/, "");
+  variant = async (bindings, changes = {}) => {
+    const started = new Miniflare(options(bindings, changes.ratelimits !== false));
+    variants.push(started);
+    await started.ready;
+    return started;
+  };
 });
 
 afterAll(async () => {
   try {
+    await Promise.all(variants.map((started) => started.dispose()));
     await mf?.dispose();
   } finally {
     // Also when miniflare never started: nothing of the test stays in the temp folder.
@@ -214,5 +227,77 @@ describe("a Hono Worker that installed the packed portcullis", () => {
       headers: { cookie: `${REFRESH_COOKIE}=${session.refreshToken}` },
     });
     expect(refresh.status).toBe(401);
+  });
+  it("bites a logout, an ended session and revoke-others in the middleware at once, with a 30 s revocation cache", async () => {
+    const app = await variant({ REVOCATION_CACHE_SECONDS: "30" });
+    const base = (await app.ready).toString().replace(/\/$/, "");
+    const at = (requestPath: string, init?: RequestInit) =>
+      fetch(`${base}${requestPath}`, { redirect: "manual", ...init });
+    const signIn = async () => {
+      const response = await at("/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "alice", password: "wonderland" }),
+      });
+      const { access_token } = (await response.json()) as { access_token: string };
+      return { authorization: `Bearer ${access_token}`, sid: decodeClaims(access_token).sid as string };
+    };
+    const me = async (authorization: string) => (await at("/api/me", { headers: { authorization } })).status;
+
+    const loggedOut = await signIn();
+    expect(await me(loggedOut.authorization)).toBe(200); // the middleware's snapshot is now fresh for 30 s
+    expect(
+      (await at("/auth/logout", { method: "POST", headers: { authorization: loggedOut.authorization } })).status,
+    ).toBe(204);
+    expect(await me(loggedOut.authorization)).toBe(401);
+
+    const [ended, ender] = [await signIn(), await signIn()];
+    expect(await me(ended.authorization)).toBe(200);
+    const end = await at(`/auth/sessions/${ended.sid}`, {
+      method: "DELETE",
+      headers: { authorization: ender.authorization },
+    });
+    expect(end.status).toBe(204);
+    expect(await me(ended.authorization)).toBe(401);
+
+    const [other, keeper] = [await signIn(), await signIn()];
+    expect(await me(other.authorization)).toBe(200);
+    const revoked = await at("/auth/sessions/revoke-others", {
+      method: "POST",
+      headers: { authorization: keeper.authorization },
+    });
+    expect(revoked.status).toBe(200);
+    expect(await me(other.authorization)).toBe(401);
+    expect(await me(keeper.authorization)).toBe(200);
+  });
+
+  it("names missing rate-limit bindings in production, and runs without them when told to", async () => {
+    const unbound = await variant({}, { ratelimits: false });
+    const refused = await unbound.dispatchFetch("http://consumer.test/api/me");
+    expect(refused.status).toBe(503);
+    await refused.body?.cancel();
+    const allowed = await variant({ RATE_LIMITS: "false" }, { ratelimits: false });
+    const login = await allowed.dispatchFetch("http://consumer.test/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "wonderland" }),
+    });
+    expect(login.status).toBe(200);
+    await login.body?.cancel();
+  });
+
+  it("declares the bindings of docs/hono.md's wrangler.toml, no more and no fewer", () => {
+    const docs = readFileSync(path.join(ROOT, "docs/hono.md"), "utf8");
+    const block = /```toml\n(# wrangler\.toml[\s\S]*?)```/.exec(docs)?.[1];
+    expect(block).toBeDefined();
+    writeFileSync(path.join(work, "docs-wrangler.toml"), block ?? "");
+    const documented = unstable_getMiniflareWorkerOptions(path.join(work, "docs-wrangler.toml")).workerOptions;
+    const used = unstable_getMiniflareWorkerOptions(path.join(work, "wrangler.toml")).workerOptions;
+    for (const group of ["kvNamespaces", "durableObjects", "ratelimits"] as const) {
+      expect([group, Object.keys(documented[group] ?? {}).sort()]).toEqual([
+        group,
+        Object.keys(used[group] ?? {}).sort(),
+      ]);
+    }
   });
 });

@@ -33,6 +33,8 @@ export interface GatewayOptions {
    * log in many times are not throttled (the rate-limit tests use "wrangler").
    */
   readonly rateLimits?: "wrangler" | "relaxed";
+  /** Another wrangler.toml's [env.production] bindings (e.g. an older release's shape); default the repository's. */
+  readonly wranglerConfig?: string;
   /** Miniflare options shared by every worker of the instance (e.g. `unsafeDevRegistryPath`). */
   readonly sharedOptions?: Record<string, unknown>;
 }
@@ -67,7 +69,7 @@ process.env.WRANGLER_LOG ??= "error";
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const upstream = options.upstream ?? (await startUpstream());
   const key = await makeKey("EdDSA", "test-ed25519");
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath, "production");
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(options.wranglerConfig ?? configPath, "production");
   const bindings: Record<string, unknown> = {
     ...(workerOptions.bindings ?? {}),
     UPSTREAM_URL: upstream.url,

@@ -24,6 +24,19 @@ describe("npm run keygen", () => {
     await expect(importJWK(key as never, alg)).resolves.toBeDefined();
   });
 
+  it("prints the new key alone, and a rotation that needs no current private key", () => {
+    const run = spawnSync(NODE, [path.join(ROOT, "scripts/keygen.mjs")], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    const keys = JSON.parse(run.stdout) as Array<Record<string, string>>;
+    expect(keys).toHaveLength(1);
+    // The retired key's public half comes from the JWKS; the new key alone goes into SIGNING_KEYS.
+    expect(run.stderr).toContain("/.well-known/jwks.json | npx wrangler secret put SIGNING_KEYS_PREVIOUS");
+    expect(run.stderr).toContain("npm run -s keygen | npx wrangler secret put SIGNING_KEYS --env production");
+    expect(run.stderr).toContain("npx wrangler secret delete SIGNING_KEYS_PREVIOUS");
+    expect(run.stderr).not.toContain("<current SIGNING_KEYS>");
+    expect(run.stderr).not.toContain(String(keys[0]?.d));
+  });
+
   it("keeps the current keys when adding one for rotation", () => {
     const first = execFileSync(NODE, [path.join(ROOT, "scripts/keygen.mjs")], { encoding: "utf8", stdio: "pipe" });
     const both = JSON.parse(

@@ -1,19 +1,27 @@
 // An existing Hono app on Workers that adds Portcullis: its own routes, the auth endpoints
 // mounted beside them, and the middleware in front of /api/*.
 import { Hono } from "hono";
-import { mountAuthEndpoints, type PortcullisVariables, portcullis, requireScopes } from "portcullis/hono";
+import {
+  mountAuthEndpoints,
+  type PortcullisOptions,
+  type PortcullisVariables,
+  portcullis,
+  requireScopes,
+} from "portcullis/hono";
 
-export { RevocationLedger, SessionObject } from "portcullis/hono";
+export { RevocationLedger, SessionObject, SubjectSessions } from "portcullis/hono";
 
 const USERS: Record<string, { password: string; scope: string }> = {
   alice: { password: "wonderland", scope: "read write" },
 };
 
-const app = new Hono<{ Bindings: Env; Variables: PortcullisVariables }>();
+type AppEnv = { Bindings: Env; Variables: PortcullisVariables };
+const app = new Hono<AppEnv>();
 
 app.get("/", (c) => c.text("a public page of the app"));
 
-mountAuthEndpoints(app, {
+// One options object for the endpoints and the middleware (docs/hono.md).
+const auth: PortcullisOptions<AppEnv> = {
   settings: { ACCESS_TOKEN_TTL: 300 },
   checkCredentials: ({ username, password }) => {
     // A user store that fails, and says too much when it does.
@@ -21,9 +29,10 @@ mountAuthEndpoints(app, {
     const user = USERS[username];
     return user !== undefined && user.password === password ? { sub: username, scope: user.scope } : undefined;
   },
-});
+};
 
-app.use("/api/*", portcullis({ settings: { ACCESS_TOKEN_TTL: 300 } }));
+mountAuthEndpoints(app, auth);
+app.use("/api/*", portcullis(auth));
 
 app.get("/api/me", (c) => {
   const { sub, sid, scopes, roles, claims } = c.var.auth;
