@@ -13,12 +13,13 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import { missingGrants } from "../policy/route-policy";
+import { missingGrants, type ProtectedDecision } from "../policy/route-policy";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
 import { relayWebSocket } from "../proxy/websocket-relay";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
-import { answerRefresh, authenticate } from "./authenticate";
+import { answerError } from "./answer-error";
+import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
 import { readsAsWithin, routeOf } from "./route-of";
 
@@ -34,6 +35,28 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
 
   const pending = authenticate(context, request);
   const authenticated = pending instanceof Promise ? await pending : pending;
+  if (authenticated.refreshed === undefined) return authorizeAndForward(context, request, route, authenticated);
+  // The session was rotated on the way: whatever is answered now must hand the new tokens
+  // back, a refusal too, or the client keeps the replaced refresh token, and its next use,
+  // after the grace window, would end the session as reuse.
+  let response: Response;
+  try {
+    response = await authorizeAndForward(context, request, route, authenticated);
+  } catch (error) {
+    response = await answerError(error, context, request);
+  }
+  if (response.status !== 101) answerRefresh(context, response.headers, authenticated);
+  return response;
+}
+
+/** Steps 6–8 for an authenticated request: the route's grants, then the upstream. */
+async function authorizeAndForward(
+  context: RequestContext,
+  request: Request,
+  route: ProtectedDecision,
+  authenticated: Authenticated,
+): Promise<Response> {
+  const { config, path } = context;
   const { claims, refreshed } = authenticated;
   let { token } = authenticated;
   if (route.strictRevocation && refreshed === undefined) await assertSessionAlive(context, claims);
@@ -53,7 +76,6 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   const response = counted(context, await forward(context, request, path, { claims, token }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
   if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
-  if (refreshed !== undefined) answerRefresh(context, response.headers, authenticated);
   return response;
 }
 
