@@ -43,6 +43,37 @@ describe("the callback, with SameSite=Strict session cookies (the default)", () 
   });
 });
 
+describe("a navigation that carries only the session's refresh cookie", () => {
+  it("is refreshed on the way and reaches the upstream as the user, with the cookie rotated", async () => {
+    const login = await loginThroughIdp(setup.gateway.url, { login: "navigator", returnTo: "/orders/7" });
+    const cookie = await login.cookieHeader();
+    const before = setup.gateway.upstream.proxied().length;
+    const answer = await rawRequest(`${setup.gateway.url}/orders/7`, { headers: { ...NAVIGATION, cookie } });
+    expect(answer.status).toBe(200);
+    const seen = setup.gateway.upstream.proxied().slice(before);
+    expect(seen.map((request) => request.headers["x-auth-subject"])).toEqual(["oidc|navigator"]);
+    const cookies = String(answer.headers["set-cookie"]);
+    expect(cookies).toContain(`${REFRESH_COOKIE}=`);
+    // No access cookie without ACCESS_COOKIE: a page's own API calls send theirs in Authorization.
+    expect(cookies).not.toContain("__Host-portcullis-access=");
+  });
+
+  it("is not a credential for a script's request: those get the 401", async () => {
+    const login = await loginThroughIdp(setup.gateway.url, { login: "scripted", returnTo: "/" });
+    const response = await setup.gateway.fetch("/orders/7", { headers: { cookie: await login.cookieHeader() } });
+    expect(response.status).toBe(401);
+  });
+
+  it("with a dead session goes to the login, and the dead cookie is cleared", async () => {
+    const answer = await rawRequest(`${setup.gateway.url}/orders/7`, {
+      headers: { ...NAVIGATION, cookie: `${REFRESH_COOKIE}=AAAAAAAAAAAAAAAAAAAAAA.${"x".repeat(43)}` },
+    });
+    expect(answer.status).toBe(302);
+    expect(answer.headers.location).toMatch(/^\/auth\/oidc\/login\?return_to=/);
+    expect(String(answer.headers["set-cookie"])).toContain(`${REFRESH_COOKIE}=; Max-Age=0`);
+  });
+});
+
 describe("the loop guard", () => {
   it("answers a navigation that came back from a login without its session with a page, not another login", async () => {
     const tokenRequests = setup.idp.countTokenRequests("authorization_code");
