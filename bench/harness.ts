@@ -46,9 +46,13 @@ export type { BenchResult, RowResult, TransferResult };
 export { formatTable };
 
 export interface BenchOptions {
-  /** A few seconds per row (the test suite's mode). */
+  /**
+   * The test suite's mode: each row runs until it has completed `SMOKE_REQUESTS_PER_CONNECTION`
+   * requests per connection, however slow the machine, and the run fails if one takes longer
+   * than `durationSeconds`. With `soakSeconds`, the soak rows, sized so.
+   */
   readonly smoke?: boolean;
-  /** Seconds per measured row (default 12, smoke 2). */
+  /** Seconds per measured row (default 12); in smoke mode the most a row may take (default 60). */
   readonly durationSeconds?: number;
   readonly warmupSeconds?: number;
   /** Concurrent connections of the load generator (default 32). */
@@ -103,6 +107,9 @@ const PROBE_HEADERS = {
   cookie: `${REFRESH_COOKIE_PREFIX}${"x".repeat(66)}`,
 };
 
+/** A smoke row's requests per connection: enough to go through every path, few enough for a busy machine. */
+const SMOKE_REQUESTS_PER_CONNECTION = 4;
+
 /** The rows a soak run drives. */
 const SOAK_ROWS = ["gateway-public", "gateway-valid", "gateway-refresh"];
 
@@ -114,7 +121,9 @@ function bundleSize(): { bytes: number; gzipBytes: number } {
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const smoke = options.smoke ?? false;
   const soak = options.soakSeconds !== undefined;
-  const durationSeconds = options.soakSeconds ?? options.durationSeconds ?? (smoke ? 2 : 12);
+  const durationSeconds = smoke
+    ? (options.durationSeconds ?? 60)
+    : (options.soakSeconds ?? options.durationSeconds ?? 12);
   const warmupSeconds = options.warmupSeconds ?? (smoke ? 0.5 : 2);
   const connections = options.connections ?? 32;
   const rounds = Math.max(1, options.rounds ?? 1);
@@ -366,13 +375,19 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     try {
       const load = (plan: (typeof active)[number], phase: "warmup" | "measure") => {
         if (pinned) pinToCpus(plan.prepared.pid, serverCpu);
+        const measured = smoke && phase === "measure";
         return runLoad({
           url: plan.prepared.url,
           connections,
           durationSeconds: phase === "warmup" ? warmupSeconds : durationSeconds,
+          ...(measured ? { amount: SMOKE_REQUESTS_PER_CONNECTION * connections, limitSeconds: durationSeconds } : {}),
           requests: plan.requests(phase),
           serverPid: plan.prepared.pid,
           upstreamPid: upstream.pid,
+        }).catch((error: unknown) => {
+          throw new Error(`row ${plan.id}: ${error instanceof Error ? error.message : String(error)}`, {
+            cause: error,
+          });
         });
       };
       for (const plan of plans.filter((candidate) => selected(candidate.id))) {

@@ -1,7 +1,7 @@
 /**
  * One benchmark row: drive a URL with autocannon at fixed concurrency for a bounded time
- * (or a bounded number of requests), while metering the server process's CPU time and
- * peak memory from /proc.
+ * (or a bounded number of requests, within a time limit), while metering the server
+ * process's CPU time and peak memory from /proc.
  */
 import autocannon from "autocannon";
 import { ProcessMeter } from "./processes";
@@ -11,8 +11,13 @@ export interface LoadSpec {
   readonly connections: number;
   /** Seconds; the row stops by itself after this long. */
   readonly durationSeconds: number;
-  /** Stop after this many requests instead (rows that consume one session per request). */
+  /** Stop after this many requests instead (rows that consume one session per request, smoke runs). */
   readonly amount?: number;
+  /**
+   * With `amount`: the most seconds the row may take. Past it the row stops and `runLoad`
+   * throws, naming how many of `amount` completed: a smoke run asserts completion, not speed.
+   */
+  readonly limitSeconds?: number;
   readonly requests: autocannon.Request[];
   /** The process whose CPU time and peak memory the row reports (the proxy under test). */
   readonly serverPid: number;
@@ -42,20 +47,36 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const upstream = new ProcessMeter(spec.upstreamPid);
   server.start();
   upstream.start();
-  const result = await autocannon({
-    url: spec.url,
-    connections: spec.connections,
-    pipelining: 1,
-    timeout: 10,
-    ...(spec.amount === undefined ? { duration: spec.durationSeconds } : { amount: spec.amount }),
-    requests: spec.requests,
-  });
+  let limitReached = false;
+  let limitTimer: ReturnType<typeof setTimeout> | undefined;
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const options: autocannon.Options = {
+      url: spec.url,
+      connections: spec.connections,
+      pipelining: 1,
+      timeout: 10,
+      ...(spec.amount === undefined ? { duration: spec.durationSeconds } : { amount: spec.amount }),
+      requests: spec.requests,
+    };
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)));
+    if (spec.amount !== undefined && spec.limitSeconds !== undefined) {
+      limitTimer = setTimeout(() => {
+        limitReached = true;
+        instance.stop();
+      }, spec.limitSeconds * 1000);
+    }
+  }).finally(() => clearTimeout(limitTimer));
   const serverUse = server.stop();
   const upstreamUse = upstream.stop();
   const completed = result.requests.total;
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) {
     statusCodes[code] = (stats as { count: number }).count;
+  }
+  if (limitReached && completed < (spec.amount ?? 0)) {
+    throw new Error(
+      `${spec.url}: only ${completed} of ${spec.amount} requests completed within the ${spec.limitSeconds} s limit (status codes ${JSON.stringify(statusCodes)}, ${result.errors} connection errors, ${result.timeouts} timeouts)`,
+    );
   }
   return {
     requests: completed,

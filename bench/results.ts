@@ -156,7 +156,7 @@ export function formatTable(bench: BenchResult): string {
     const requests = bench.rows.reduce((sum, row) => sum + row.requests, 0);
     const errors = bench.rows.reduce((sum, row) => sum + row.errors, 0);
     lines.push(
-      `Soak: ${bench.rows.map((row) => row.id).join(", ")}; ${bench.options.durationSeconds} s each at ${bench.options.connections} connections; ${requests} requests, ${errors} errors (non-2xx + connection errors + timeouts).`,
+      `Soak: ${bench.rows.map((row) => row.id).join(", ")}; ${bench.options.smoke ? "smoke-sized" : `${bench.options.durationSeconds} s each`} at ${bench.options.connections} connections; ${requests} requests, ${errors} errors (non-2xx + connection errors + timeouts).`,
     );
   }
   const { machine } = bench;

@@ -3,7 +3,8 @@
  * writes docs/benchmarks.json and docs/benchmarks.svg.
  *
  *   npm run bench                     full run (12 s per row, 100 MiB transfers)
- *   npm run bench -- --smoke          a few seconds per row, writes nothing
+ *   npm run bench -- --smoke          a few requests per connection per row (each row fails
+ *                                     after --duration, default 60 s), writes nothing
  *   npm run bench -- --duration 20 --connections 64 --out /tmp/bench
  *   npm run bench -- --soak 60        public, valid and refresh rows, 60 s each; writes nothing
  *   npm run bench -- --rows bare,gateway-valid --duration 6   a subset, writes nothing

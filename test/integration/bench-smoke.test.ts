@@ -1,7 +1,9 @@
 /**
- * The benchmark harness in smoke mode (a couple of seconds per row), so it cannot rot:
- * every row must complete with requests and without a single error, and the big bodies
- * must stream through. It asserts no speed; `npm run bench` is where numbers come from.
+ * The benchmark harness in smoke mode (a few requests per connection per row), so it cannot
+ * rot: every row must complete its requests without a single error, and the big bodies must
+ * stream through. It asserts no speed, so a busy machine only makes it slower (a row that
+ * has not completed within its generous limit fails, naming the row); `npm run bench` is
+ * where numbers come from.
  */
 import { describe, expect, it } from "vitest";
 import { formatTable, runBench } from "../../bench/harness";
@@ -10,7 +12,6 @@ describe("npm run bench (smoke mode)", () => {
   it("completes every row with zero errors and streams the big bodies through", async () => {
     const result = await runBench({
       smoke: true,
-      durationSeconds: 2,
       warmupSeconds: 0.5,
       connections: 16,
       skipWorkerBuild: true,
@@ -41,7 +42,7 @@ describe("npm run bench (smoke mode)", () => {
         errors: 0,
         codes: { "200": row.requests },
       });
-      expect(row.requests, row.id).toBeGreaterThan(0);
+      expect(row.requests, row.id).toBe(4 * 16);
       expect(Number.isFinite(row.serverCpuMicros), row.id).toBe(true);
     }
     expect(result.transfers.map((item) => [item.direction, item.ok])).toEqual([
@@ -57,10 +58,11 @@ describe("npm run bench (smoke mode)", () => {
     expect(formatTable(result)).toMatch(/Worker bundle .*gzip \d/);
     // The valid-token row over the forwarding floor, in the same workerd and rounds.
     expect(formatTable(result)).toMatch(/\| gateway, valid token \| floor \| [+-]\d+ \| \d+\.\d\d \|/);
-  }, 180_000);
+  }, 600_000);
 
   it("soaks the public, valid-token and refresh rows and counts every error", async () => {
     const result = await runBench({
+      smoke: true,
       soakSeconds: 2,
       warmupSeconds: 0.5,
       connections: 16,
@@ -72,11 +74,11 @@ describe("npm run bench (smoke mode)", () => {
       expect({ row: row.id, errors: row.errors, codes: row.statusCodes }).toEqual({
         row: row.id,
         errors: 0,
-        codes: { "200": row.requests },
+        codes: { "200": 4 * 16 },
       });
     }
     expect(result.transfers).toEqual([]);
     const total = result.rows.reduce((sum, row) => sum + row.requests, 0);
     expect(formatTable(result)).toContain(`${total} requests, 0 errors`);
-  }, 120_000);
+  }, 300_000);
 });
