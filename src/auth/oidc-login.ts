@@ -3,7 +3,8 @@
  * a 302 to its authorization endpoint (code, PKCE S256, state, nonce), the transaction
  * sealed in its own short-lived cookie.
  */
-import type { OidcConfig } from "../config/config";
+import type { GatewayMode, OidcConfig } from "../config/config";
+import { ConfigError } from "../config/env-readers";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
@@ -20,14 +21,27 @@ export function oidcConfigOf(context: RequestContext): OidcConfig {
   return oidc;
 }
 
-export function redirectUriFor(oidc: OidcConfig, requestUrl: URL): string {
-  return oidc.redirectUri ?? `${requestUrl.origin}${OIDC_CALLBACK_PATH}`;
+/**
+ * The redirect_uri: OIDC_REDIRECT_URI, or `<this origin>/auth/oidc/callback`. Production
+ * refuses an http: one either way, as the parser refuses an explicit one: the code and the
+ * session cookies must not travel in the clear.
+ */
+export function redirectUriFor(oidc: OidcConfig, mode: GatewayMode, requestUrl: URL): string {
+  if (oidc.redirectUri !== undefined) return oidc.redirectUri;
+  if (mode === "production" && requestUrl.protocol !== "https:") {
+    throw new ConfigError(
+      "OIDC_REDIRECT_URI",
+      `must be https in production; the default derived from this request's origin (${requestUrl.origin}) is not: serve the gateway over https or set OIDC_REDIRECT_URI`,
+    );
+  }
+  return `${requestUrl.origin}${OIDC_CALLBACK_PATH}`;
 }
 
 export async function handleOidcLogin(context: RequestContext, request: Request): Promise<Response> {
   const oidc = oidcConfigOf(context);
-  await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const url = new URL(request.url);
+  const redirectUri = redirectUriFor(oidc, context.config.mode, url);
+  await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const returnTo = safeReturnTo(url.searchParams.get("return_to"));
   if (returnTo === undefined) {
     throw new GatewayError("request_invalid", { detail: "return_to must be a path on this origin" });
@@ -35,7 +49,7 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
   const now = context.now();
   const provider = await providerFor(oidc, now);
   const { url: location, transaction } = await authorizationRequest(provider, {
-    redirectUri: redirectUriFor(oidc, url),
+    redirectUri,
     returnTo,
     now,
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { redirectUriFor } from "../../src/auth/oidc-login";
 import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
@@ -35,9 +36,9 @@ describe("OIDC settings", () => {
     expect(rotating?.sealingSecrets).toEqual({ current: "a-sealing-secret-that-is-long-enough-01", previous: old });
     expect(parseConfig(base).oidc?.sealingSecrets.previous).toBeUndefined();
     expect(refusal({ OIDC_SEALING_SECRET_PREVIOUS: "short" })?.setting).toBe("OIDC_SEALING_SECRET_PREVIOUS");
-    const same = refusal({ OIDC_SEALING_SECRET_PREVIOUS: "a-sealing-secret-that-is-long-enough-01" });
-    expect(same?.setting).toBe("OIDC_SEALING_SECRET_PREVIOUS");
-    expect(same?.message).not.toContain("long-enough");
+    // Equal to the current one is a rotation's first step (each secret deploys on its own): it adds nothing.
+    const same = parseConfig({ ...base, OIDC_SEALING_SECRET_PREVIOUS: "a-sealing-secret-that-is-long-enough-01" });
+    expect(same.oidc?.sealingSecrets.previous).toBeUndefined();
 
     // A seal of the old secret opens during the rotation, and not after it; new seals use the new one.
     const sealedBefore = await seal(old, "idp-tokens", "sid-1", { token: "t" });
@@ -82,6 +83,37 @@ describe("OIDC settings", () => {
       OIDC_ISSUER: "http://127.0.0.1:9000",
     } as ConfigEnv);
     expect(dev.oidc?.allowInsecureRequests).toBe(true);
+  });
+
+  it("refuse an http: redirect URI in production, configured or derived from the origin, naming OIDC_REDIRECT_URI", () => {
+    expect(refusal({ OIDC_REDIRECT_URI: "http://gateway.example.com/auth/oidc/callback" })?.setting).toBe(
+      "OIDC_REDIRECT_URI",
+    );
+    const production = parseConfig(base);
+    const oidc = production.oidc;
+    if (oidc === undefined) throw new Error("OIDC is configured in base");
+    const login = (origin: string) => new URL(`${origin}/auth/oidc/login?return_to=/`);
+    let derived: unknown;
+    try {
+      redirectUriFor(oidc, "production", login("http://gateway.example.com"));
+    } catch (error) {
+      derived = error;
+    }
+    expect(derived).toBeInstanceOf(ConfigError);
+    expect((derived as ConfigError).setting).toBe("OIDC_REDIRECT_URI");
+    expect((derived as ConfigError).message).toContain("http://gateway.example.com");
+    expect(redirectUriFor(oidc, "production", login("https://gateway.example.com"))).toBe(
+      "https://gateway.example.com/auth/oidc/callback",
+    );
+    // An explicit https one is used whatever origin the request came in on.
+    const fixed = parseConfig({ ...base, OIDC_REDIRECT_URI: "https://gateway.example.com/auth/oidc/callback" });
+    expect(redirectUriFor(fixed.oidc ?? oidc, "production", login("http://127.0.0.1:8787"))).toBe(
+      "https://gateway.example.com/auth/oidc/callback",
+    );
+    // Development takes the local http origin.
+    expect(redirectUriFor(oidc, "development", login("http://localhost:8787"))).toBe(
+      "http://localhost:8787/auth/oidc/callback",
+    );
   });
 
   it("name the missing or wrong setting, never a secret's value", () => {
