@@ -8,11 +8,14 @@ import type { JSONWebKeySet, JWK } from "jose";
 import { canonicalPath } from "../canonical/canonical-path";
 import { log } from "../log/logger";
 import { parseRouteRules } from "../policy/route-policy";
+import { PRIVATE_JWK_MEMBERS } from "../schema/jwk-members";
+import { unknownKey } from "../schema/known-keys";
 import { checkBindings } from "./bindings";
 import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
 import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN } from "./dev-keys";
 import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
+import { nearMisses } from "./near-misses";
 import { parseOidcConfig } from "./parse-oidc-config";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
 
@@ -42,8 +45,13 @@ function parseVerifyJwks(env: ConfigEnv): JSONWebKeySet | undefined {
   if (raw === undefined) return undefined;
   const keys = (raw as { keys?: unknown }).keys;
   if (!Array.isArray(keys)) throw new ConfigError("VERIFY_JWKS", 'must be a JWKS: {"keys": [...]}');
+  const top = unknownKey(raw as object, { keys: "the public keys" });
+  if (top !== undefined) throw new ConfigError("VERIFY_JWKS", top);
   for (const [index, key] of keys.entries()) {
     const jwk = key as JWK;
+    if (typeof jwk !== "object" || jwk === null) throw new ConfigError("VERIFY_JWKS", `key ${index} must be a JWK`);
+    const unknown = unknownKey(jwk, PRIVATE_JWK_MEMBERS);
+    if (unknown !== undefined) throw new ConfigError("VERIFY_JWKS", `key ${index} ${unknown}`);
     if (typeof jwk.alg !== "string" || !SIGNING_ALGORITHMS.has(jwk.alg)) {
       throw new ConfigError("VERIFY_JWKS", `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
     }
@@ -251,12 +259,16 @@ export function rememberedConfig(
   return entry;
 }
 
-/** The config, with the bindings it needs checked (config/bindings.ts). */
+/**
+ * The config, with the bindings it needs checked (config/bindings.ts), and a warning for
+ * each env name that is almost a setting (config/near-misses.ts): once per env and isolate.
+ */
 export function checkedConfig(env: ConfigEnv, config: GatewayConfig): GatewayConfig {
   checkBindings(env, config, {
     onMissingRateLimits: (names) =>
       log.warn("rate_limits_missing", { detail: `no rate limits for login and refresh: ${names.join(", ")} unbound` }),
   });
+  for (const detail of nearMisses(env)) log.warn("setting_name_near_miss", { detail });
   return config;
 }
 

@@ -4,6 +4,8 @@
  * secret are required. An `http:` issuer is accepted only in development mode.
  */
 import type { JWK } from "jose";
+import { PRIVATE_JWK_MEMBERS } from "../schema/jwk-members";
+import { unknownKey } from "../schema/known-keys";
 import type { GatewayMode, OidcConfig } from "./config";
 import { DEV_OIDC_CLIENT_SECRET, DEV_OIDC_SEALING_SECRET } from "./dev-keys";
 import type { ConfigEnv } from "./env";
@@ -61,6 +63,8 @@ function privateKey(env: ConfigEnv): Readonly<JWK> | undefined {
     throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", "must be a private JWK");
   }
   if (typeof jwk.kid !== "string" || jwk.kid === "") throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", 'needs a "kid"');
+  const unknown = unknownKey(jwk, PRIVATE_JWK_MEMBERS);
+  if (unknown !== undefined) throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", unknown);
   if (typeof jwk.alg !== "string" || !CLIENT_KEY_ALGORITHMS.has(jwk.alg)) {
     throw new ConfigError("OIDC_CLIENT_PRIVATE_KEY", 'needs "alg" of RS256, PS256, ES256 or EdDSA');
   }

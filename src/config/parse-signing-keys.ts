@@ -12,6 +12,8 @@
  * than refuse every request.
  */
 import type { JWK } from "jose";
+import { PRIVATE_JWK_MEMBERS } from "../schema/jwk-members";
+import { unknownKey } from "../schema/known-keys";
 import type { GatewayMode } from "./config";
 import { DEV_SIGNING_KEY } from "./dev-keys";
 import type { ConfigEnv } from "./env";
@@ -59,6 +61,8 @@ function parseSigningKeys(env: ConfigEnv, mode: GatewayMode): JWK[] {
     if (typeof jwk !== "object" || jwk === null || typeof jwk.kid !== "string" || jwk.kid === "") {
       throw new ConfigError("SIGNING_KEYS", `key ${index} needs a "kid"`);
     }
+    const unknown = unknownKey(jwk, PRIVATE_JWK_MEMBERS);
+    if (unknown !== undefined) throw new ConfigError("SIGNING_KEYS", `key ${index} (${jwk.kid}) ${unknown}`);
     if (typeof jwk.alg !== "string" || !SIGNING_ALGORITHMS.has(jwk.alg)) {
       throw new ConfigError("SIGNING_KEYS", `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
     }
@@ -95,6 +99,9 @@ function parsePreviousKeys(env: ConfigEnv, mode: GatewayMode, signingKeys: reado
     if (typeof jwk !== "object" || jwk === null || typeof jwk.kid !== "string" || jwk.kid === "") {
       throw new ConfigError(NAME, `key ${index} needs a "kid"`);
     }
+    // Known private members are named as such below; anything else is a mistake.
+    const unknown = unknownKey(jwk, PRIVATE_JWK_MEMBERS);
+    if (unknown !== undefined) throw new ConfigError(NAME, `key ${index} (${jwk.kid}) ${unknown}`);
     const shape = typeof jwk.alg === "string" ? PUBLIC_MEMBERS[jwk.alg] : undefined;
     if (shape === undefined) throw new ConfigError(NAME, `key ${index} needs "alg" of EdDSA, ES256 or RS256`);
     if (PRIVATE_MEMBERS.some((member) => member in jwk)) {

@@ -18,123 +18,25 @@
  * A POST is judged as every method it could be overridden to as well, when the upstream
  * may take `_method` from its body (Laravel, Rails, Symfony; UPSTREAM_METHOD_OVERRIDE).
  */
-import type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
+import {
+  AS_WRITTEN,
+  type CompiledRules,
+  compile,
+  FOLDABLE,
+  firstMatch,
+  forEachReading,
+  PROTECTED_DEFAULT,
+  type ProtectedDecision,
+  type RouteDecision,
+  trim,
+} from "./route-matching";
+
+export type { ProtectedDecision, RouteDecision } from "./route-matching";
+
+import type { RouteRule } from "./route-rules";
 
 export type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
 export { parseRouteRules } from "./route-rules";
-
-export type RouteDecision =
-  | { readonly access: "public" }
-  | {
-      readonly access: "protected";
-      readonly scopes: readonly string[];
-      readonly roles: readonly string[];
-      readonly unauthenticated?: UnauthenticatedAnswer;
-      readonly strictRevocation?: true;
-    };
-
-export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
-
-const PUBLIC: RouteDecision = Object.freeze({ access: "public" });
-const PROTECTED_DEFAULT: RouteDecision = Object.freeze({ access: "protected", scopes: [], roles: [] });
-
-/** A rule's path under one way of reading: exact, prefix (`below`) or any. */
-interface Matcher {
-  readonly any: boolean;
-  /** An exact path, or a prefix rule's base ("/api" for "/api/*"). */
-  readonly base: string;
-  /** A prefix rule's base with its slash ("/api/"); undefined for an exact path. */
-  readonly below: string | undefined;
-}
-
-/** The four ways of reading a path: as written, trimmed, folded, folded and trimmed. */
-const AS_WRITTEN = 0;
-const TRIMMED = 1;
-const FOLDED = 2;
-const FOLDED_TRIMMED = 3;
-
-interface CompiledRule {
-  readonly methods: readonly string[] | undefined;
-  readonly matchers: readonly [Matcher, Matcher, Matcher, Matcher];
-  readonly decision: RouteDecision;
-}
-
-interface CompiledRules {
-  readonly rules: readonly CompiledRule[];
-  /** Some rule path changes when trimmed / when folded: those readings must be tried even for a path that does not. */
-  readonly trimChangesRules: boolean;
-  readonly foldChangesRules: boolean;
-  /** What a POST could become: every method a rule names, POST, and one no rule names (""). */
-  readonly overrideMethods: readonly string[];
-}
-
-/** Without trailing slashes ("/" stays "/"). */
-function trim(path: string): string {
-  if (path.length <= 1 || path.charCodeAt(path.length - 1) !== 0x2f) return path;
-  let end = path.length - 1;
-  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--;
-  return end === 0 ? "/" : path.slice(0, end);
-}
-
-const READINGS: readonly ((path: string) => string)[] = [
-  (path) => path,
-  trim,
-  (path) => path.toLowerCase(),
-  (path) => trim(path.toLowerCase()),
-];
-
-function matcherOf(rule: RouteRule, read: (path: string) => string): Matcher {
-  const any = rule.path === "*" || rule.path === "/*";
-  const prefix = !any && rule.path.endsWith("/*");
-  const base = read(rule.match);
-  return { any, base, below: prefix ? `${base}/` : undefined };
-}
-
-const compiledLists = new WeakMap<readonly RouteRule[], CompiledRules>();
-
-function compile(rules: readonly RouteRule[]): CompiledRules {
-  let compiled = compiledLists.get(rules);
-  if (compiled === undefined) {
-    const list = rules.map(
-      (rule): CompiledRule => ({
-        methods: rule.methods,
-        matchers: [
-          matcherOf(rule, READINGS[AS_WRITTEN] as (path: string) => string),
-          matcherOf(rule, trim),
-          matcherOf(rule, READINGS[FOLDED] as (path: string) => string),
-          matcherOf(rule, READINGS[FOLDED_TRIMMED] as (path: string) => string),
-        ],
-        decision: rule.public
-          ? PUBLIC
-          : Object.freeze({
-              access: "protected",
-              scopes: rule.scopes ?? [],
-              roles: rule.roles ?? [],
-              ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
-              ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
-            }),
-      }),
-    );
-    const methods = new Set(["POST", ...rules.flatMap((rule) => rule.methods ?? []), ""]);
-    compiled = {
-      rules: list,
-      trimChangesRules: list.some((rule) => rule.matchers[TRIMMED].base !== rule.matchers[AS_WRITTEN].base),
-      foldChangesRules: list.some((rule) => rule.matchers[FOLDED].base !== rule.matchers[AS_WRITTEN].base),
-      overrideMethods: [...methods],
-    };
-    compiledLists.set(rules, compiled);
-  }
-  return compiled;
-}
-
-function firstMatch(rules: readonly CompiledRule[], method: string, path: string, reading: number): RouteDecision {
-  for (const rule of rules) {
-    if (rule.methods && !rule.methods.includes(method)) continue;
-    const { any, base, below } = rule.matchers[reading] as Matcher;
-    if (any || path === base || (below !== undefined && path.startsWith(below))) return rule.decision;
-  }
-  return PROTECTED_DEFAULT;
-}
 
 /** The stricter of two decisions: public only if both are, else what either requires. */
 export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
@@ -168,27 +70,15 @@ function union(a: readonly string[], b: readonly string[]): readonly string[] {
 
 /** The decision for one method, over every reading of every path reading. */
 function decideForMethod(compiled: CompiledRules, method: string, readings: readonly string[]): RouteDecision {
-  const { rules, trimChangesRules, foldChangesRules } = compiled;
   let decision: RouteDecision | undefined;
-  const join = (found: RouteDecision) => {
-    decision = decision === undefined ? found : strictest(decision, found);
-  };
   for (const path of readings) {
-    join(firstMatch(rules, method, path, AS_WRITTEN));
-    const trimmed = trim(path);
-    if (trimmed !== path || trimChangesRules) join(firstMatch(rules, method, trimmed, TRIMMED));
-    const folded = FOLDABLE.test(path) ? path.toLowerCase() : path;
-    if (folded !== path || foldChangesRules) join(firstMatch(rules, method, folded, FOLDED));
-    const foldedTrimmed = trim(folded);
-    if (foldedTrimmed !== trimmed || foldChangesRules || trimChangesRules) {
-      join(firstMatch(rules, method, foldedTrimmed, FOLDED_TRIMMED));
-    }
+    forEachReading(compiled, path, (read, reading) => {
+      const found = firstMatch(compiled.rules, method, read, reading);
+      decision = decision === undefined ? found : strictest(decision, found);
+    });
   }
   return decision ?? PROTECTED_DEFAULT;
 }
-
-// A character that lower-casing could change: an ASCII capital, or anything beyond ASCII.
-const FOLDABLE = /[A-Z\u0080-\uffff]/;
 
 export interface DecideOptions {
   /** A POST may become another method upstream (`_method` in its body): judge it as each. */

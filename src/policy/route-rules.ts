@@ -18,6 +18,8 @@
  * common framework answers with its GET handler. How rules are matched is route-policy.ts.
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
+import { type KeyTable, unknownKey } from "../schema/known-keys";
+import { deadRule, describe } from "./rule-overlap";
 
 export interface RouteRule {
   /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
@@ -73,51 +75,78 @@ function matchOf(path: string, index: number, fail: (problem: string) => Error):
   return canonical.readings[0] as string;
 }
 
-/** Validate ROUTES once, at config time. */
+/**
+ * The keys of a rule, each with what it means: the one description that the check, its
+ * messages and docs/configuration.md's table of rule keys read.
+ */
+export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
+  path: 'an exact path ("/health"), a prefix ("/api/*": "/api" and everything below it) or "*" (every path)',
+  methods: 'the upper-case methods the rule applies to (all when absent); a rule listing "GET" also covers "HEAD"',
+  public: "true: no token needed",
+  scopes: "every one of these must be in the token's `scope`",
+  roles: "every one of these must be in the token's `roles`",
+  unauthenticated: '"login" (always redirect to the OIDC login) or "challenge" (always the RFC 6750 401)',
+  revocation: '"strict": ask the session\'s Durable Object on every request',
+});
+
+/** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
 export function parseRouteRules(raw: unknown, fail: (problem: string) => Error): readonly RouteRule[] {
   if (raw === undefined) return Object.freeze([]);
   if (!Array.isArray(raw)) throw fail("must be a list of route rules");
-  return Object.freeze(
-    raw.map((item: unknown, index): RouteRule => {
-      const rule = item as Record<string, unknown>;
-      if (typeof rule !== "object" || rule === null) throw fail(`rule ${index} must be an object`);
-      const path = rule.path;
-      if (typeof path !== "string" || !(path === "*" || path.startsWith("/"))) {
-        throw fail(`rule ${index} needs a "path" starting with "/" (or "*")`);
-      }
-      if (path.includes("*") && !(path === "*" || (path.endsWith("/*") && path.indexOf("*") === path.length - 1))) {
-        throw fail(`rule ${index}: "*" is allowed only as the last segment ("/api/*")`);
-      }
-      const match = matchOf(path, index, fail);
-      const methods = stringList(rule.methods, "methods", METHOD, fail);
-      // Frameworks answer HEAD with the GET handler: what guards GET guards HEAD.
-      if (methods.includes("GET") && !methods.includes("HEAD")) methods.push("HEAD");
-      const scopes = stringList(rule.scopes, "scopes", NAME, fail);
-      const roles = stringList(rule.roles, "roles", NAME, fail);
-      const isPublic = rule.public === true;
-      const unauthenticated = rule.unauthenticated;
-      if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
-        throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
-      }
-      if (rule.revocation !== undefined && rule.revocation !== "strict") {
-        throw fail(`rule ${index}: "revocation" can only be "strict"`);
-      }
-      if (isPublic && rule.revocation !== undefined) {
-        throw fail(`rule ${index} is public and cannot have strict revocation`);
-      }
-      if (isPublic && (scopes.length > 0 || roles.length > 0)) {
-        throw fail(`rule ${index} is public and cannot require scopes or roles`);
-      }
-      return Object.freeze({
-        path,
-        match,
-        ...(methods.length > 0 ? { methods: Object.freeze(methods) } : {}),
-        public: isPublic,
-        scopes: Object.freeze(scopes),
-        roles: Object.freeze(roles),
-        ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
-        ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
-      });
-    }),
-  );
+  const rules = Object.freeze(raw.map((item: unknown, index) => parseRule(item, index, fail)));
+  const dead = deadRule(rules);
+  if (dead !== undefined) {
+    const [earlier, later] = dead;
+    throw fail(
+      `rule ${later} (${describe(rules[later])}) can never decide anything: rule ${earlier} (${describe(rules[earlier])}) comes first and matches every method and path it names; put the narrower rule first, or remove it`,
+    );
+  }
+  return rules;
+}
+
+function parseRule(item: unknown, index: number, fail: (problem: string) => Error): RouteRule {
+  const rule = item as Record<string, unknown>;
+  if (typeof rule !== "object" || rule === null || Array.isArray(rule)) throw fail(`rule ${index} must be an object`);
+  const path = rule.path;
+  if (typeof path !== "string" || !(path === "*" || path.startsWith("/"))) {
+    throw fail(`rule ${index} needs a "path" starting with "/" (or "*")`);
+  }
+  const unknown = unknownKey(rule, ROUTE_RULE_KEYS);
+  if (unknown !== undefined) throw fail(`rule ${index} (${path}) ${unknown}`);
+  if (rule.public !== undefined && typeof rule.public !== "boolean") {
+    throw fail(`rule ${index} (${path}): "public" must be true or false`);
+  }
+  if (path.includes("*") && !(path === "*" || (path.endsWith("/*") && path.indexOf("*") === path.length - 1))) {
+    throw fail(`rule ${index}: "*" is allowed only as the last segment ("/api/*")`);
+  }
+  const match = matchOf(path, index, fail);
+  const methods = stringList(rule.methods, "methods", METHOD, fail);
+  // Frameworks answer HEAD with the GET handler: what guards GET guards HEAD.
+  if (methods.includes("GET") && !methods.includes("HEAD")) methods.push("HEAD");
+  const scopes = stringList(rule.scopes, "scopes", NAME, fail);
+  const roles = stringList(rule.roles, "roles", NAME, fail);
+  const isPublic = rule.public === true;
+  const unauthenticated = rule.unauthenticated;
+  if (unauthenticated !== undefined && unauthenticated !== "login" && unauthenticated !== "challenge") {
+    throw fail(`rule ${index}: "unauthenticated" must be "login" or "challenge"`);
+  }
+  if (rule.revocation !== undefined && rule.revocation !== "strict") {
+    throw fail(`rule ${index}: "revocation" can only be "strict"`);
+  }
+  if (isPublic && rule.revocation !== undefined) {
+    throw fail(`rule ${index} is public and cannot have strict revocation`);
+  }
+  if (isPublic && (scopes.length > 0 || roles.length > 0)) {
+    throw fail(`rule ${index} is public and cannot require scopes or roles`);
+  }
+  return Object.freeze({
+    path,
+    match,
+    ...(methods.length > 0 ? { methods: Object.freeze(methods) } : {}),
+    public: isPublic,
+    scopes: Object.freeze(scopes),
+    roles: Object.freeze(roles),
+    ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
+    ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
+  });
 }

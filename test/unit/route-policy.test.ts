@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalPath, type PathOptions, STRICT_PATHS } from "../../src/canonical/canonical-path";
+import { explainRoute } from "../../src/policy/route-explain";
 import {
   type DecideOptions,
   decideRoute,
@@ -60,12 +61,13 @@ describe("decideRoute", () => {
   it("takes the first matching rule", () => {
     const ordered = parseRouteRules(
       [
-        { path: "/a/*", public: true },
         { path: "/a/b", scopes: ["x"] },
+        { path: "/a/*", public: true },
       ],
       fail,
     );
-    expect(decide(ordered, "GET", "/a/b").access).toBe("public");
+    expect(decide(ordered, "GET", "/a/b")).toEqual({ access: "protected", scopes: ["x"], roles: [] });
+    expect(decide(ordered, "GET", "/a/c").access).toBe("public");
   });
 });
 
@@ -141,15 +143,7 @@ describe("the strictest reading decides", () => {
   });
 
   it("matches %2F as a separator too, when encoded slashes are allowed", () => {
-    const folders = parseRouteRules(
-      [
-        { path: "/repos/*", public: true },
-        { path: "/repos/secret/*", scopes: ["x"] },
-      ],
-      fail,
-    );
     const paths = { ...STRICT_PATHS, encodedSlashes: true };
-    expect(decide(folders, "GET", "/repos/a%2Fb", {}, paths).access).toBe("public");
     const secret = parseRouteRules(
       [
         { path: "/repos/secret/*", scopes: ["x"] },
@@ -157,6 +151,7 @@ describe("the strictest reading decides", () => {
       ],
       fail,
     );
+    expect(decide(secret, "GET", "/repos/a%2Fb", {}, paths).access).toBe("public");
     expect(decide(secret, "GET", "/repos/secret%2Fkeys", {}, paths)).toEqual({
       access: "protected",
       scopes: ["x"],
@@ -229,5 +224,54 @@ describe('revocation = "strict"', () => {
     expect(() => parseRouteRules([{ path: "/pay/*", public: true, revocation: "strict" }], fail)).toThrow(
       /public and cannot have strict revocation/,
     );
+  });
+});
+
+describe("explainRoute", () => {
+  const table = parseRouteRules(
+    [
+      { path: "/health", public: true },
+      { path: "/public/*", public: true },
+      { path: "/admin/*", scopes: ["admin"] },
+      { path: "/reports", methods: ["GET"], scopes: ["reports"] },
+      { path: "/orders/*", methods: ["DELETE"], roles: ["operator"] },
+    ],
+    fail,
+  );
+  const requests: [string, string, DecideOptions][] = [
+    ["GET", "/health", {}],
+    ["GET", "/health/", {}],
+    ["GET", "/PUBLIC/x", {}],
+    ["GET", "/public/x", {}],
+    ["GET", "/Admin/Users/", {}],
+    ["HEAD", "/reports", {}],
+    ["POST", "/orders/1", { postMayOverride: true }],
+    ["POST", "/orders/1", { postMayOverride: false }],
+    ["DELETE", "/orders/1", {}],
+    ["GET", "/%61dmin/x", {}],
+    ["GET", "/api/items", {}],
+    ["PUT", "/reports", {}],
+  ];
+
+  it.each(requests)("agrees with decideRoute: %s %s %j", (method, path, options) => {
+    const canonical = canonicalPath(path);
+    if (!canonical.ok) throw new Error(canonical.refusal);
+    const explained = explainRoute(table, method, canonical.readings, options);
+    expect(explained.decision).toEqual(decideRoute(table, method, canonical.readings, options));
+  });
+
+  it("says which rule decided each reading, and why the others did not", () => {
+    const explained = explainRoute(table, "GET", ["/Admin/Users/"]);
+    expect(explained.readings.map((reading) => [reading.how, reading.path, reading.deciding])).toEqual([
+      ["as written", "/Admin/Users/", undefined],
+      ["without trailing slashes", "/Admin/Users", undefined],
+      ["in lower case", "/admin/users/", 2],
+      ["in lower case, without trailing slashes", "/admin/users", 2],
+    ]);
+    expect(explained.readings[2]?.tried.map((rule) => rule.why)).toEqual([
+      "the path is not /health",
+      "the path is not /public or below it",
+      "the path matches",
+    ]);
   });
 });
