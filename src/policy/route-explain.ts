@@ -14,7 +14,7 @@ import {
   type RouteDecision,
 } from "./route-matching";
 import { type DecideOptions, strictest } from "./route-policy";
-import type { RouteRule } from "./route-rules";
+import type { RouteRule } from "./route-rule";
 
 /** One rule tried against one reading: whether it matched, and if not, why not. */
 export interface RuleTried {

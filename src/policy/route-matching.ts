@@ -4,7 +4,7 @@
  * (as written, without trailing slashes, in lower case, both), and which of those ways a
  * path reading must be tried in. One engine for the Worker and for `portcullis explain`.
  */
-import type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
+import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
 
 export type RouteDecision =
   | { readonly access: "public" }

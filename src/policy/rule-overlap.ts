@@ -10,7 +10,7 @@
  * every path of the later one as written, it also does in lower case and without trailing
  * slashes, the other readings requests are judged by (route-policy.ts).
  */
-import type { RouteRule } from "./route-rules";
+import type { RouteRule } from "./route-rule";
 
 /** A rule in messages: its path, and its methods when it has some ("/orders/* DELETE"). */
 export function describe(rule: RouteRule | undefined): string {

@@ -1,0 +1,30 @@
+/**
+ * One rule of the ROUTES setting, as route-rules.ts parses it and every reader of the rules
+ * (matching, explanation, overlap) takes it.
+ */
+export interface RouteRule {
+  /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
+  readonly path: string;
+  /** The decoded path (or prefix, without "/*") requests are matched against. */
+  readonly match: string;
+  /** Upper-case methods this rule applies to; all methods when absent. */
+  readonly methods?: readonly string[];
+  readonly public?: boolean;
+  /** Every one of these must be in the token's `scope`. */
+  readonly scopes?: readonly string[];
+  /** Every one of these must be in the token's `roles`. */
+  readonly roles?: readonly string[];
+  /**
+   * Without a valid token: "login" always redirects to the OIDC login, "challenge" always
+   * answers the RFC 6750 401; absent, browser navigations redirect (when OIDC is on).
+   */
+  readonly unauthenticated?: UnauthenticatedAnswer;
+  /**
+   * "strict": besides KV, ask the session's Durable Object on every request whether the
+   * session is alive, so an ended session is refused everywhere at the next request
+   * (one Durable Object round trip per request; docs/configuration.md).
+   */
+  readonly revocation?: "strict";
+}
+
+export type UnauthenticatedAnswer = "login" | "challenge";
