@@ -5,6 +5,7 @@
 //   hono/index.js   "portcullis/hono"          the middleware for your own Hono app
 //   client/index.js "portcullis/client"        the browser SDK
 //   client/axios.js "portcullis/client/axios"  its axios adapter
+//   cli/main.js     the `portcullis` command (bin: scripts/portcullis.mjs), built for Node
 //
 // The JavaScript is bundled by esbuild with code splitting, so the entry points share one
 // copy of each module (one SessionObject class, one config cache); hono and jose stay
@@ -40,6 +41,26 @@ function declarationFiles(dir) {
   });
 }
 
+/**
+ * The `portcullis` command (src/cli/main.ts) bundled for Node into `outfile`: its own build,
+ * as it runs in Node rather than in a Worker. jose, hono and wrangler (the user's own,
+ * imported when a command reads the configuration) stay imports.
+ */
+export async function buildCli(outfile) {
+  await build({
+    absWorkingDir: root,
+    entryPoints: ["src/cli/main.ts"],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
 export async function buildPackage() {
   rmSync(PACKAGE_DIR, { recursive: true, force: true });
   await build({
@@ -58,6 +79,7 @@ export async function buildPackage() {
     external: ["cloudflare:*"],
     logLevel: "warning",
   });
+  await buildCli(path.join(PACKAGE_DIR, "cli/main.js"));
   const tsc = path.join(root, "node_modules/.bin/tsc");
   const declarations = ["--noEmit", "false", "--declaration", "--emitDeclarationOnly"];
   execFileSync(tsc, ["-p", "tsconfig.package.json", ...declarations, "--outDir", PACKAGE_DIR], { cwd: root });

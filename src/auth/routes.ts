@@ -67,9 +67,12 @@ export function noteDegradedPublishing(context: RequestContext, response: Respon
 
 export const JWKS_PATH = "/.well-known/jwks.json";
 
-/** Every path the gateway answers itself, as patterns (":sid" is one segment). */
+/** A path of the tables above as a regular expression's source (":sid" is one segment). */
+const patternOf = (path: string): string => path.replace(/[.]/g, "\\.").replace(/:[a-z]+/g, "[^/]+");
+
+/** Every path the gateway answers itself, as patterns. */
 const ENDPOINT_PATTERNS: readonly string[] = [...AUTH_PATHS, ...NAVIGATION_ROUTES.map(([path]) => path), JWKS_PATH].map(
-  (path) => path.replace(/[.]/g, "\\.").replace(/:[a-z]+/g, "[^/]+"),
+  patternOf,
 );
 const EXACT_ENDPOINT = new RegExp(`^(?:${ENDPOINT_PATTERNS.join("|")})$`);
 const LOOSE_ENDPOINT = new RegExp(`^(?:${ENDPOINT_PATTERNS.join("|")})/*$`, "i");
@@ -81,6 +84,34 @@ const LOOSE_ENDPOINT = new RegExp(`^(?:${ENDPOINT_PATTERNS.join("|")})/*$`, "i")
  */
 export function isEndpointLookalike(path: string, readings: readonly string[]): boolean {
   return readings.some((reading) => LOOSE_ENDPOINT.test(reading)) && !EXACT_ENDPOINT.test(path);
+}
+
+/** Which of the gateway's own endpoints answers a request, for `portcullis explain`. */
+export interface OwnEndpoint {
+  /** The endpoint, as its table names it ("POST /auth/login", "/auth/login" for a 405). */
+  readonly endpoint: string;
+  /** Set when the path is the endpoint's but the method is not one it takes: the 405's Allow. */
+  readonly allow?: string;
+}
+
+/**
+ * The endpoint of the gateway's own that serves `method` on the canonical `path`, in the
+ * order app.ts registers them (every method's route, then each path's 405, the navigation
+ * routes, the JWKS). HEAD is served as GET, as Hono does. Undefined for a request that goes
+ * to the gateway pipeline: every other path, and the JWKS path with another method.
+ */
+export function ownEndpointOf(method: string, path: string): OwnEndpoint | undefined {
+  const served = method === "HEAD" ? "GET" : method;
+  const matches = (pattern: string) => new RegExp(`^${patternOf(pattern)}$`).test(path);
+  const route = AUTH_ROUTES.find(([routeMethod, pattern]) => routeMethod === served && matches(pattern));
+  if (route !== undefined) return { endpoint: `${route[0]} ${route[1]}` };
+  const authPath = AUTH_PATHS.find(matches);
+  if (authPath !== undefined) return { endpoint: authPath, allow: allowedMethods(authPath) };
+  const navigation = NAVIGATION_ROUTES.find(([pattern]) => pattern === path);
+  if (navigation !== undefined) {
+    return served === "GET" ? { endpoint: `GET ${navigation[0]}` } : { endpoint: navigation[0], allow: "GET, HEAD" };
+  }
+  return path === JWKS_PATH && served === "GET" ? { endpoint: `GET ${JWKS_PATH}` } : undefined;
 }
 
 /** GET /.well-known/jwks.json: the public keys access tokens are signed with. */

@@ -6,7 +6,7 @@
  */
 import type { JSONWebKeySet, JWK } from "jose";
 import { canonicalPath } from "../canonical/canonical-path";
-import { log } from "../log/logger";
+import { type LogFields, log } from "../log/logger";
 import { parseRouteRules } from "../policy/route-policy";
 import { PRIVATE_JWK_MEMBERS } from "../schema/jwk-members";
 import { unknownKey } from "../schema/known-keys";
@@ -263,14 +263,17 @@ export function rememberedConfig(
  * The config, with the bindings it needs checked (config/bindings.ts), and a warning for
  * each env name that is almost a setting (config/near-misses.ts): once per env and isolate.
  */
-export function checkedConfig(env: ConfigEnv, config: GatewayConfig): GatewayConfig {
+export function checkedConfig(env: ConfigEnv, config: GatewayConfig, warn: ConfigWarn = log.warn): GatewayConfig {
   checkBindings(env, config, {
     onMissingRateLimits: (names) =>
-      log.warn("rate_limits_missing", { detail: `no rate limits for login and refresh: ${names.join(", ")} unbound` }),
+      warn("rate_limits_missing", { detail: `no rate limits for login and refresh: ${names.join(", ")} unbound` }),
   });
-  for (const detail of nearMisses(env)) log.warn("setting_name_near_miss", { detail });
+  for (const detail of nearMisses(env)) warn("setting_name_near_miss", { detail });
   return config;
 }
+
+/** Where `checkedConfig`'s warnings go: the log in the Worker, the terminal in `portcullis check`. */
+export type ConfigWarn = (event: string, fields: LogFields & { readonly detail: string }) => void;
 
 /** `parseConfig`, bindings checked, remembered per env object so a request never re-parses. */
 export function configFor(env: ConfigEnv): GatewayConfig {

@@ -13,6 +13,7 @@ import { cookieValues, LANDED_COOKIE, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
+import type { RouteDecision } from "../policy/route-policy";
 import type { RequestContext } from "./request-context";
 import { routeOf } from "./route-of";
 
@@ -26,14 +27,31 @@ export function isNavigation(request: Request): boolean {
   return (request.headers.get("accept") ?? "").toLowerCase().includes("text/html");
 }
 
+/**
+ * Whether a refusal with `code` of a request to `route` is a 302 to the login rather than
+ * the 401: the Worker asks it of a request, `portcullis explain` (request-answer.ts) of
+ * what it was told about one.
+ */
+export function redirectsToLogin(
+  oidc: { readonly loginRedirect: boolean } | undefined,
+  code: string,
+  route: RouteDecision,
+  request: { readonly underAuth: boolean; readonly navigation: boolean },
+): boolean {
+  if (oidc === undefined || !UNAUTHENTICATED.has(code) || request.underAuth) return false;
+  if (route.access === "public" || route.unauthenticated === "challenge") return false;
+  return route.unauthenticated === "login" || (oidc.loginRedirect && request.navigation);
+}
+
 /** The 302 to the login for this refusal, or undefined when the 401 stands. */
 export function loginRedirectFor(context: RequestContext, request: Request, error: GatewayError): Response | undefined {
   const { config } = context;
-  if (config.oidc === undefined || !UNAUTHENTICATED.has(error.code)) return undefined;
-  if (!context.canonical.ok || context.path.startsWith("/auth/")) return undefined;
-  const route = routeOf(context);
-  if (route.access === "public" || route.unauthenticated === "challenge") return undefined;
-  if (route.unauthenticated !== "login" && !(config.oidc.loginRedirect && isNavigation(request))) return undefined;
+  if (config.oidc === undefined || !UNAUTHENTICATED.has(error.code) || !context.canonical.ok) return undefined;
+  const redirects = redirectsToLogin(config.oidc, error.code, routeOf(context), {
+    underAuth: context.path.startsWith("/auth/"),
+    navigation: isNavigation(request),
+  });
+  if (!redirects) return undefined;
   if (cookieValues(context.incoming.cookie, LANDED_COOKIE).length > 0) return loopStopped(context, error);
   const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${context.path}${context.url.search}`)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });

@@ -19,7 +19,14 @@ export function routeOf(context: RequestContext): RouteDecision {
  */
 export function readsAsWithin(context: RequestContext, prefix: string): boolean {
   const { canonical } = context;
-  const readings = canonical.ok ? canonical.readings : [context.path];
+  return readingsWithin(canonical.ok ? canonical.readings : [context.path], prefix);
+}
+
+/**
+ * The comparison of `readsAsWithin` on the readings themselves: the Worker asks it of a
+ * request, `portcullis explain` of a path it was given.
+ */
+export function readingsWithin(readings: readonly string[], prefix: string): boolean {
   const folded = prefix.toLowerCase();
   for (const reading of readings) {
     const path = reading.toLowerCase();

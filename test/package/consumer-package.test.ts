@@ -5,12 +5,14 @@
  * declarations, bundled by wrangler and run in miniflare. A browser module there that
  * imports portcullis/client and portcullis/client/axios is type-checked too.
  *
- * The signing key is made by the package's `portcullis-keygen`. The install is offline:
- * the dependencies come as tarballs of the repository's installed copies; the toolchain
- * (wrangler, tsc, miniflare) is the repository's.
+ * The signing key is made by the package's `portcullis-keygen`, and the package's
+ * `portcullis` command checks the consumer's wrangler.toml and explains a request. The
+ * install is offline: the dependencies come as tarballs of the repository's installed
+ * copies; the toolchain (wrangler, tsc, miniflare) is the repository's, and wrangler is
+ * linked into the consumer's node_modules, where a Workers project has its own.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { importJWK, type JWK } from "jose";
@@ -66,6 +68,7 @@ beforeAll(async () => {
     "--cache",
     path.join(work, ".npm"),
   ]);
+  symlinkSync(path.join(ROOT, "node_modules/wrangler"), path.join(work, "node_modules/wrangler"), "dir");
   // The consumer's Env and runtime types come from its own wrangler.toml, as Cloudflare recommends.
   run(bin("wrangler"), ["types"]);
   run(bin("wrangler"), ["deploy", "--dry-run", "--outdir", "dist"]);
@@ -284,6 +287,22 @@ describe("a Hono Worker that installed the packed portcullis", () => {
     });
     expect(login.status).toBe(200);
     await login.body?.cancel();
+  });
+
+  it("checks its wrangler.toml with `npx portcullis check`, and explains a request", () => {
+    // The secret's name, as a user developing locally has it in .dev.vars; its value is never printed.
+    writeFileSync(path.join(work, ".dev.vars"), `SIGNING_KEYS='${JSON.stringify([key.privateJwk])}'\n`);
+    try {
+      const check = run("npx", ["--offline", "portcullis", "check"]);
+      expect(check).toContain("wrangler.toml (top level), a Worker using portcullis/hono");
+      expect(check).toContain("SIGNING_KEYS (.dev.vars)");
+      expect(check).toContain("OK: the configuration passes every check the Worker makes at start.");
+      expect(check).not.toContain(key.privateJwk.d);
+      const explain = run("npx", ["--offline", "portcullis", "explain", "GET", "/api/me"]);
+      expect(explain).toMatch(/^answer: 401 token_missing/m);
+    } finally {
+      rmSync(path.join(work, ".dev.vars"), { force: true });
+    }
   });
 
   it("declares the bindings of docs/hono.md's wrangler.toml, no more and no fewer", () => {
