@@ -4,6 +4,7 @@
  * No upstream is required. Settings given in code are checked when the app starts;
  * the rest when the first request brings the env.
  */
+import { nearestName } from "../schema/known-keys";
 import type { GatewayConfig } from "./config";
 import { type ConfigEnv, type PortcullisSettings, SECRET_NAMES, SETTING_NAMES, type SettingName } from "./env";
 import { ConfigError, checkedConfig, parseConfig, rememberedConfig } from "./parse-config";
@@ -25,7 +26,11 @@ export function checkCodeSettings(settings: unknown): PortcullisSettings {
   }
   const known: ReadonlySet<string> = new Set(SETTING_NAMES);
   for (const name of Object.keys(settings)) {
-    if (!known.has(name)) throw new ConfigError(name, "is not a Portcullis setting (docs/configuration.md)");
+    if (!known.has(name)) {
+      const near = nearestName(name, SETTING_NAMES);
+      const hint = near === undefined ? "" : `; did you mean ${near}?`;
+      throw new ConfigError(name, `is not a Portcullis setting (docs/configuration.md)${hint}`);
+    }
     if (SECRETS.has(name as SettingName)) {
       throw new ConfigError(name, "is a secret: set it with `wrangler secret put` (or .dev.vars), not in code");
     }

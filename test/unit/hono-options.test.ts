@@ -32,6 +32,21 @@ describe("portcullis() and mountAuthEndpoints() options", () => {
     expect(settingNamed(() => mountAuthEndpoints(new Hono(), options as never))).toBe(setting);
   });
 
+  it("names the setting a mistaken name in code is nearest, and is silent on one near nothing", () => {
+    const message = (settings: object) => {
+      try {
+        portcullis({ settings } as never);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    };
+    expect(message({ ACESS_TOKEN_TTL: 300 })).toContain("ACESS_TOKEN_TTL: is not a Portcullis setting");
+    expect(message({ ACESS_TOKEN_TTL: 300 })).toContain("did you mean ACCESS_TOKEN_TTL?");
+    expect(message({ access_token_ttl: 300 })).toContain("access_token_ttl: is not a Portcullis setting");
+    expect(message({ MY_APP_FLAG: true })).not.toContain("did you mean");
+  });
+
   it("refuses a secret given in code, without echoing it", () => {
     const secret = "0123456789abcdef0123456789abcdef-do-not-echo";
     let error: unknown;
