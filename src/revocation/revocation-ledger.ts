@@ -21,6 +21,8 @@ import { DurableObject } from "cloudflare:workers";
 import { log } from "../log/logger";
 import { type ExhaustedQuota, exhaustedQuota } from "./kv-quota";
 import {
+  freshEntry,
+  mergeEntries,
   PUBLISH_INTERVAL_MS,
   type RevocationKind,
   SNAPSHOT_FORMAT,
@@ -44,6 +46,8 @@ export interface RevocationInput {
   readonly reason: string;
   /** How long it must be remembered, seconds from now. */
   readonly ttlSeconds: number;
+  /** For `sub`: the session it spares (revoke-others keeps the caller's own). */
+  readonly keep?: string;
 }
 
 interface StoredEntry {
@@ -54,6 +58,8 @@ interface StoredEntry {
   readonly at: number;
   /** seconds since the epoch. */
   readonly exp: number;
+  readonly keep?: string;
+  readonly keepAt?: number;
 }
 
 /** How publishing to KV is going, as the last attempt found it. */
@@ -112,15 +118,8 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     for (const input of inputs) {
       const key = `${input.kind}:${input.id}`;
       const previous = this.#entries.get(key);
-      const exp = Math.ceil(now / 1000 + input.ttlSeconds);
-      // Keep the later time and the longer life: a revocation never shrinks.
-      const entry: StoredEntry = {
-        kind: input.kind,
-        id: input.id,
-        reason: input.reason,
-        at: Math.max(previous?.at ?? 0, now),
-        exp: Math.max(previous?.exp ?? 0, exp),
-      };
+      const merged = mergeEntries(previous, freshEntry(now, input.ttlSeconds, input.keep));
+      const entry: StoredEntry = { kind: input.kind, id: input.id, reason: input.reason, ...merged };
       if (previous !== undefined && bucketOf(previous.exp) !== bucketOf(entry.exp)) {
         delete this.#buckets.get(bucketOf(previous.exp))?.[key];
         touched.add(bucketOf(previous.exp));
@@ -196,7 +195,8 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     const seconds = now / 1000;
     for (const entry of this.#entries.values()) {
       if (entry.kind === "rt" || entry.exp <= seconds) continue;
-      maps[entry.kind][entry.id] = { at: entry.at, exp: entry.exp };
+      const { at, exp, keep, keepAt } = entry;
+      maps[entry.kind][entry.id] = keep === undefined ? { at, exp } : { at, exp, keep, keepAt };
     }
     return { format: SNAPSHOT_FORMAT, version, publishedAt: now, ...maps };
   }

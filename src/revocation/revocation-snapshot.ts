@@ -21,6 +21,13 @@ export const PUBLISH_INTERVAL_MS = 1_000;
 export interface SnapshotEntry {
   readonly at: number;
   readonly exp: number;
+  /**
+   * For `sub`, a revocation of every session but one (revoke-others): the sessions that
+   * began at or before `keepAt` (ms) are refused too, except `keep`. `at` is then the time
+   * of the last revocation that spared none (0 if none did).
+   */
+  readonly keep?: string;
+  readonly keepAt?: number;
 }
 
 export interface Snapshot {
@@ -62,8 +69,36 @@ export function revokedIn(snapshot: Snapshot, claims: RevocationSubject, now: nu
   if (claims.jti !== undefined && live(own(snapshot.jti, claims.jti), seconds)) return "jti";
   if (claims.sid !== undefined && live(own(snapshot.sid, claims.sid), seconds)) return "sid";
   const subject = own(snapshot.sub, claims.sub);
-  if (live(subject, seconds) && claims.authTime * 1000 <= subject.at) return "sub";
+  if (live(subject, seconds) && coversSession(subject, claims)) return "sub";
   return undefined;
+}
+
+/** A subject's revocation covers the sessions that began at or before it, but the one it keeps. */
+export function coversSession(entry: SnapshotEntry, claims: RevocationSubject): boolean {
+  const began = claims.authTime * 1000;
+  if (began <= entry.at) return true;
+  return entry.keepAt !== undefined && began <= entry.keepAt && claims.sid !== entry.keep;
+}
+
+/**
+ * Two revocations of one key as one: the later time and the longer life (a revocation
+ * never shrinks). A later revocation that spares a session replaces an earlier one that
+ * spared another (the caller of the later one is the only session it leaves); a later one
+ * that spares none makes any earlier exception moot.
+ */
+export function mergeEntries(previous: SnapshotEntry | undefined, next: SnapshotEntry): SnapshotEntry {
+  if (previous === undefined) return next;
+  const at = Math.max(previous.at, next.at);
+  const exp = Math.max(previous.exp, next.exp);
+  const spared = next.keepAt !== undefined && next.keepAt >= (previous.keepAt ?? 0) ? next : previous;
+  if (spared.keep === undefined || spared.keepAt === undefined || spared.keepAt <= at) return { at, exp };
+  return { at, exp, keep: spared.keep, keepAt: spared.keepAt };
+}
+
+/** The entry a revocation made at `now` (ms) adds, living `ttlSeconds`; `keep` spares one session. */
+export function freshEntry(now: number, ttlSeconds: number, keep?: string): SnapshotEntry {
+  const exp = Math.ceil(now / 1000 + ttlSeconds);
+  return keep === undefined ? { at: now, exp } : { at: 0, exp, keep, keepAt: now };
 }
 
 /** A property of the object itself, never of its prototype (a `sub` may be "constructor"). */

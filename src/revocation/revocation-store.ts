@@ -19,7 +19,10 @@ import { log } from "../log/logger";
 import { exhaustedQuota } from "./kv-quota";
 import type { PublishState, RecordReceipt, RevocationInput, RevocationLedger } from "./revocation-ledger";
 import {
+  coversSession,
   EMPTY_SNAPSHOT,
+  freshEntry,
+  mergeEntries,
   parseSnapshot,
   type RevocationKind,
   type RevocationSubject,
@@ -58,13 +61,16 @@ export interface Revocations {
    * when the list cannot be read.
    */
   revokedBecause(claims: RevocationSubject): RevocationVerdict | Promise<RevocationVerdict>;
-  /** Has `sub` been revoked at or after a session that began at `authTime` (seconds)? */
-  isSubjectRevoked(sub: string, authTime: number): Promise<boolean>;
+  /** Has `sub` been revoked at or after session `sid`, which began at `authTime` (seconds)? */
+  isSubjectRevoked(sub: string, authTime: number, sid?: string): Promise<boolean>;
   revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt>;
   /** Refuse every access token of these sessions (e.g. an IdP's back-channel logout). */
   revokeSessions(sids: readonly string[], ttlSeconds: number, reason: string): Promise<RecordReceipt>;
-  /** Refuse every token of `sub` whose session began at or before now. */
-  revokeSubject(sub: string, ttlSeconds: number, reason: string): Promise<RecordReceipt>;
+  /**
+   * Refuse every token of `sub` whose session began at or before now, but those of
+   * `options.keep` (revoke-others: the caller's own session), at once in this isolate.
+   */
+  revokeSubject(sub: string, ttlSeconds: number, reason: string, options?: { keep?: string }): Promise<RecordReceipt>;
   /** Record a spent refresh token (`refreshTokenId`) of session `sid`; never checked at the edge. */
   recordRotation(sid: string, tokenId: string, ttlSeconds: number): Promise<RecordReceipt>;
   /** The worst publishing state any revocation of this request met (undefined: none made). */
@@ -102,8 +108,8 @@ export class RevocationStore {
     return revokedIn(current, claims, now);
   }
 
-  async isSubjectRevoked(sub: string, authTime: number): Promise<boolean> {
-    return (await this.revokedBecause({ jti: undefined, sid: undefined, sub, authTime })) === "sub";
+  async isSubjectRevoked(sub: string, authTime: number, sid?: string): Promise<boolean> {
+    return (await this.revokedBecause({ jti: undefined, sid, sub, authTime })) === "sub";
   }
 
   /** Record in the ledger; edge-checked kinds also go into this isolate's overlay. */
@@ -118,7 +124,7 @@ export class RevocationStore {
     const now = this.#options.now();
     for (const input of inputs) {
       if (input.kind === "rt") continue;
-      this.#remember(`${input.kind}:${input.id}`, { at: now, exp: Math.ceil(now / 1000 + input.ttlSeconds) });
+      this.#remember(`${input.kind}:${input.id}`, freshEntry(now, input.ttlSeconds, input.keep));
     }
     return receipt;
   }
@@ -133,7 +139,7 @@ export class RevocationStore {
     if (claims.jti !== undefined && live(`jti:${claims.jti}`)) return "jti";
     if (claims.sid !== undefined && live(`sid:${claims.sid}`)) return "sid";
     const subject = live(`sub:${claims.sub}`);
-    if (subject !== undefined && claims.authTime * 1000 <= subject.at) return "sub";
+    if (subject !== undefined && coversSession(subject, claims)) return "sub";
     return undefined;
   }
 
@@ -144,10 +150,7 @@ export class RevocationStore {
       const oldest = this.#local.keys().next().value;
       if (oldest !== undefined) this.#local.delete(oldest);
     }
-    this.#local.set(
-      key,
-      previous ? { at: Math.max(previous.at, entry.at), exp: Math.max(previous.exp, entry.exp) } : entry,
-    );
+    this.#local.set(key, mergeEntries(previous, entry));
   }
 
   /**
@@ -216,8 +219,8 @@ class RequestRevocations implements Revocations {
     return this.#store.revokedBecause(claims);
   }
 
-  isSubjectRevoked(sub: string, authTime: number): Promise<boolean> {
-    return this.#store.isSubjectRevoked(sub, authTime);
+  isSubjectRevoked(sub: string, authTime: number, sid?: string): Promise<boolean> {
+    return this.#store.isSubjectRevoked(sub, authTime, sid);
   }
 
   revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt> {
@@ -231,8 +234,14 @@ class RequestRevocations implements Revocations {
     );
   }
 
-  revokeSubject(sub: string, ttlSeconds: number, reason: string): Promise<RecordReceipt> {
-    return this.#record(EDGE_LEDGER, [{ kind: "sub", id: sub, reason, ttlSeconds }]);
+  revokeSubject(
+    sub: string,
+    ttlSeconds: number,
+    reason: string,
+    options: { keep?: string } = {},
+  ): Promise<RecordReceipt> {
+    const keep = options.keep !== undefined ? { keep: options.keep } : {};
+    return this.#record(EDGE_LEDGER, [{ kind: "sub", id: sub, reason, ttlSeconds, ...keep }]);
   }
 
   recordRotation(sid: string, tokenId: string, ttlSeconds: number): Promise<RecordReceipt> {

@@ -186,7 +186,7 @@ export class Sessions {
       });
     }
     const time = now();
-    const earlySubjectCheck = expected && revocations.isSubjectRevoked(expected.sub, expected.authTime);
+    const earlySubjectCheck = expected && revocations.isSubjectRevoked(expected.sub, expected.authTime, sid);
     // Awaited below, or not at all when the rotation fails first: never an unhandled rejection.
     earlySubjectCheck?.catch(() => undefined);
     const result = await this.#call(
@@ -232,7 +232,7 @@ export class Sessions {
     const { sub, createdAt } = result.session;
     const authTime = Math.floor(createdAt / 1000);
     const sameQuestion = earlySubjectCheck && expected.sub === sub && expected.authTime === authTime;
-    if (await (sameQuestion ? earlySubjectCheck : revocations.isSubjectRevoked(sub, authTime))) {
+    if (await (sameQuestion ? earlySubjectCheck : revocations.isSubjectRevoked(sub, authTime, sid))) {
       await this.endById(sid, "subject_revoked");
       throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });
     }
