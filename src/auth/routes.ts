@@ -53,15 +53,20 @@ export const NAVIGATION_ROUTES: ReadonlyArray<readonly [string, AuthHandler]> = 
   [OIDC_CALLBACK_PATH, handleOidcCallback],
 ];
 
+const DEGRADED_HEADER: Partial<Record<NonNullable<RequestContext["revocations"]["publishing"]>, string>> = {
+  kv_writes: "kv-writes-exhausted",
+  kv_unavailable: "kv-unavailable",
+  too_large: "revocation-shard-too-large",
+};
+
 /**
  * A revocation this request made is recorded, but could not be published to the edge
- * (KV's daily write limit, or KV down): say so to the caller who revoked, as the log does.
+ * (KV's daily write limit, KV down, or a shard past KV's value limit): say so to the caller who revoked, as the log does.
  */
 export function noteDegradedPublishing(context: RequestContext, response: Response): Response {
   const publishing = context.revocations.publishing;
-  if (publishing === "kv_writes" || publishing === "kv_unavailable") {
-    response.headers.set("portcullis-degraded", publishing === "kv_writes" ? "kv-writes-exhausted" : "kv-unavailable");
-  }
+  const degraded = publishing === undefined ? undefined : DEGRADED_HEADER[publishing];
+  if (degraded !== undefined) response.headers.set("portcullis-degraded", degraded);
   return response;
 }
 

@@ -1,43 +1,42 @@
 /**
- * The revocation ledger: a Durable Object that is the strongly consistent writer of
- * revocations, and publishes the ones the edge checks as one snapshot to KV.
+ * The revocation ledger: Durable Objects that are the strongly consistent writers of
+ * revocations and publish what the edge checks to KV (docs/storage.md). One class, three
+ * roles, by instance name:
  *
- * Why: a KV key per revoked token made every request read up to three keys, and every
- * rotation write one. Here a revocation is one Durable Object call and one storage row;
- * KV is written at most once a second (PUBLISH_INTERVAL_MS), and only when the set the
- * edge checks changed, so KV writes grow with revocations, never with traffic.
+ *   "edge/<k>"        shard k of the `jti`/`sid`/`sub` entries (by key hash, key-hash.ts);
+ *                     publishes `revocations/<k>` at most once a second, when it changed
+ *   "edge"            the manifest: each shard's version, published at most once a second;
+ *                     also carries over the entries an earlier version kept in it
+ *   "rotations:<c>"   spent refresh tokens (kind `rt`), never published
  *
- * Instances (by name, see docs/storage.md):
- *   "edge"             jti/sid/sub revocations; publishes the snapshot
- *   "rotations:<c>"    spent refresh tokens (kind "rt"), sharded by the session id's first
- *                      character; the edge never checks these, so they are never published
- *
- * Every entry dies with the longest-lived thing it can affect (its `exp`). Entries are
- * stored in one row per BUCKET_SECONDS of expiry, so a record is one row written and
- * pruning deletes a whole bucket at once (rows written are what SQLite storage bills). A publish that fails (KV down, or the day's write quota used up) keeps
- * the entries, logs what ran out and retries after PUBLISH_RETRY_MS.
+ * A revocation is one row written in one shard (ledger-table.ts), stored before the call
+ * answers and before anything is published; shards take revocations side by side, so the
+ * rate the ledger takes grows with their number. A publish that fails (KV down, its daily
+ * write limit, a shard past KV's value limit) keeps the entries, says what ran out, and
+ * retries after PUBLISH_RETRY_MS.
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../log/logger";
+import { REVOCATION_SHARDS } from "./key-hash";
 import { type ExhaustedQuota, exhaustedQuota } from "./kv-quota";
+import { LedgerTable, type StoredEntry } from "./ledger-table";
+import { carryOverLegacy, dropLegacyRotations, type LegacyCarry } from "./legacy-ledger";
 import {
+  COORDINATOR,
   freshEntry,
-  mergeEntries,
+  ledgerShardName,
+  MANIFEST_FORMAT,
+  MANIFEST_KEY,
+  type Manifest,
   PUBLISH_INTERVAL_MS,
   type RevocationKind,
-  SNAPSHOT_FORMAT,
-  SNAPSHOT_KEY,
-  type Snapshot,
-  type SnapshotEntry,
+  shardKey,
 } from "./revocation-snapshot";
+import { encodeShard } from "./shard-format";
 
 const PUBLISH_RETRY_MS = 60_000;
-/** Entries that expire within the same BUCKET_SECONDS share a storage row (and are pruned together). */
-const BUCKET_SECONDS = 10;
-const BUCKET_PREFIX = "b:";
-const META_KEY = "meta";
-/** Durable Object storage takes at most 128 keys per put/delete. */
-const BATCH = 128;
+/** Expired rows are deleted at most this often. */
+const PRUNE_INTERVAL_MS = 10_000;
 
 /** A revocation to record. `rt` is a spent refresh token (recorded, never published). */
 export interface RevocationInput {
@@ -50,51 +49,33 @@ export interface RevocationInput {
   readonly keep?: string;
 }
 
-interface StoredEntry {
-  readonly kind: RevocationInput["kind"];
-  readonly id: string;
-  readonly reason: string;
-  /** ms since the epoch; for `sub`, sessions that began at or before it are revoked. */
-  readonly at: number;
-  /** seconds since the epoch. */
-  readonly exp: number;
-  readonly keep?: string;
-  readonly keepAt?: number;
-}
-
-/** How publishing to KV is going, as the last attempt found it. */
-export type PublishState = "ok" | "pending" | ExhaustedQuota | "kv_unavailable";
+/** How publishing goes, as the last attempt found it. `too_large`: a shard past KV's value limit. */
+export type PublishState = "ok" | "pending" | ExhaustedQuota | "kv_unavailable" | "too_large";
 
 export interface RecordReceipt {
   readonly publishing: PublishState;
 }
 
 interface Meta {
+  /** This instance's shard (undefined: the manifest, or a rotations ledger). */
+  shard?: number;
   version: number;
   lastPublishAt: number;
   dirty: boolean;
   state: PublishState;
+  /** The manifest's view of each shard (the "edge" instance only). */
+  shards?: number[];
+  legacy?: LegacyCarry;
+  lastPruneAt?: number;
 }
 
 interface LedgerEnv {
   readonly REVOKED: KVNamespace;
-}
-
-type Bucket = Record<string, StoredEntry>;
-
-function bucketOf(exp: number): string {
-  return `${BUCKET_PREFIX}${Math.ceil(exp / BUCKET_SECONDS) * BUCKET_SECONDS}`;
-}
-
-/** When a bucket's entries have all expired (ms). */
-function bucketEnd(bucket: string): number {
-  return Number(bucket.slice(BUCKET_PREFIX.length)) * 1000;
+  readonly REVOCATIONS: DurableObjectNamespace<RevocationLedger>;
 }
 
 export class RevocationLedger extends DurableObject<LedgerEnv> {
-  /** Entry key `<kind>:<id>` → entry; every entry also sits in the bucket of its `exp`. */
-  readonly #entries = new Map<string, StoredEntry>();
-  readonly #buckets = new Map<string, Bucket>();
+  #table!: LedgerTable;
   #meta: Meta = { version: 0, lastPublishAt: 0, dirty: false, state: "ok" };
   /** When the alarm is set for (null: none); undefined until read from storage. */
   #alarmAt: number | null | undefined;
@@ -102,121 +83,178 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   constructor(ctx: DurableObjectState, env: LedgerEnv) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
-      const stored = await ctx.storage.list<Bucket>({ prefix: BUCKET_PREFIX });
-      for (const [bucket, entries] of stored) {
-        this.#buckets.set(bucket, entries);
-        for (const [key, entry] of Object.entries(entries)) this.#entries.set(key, entry);
-      }
-      this.#meta = (await ctx.storage.get<Meta>(META_KEY)) ?? this.#meta;
+      this.#table = new LedgerTable(ctx.storage);
+      this.#meta = (await ctx.storage.get<Meta>("meta")) ?? this.#meta;
     });
   }
 
-  /** Record revocations durably; they are in the ledger when this returns. */
-  async record(inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
+  /**
+   * Record revocations durably: they are in this shard's table when this answers. `shard`
+   * names this instance's shard for edge kinds (the store routes each key to its shard).
+   */
+  async record(inputs: readonly RevocationInput[], shard?: number): Promise<RecordReceipt> {
     const now = Date.now();
-    const touched = new Set<string>();
-    for (const input of inputs) {
-      const key = `${input.kind}:${input.id}`;
-      const previous = this.#entries.get(key);
-      const merged = mergeEntries(previous, freshEntry(now, input.ttlSeconds, input.keep));
-      const entry: StoredEntry = { kind: input.kind, id: input.id, reason: input.reason, ...merged };
-      if (previous !== undefined && bucketOf(previous.exp) !== bucketOf(entry.exp)) {
-        delete this.#buckets.get(bucketOf(previous.exp))?.[key];
-        touched.add(bucketOf(previous.exp));
-      }
-      this.#entries.set(key, entry);
-      const bucket = bucketOf(entry.exp);
-      if (!this.#buckets.has(bucket)) this.#buckets.set(bucket, {});
-      (this.#buckets.get(bucket) as Bucket)[key] = entry;
-      touched.add(bucket);
-      if (input.kind !== "rt") this.#meta.dirty = true;
-    }
-    const rows = [...touched];
-    for (let start = 0; start < rows.length; start += BATCH) {
-      await this.ctx.storage.put(
-        Object.fromEntries(rows.slice(start, start + BATCH).map((bucket) => [bucket, this.#buckets.get(bucket)])),
-      );
-    }
-    if (this.#meta.dirty) {
-      // Publish now when the interval allows, so the answer knows how it went; otherwise
-      // the alarm publishes this together with whatever else arrives within the interval.
-      if (now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
-      else if (this.#meta.state === "ok") {
-        this.#meta.state = "pending";
-        await this.ctx.storage.put(META_KEY, this.#meta);
-      }
-    }
+    this.#table.upsert(
+      inputs.map(({ kind, id, reason, ttlSeconds, keep }) => ({
+        kind,
+        id,
+        reason,
+        ...freshEntry(now, ttlSeconds, keep),
+      })),
+    );
+    if (inputs.some((input) => input.kind !== "rt")) await this.#changed(now, shard);
     await this.#schedule(now);
     return { publishing: this.#meta.state };
   }
 
+  /** Entries carried over from an earlier version's ledger, as they were; published at once. */
+  async adopt(entries: readonly StoredEntry[], shard: number): Promise<number | undefined> {
+    this.#table.upsert(entries);
+    const now = Date.now();
+    this.#meta.shard = shard;
+    this.#meta.dirty = true;
+    await this.#publishShard(now);
+    await this.#schedule(now);
+    return this.#meta.state === "ok" ? this.#meta.version : undefined;
+  }
+
+  /** A shard published `version` ("edge" only): the manifest names it within PUBLISH_INTERVAL_MS. */
+  async announce(shard: number, version: number): Promise<void> {
+    const shards = this.#meta.shards ?? new Array<number>(REVOCATION_SHARDS).fill(0);
+    if ((shards[shard] ?? 0) >= version) return;
+    shards[shard] = version;
+    this.#meta.shards = shards;
+    await this.#changed(Date.now(), undefined);
+    await this.#schedule(Date.now());
+  }
+
   /** One recorded revocation, or undefined (audits, tests). */
-  async entry(kind: RevocationInput["kind"], id: string): Promise<StoredEntry | undefined> {
-    const entry = this.#entries.get(`${kind}:${id}`);
+  async entry(kind: StoredEntry["kind"], id: string): Promise<StoredEntry | undefined> {
+    const entry = this.#table.get(kind, id);
     return entry !== undefined && entry.exp > Date.now() / 1000 ? entry : undefined;
   }
 
-  /** The snapshot as it would be published now (tests and operators). */
-  async snapshot(): Promise<Snapshot> {
-    return this.#build(Date.now(), this.#meta.version);
+  /** How many rows the table holds (expired ones until the next prune), for the benchmark. */
+  async size(): Promise<number> {
+    return this.#table.count();
   }
 
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.#alarmAt = null;
-    await this.#prune(now);
-    if (this.#meta.dirty && now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
+    if (now >= (this.#meta.lastPruneAt ?? 0) + PRUNE_INTERVAL_MS) {
+      this.#table.prune(Math.floor(now / 1000));
+      this.#meta.lastPruneAt = now;
+    }
+    if (this.#meta.shard === undefined && this.#meta.shards === undefined) {
+      // A rotations ledger (or an "edge" no shard has announced to yet): nothing to publish.
+      await dropLegacyRotations(this.ctx.storage);
+    } else if (this.#meta.dirty && now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
+    await this.ctx.storage.put("meta", this.#meta);
     await this.#schedule(now);
   }
 
-  async #publish(now: number): Promise<void> {
-    // Versions also follow the clock, so a ledger that lost its storage still publishes
-    // versions above any an isolate has seen (isolates never go back to an older one).
-    const snapshot = this.#build(now, Math.max(this.#meta.version + 1, now));
+  /** Something to publish: now when the interval allows, else by the alarm, with whatever else arrives. */
+  async #changed(now: number, shard: number | undefined): Promise<void> {
+    if (shard !== undefined) this.#meta.shard = shard;
+    this.#meta.dirty = true;
+    if (now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
+    else if (this.#meta.state === "ok") this.#meta.state = "pending";
+    await this.ctx.storage.put("meta", this.#meta);
+  }
+
+  #publish(now: number): Promise<void> {
+    return this.#meta.shard === undefined ? this.#publishManifest(now) : this.#publishShard(now);
+  }
+
+  /** Versions follow the clock too, so a ledger that lost its storage still publishes above any seen. */
+  #nextVersion(now: number): number {
+    return Math.max(this.#meta.version + 1, now);
+  }
+
+  async #publishShard(now: number): Promise<void> {
+    const shard = this.#meta.shard as number;
+    const version = this.#nextVersion(now);
+    this.#meta.lastPublishAt = now;
+    this.#meta.dirty = false;
+    const { buffer, overflow } = encodeShard(
+      { shard, version, publishedAt: now },
+      this.#table.liveRows(Math.floor(now / 1000)),
+    );
     try {
-      await this.env.REVOKED.put(SNAPSHOT_KEY, JSON.stringify(snapshot));
-      this.#meta = { version: snapshot.version, lastPublishAt: now, dirty: false, state: "ok" };
+      await this.env.REVOKED.put(shardKey(shard), buffer);
+      this.#meta.version = version;
+      this.#meta.state = overflow ? "too_large" : "ok";
+      if (overflow) {
+        log.error("revocation_shard_too_large", {
+          shard,
+          entries: this.#table.count(),
+          detail: "a revocation shard is past KV's value limit: tokens in it are refused (docs/operations.md)",
+        });
+      }
     } catch (error) {
-      const exhausted = exhaustedQuota(error, "write");
-      this.#meta.state = exhausted ?? "kv_unavailable";
-      // Not a second earlier than the retry: a quota does not come back within a minute.
-      this.#meta.lastPublishAt = now + PUBLISH_RETRY_MS - PUBLISH_INTERVAL_MS;
-      log.error("revocation_publish_failed", {
-        exhausted,
-        detail: exhausted ? "KV daily write limit exhausted" : (error as Error)?.message,
-        retryInSeconds: PUBLISH_RETRY_MS / 1000,
-      });
+      this.#failed(now, error);
+      return;
     }
-    await this.ctx.storage.put(META_KEY, this.#meta);
-  }
-
-  #build(now: number, version: number): Snapshot {
-    const maps: Record<RevocationKind, Record<string, SnapshotEntry>> = { jti: {}, sid: {}, sub: {} };
-    const seconds = now / 1000;
-    for (const entry of this.#entries.values()) {
-      if (entry.kind === "rt" || entry.exp <= seconds) continue;
-      const { at, exp, keep, keepAt } = entry;
-      maps[entry.kind][entry.id] = keep === undefined ? { at, exp } : { at, exp, keep, keepAt };
-    }
-    return { format: SNAPSHOT_FORMAT, version, publishedAt: now, ...maps };
-  }
-
-  async #prune(now: number): Promise<void> {
-    const expired = [...this.#buckets.keys()].filter((bucket) => bucketEnd(bucket) <= now);
-    for (const bucket of expired) {
-      for (const key of Object.keys(this.#buckets.get(bucket) ?? {})) this.#entries.delete(key);
-      this.#buckets.delete(bucket);
-    }
-    for (let start = 0; start < expired.length; start += BATCH) {
-      await this.ctx.storage.delete(expired.slice(start, start + BATCH));
+    try {
+      await this.env.REVOCATIONS.get(this.env.REVOCATIONS.idFromName(COORDINATOR)).announce(shard, version);
+    } catch (error) {
+      // Published, but the manifest does not name it yet: announce again with the next publish.
+      this.#failed(now, error);
     }
   }
 
-  /** One alarm: the next publish if one is due, else the next expiry to prune. */
+  async #publishManifest(now: number): Promise<void> {
+    const version = this.#nextVersion(now);
+    this.#meta.lastPublishAt = now;
+    this.#meta.dirty = false;
+    this.#meta.legacy = await carryOverLegacy(this.ctx.storage, this.#meta.legacy, (shard, entries) =>
+      this.env.REVOCATIONS.get(this.env.REVOCATIONS.idFromName(ledgerShardName(shard))).adopt(entries, shard),
+    );
+    const shards = this.#meta.shards ?? new Array<number>(REVOCATION_SHARDS).fill(0);
+    for (const [shard, adopted] of Object.entries(this.#meta.legacy.adopted)) {
+      shards[Number(shard)] = Math.max(shards[Number(shard)] ?? 0, adopted);
+    }
+    this.#meta.shards = shards;
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version,
+      publishedAt: now,
+      shards,
+      legacy: !this.#meta.legacy.done,
+    };
+    try {
+      await this.env.REVOKED.put(MANIFEST_KEY, JSON.stringify(manifest));
+      this.#meta.version = version;
+      this.#meta.state = "ok";
+      if (!this.#meta.legacy.done) this.#meta.dirty = true;
+    } catch (error) {
+      this.#failed(now, error);
+    }
+  }
+
+  #failed(now: number, error: unknown): void {
+    const exhausted = exhaustedQuota(error, "write");
+    this.#meta.state = exhausted ?? "kv_unavailable";
+    this.#meta.dirty = true;
+    // Not a second earlier than the retry: a quota does not come back within a minute.
+    this.#meta.lastPublishAt = now + PUBLISH_RETRY_MS - PUBLISH_INTERVAL_MS;
+    log.error("revocation_publish_failed", {
+      shard: this.#meta.shard,
+      exhausted,
+      detail: exhausted ? "KV daily write limit exhausted" : (error as Error)?.message,
+      retryInSeconds: PUBLISH_RETRY_MS / 1000,
+    });
+  }
+
+  /** One alarm: the next publish if one is due, else the next prune. */
   async #schedule(now: number): Promise<void> {
     let next = Number.POSITIVE_INFINITY;
     if (this.#meta.dirty) next = Math.max(now, this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS);
-    for (const bucket of this.#buckets.keys()) next = Math.min(next, bucketEnd(bucket));
+    const expiry = this.#table.nextExpiry();
+    if (expiry !== undefined) {
+      next = Math.min(next, Math.max(expiry * 1000, (this.#meta.lastPruneAt ?? 0) + PRUNE_INTERVAL_MS));
+    }
     if (!Number.isFinite(next)) return;
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (this.#alarmAt === null || this.#alarmAt > next) {

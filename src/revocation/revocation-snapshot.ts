@@ -1,20 +1,31 @@
 /**
- * The published revocation snapshot: every live revocation the edge must check, in one
- * small, versioned KV value (key `snapshot`, see docs/storage.md).
+ * What the edge checks, and how it is published (docs/storage.md):
  *
- * One value instead of a key per token is what makes the edge's KV cost independent of
- * traffic: an isolate reads it once per REVOCATION_CACHE_SECONDS whatever the number of
- * distinct tokens it sees. Entries carry their own expiry and are ignored once past it,
- * so a snapshot never needs republishing just because something expired.
+ *   revocations        the manifest: the version of each shard (JSON, a few hundred bytes)
+ *   revocations/<k>    shard k: the live `jti`, `sid` and `sub` entries whose hash falls
+ *                      in it, as fixed-size records (shard-format.ts)
+ *   snapshot           the format-1 snapshot of versions before 0.2 (one JSON object of
+ *                      every entry); read only until the ledger has carried it over
+ *
+ * An isolate reads the manifest once per REVOCATION_CACHE_SECONDS, and a shard only when
+ * a token it checks falls in that shard and the manifest names a newer version than the
+ * one it holds: KV reads grow with isolates, time and shards that changed, never with
+ * requests, users or the number of live revocations.
  */
 
 /** What a revocation applies to: one access token, one session, or a subject's sessions. */
 export type RevocationKind = "jti" | "sid" | "sub";
 
-/** The KV key the ledger publishes to. */
-export const SNAPSHOT_KEY = "snapshot";
-export const SNAPSHOT_FORMAT = 1;
-/** The ledger publishes at most once per this interval (and only when something changed). */
+/** The ledger instances (revocation-ledger.ts): the manifest's, and each shard's. */
+export const COORDINATOR = "edge";
+export const ledgerShardName = (shard: number) => `edge/${shard}`;
+
+export const MANIFEST_KEY = "revocations";
+export const shardKey = (shard: number) => `revocations/${shard}`;
+/** The format-1 snapshot of earlier versions. */
+export const LEGACY_SNAPSHOT_KEY = "snapshot";
+export const MANIFEST_FORMAT = 2;
+/** A ledger shard publishes at most once per this interval (and only when something changed); the manifest too. */
 export const PUBLISH_INTERVAL_MS = 1_000;
 
 /** One live revocation: `at` is when it was made (ms), `exp` when it stops mattering (s). */
@@ -30,26 +41,6 @@ export interface SnapshotEntry {
   readonly keepAt?: number;
 }
 
-export interface Snapshot {
-  readonly format: typeof SNAPSHOT_FORMAT;
-  /** Grows with every publish; an isolate never goes back to an older one. */
-  readonly version: number;
-  /** When the ledger published it (ms). */
-  readonly publishedAt: number;
-  readonly jti: Readonly<Record<string, SnapshotEntry>>;
-  readonly sid: Readonly<Record<string, SnapshotEntry>>;
-  readonly sub: Readonly<Record<string, SnapshotEntry>>;
-}
-
-export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
-  format: SNAPSHOT_FORMAT,
-  version: 0,
-  publishedAt: 0,
-  jti: {},
-  sid: {},
-  sub: {},
-});
-
 /** The claims a revocation check needs. */
 export interface RevocationSubject {
   readonly jti: string | undefined;
@@ -59,18 +50,30 @@ export interface RevocationSubject {
   readonly authTime: number;
 }
 
-function live(entry: SnapshotEntry | undefined, nowSeconds: number): entry is SnapshotEntry {
-  return entry !== undefined && entry.exp > nowSeconds;
+/** The published manifest: each shard's latest version (0: never published). */
+export interface Manifest {
+  readonly format: typeof MANIFEST_FORMAT;
+  readonly version: number;
+  readonly publishedAt: number;
+  readonly shards: readonly number[];
+  /** Entries of the format-1 snapshot are not all in the shards yet: read it too. */
+  readonly legacy: boolean;
 }
 
-/** Why `claims` is revoked by `snapshot`, or undefined. */
-export function revokedIn(snapshot: Snapshot, claims: RevocationSubject, now: number): RevocationKind | undefined {
-  const seconds = now / 1000;
-  if (claims.jti !== undefined && live(own(snapshot.jti, claims.jti), seconds)) return "jti";
-  if (claims.sid !== undefined && live(own(snapshot.sid, claims.sid), seconds)) return "sid";
-  const subject = own(snapshot.sub, claims.sub);
-  if (live(subject, seconds) && coversSession(subject, claims)) return "sub";
-  return undefined;
+/** Parse a stored manifest; anything unreadable is an error (the caller fails closed). */
+export function parseManifest(text: string): Manifest {
+  const value = JSON.parse(text) as Partial<Manifest>;
+  if (
+    value.format !== MANIFEST_FORMAT ||
+    typeof value.version !== "number" ||
+    typeof value.publishedAt !== "number" ||
+    typeof value.legacy !== "boolean" ||
+    !Array.isArray(value.shards) ||
+    value.shards.some((version) => typeof version !== "number")
+  ) {
+    throw new Error("not a revocation manifest");
+  }
+  return value as Manifest;
 }
 
 /** A subject's revocation covers the sessions that began at or before it, but the one it keeps. */
@@ -78,6 +81,12 @@ export function coversSession(entry: SnapshotEntry, claims: RevocationSubject): 
   const began = claims.authTime * 1000;
   if (began <= entry.at) return true;
   return entry.keepAt !== undefined && began <= entry.keepAt && claims.sid !== entry.keep;
+}
+
+/** The entry a revocation made at `now` (ms) adds, living `ttlSeconds`; `keep` spares one session. */
+export function freshEntry(now: number, ttlSeconds: number, keep?: string): SnapshotEntry {
+  const exp = Math.ceil(now / 1000 + ttlSeconds);
+  return keep === undefined ? { at: now, exp } : { at: 0, exp, keep, keepAt: now };
 }
 
 /**
@@ -95,33 +104,41 @@ export function mergeEntries(previous: SnapshotEntry | undefined, next: Snapshot
   return { at, exp, keep: spared.keep, keepAt: spared.keepAt };
 }
 
-/** The entry a revocation made at `now` (ms) adds, living `ttlSeconds`; `keep` spares one session. */
-export function freshEntry(now: number, ttlSeconds: number, keep?: string): SnapshotEntry {
-  const exp = Math.ceil(now / 1000 + ttlSeconds);
-  return keep === undefined ? { at: now, exp } : { at: 0, exp, keep, keepAt: now };
+/** The format-1 snapshot of earlier versions: every live entry, by kind and id. */
+export interface LegacySnapshot {
+  readonly format: 1;
+  readonly version: number;
+  readonly jti: Readonly<Record<string, SnapshotEntry>>;
+  readonly sid: Readonly<Record<string, SnapshotEntry>>;
+  readonly sub: Readonly<Record<string, SnapshotEntry>>;
+}
+
+/** Parse a format-1 snapshot; anything unreadable is an error (the caller fails closed). */
+export function parseLegacySnapshot(text: string): LegacySnapshot {
+  const value = JSON.parse(text) as Partial<LegacySnapshot>;
+  const isMap = (map: unknown) => typeof map === "object" && map !== null && !Array.isArray(map);
+  if (value.format !== 1 || typeof value.version !== "number" || ![value.jti, value.sid, value.sub].every(isMap)) {
+    throw new Error("not a revocation snapshot");
+  }
+  return value as LegacySnapshot;
+}
+
+/** Why `claims` is revoked by a format-1 snapshot, or undefined. */
+export function revokedInLegacy(
+  snapshot: LegacySnapshot,
+  claims: RevocationSubject,
+  now: number,
+): RevocationKind | undefined {
+  const seconds = now / 1000;
+  const live = (entry: SnapshotEntry | undefined): entry is SnapshotEntry => entry !== undefined && entry.exp > seconds;
+  if (claims.jti !== undefined && live(own(snapshot.jti, claims.jti))) return "jti";
+  if (claims.sid !== undefined && live(own(snapshot.sid, claims.sid))) return "sid";
+  const subject = own(snapshot.sub, claims.sub);
+  if (live(subject) && coversSession(subject, claims)) return "sub";
+  return undefined;
 }
 
 /** A property of the object itself, never of its prototype (a `sub` may be "constructor"). */
 function own(map: Readonly<Record<string, SnapshotEntry>>, key: string): SnapshotEntry | undefined {
   return Object.hasOwn(map, key) ? map[key] : undefined;
-}
-
-/** Parse a stored snapshot; anything unreadable is an error (the caller fails closed). */
-export function parseSnapshot(text: string): Snapshot {
-  const value = JSON.parse(text) as Partial<Snapshot>;
-  if (
-    value.format !== SNAPSHOT_FORMAT ||
-    typeof value.version !== "number" ||
-    typeof value.publishedAt !== "number" ||
-    !isEntryMap(value.jti) ||
-    !isEntryMap(value.sid) ||
-    !isEntryMap(value.sub)
-  ) {
-    throw new Error("not a revocation snapshot");
-  }
-  return value as Snapshot;
-}
-
-function isEntryMap(value: unknown): value is Record<string, SnapshotEntry> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

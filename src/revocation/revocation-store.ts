@@ -1,44 +1,39 @@
 /**
- * The edge's side of revocation: checks tokens against the published snapshot, and
- * records revocations in the ledger (a Durable Object) before the answer that caused
- * them is sent.
+ * The edge's side of revocation: checks tokens against what the ledger published
+ * (published-revocations.ts), and records revocations in the ledger (Durable Objects)
+ * before the answer that caused them is sent.
  *
- * Reading: the snapshot (one KV value) is read about once per REVOCATION_CACHE_SECONDS
- * per isolate (0: on every check), however many distinct tokens arrive, so KV reads grow
- * with isolates and time, not with requests or users. An isolate never goes back to an
- * older snapshot version. A KV failure fails closed; when KV's daily read limit ran out,
- * the answer says so.
+ * Reading: the manifest is read about once per REVOCATION_CACHE_SECONDS per isolate (0: on
+ * every check), and a shard of entries only when a token falls in it and it changed; so KV
+ * reads grow with isolates, time and shards that changed, not with requests, users or live
+ * revocations. A KV failure fails closed; when KV's daily read limit ran out, the answer
+ * says so.
  *
  * Writing: a revocation recorded by this isolate bites here at once (it is kept in a
- * local overlay until its `exp`); elsewhere once the ledger has published it (at most
- * ~1 s later), KV has carried it to that location, and that isolate's cached snapshot
- * has aged out. See docs/storage.md for the bound.
+ * local overlay until its `exp`); elsewhere once its shard and then the manifest are
+ * published (at most ~1 s each), KV has carried them to that location, and that isolate's
+ * manifest has aged out. See docs/storage.md for the bound.
  */
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import { exhaustedQuota } from "./kv-quota";
+import { keyHash, shardOf } from "./key-hash";
+import { PublishedRevocations } from "./published-revocations";
 import type { PublishState, RecordReceipt, RevocationInput, RevocationLedger } from "./revocation-ledger";
 import {
   coversSession,
-  EMPTY_SNAPSHOT,
   freshEntry,
+  ledgerShardName,
   mergeEntries,
-  parseSnapshot,
   type RevocationKind,
   type RevocationSubject,
-  revokedIn,
-  SNAPSHOT_KEY,
-  type Snapshot,
   type SnapshotEntry,
 } from "./revocation-snapshot";
 
 export const KV_MIN_TTL_SECONDS = 60;
-/** How much longer than REVOCATION_CACHE_SECONDS a snapshot may serve while another request reads KV. */
-export const MAX_REFRESH_WAIT_MS = 1_000;
+export { MAX_REFRESH_WAIT_MS } from "./published-revocations";
+
 /** The local overlay of this isolate's own revocations holds at most this many. */
 const MAX_LOCAL_ENTRIES = 10_000;
-/** The ledger instance that holds what the edge checks, and publishes it. */
-const EDGE_LEDGER = "edge";
 
 export type { RevocationKind };
 /** Why a token is revoked; undefined when it is not. */
@@ -77,21 +72,17 @@ export interface Revocations {
   readonly publishing: PublishState | undefined;
 }
 
-/** One per isolate: the snapshot cache and the local overlay are shared by its requests. */
+/** One per isolate: the published revocations it holds and its own overlay are shared by its requests. */
 export class RevocationStore {
-  readonly #kv: KVNamespace;
   readonly #ledgers: DurableObjectNamespace<RevocationLedger>;
   readonly #options: RevocationStoreOptions;
-  #snapshot: Snapshot = EMPTY_SNAPSHOT;
-  #fetchedAt = Number.NEGATIVE_INFINITY;
-  /** When a request began reading a stale snapshot again (undefined: none is). */
-  #refreshStartedAt: number | undefined;
+  readonly #published: PublishedRevocations;
   readonly #local = new Map<string, SnapshotEntry>();
 
   constructor(kv: KVNamespace, ledgers: DurableObjectNamespace<RevocationLedger>, options: RevocationStoreOptions) {
-    this.#kv = kv;
     this.#ledgers = ledgers;
     this.#options = options;
+    this.#published = new PublishedRevocations(kv, options.cacheSeconds);
   }
 
   /** The view one request uses; it remembers how publishing went for that request's answer. */
@@ -103,30 +94,42 @@ export class RevocationStore {
     const now = this.#options.now();
     const local = this.#localKind(claims, now);
     if (local !== undefined) return local;
-    const current = this.#current(now);
-    if (current instanceof Promise) return current.then((snapshot) => revokedIn(snapshot, claims, now));
-    return revokedIn(current, claims, now);
+    return this.#published.revokedBecause(claims, now);
   }
 
   async isSubjectRevoked(sub: string, authTime: number, sid?: string): Promise<boolean> {
     return (await this.revokedBecause({ jti: undefined, sid, sub, authTime })) === "sub";
   }
 
-  /** Record in the ledger; edge-checked kinds also go into this isolate's overlay. */
-  async record(ledgerName: string, inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
-    const ledger = this.#ledgers.get(this.#ledgers.idFromName(ledgerName));
-    let receipt: RecordReceipt;
+  /**
+   * Record in the ledger: each edge entry in the shard its key hashes to (the shards are
+   * called side by side), a spent refresh token in `rotations`. Edge kinds also go into
+   * this isolate's overlay. Resolves once every shard has stored its entries.
+   */
+  async record(inputs: readonly RevocationInput[], rotations?: string): Promise<RecordReceipt> {
+    const calls: Promise<RecordReceipt>[] = [];
     try {
-      receipt = await ledger.record(inputs);
+      if (rotations !== undefined) calls.push(this.#ledger(rotations).record(inputs));
+      else {
+        for (const [shard, group] of byShard(inputs))
+          calls.push(this.#ledger(ledgerShardName(shard)).record(group, shard));
+      }
     } catch (error) {
       throw new GatewayError("revocation_store_unavailable", { detail: "revocation ledger call failed", cause: error });
     }
+    const receipts = await Promise.all(calls).catch((error: unknown) => {
+      throw new GatewayError("revocation_store_unavailable", { detail: "revocation ledger call failed", cause: error });
+    });
     const now = this.#options.now();
     for (const input of inputs) {
       if (input.kind === "rt") continue;
       this.#remember(`${input.kind}:${input.id}`, freshEntry(now, input.ttlSeconds, input.keep));
     }
-    return receipt;
+    return { publishing: worst(receipts.map((receipt) => receipt.publishing)) };
+  }
+
+  #ledger(name: string): DurableObjectStub<RevocationLedger> {
+    return this.#ledgers.get(this.#ledgers.idFromName(name));
   }
 
   #localKind(claims: RevocationSubject, now: number): RevocationKind | undefined {
@@ -152,54 +155,27 @@ export class RevocationStore {
     }
     this.#local.set(key, mergeEntries(previous, entry));
   }
-
-  /**
-   * The snapshot to check against now: cached, or read from KV by this request itself. A
-   * promise is never shared between requests (a Worker must not continue one request's
-   * I/O in another's). While one request is refreshing a stale snapshot, the others keep
-   * using it for at most MAX_REFRESH_WAIT_MS more instead of all reading KV at once.
-   */
-  #current(now: number): Promise<Snapshot> | Snapshot {
-    const ttl = this.#options.cacheSeconds * 1000;
-    if (ttl <= 0) return this.#read(now);
-    const age = now - this.#fetchedAt;
-    if (age < ttl) return this.#snapshot;
-    const refreshing = this.#refreshStartedAt !== undefined && now - this.#refreshStartedAt < MAX_REFRESH_WAIT_MS;
-    if (refreshing && age < ttl + MAX_REFRESH_WAIT_MS) return this.#snapshot;
-    this.#refreshStartedAt = now;
-    return this.#read(now).finally(() => {
-      if (this.#refreshStartedAt === now) this.#refreshStartedAt = undefined;
-    });
-  }
-
-  async #read(now: number): Promise<Snapshot> {
-    let text: string | null;
-    try {
-      text = await this.#kv.get(SNAPSHOT_KEY);
-    } catch (error) {
-      const exhausted = exhaustedQuota(error, "read");
-      throw new GatewayError("revocation_store_unavailable", {
-        detail: exhausted ? "KV daily read limit exhausted (kv_reads)" : "KV read failed",
-        publicDetail: exhausted ? "The revocation list's daily KV read limit is exhausted." : undefined,
-        cause: error,
-      });
-    }
-    let fetched: Snapshot;
-    try {
-      fetched = text === null ? EMPTY_SNAPSHOT : parseSnapshot(text);
-    } catch (error) {
-      throw new GatewayError("revocation_store_unavailable", {
-        detail: "unreadable revocation snapshot",
-        cause: error,
-      });
-    }
-    if (fetched.version >= this.#snapshot.version) this.#snapshot = fetched;
-    this.#fetchedAt = now;
-    return this.#snapshot;
-  }
 }
 
-const DEGRADED: ReadonlySet<PublishState> = new Set(["kv_reads", "kv_writes", "kv_unavailable"]);
+/** Edge inputs grouped by the ledger shard of their key. */
+function byShard(inputs: readonly RevocationInput[]): Map<number, RevocationInput[]> {
+  const groups = new Map<number, RevocationInput[]>();
+  for (const input of inputs) {
+    const shard = shardOf(keyHash(input.kind, input.id));
+    const group = groups.get(shard) ?? [];
+    group.push(input);
+    groups.set(shard, group);
+  }
+  return groups;
+}
+
+/** The publishing state a request reports: the worst any shard met. */
+const SEVERITY: readonly PublishState[] = ["ok", "pending", "kv_unavailable", "kv_reads", "kv_writes", "too_large"];
+function worst(states: readonly PublishState[]): PublishState {
+  return states.reduce<PublishState>((a, b) => (SEVERITY.indexOf(b) > SEVERITY.indexOf(a) ? b : a), "ok");
+}
+
+const DEGRADED: ReadonlySet<PublishState> = new Set(["kv_reads", "kv_writes", "kv_unavailable", "too_large"]);
 
 class RequestRevocations implements Revocations {
   readonly #store: RevocationStore;
@@ -224,14 +200,11 @@ class RequestRevocations implements Revocations {
   }
 
   revokeToken(jti: string, ttlSeconds: number, reason: string): Promise<RecordReceipt> {
-    return this.#record(EDGE_LEDGER, [{ kind: "jti", id: jti, reason, ttlSeconds }]);
+    return this.#record([{ kind: "jti", id: jti, reason, ttlSeconds }]);
   }
 
   revokeSessions(sids: readonly string[], ttlSeconds: number, reason: string): Promise<RecordReceipt> {
-    return this.#record(
-      EDGE_LEDGER,
-      sids.map((sid) => ({ kind: "sid", id: sid, reason, ttlSeconds })),
-    );
+    return this.#record(sids.map((sid) => ({ kind: "sid", id: sid, reason, ttlSeconds })));
   }
 
   revokeSubject(
@@ -241,18 +214,18 @@ class RequestRevocations implements Revocations {
     options: { keep?: string } = {},
   ): Promise<RecordReceipt> {
     const keep = options.keep !== undefined ? { keep: options.keep } : {};
-    return this.#record(EDGE_LEDGER, [{ kind: "sub", id: sub, reason, ttlSeconds, ...keep }]);
+    return this.#record([{ kind: "sub", id: sub, reason, ttlSeconds, ...keep }]);
   }
 
   recordRotation(sid: string, tokenId: string, ttlSeconds: number): Promise<RecordReceipt> {
     // Sharded by session so rotations never queue behind one object.
-    return this.#record(`rotations:${sid.slice(0, 1)}`, [{ kind: "rt", id: tokenId, reason: "rotated", ttlSeconds }]);
+    return this.#record([{ kind: "rt", id: tokenId, reason: "rotated", ttlSeconds }], `rotations:${sid.slice(0, 1)}`);
   }
 
-  async #record(ledger: string, inputs: readonly RevocationInput[]): Promise<RecordReceipt> {
+  async #record(inputs: readonly RevocationInput[], rotations?: string): Promise<RecordReceipt> {
     const receipt = await this.#store.record(
-      ledger,
       inputs.map((input) => ({ ...input, ttlSeconds: Math.max(KV_MIN_TTL_SECONDS, Math.ceil(input.ttlSeconds)) })),
+      rotations,
     );
     if (DEGRADED.has(receipt.publishing)) {
       this.#publishing = receipt.publishing;

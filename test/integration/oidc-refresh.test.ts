@@ -126,7 +126,7 @@ describe("the provider's side of a session", () => {
     expect(setCookie(refused, REFRESH_COOKIE)?.attributes).toContain("Max-Age=0");
     const sid = String(session.claims.sid);
     // The session's revocation is recorded and published for the other isolates.
-    await waitForSnapshot(gateway, (published) => Object.hasOwn(published.sid, sid));
+    await waitForSnapshot(gateway, (published) => published.has("sid", sid));
     // The session's still-unexpired access token is refused too.
     const api = await gateway.fetch("/api/x", { headers: { authorization: `Bearer ${session.accessToken}` } });
     expect(api.status).toBe(401);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
-import { recordAndPublish, waitForSnapshot } from "../support/revocations";
+import { recordAndPublish, recordedEntry, waitForSnapshot } from "../support/revocations";
 import { expiredTokenFor, login, refreshCookieHeader } from "../support/session-helpers";
 import { TEST_SECRETS } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
@@ -46,8 +46,8 @@ describe("revocation list published to KV", () => {
   it("refuses tokens of a subject's sessions that began before the revocation, not later ones", async () => {
     const now = Math.floor(Date.now() / 1000);
     const old = await mintToken(gateway.key, { claims: { sub: "user-bob", auth_time: now - 100 } });
-    const snapshot = await recordAndPublish(gateway, [{ kind: "sub", id: "user-bob", reason: "test", ttlSeconds: 60 }]);
-    const revokedAt = Math.floor((snapshot.sub["user-bob"]?.at ?? 0) / 1000);
+    await recordAndPublish(gateway, [{ kind: "sub", id: "user-bob", reason: "test", ttlSeconds: 60 }]);
+    const revokedAt = Math.floor(((await recordedEntry(gateway, "sub", "user-bob"))?.at ?? 0) / 1000);
     const fresh = await mintToken(gateway.key, { claims: { sub: "user-bob", auth_time: revokedAt + 1 } });
     expect(await call(old)).toBe(401);
     expect(await call(fresh)).toBe(200);
@@ -60,8 +60,8 @@ describe("revocation list published to KV", () => {
       headers: { authorization: `Bearer ${session.accessToken}`, cookie: refreshCookieHeader(session.refreshToken) },
     });
     const sid = String(session.claims.sid);
-    const snapshot = await waitForSnapshot(gateway, (published) => Object.hasOwn(published.sid, sid));
-    const expiration = snapshot.sid[sid]?.exp ?? 0;
+    await waitForSnapshot(gateway, (published) => published.has("sid", sid));
+    const expiration = (await recordedEntry(gateway, "sid", sid))?.exp ?? 0;
     const now = Date.now() / 1000;
     // Access token lifetime (900 s in production config) + clock tolerance.
     expect(expiration).toBeGreaterThan(now + 800);
