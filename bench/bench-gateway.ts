@@ -1,71 +1,54 @@
 /**
  * The gateways and clients the benchmark drives: the Worker in workerd (with the
- * binding counters, and the bare pass-through beside it), the sessions and tokens the
- * rows send, the seed design's tokens, and the 100 MiB transfers.
+ * binding counters, and the bare pass-through and the forwarding floor beside it), the
+ * upstream, the sessions and tokens the rows send, and the 100 MiB transfers.
  */
 import { createHash } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
 import type autocannon from "autocannon";
-import { build } from "esbuild";
-import { SignJWT } from "jose";
 import { Miniflare } from "miniflare";
 import { BUNDLE, ROOT } from "../test/support/build-worker";
 import { type Gateway, startGateway } from "../test/support/gateway";
-import { makeKey, TEST_SECRETS } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
 import { countingOptions } from "./binding-counts";
-import { childPidsNamed, memoryStatus, resetPeakMemory, trackPid, untrackPid } from "./processes";
+import { benchScript, bundleScripts } from "./bundle-scripts";
+import {
+  childPidsNamed,
+  memoryStatus,
+  type NodeChild,
+  resetPeakMemory,
+  startNodeChild,
+  trackPid,
+  untrackPid,
+} from "./processes";
 import type { TransferResult } from "./results";
 
-export const BENCH_DIST = path.join(ROOT, "dist/bench");
 export const API_PATH = "/api/items?page=1";
 /** The same request on a route with `revocation = "strict"` (the session object is asked). */
 export const STRICT_PATH = "/strict/items?page=1";
 export const STRICT_SESSIONS = 64;
 /** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
 export const TOKEN_POOL = 256;
-export const REFRESH_SECRET = "seed-refresh-secret-0123456789abcdef";
-/** Rate limits out of the way: the benchmark measures throughput, not the limiter. */
 /** The bare worker's route behind miniflare's entry worker. */
 export const BARE_ROUTE_HOST = "bare.bench.test";
+/** Rate limits out of the way: the benchmark measures throughput, not the limiter. */
 export const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
+const RATE_LIMITS = ["LOGIN_IP_LIMIT", "LOGIN_ACCOUNT_LIMIT", "REFRESH_IP_LIMIT", "REFRESH_SESSION_LIMIT"];
+export const BARE_SCRIPT = path.join(ROOT, "bench/bare-worker.js");
+/** The forwarding floor's Worker (floor-worker.js), bundled: it imports the gateway's header functions. */
+export const FLOOR_SCRIPT = benchScript("floor-worker");
 
 export function randomId(): string {
   return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
 }
 
-/** The forwarding floor's Worker as `buildChildren` bundles it. */
-export const FLOOR_SCRIPT = path.join(BENCH_DIST, "floor-worker.mjs");
-
-export async function buildChildren(): Promise<{ upstream: string; seed: string }> {
-  // The floor Worker imports the gateway's list of dropped headers from src/.
-  await build({
-    entryPoints: { "floor-worker": "bench/floor-worker.js" },
-    absWorkingDir: ROOT,
-    outdir: BENCH_DIST,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "browser",
-    conditions: ["workerd", "worker"],
-    format: "esm",
-    logLevel: "warning",
-  });
-  await build({
-    entryPoints: { "upstream-server": "bench/upstream-server.ts", "seed-server": "bench/seed-server.ts" },
-    absWorkingDir: ROOT,
-    outdir: BENCH_DIST,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return { upstream: path.join(BENCH_DIST, "upstream-server.mjs"), seed: path.join(BENCH_DIST, "seed-server.mjs") };
+/** The bench's upstream (upstream-server.ts) in a Node process of its own; prints and serves on 127.0.0.1. */
+export async function startBenchUpstream(): Promise<NodeChild> {
+  await bundleScripts("node", { "upstream-server": "bench/upstream-server.ts" });
+  return startNodeChild(benchScript("upstream-server"));
 }
 
 /**
@@ -73,7 +56,7 @@ export async function buildChildren(): Promise<{ upstream: string; seed: string 
  * was handed in, never closes it. The rest of TestUpstream is about recording, which the
  * benchmark's upstream does not do.
  */
-export function asTestUpstream(url: string): TestUpstream {
+function asTestUpstream(url: string): TestUpstream {
   const remote: Pick<TestUpstream, "url" | "close"> = { url, close: async () => undefined };
   return remote as unknown as TestUpstream;
 }
@@ -94,50 +77,58 @@ export interface RunningGateway {
   readonly entryUrl: string;
 }
 
-export async function startBenchGateway(
-  upstreamUrl: string,
-  revocationCacheSeconds: string,
-  withBare: boolean,
-  stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> },
-  /** Another build of the Worker (`--before`); the working tree's by default. */
-  bundle = BUNDLE,
-) {
+export interface BenchGatewayOptions {
+  /** REVOCATION_CACHE_SECONDS: production's 5 by default; "0" for the row without the cache. */
+  readonly revocationCacheSeconds?: string;
+  /** More vars, over the bench's (e.g. `ROTATION_RECORD`). */
+  readonly vars?: Record<string, string>;
+  /** Also the bare pass-through and the forwarding floor in the same workerd (the shared rows). */
+  readonly withBare?: boolean;
+  /** The session objects, the ledger and KV in another workerd (split-stores.ts); their calls are not counted. */
+  readonly stores?: { gatewayOptions: Record<string, unknown>; sharedOptions: Record<string, unknown> };
+  /** Another build of the Worker (`--builds`, bench:cost's before); the working tree's by default. */
+  readonly bundle?: string;
+  /** workerd's V8 inspector on (bench:profile). */
+  readonly inspector?: boolean;
+}
+
+/**
+ * The Worker in workerd with the production values of the settings the test harness
+ * shortens, its rate limits out of the way, and every KV and Durable Object operation
+ * counted (bench/binding-counts.ts), reached through a direct socket.
+ */
+export async function startBenchGateway(upstreamUrl: string, options: BenchGatewayOptions = {}) {
+  const { withBare = false, stores, bundle = BUNDLE } = options;
   const before = childPidsNamed(process.pid, "workerd");
   const direct = [{ host: "127.0.0.1", port: 0 }];
-  // Every KV and Durable Object operation is counted per row (bench/binding-counts.ts).
-  const counting = countingOptions(bundle, true);
+  const counting = countingOptions(bundle);
   const gateway = await startGateway({
     upstream: asTestUpstream(upstreamUrl),
     keepLogs: process.env.BENCH_LOGS === "1",
-    // The production values of wrangler.toml, where the test harness shortens them.
     vars: {
-      REVOCATION_CACHE_SECONDS: revocationCacheSeconds,
+      REVOCATION_CACHE_SECONDS: options.revocationCacheSeconds ?? "5",
       UPSTREAM_TIMEOUT_MS: "30000",
       ROUTES: JSON.stringify([
         { path: "/health", public: true },
         { path: "/strict/*", revocation: "strict" },
       ]),
+      ...options.vars,
     },
     workerOptions: {
       ...counting.workerOptions,
       scriptPath: bundle,
       unsafeDirectSockets: direct,
-      ratelimits: {
-        LOGIN_IP_LIMIT: UNLIMITED,
-        LOGIN_ACCOUNT_LIMIT: UNLIMITED,
-        REFRESH_IP_LIMIT: UNLIMITED,
-        REFRESH_SESSION_LIMIT: UNLIMITED,
-      },
+      ratelimits: Object.fromEntries(RATE_LIMITS.map((name) => [name, UNLIMITED])),
       ...stores?.gatewayOptions,
     },
-    ...(stores ? { sharedOptions: stores.sharedOptions } : {}),
+    sharedOptions: { ...stores?.sharedOptions, ...(options.inspector ? { inspectorPort: 0 } : {}) },
     extraWorkers: [
       ...(withBare
         ? [
             {
               name: "bare",
               modules: true,
-              scriptPath: path.join(ROOT, "bench/bare-worker.js"),
+              scriptPath: BARE_SCRIPT,
               compatibilityDate: "2026-04-01",
               bindings: { UPSTREAM_URL: upstreamUrl },
               routes: [`${BARE_ROUTE_HOST}/*`],
@@ -203,11 +194,19 @@ export async function createSessions(
     while (next < count && performance.now() < deadline) {
       const index = next++;
       const [username, user] = users[index % users.length] as [string, (typeof TEST_USERS)[string]];
-      const response = await fetch(`${running.directUrl}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username, password: user.password }),
-      });
+      const login = () =>
+        fetch(`${running.directUrl}/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username, password: user.password }),
+        });
+      let response = await login();
+      // The credential check goes to the upstream; a pooled connection that the upstream
+      // closed at that moment answers 503, and a client tries again.
+      for (let retry = 0; retry < 3 && response.status === 503; retry++) {
+        await response.arrayBuffer();
+        response = await login();
+      }
       if (response.status !== 200) {
         const failures = running.gateway.logs.filter((line) => line.includes('"level":"error"')).slice(-3);
         throw new Error(`login answered ${response.status}: ${await response.text()}\n${failures.join("\n")}`);
@@ -293,37 +292,6 @@ export function sessionRequests(ready: Session[]): autocannon.Request[] {
       },
     },
   ];
-}
-
-export async function seedTokens(count: number) {
-  const es256 = await makeKey("ES256", "seed-es256");
-  const hsKey = new TextEncoder().encode(TEST_SECRETS.ACCESS_SECRET);
-  const now = Math.floor(Date.now() / 1000);
-  const sign = (alg: "HS256" | "ES256", userId: string, exp: number) =>
-    new SignJWT({ userId })
-      .setProtectedHeader({ alg, typ: "JWT" })
-      .setIssuedAt(exp - 900)
-      .setExpirationTime(exp)
-      .sign(alg === "HS256" ? hsKey : es256.privateKey);
-  const refresh = (userId: string) =>
-    new SignJWT({ userId })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setIssuedAt(now)
-      .setExpirationTime(now + 30 * 86_400)
-      .sign(new TextEncoder().encode(REFRESH_SECRET));
-  const valid: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
-  const expired: Record<"HS256" | "ES256", Array<Record<string, string>>> = { HS256: [], ES256: [] };
-  for (let index = 0; index < count; index++) {
-    const userId = `user-${index}`;
-    for (const alg of ["HS256", "ES256"] as const) {
-      valid[alg].push({ authorization: `Bearer ${await sign(alg, userId, now + 3600)}` });
-      expired[alg].push({
-        authorization: `Bearer ${await sign(alg, userId, now - 3600)}`,
-        cookie: `refreshToken=${await refresh(userId)}`,
-      });
-    }
-  }
-  return { es256, valid, expired };
 }
 
 /** Stream `bytes` through the gateway one way and watch workerd's peak RSS. */

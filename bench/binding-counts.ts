@@ -8,7 +8,7 @@
  * Works for any bundle of the Worker: one without a RevocationLedger (an older commit)
  * simply has no REVOCATIONS binding to count.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Miniflare } from "miniflare";
 
@@ -83,13 +83,19 @@ export default {
 `;
 }
 
+/** Whether the Worker at `bundle` has the revocation ledger (an older commit does not). */
+export function hasLedger(bundle: string): boolean {
+  return /export\s*\{[^}]*\bRevocationLedger\b/.test(readFileSync(bundle, "utf8"));
+}
+
 /**
  * Miniflare options (for startGateway) that route the gateway's REVOKED, SESSIONS and
  * REVOCATIONS through the counting worker. `bundle` is the Worker's index.js; the counting
  * module is written next to it. Merge `workerOptions` into the gateway worker's options
  * and append `extraWorkers`.
  */
-export function countingOptions(bundle: string, withLedger: boolean) {
+export function countingOptions(bundle: string) {
+  const withLedger = hasLedger(bundle);
   const scriptPath = path.join(path.dirname(bundle), "binding-counts.mjs");
   writeFileSync(scriptPath, countingModule(withLedger));
   const objects = (scriptName?: string) => ({

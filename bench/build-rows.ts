@@ -5,8 +5,11 @@
  * workerd (against the store-calls probe, as the split refresh row). So a change's before
  * and after come from one run, in interleaved rounds.
  */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import path from "node:path";
 import type autocannon from "autocannon";
-import { BUNDLE } from "../test/support/build-worker";
+import { BUNDLE, ROOT } from "../test/support/build-worker";
 import type { Gateway } from "../test/support/gateway";
 import {
   type RunningGateway,
@@ -17,7 +20,6 @@ import {
   staticRequests,
   validTokenHeaders,
 } from "./bench-gateway";
-import { bundleAt } from "./cost-fixtures";
 import type { RowResult } from "./results";
 import { startSplitGateway, startSplitStores } from "./split-stores";
 
@@ -29,6 +31,31 @@ export interface RowPlan {
   /** Starts what the row needs; returns the URL, the server pid, a stop function and the gateway whose bindings are counted. */
   prepare(): Promise<{ url: string; pid: number; stop?: () => Promise<void>; counted?: Gateway["mf"] }>;
   requests(phase: "warmup" | "measure"): autocannon.Request[];
+}
+
+/**
+ * Bundle the Worker as it was at `ref`, with this checkout's node_modules (also bench:cost's
+ * "before"). Only the bundle is kept: the unpacked tree's package.json would otherwise meet
+ * the package checks (publint) of the next `npm test`.
+ */
+export function bundleAt(ref: string): string {
+  const dir = path.join(ROOT, "dist/bench-at", ref.replace(/[^A-Za-z0-9._-]/g, "_"));
+  rmSync(dir, { recursive: true, force: true });
+  const tree = path.join(dir, "tree");
+  mkdirSync(tree, { recursive: true });
+  const archive = execFileSync("git", ["archive", ref, "src", "wrangler.toml", "tsconfig.json", "package.json"], {
+    cwd: ROOT,
+  });
+  execFileSync("tar", ["-x", "-C", tree], { input: archive });
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(tree, "node_modules"));
+  const out = path.join(dir, "bundle");
+  execFileSync(
+    path.join(ROOT, "node_modules/.bin/wrangler"),
+    ["deploy", "--dry-run", "--env", "production", "--outdir", out],
+    { cwd: tree, stdio: "pipe", env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } },
+  );
+  rmSync(tree, { recursive: true, force: true });
+  return path.join(out, "index.js");
 }
 
 /** The baseline of every build's split refresh row: the harness's probe row. */
@@ -46,7 +73,7 @@ export function buildRows(ref: string, upstreamUrl: string, sessionCount: number
   let users = 0;
   const start = () => {
     running ??= (async () => {
-      const gateway = await startBenchGateway(upstreamUrl, "5", false, undefined, bundleOfRef());
+      const gateway = await startBenchGateway(upstreamUrl, { bundle: bundleOfRef() });
       return { gateway, headers: await validTokenHeaders(gateway.gateway) };
     })();
     users++;

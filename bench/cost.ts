@@ -21,23 +21,26 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type autocannon from "autocannon";
-import { build } from "esbuild";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
-import { startGateway } from "../test/support/gateway";
 import { mintToken } from "../test/support/tokens";
-import type { TestUpstream } from "../test/support/upstream";
-import { type BindingCounts, countingOptions, perRequest, readCounts, resetCounts } from "./binding-counts";
-import { bundleAt, login, runLogouts, type Session } from "./cost-fixtures";
+import {
+  createSessions,
+  REFRESH_COOKIE_PREFIX,
+  type Session,
+  servedBy,
+  startBenchGateway,
+  startBenchUpstream,
+} from "./bench-gateway";
+import { type BindingCounts, hasLedger, perRequest, readCounts, resetCounts } from "./binding-counts";
+import { bundleAt } from "./build-rows";
 import { DEFAULT_ASSUMPTIONS, dailyCost, freePlanCeiling, type MeasuredOps } from "./cost-model";
 import { formatCostReport } from "./cost-report";
 import { runLoad } from "./load";
-import { childPidsNamed, installExitHooks, startNodeChild, trackPid, untrackPid } from "./processes";
+import { atCleanUp, cleanUp } from "./processes";
 
 const { values } = parseArgs({
   options: {
     before: { type: "string", default: "main" },
-    /** Run only the variants whose name starts with this (debugging). */
-    only: { type: "string" },
     duration: { type: "string", default: "12" },
     connections: { type: "string", default: "32" },
     sessions: { type: "string", default: "1500" },
@@ -47,8 +50,8 @@ const { values } = parseArgs({
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const SESSIONS = Number(values.sessions);
+const LOGOUTS = 300;
 const CACHE_SECONDS = 5;
-const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface RowOps {
@@ -73,35 +76,34 @@ function git(...args: string[]): string {
   return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
 }
 
+/** POST /auth/logout for each session (access token and refresh cookie), 8 at a time. */
+async function logOut(url: string, sessions: readonly Session[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < sessions.length) {
+      const session = sessions[next++] as Session;
+      const response = await fetch(`${url}/auth/logout`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${session.accessToken}`,
+          cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
+        },
+      });
+      await response.arrayBuffer();
+      if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
 async function measureVariant(
   name: VariantResult["name"],
   bundle: string,
-  withLedger: boolean,
   upstream: { url: string; pid: number },
   vars: Record<string, string> = {},
 ): Promise<VariantResult> {
-  const counting = countingOptions(bundle, withLedger);
-  const before = childPidsNamed(process.pid, "workerd");
-  const gateway = await startGateway({
-    upstream: { url: upstream.url, close: async () => undefined } as unknown as TestUpstream,
-    keepLogs: process.env.BENCH_LOGS === "1",
-    vars: { REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS), UPSTREAM_TIMEOUT_MS: "30000", ...vars },
-    workerOptions: {
-      ...counting.workerOptions,
-      scriptPath: bundle,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-      ratelimits: Object.fromEntries(
-        ["LOGIN_IP_LIMIT", "LOGIN_ACCOUNT_LIMIT", "REFRESH_IP_LIMIT", "REFRESH_SESSION_LIMIT"].map((n) => [
-          n,
-          UNLIMITED,
-        ]),
-      ),
-    },
-    extraWorkers: counting.extraWorkers,
-  });
-  const pid = childPidsNamed(process.pid, "workerd").find((candidate) => !before.includes(candidate)) ?? 0;
-  trackPid(pid);
-  const url = (await gateway.mf.unsafeGetDirectURL("portcullis")).toString().replace(/\/$/, "");
+  const running = await startBenchGateway(upstream.url, { bundle, vars });
+  const { gateway, workerdPid: pid, directUrl: url } = running;
   const rows: RowOps[] = [];
   try {
     const loadRow = async (id: string, requests: autocannon.Request[], amount?: number) => {
@@ -177,7 +179,8 @@ async function measureVariant(
 
     // Sessions, one per refresh or logout, made through POST /auth/login (counted).
     await resetCounts(gateway.mf);
-    const sessions = await login(url, gateway.key, SESSIONS + 300);
+    const sessions = await createSessions(running, SESSIONS + LOGOUTS, 600);
+    if (sessions.length < SESSIONS + LOGOUTS) throw new Error(`only ${sessions.length} sessions in 600 s`);
     const loginTotals = await readCounts(gateway.mf);
     rows.push({
       id: "login",
@@ -201,8 +204,8 @@ async function measureVariant(
             return {
               ...request,
               headers: {
-                authorization: `Bearer ${session.expired}`,
-                cookie: `__Host-portcullis-refresh=${session.refreshToken}`,
+                authorization: `Bearer ${session.expiredAccessToken}`,
+                cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
               },
             };
           },
@@ -212,7 +215,7 @@ async function measureVariant(
     );
     await resetCounts(gateway.mf);
     const leaving = sessions.slice(SESSIONS);
-    await runLogouts(url, leaving);
+    await logOut(url, leaving);
     const logoutTotals = await readCounts(gateway.mf);
     const logoutRow: RowOps = {
       id: "logout",
@@ -226,7 +229,8 @@ async function measureVariant(
     rows.push(logoutRow);
     const loginRow = rows.find((row) => row.id === "login") as RowOps;
     const validWarm = rows.find((row) => row.id === "valid-256") as RowOps;
-    const timeBased = withLedger;
+    // With the ledger, an isolate reads one snapshot per cache period whatever its traffic.
+    const timeBased = hasLedger(bundle);
     const perEvent = (counts: BindingCounts) => (timeBased ? { ...counts, kvReads: 0 } : counts);
     const periods = Math.max(1, valid10k.seconds / CACHE_SECONDS);
     return {
@@ -234,7 +238,7 @@ async function measureVariant(
       commit: "",
       rows,
       ops: {
-        design: withLedger ? "snapshot" : "keys",
+        design: timeBased ? "snapshot" : "keys",
         validRequest: perEvent(validWarm.perRequest),
         validNewToken: perEvent(valid10k.perRequest),
         refresh: perEvent(refreshRow.perRequest),
@@ -244,8 +248,7 @@ async function measureVariant(
       },
     };
   } finally {
-    await gateway.close();
-    untrackPid(pid);
+    await servedBy(running).stop();
   }
 }
 
@@ -261,42 +264,24 @@ async function main(): Promise<void> {
   );
   const beforeBundle = bundleAt(ref);
   buildWorker();
-  await build({
-    entryPoints: { "upstream-server": "bench/upstream-server.ts" },
-    absWorkingDir: ROOT,
-    outdir: path.join(ROOT, "dist/bench"),
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    packages: "external",
-    logLevel: "warning",
-  });
-  const upstreamChild = await startNodeChild(path.join(ROOT, "dist/bench/upstream-server.mjs"));
-  installExitHooks(() => upstreamChild.stop());
+  const upstreamChild = await startBenchUpstream();
+  atCleanUp(() => upstreamChild.stop());
   const upstream = { url: upstreamChild.ready.url as string, pid: upstreamChild.pid };
   const startedAt = new Date().toISOString();
   try {
     const variants: VariantResult[] = [];
-    const plans: Array<{
-      name: string;
-      bundle: string;
-      withLedger: boolean;
-      vars: Record<string, string>;
-      commit: string;
-    }> = [
-      { name: "before", bundle: beforeBundle, withLedger: false, vars: {}, commit: commits.before },
-      { name: "after", bundle: BUNDLE, withLedger: true, vars: {}, commit: commits.after },
+    const plans: Array<{ name: string; bundle: string; vars: Record<string, string>; commit: string }> = [
+      { name: "before", bundle: beforeBundle, vars: {}, commit: commits.before },
+      { name: "after", bundle: BUNDLE, vars: {}, commit: commits.after },
       {
         name: "after, ROTATION_RECORD=session",
         bundle: BUNDLE,
-        withLedger: true,
         vars: { ROTATION_RECORD: "session" },
         commit: commits.after,
       },
     ];
-    for (const plan of plans.filter((candidate) => candidate.name.startsWith(values.only ?? ""))) {
-      const result = await measureVariant(plan.name, plan.bundle, plan.withLedger, upstream, plan.vars);
+    for (const plan of plans) {
+      const result = await measureVariant(plan.name, plan.bundle, upstream, plan.vars);
       variants.push({ ...result, commit: plan.commit });
     }
     const report = {
@@ -322,7 +307,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await upstreamChild.stop();
+    await cleanUp();
   }
 }
 

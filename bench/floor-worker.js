@@ -11,7 +11,7 @@
  *   `Authorization`, the gateway's cookies) and `X-Request-Id` set.
  *
  * It drops the headers the gateway drops, with the gateway's own functions, so the bench
- * bundles it (`buildChildren`, to dist/bench/floor-worker.mjs). It does not canonicalize
+ * bundles it (bundle-scripts.ts, to dist/bench/floor-worker.mjs). It does not canonicalize
  * the path: that is the gateway's decision, measured as part of the valid-token row.
  *
  * `npm run bench` runs it beside the bare pass-through (row `floor`): the valid-token row

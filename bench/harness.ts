@@ -6,7 +6,7 @@ import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
 import {
   API_PATH,
   BARE_ROUTE_HOST,
-  buildChildren,
+  BARE_SCRIPT,
   createSessions,
   FLOOR_SCRIPT,
   newWorkerdPid,
@@ -18,6 +18,7 @@ import {
   servedBy,
   sessionRequests,
   startBenchGateway,
+  startBenchUpstream,
   startLoneWorker,
   staticRequests,
   transfer,
@@ -25,9 +26,10 @@ import {
 } from "./bench-gateway";
 import { type BindingCounts, perRequest, readCounts, resetCounts } from "./binding-counts";
 import { buildRows, type RowPlan, STORE_CALLS_PROBE } from "./build-rows";
+import { bundleScripts } from "./bundle-scripts";
 import { renderChart } from "./chart";
 import { type LoadResult, runLoad } from "./load";
-import { childPidsNamed, installExitHooks, memoryStatus, pinToCpus, startNodeChild, untrackPid } from "./processes";
+import { atCleanUp, childPidsNamed, cleanUp, memoryStatus, pinToCpus, untrackPid } from "./processes";
 import {
   type BenchResult,
   FLOOR_OWN_ROW,
@@ -38,7 +40,7 @@ import {
   type RowResult,
   type TransferResult,
 } from "./results";
-import { addCounts, summarizeRounds } from "./rounds";
+import { addCounts, inRounds, summarizeRounds } from "./rounds";
 import { seedRows } from "./seed-rows";
 import { type SplitStores, startSplitGateway, startSplitStores } from "./split-stores";
 
@@ -134,12 +136,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const startedAt = new Date().toISOString();
   const loadAtStart = os.loadavg()[0] ?? 0;
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
-  };
-  installExitHooks(cleanup);
-
   try {
     if (!options.skipWorkerBuild) {
       log("bundling the Worker (wrangler deploy --dry-run)…");
@@ -157,15 +153,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       id === "bare-own" || id === FLOOR_OWN_ROW
         ? withBuilds
         : listed(id) || (id === STORE_CALLS_PROBE && withBuildRefresh);
-    const scripts = await buildChildren();
+    await bundleScripts("workerd", { "floor-worker": "bench/floor-worker.js" });
 
-    const upstream = await startNodeChild(scripts.upstream);
-    cleanups.push(() => upstream.stop());
+    const upstream = await startBenchUpstream();
+    atCleanUp(() => upstream.stop());
     const cpuCount = os.cpus().length;
     const pinned = (options.pin ?? false) && cpuCount >= 2 && pinToCpus(process.pid, `0-${cpuCount - 2}`);
     if (pinned) {
       pinToCpus(upstream.pid, `0-${cpuCount - 2}`);
-      cleanups.push(async () => void pinToCpus(process.pid, `0-${cpuCount - 1}`));
+      atCleanUp(async () => void pinToCpus(process.pid, `0-${cpuCount - 1}`));
     }
     const serverCpu = String(cpuCount - 1);
     log(
@@ -174,8 +170,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const upstreamUrl = upstream.ready.url as string;
     log(`upstream: ${upstreamUrl} (pid ${upstream.pid})`);
 
-    const main = await startBenchGateway(upstreamUrl, "5", true);
-    cleanups.push(async () => {
+    const main = await startBenchGateway(upstreamUrl, { withBare: true });
+    atCleanUp(async () => {
       await main.gateway.close();
       untrackPid(main.workerdPid);
     });
@@ -191,9 +187,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // Worker alone (measured last stop), which is not what a valid-token request costs.
     const sessionCount =
       selected("gateway-refresh") || selected("gateway-valid-strict") ? Math.max(refreshSessions, STRICT_SESSIONS) : 0;
-    const sessionHost = sessionCount > 0 ? await startBenchGateway(upstreamUrl, "5", false) : main;
+    const sessionHost = sessionCount > 0 ? await startBenchGateway(upstreamUrl) : main;
     if (sessionHost !== main) {
-      cleanups.push(() => servedBy(sessionHost).stop());
+      atCleanUp(() => servedBy(sessionHost).stop());
       log(`sessions gateway: workerd pid ${sessionHost.workerdPid}, ${sessionHost.directUrl}`);
     }
     log(`creating ${sessionCount} sessions through POST /auth/login…`);
@@ -204,7 +200,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     if (sessionsCreated < sessionCount) throw new Error(`only ${sessionsCreated} of ${sessionCount} sessions`);
     log(`  ${sessions.length} sessions in ${sessionSetupSeconds.toFixed(1)} s`);
 
-    const seedRowPlans = await seedRows(upstreamUrl, scripts.seed);
+    const seedRowPlans = await seedRows(upstreamUrl);
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
     let nocacheHeaders: Array<Record<string, string>> = [];
@@ -233,7 +229,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         label: "bare Worker (pass-through), own workerd",
         server: "workerd",
         baseline: undefined,
-        prepare: () => startLoneWorker(path.join(ROOT, "bench/bare-worker.js"), { UPSTREAM_URL: upstreamUrl }),
+        prepare: () => startLoneWorker(BARE_SCRIPT, { UPSTREAM_URL: upstreamUrl }),
         requests: fixed(validHeaders),
       },
       {
@@ -285,7 +281,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         server: "workerd",
         baseline: "bare",
         prepare: async () => {
-          const nocache = await startBenchGateway(upstreamUrl, "0", false);
+          const nocache = await startBenchGateway(upstreamUrl, { revocationCacheSeconds: "0" });
           // This instance has its own test key: the same kind of tokens, minted for it.
           nocacheHeaders = await validTokenHeaders(nocache.gateway);
           return { ...servedBy(nocache), counted: nocache.gateway.mf };
@@ -328,7 +324,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         prepare: async () => {
           stores = await startSplitStores();
           // Closed after the probe row, or at the end if that row is not run.
-          cleanups.push(async () => {
+          atCleanUp(async () => {
             await stores?.close();
             stores = undefined;
           });
@@ -398,10 +394,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         if (warm.errors > 0) log(`  warm-up of ${plan.id}: ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
         byRound.set(plan.id, []);
       }
-      for (let round = 1; round <= rounds; round++) {
-        if (rounds > 1) log(`round ${round} of ${rounds}`);
-        // Every other round in reverse, so a drift over the run does not favour the rows measured first.
-        for (const row of round % 2 === 1 ? active : [...active].reverse()) {
+      await inRounds(
+        active,
+        rounds,
+        async (row) => {
           if (row.prepared.counted) await resetCounts(row.prepared.counted);
           const result = await load(row, "measure");
           if (row.prepared.counted) {
@@ -418,8 +414,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
             const failures = logs.filter((line) => line.includes('"level":"error"'));
             for (const line of failures.slice(-5)) log(`    ${line}`);
           }
-        }
-      }
+        },
+        log,
+      );
     } finally {
       for (const row of active.reverse()) await row.prepared.stop?.();
     }
@@ -489,6 +486,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     }
     return bench;
   } finally {
-    await cleanup();
+    await cleanUp();
   }
 }

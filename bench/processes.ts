@@ -12,6 +12,8 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 const children = new Set<ChildProcess>();
 const extraPids = new Set<number>();
+/** What undoes each thing a run started, in the order they were started. */
+const cleanups: Array<() => Promise<void>> = [];
 let hooksInstalled = false;
 
 function killAll(): void {
@@ -25,8 +27,12 @@ function killAll(): void {
   }
 }
 
-/** Kill every child on exit; on SIGINT/SIGTERM run `cleanup` first (bounded), then exit. */
-export function installExitHooks(cleanup: () => Promise<void>): void {
+/**
+ * Undo `step` when the run ends: at `cleanUp()`, or on SIGINT/SIGTERM (bounded, then every
+ * child is killed). Children are killed on exit whatever happened.
+ */
+export function atCleanUp(step: () => Promise<void>): void {
+  cleanups.push(step);
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on("exit", killAll);
@@ -34,14 +40,17 @@ export function installExitHooks(cleanup: () => Promise<void>): void {
     process.once(signal, () => {
       const timer = setTimeout(() => process.exit(130), 3000);
       timer.unref();
-      void cleanup()
-        .catch(() => undefined)
-        .finally(() => {
-          killAll();
-          process.exit(130);
-        });
+      void cleanUp().finally(() => {
+        killAll();
+        process.exit(130);
+      });
     });
   }
+}
+
+/** Runs every step `atCleanUp` was given, last first; a step that fails does not stop the others. */
+export async function cleanUp(): Promise<void> {
+  for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
 }
 
 /** Also kill this pid (a grandchild such as workerd) if the run ends abnormally. */

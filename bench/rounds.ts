@@ -26,6 +26,22 @@ export interface RoundsSummary {
   readonly rpsByRound: readonly number[];
 }
 
+/**
+ * Measure every row `rounds` times, every other round in reverse order, so that a drift
+ * over the run does not favour the rows measured first.
+ */
+export async function inRounds<Row>(
+  rows: readonly Row[],
+  rounds: number,
+  measure: (row: Row) => Promise<void>,
+  log: (line: string) => void,
+): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    for (const row of round % 2 === 1 ? rows : [...rows].reverse()) await measure(row);
+  }
+}
+
 export function median(values: readonly number[]): number {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (finite.length === 0) return Number.NaN;

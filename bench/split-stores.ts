@@ -84,6 +84,15 @@ export default {
 };
 `;
 
+/** The stores as the gateway and the probe bind them: KV, the session objects and the ledger, in the stores' workerd. */
+const REMOTE_STORES = {
+  serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
+  durableObjects: {
+    SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true },
+    REVOCATIONS: { className: "RevocationLedger", scriptName: HOST_NAME, useSQLite: true },
+  },
+};
+
 export interface SplitStores {
   /** Miniflare options for the gateway worker that bind SESSIONS, REVOCATIONS and REVOKED to the stores. */
   readonly gatewayOptions: Record<string, unknown>;
@@ -123,11 +132,7 @@ export async function startSplitStores(bundle = BUNDLE): Promise<SplitStores> {
     sharedOptions: { unsafeDevRegistryPath: registry },
     gatewayOptions: {
       kvNamespaces: {},
-      serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
-      durableObjects: {
-        SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true },
-        REVOCATIONS: { className: "RevocationLedger", scriptName: HOST_NAME, useSQLite: true },
-      },
+      ...REMOTE_STORES,
     },
     startProbe: async (upstreamUrl) => {
       const probe = new Miniflare({
@@ -139,11 +144,7 @@ export async function startSplitStores(bundle = BUNDLE): Promise<SplitStores> {
         ratelimits: { REFRESH_IP_LIMIT: UNLIMITED },
         unsafeDevRegistryPath: registry,
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-        serviceBindings: { REVOKED: { name: HOST_NAME, entrypoint: "RevocationKv" } },
-        durableObjects: {
-          SESSIONS: { className: "SessionObject", scriptName: HOST_NAME, useSQLite: true },
-          REVOCATIONS: { className: "RevocationLedger", scriptName: HOST_NAME, useSQLite: true },
-        },
+        ...REMOTE_STORES,
       });
       await probe.ready;
       return probe;
@@ -165,7 +166,7 @@ export async function startSplitGateway(
   sessionCount: number,
   bundle = BUNDLE,
 ): Promise<{ served: ServedRow; sessions: Session[] }> {
-  const split = await startBenchGateway(upstreamUrl, "5", false, stores, bundle);
+  const split = await startBenchGateway(upstreamUrl, { stores, bundle });
   const sessions = await createSessions(split, sessionCount, 60);
   return { served: servedBy(split), sessions };
 }

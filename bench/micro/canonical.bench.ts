@@ -6,10 +6,17 @@
  */
 import { bench, describe } from "vitest";
 import { canonicalPath } from "../../src/canonical/canonical-path";
+import type { ConfigEnv } from "../../src/config/env";
+import { parseConfig } from "../../src/config/parse-config";
 import { decideRoute } from "../../src/policy/route-policy";
-import { configWith } from "./fixtures";
+import { AUDIENCE, ISSUER } from "../../test/support/gateway";
 
-const config = configWith({
+// A production config parsed as the Worker parses it, with the benchmark's five rules.
+const config = parseConfig({
+  PORTCULLIS_ENV: "production",
+  UPSTREAM_URL: "http://127.0.0.1:9",
+  TOKEN_ISSUER: ISSUER,
+  TOKEN_AUDIENCE: AUDIENCE,
   ROUTES: JSON.stringify([
     { path: "/health", public: true },
     { path: "/public/*", public: true },
@@ -17,9 +24,8 @@ const config = configWith({
     { path: "/reports", methods: ["GET"], scopes: ["reports"] },
     { path: "/orders/*", methods: ["DELETE"], roles: ["operator"] },
   ]),
-  SIGNING_KEYS: undefined,
   ACCESS_SECRET: "x".repeat(32),
-});
+} as unknown as ConfigEnv);
 
 function decided(path: string, method = "GET"): unknown {
   const canonical = canonicalPath(path, config.paths);

@@ -1,4 +1,4 @@
-/** `npm run bench:micro`: vitest bench over the hot pieces, on Node (see docs/benchmarks.md). */
+/** `npm run bench:micro`: vitest bench of the canonical path and the route decision, on Node (docs/benchmarks.md). */
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

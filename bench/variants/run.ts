@@ -1,21 +1,20 @@
 /**
  * `npm run bench:variants`: what each piece of forwarding costs in workerd, in process
- * CPU per request against a bare pass-through: re-wrapping the answer (alone, and with
- * the hop-by-hop deletes and X-Request-Id), only asking whether hop-by-hop headers are
- * there, the timer that bounds the upstream wait, and building the upstream
- * headers (as a record, or as edits of a native copy), and all of the gateway's pieces
- * together. Each variant runs in a workerd of its own; rows are measured in interleaved
- * rounds, alternating order, and summed up by the median of same-round differences.
+ * CPU per request against a bare pass-through: re-wrapping the answer and the ways of
+ * filtering it, the timer that bounds the upstream wait and its alternatives, the ways of
+ * building the upstream headers, a refresh's cryptography and log line, and all of the
+ * forwarding together (the floor). Each variant of variant-worker.js runs in a workerd of
+ * its own; rows are measured in interleaved rounds (bench/rounds.ts) and summed up by the
+ * median of same-round differences.
  *
  *   npm run bench:variants -- [--rounds 8] [--duration 4] [--connections 32] [--variants timer,record] [--edge-headers]
  */
-import path from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT } from "../../test/support/build-worker";
-import { startLoneWorker } from "../bench-gateway";
+import { startBenchUpstream, startLoneWorker } from "../bench-gateway";
+import { benchScript, bundleScripts } from "../bundle-scripts";
 import { runLoad } from "../load";
-import { installExitHooks, startNodeChild } from "../processes";
-import { median } from "../rounds";
+import { atCleanUp, cleanUp } from "../processes";
+import { inRounds, median, overRow } from "../rounds";
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +30,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const durationSeconds = Number(values.duration);
 const connections = Number(values.connections);
+/** Every variant of variant-worker.js; each backs a figure in docs/benchmarks.md. */
 const ALL_VARIANTS = [
   "bare",
   "rewrap-only",
@@ -43,9 +43,6 @@ const ALL_VARIANTS = [
   "timer-unclear",
   "signal-timeout",
   "record",
-  "read-only",
-  "record-plain",
-  "record-foreach",
   "copy",
   "request-edit",
   "ed25519-sign",
@@ -55,8 +52,13 @@ const ALL_VARIANTS = [
   "jose-verify",
   "log-line",
   "all",
-] as const;
+];
 const chosen = values.variants?.split(",").map((name) => name.trim());
+const unknown = chosen?.filter((name) => !ALL_VARIANTS.includes(name)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`unknown variants: ${unknown.join(", ")} (known: ${ALL_VARIANTS.join(", ")})\n`);
+  process.exit(2);
+}
 const VARIANTS = ALL_VARIANTS.filter((name) => name === "bare" || chosen === undefined || chosen.includes(name));
 const TOKEN = `eyJhbGciOiJFZERTQSJ9.${"a".repeat(300)}.${"b".repeat(86)}`;
 /** The headers a request reaching a Worker in production carries besides the client's own. */
@@ -71,27 +73,30 @@ const EDGE_HEADERS: Record<string, string> = {
   "accept-encoding": "gzip, br",
 };
 const REQUEST_HEADERS = { authorization: `Bearer ${TOKEN}`, ...(values["edge-headers"] ? EDGE_HEADERS : {}) };
+const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const cleanups: Array<() => Promise<void>> = [];
-installExitHooks(async () => {
-  for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
-});
-
-const upstream = await startNodeChild(path.join(ROOT, "dist/bench/upstream-server.mjs"));
-cleanups.push(() => upstream.stop());
-const servers = new Map<string, { url: string; pid: number; cpu: number[]; rate: number[] }>();
+await bundleScripts("workerd", { "variant-worker": "bench/variants/variant-worker.js" });
+const upstream = await startBenchUpstream();
+atCleanUp(() => upstream.stop());
+interface Server {
+  readonly variant: string;
+  readonly url: string;
+  readonly pid: number;
+  readonly cpuByRound: number[];
+  readonly rpsByRound: number[];
+}
+const servers: Server[] = [];
 for (const variant of VARIANTS) {
-  const served = await startLoneWorker(path.join(ROOT, "dist/bench/variant-worker.mjs"), {
+  const served = await startLoneWorker(benchScript("variant-worker"), {
     UPSTREAM_URL: upstream.ready.url as string,
     VARIANT: variant,
   });
-  cleanups.push(() => served.stop());
-  servers.set(variant, { url: served.url, pid: served.pid, cpu: [], rate: [] });
+  atCleanUp(() => served.stop());
+  servers.push({ variant, url: served.url, pid: served.pid, cpuByRound: [], rpsByRound: [] });
 }
 
-const load = (variant: string, seconds: number) => {
-  const server = servers.get(variant) as { url: string; pid: number };
-  return runLoad({
+const load = (server: Server, seconds: number) =>
+  runLoad({
     url: server.url,
     connections,
     durationSeconds: seconds,
@@ -99,32 +104,34 @@ const load = (variant: string, seconds: number) => {
     serverPid: server.pid,
     upstreamPid: upstream.pid,
   });
-};
-for (const variant of VARIANTS) await load(variant, 1);
-for (let round = 0; round < rounds; round++) {
-  for (const variant of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-    const result = await load(variant, durationSeconds);
-    if (result.errors > 0) throw new Error(`${variant}: ${result.errors} errors ${JSON.stringify(result.statusCodes)}`);
-    servers.get(variant)?.cpu.push(result.serverCpuMicros);
-    servers.get(variant)?.rate.push(result.requestsPerSecond);
-  }
-}
+for (const server of servers) await load(server, 1);
+await inRounds(
+  servers,
+  rounds,
+  async (server) => {
+    const result = await load(server, durationSeconds);
+    if (result.errors > 0) {
+      throw new Error(`${server.variant}: ${result.errors} errors ${JSON.stringify(result.statusCodes)}`);
+    }
+    server.cpuByRound.push(result.serverCpuMicros);
+    server.rpsByRound.push(result.requestsPerSecond);
+  },
+  log,
+);
 
-const bare = servers.get("bare")?.cpu ?? [];
-const bareRate = servers.get("bare")?.rate ?? [];
+const bare = servers[0] as Server;
 const lines = [
   `${rounds} rounds of ${durationSeconds} s at ${connections} connections; CPU µs/request of each variant's workerd`,
   "",
   "| variant | CPU µs/req (median) | added vs bare (median of same-round differences) | req/s × bare (median of same-round ratios) | CPU by round |",
   "| --- | ---: | ---: | ---: | --- |",
 ];
-for (const [variant, server] of servers) {
-  const added = median(server.cpu.map((cpu, index) => cpu - (bare[index] ?? Number.NaN)));
-  const ratio = median(server.rate.map((rate, index) => rate / (bareRate[index] ?? Number.NaN)));
+for (const server of servers) {
+  const { addedCpuMicros: added, ratio } = overRow(server, bare);
   lines.push(
-    `| ${variant} | ${median(server.cpu).toFixed(0)} | ${variant === "bare" ? "—" : `${added >= 0 ? "+" : ""}${added.toFixed(1)}`} | ${ratio.toFixed(2)} | ${server.cpu.map((cpu) => cpu.toFixed(0)).join(", ")} |`,
+    `| ${server.variant} | ${median(server.cpuByRound).toFixed(0)} | ${server === bare ? "—" : `${added >= 0 ? "+" : ""}${added.toFixed(1)}`} | ${ratio.toFixed(2)} | ${server.cpuByRound.map((cpu) => cpu.toFixed(0)).join(", ")} |`,
   );
 }
 process.stdout.write(`${lines.join("\n")}\n`);
-for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+await cleanUp();
 process.exit(0);
