@@ -66,12 +66,17 @@ export async function carryOverLegacy(
   return { done: true, adopted };
 }
 
-/** Drop legacy buckets that hold only spent refresh tokens (a rotations instance's). */
-export async function dropLegacyRotations(storage: DurableObjectStorage): Promise<void> {
+/**
+ * What an instance that is neither a shard nor (yet) the manifest's holds from 0.1: the
+ * buckets of spent refresh tokens are dropped (a rotations instance's); true when edge
+ * entries are left, i.e. this is 0.1's "edge" and must carry them over.
+ */
+export async function sortLegacyRows(storage: DurableObjectStorage): Promise<boolean> {
   const buckets = await storage.list<Record<string, StoredEntry>>({ prefix: BUCKET_PREFIX });
   const spent = [...buckets].filter(([, bucket]) => Object.values(bucket).every((entry) => entry.kind === "rt"));
   await deleteKeys(
     storage,
     spent.map(([key]) => key),
   );
+  return spent.length < buckets.size;
 }

@@ -20,7 +20,7 @@ import { log } from "../log/logger";
 import { REVOCATION_SHARDS } from "./key-hash";
 import { type ExhaustedQuota, exhaustedQuota } from "./kv-quota";
 import { LedgerTable, type StoredEntry } from "./ledger-table";
-import { carryOverLegacy, dropLegacyRotations, type LegacyCarry } from "./legacy-ledger";
+import { carryOverLegacy, type LegacyCarry, sortLegacyRows } from "./legacy-ledger";
 import {
   COORDINATOR,
   freshEntry,
@@ -147,8 +147,12 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
       this.#meta.lastPruneAt = now;
     }
     if (this.#meta.shard === undefined && this.#meta.shards === undefined) {
-      // A rotations ledger (or an "edge" no shard has announced to yet): nothing to publish.
-      await dropLegacyRotations(this.ctx.storage);
+      // A rotations ledger, or 0.1's "edge" woken by the alarm it set: that one carries its
+      // entries over (and publishes the manifest) now, not at the first announce.
+      if (await sortLegacyRows(this.ctx.storage)) {
+        this.#meta.shards = new Array<number>(REVOCATION_SHARDS).fill(0);
+        await this.#publishManifest(now);
+      }
     } else if (this.#meta.dirty && now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
     await this.ctx.storage.put("meta", this.#meta);
     await this.#schedule(now);

@@ -13,7 +13,9 @@ export const BUNDLE = path.join(BUNDLE_DIR, "index.js");
 /** An unminified build of the same Worker, for the CPU profile: it names modules by comment. */
 export const READABLE_BUNDLE_DIR = path.join(ROOT, "dist/readable-worker");
 
-export function buildWorker(options: { readonly minify?: boolean; readonly outdir?: string } = {}): string {
+export function buildWorker(
+  options: { readonly minify?: boolean; readonly outdir?: string; readonly cwd?: string } = {},
+): string {
   const outdir = options.outdir ?? BUNDLE_DIR;
   execFileSync(
     path.join(ROOT, "node_modules/.bin/wrangler"),
@@ -27,7 +29,7 @@ export function buildWorker(options: { readonly minify?: boolean; readonly outdi
       outdir,
     ],
     {
-      cwd: ROOT,
+      cwd: options.cwd ?? ROOT,
       stdio: "pipe",
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error", CI: "true" },
     },

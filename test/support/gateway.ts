@@ -37,6 +37,8 @@ export interface GatewayOptions {
   readonly wranglerConfig?: string;
   /** Miniflare options shared by every worker of the instance (e.g. `unsafeDevRegistryPath`). */
   readonly sharedOptions?: Record<string, unknown>;
+  /** The signing key (default: a fresh one), e.g. to restart on persisted storage with the same key. */
+  readonly key?: TestKey;
 }
 
 export interface Gateway {
@@ -68,7 +70,7 @@ process.env.WRANGLER_LOG ??= "error";
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const upstream = options.upstream ?? (await startUpstream());
-  const key = await makeKey("EdDSA", "test-ed25519");
+  const key = options.key ?? (await makeKey("EdDSA", "test-ed25519"));
   const { workerOptions } = unstable_getMiniflareWorkerOptions(options.wranglerConfig ?? configPath, "production");
   const bindings: Record<string, unknown> = {
     ...(workerOptions.bindings ?? {}),
