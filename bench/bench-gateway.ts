@@ -41,7 +41,7 @@ export const BARE_SCRIPT = path.join(ROOT, "bench/bare-worker.js");
 /** The forwarding floor's Worker (floor-worker.js), bundled: it imports the gateway's header functions. */
 export const FLOOR_SCRIPT = benchScript("floor-worker");
 
-export function randomId(): string {
+function randomId(): string {
   return createHash("sha256").update(crypto.randomUUID()).digest("base64url").slice(0, 22);
 }
 
@@ -236,9 +236,9 @@ export async function createSessions(
 }
 
 /** Valid access tokens of distinct subjects and sessions, as many users would send them. */
-export async function validTokenHeaders(gateway: Gateway): Promise<Array<Record<string, string>>> {
+export async function validTokenHeaders(gateway: Gateway, count = TOKEN_POOL): Promise<Array<Record<string, string>>> {
   const headers: Array<Record<string, string>> = [];
-  for (let index = 0; index < TOKEN_POOL; index++) {
+  for (let index = 0; index < count; index++) {
     const token = await mintToken(gateway.key, { claims: { sub: `user-${index}`, sid: randomId() }, ttl: 3600 });
     headers.push({ authorization: `Bearer ${token}` });
   }

@@ -22,7 +22,6 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type autocannon from "autocannon";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
-import { mintToken } from "../test/support/tokens";
 import {
   createSessions,
   REFRESH_COOKIE_PREFIX,
@@ -30,6 +29,7 @@ import {
   servedBy,
   startBenchGateway,
   startBenchUpstream,
+  validTokenHeaders,
 } from "./bench-gateway";
 import { type BindingCounts, hasLedger, perRequest, readCounts, resetCounts } from "./binding-counts";
 import { bundleAt } from "./build-rows";
@@ -154,14 +154,7 @@ async function measureVariant(
     // One request template that hands out the pool's tokens in turn across all connections,
     // so every token is really used (a static list would be walked in step by each connection).
     const bearer = async (count: number): Promise<autocannon.Request[]> => {
-      const headers: string[] = [];
-      for (let index = 0; index < count; index++) {
-        const token = await mintToken(gateway.key, {
-          claims: { sub: `user-${index}`, sid: `S${String(index).padStart(21, "0")}` },
-          ttl: 3600,
-        });
-        headers.push(`Bearer ${token}`);
-      }
+      const headers = (await validTokenHeaders(gateway, count)).map((header) => header.authorization);
       let turn = 0;
       return [
         {
@@ -169,7 +162,7 @@ async function measureVariant(
           path: "/api/items",
           setupRequest: (request) => ({
             ...request,
-            headers: { authorization: headers[turn++ % headers.length] as string },
+            headers: { authorization: headers[turn++ % headers.length] },
           }),
         },
       ];
