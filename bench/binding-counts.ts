@@ -1,9 +1,10 @@
 /**
  * Counts the billable binding operations a gateway makes, for real, inside workerd: the
  * KV namespace becomes an RPC entrypoint (CountingKv) that wraps a real one, and the
- * Durable Object classes are subclasses of the bundle's own that count every call (a
- * billed request: each RPC method call and each alarm) and every storage row they write
- * (put keys, deleted keys, alarms set). The same shape as test/support/faults.ts.
+ * Durable Object classes are subclasses of the bundle's own that count every call of
+ * their methods (a billed request: each RPC method call and each alarm) and every storage
+ * row they write (put keys, deleted keys, alarms set, rows SQL statements write). The same
+ * shape as test/support/faults.ts.
  *
  * Works for any bundle of the Worker: one without a RevocationLedger (an older commit)
  * simply has no REVOCATIONS binding to count.
@@ -45,6 +46,32 @@ function countStorage(storage) {
   };
   storage.deleteAll = (options) => { counts.doStorageWrites += 1; return deleteAll(options); };
   storage.setAlarm = (time, options) => { counts.doStorageWrites += 1; return setAlarm(time, options); };
+  // SQL: the rows a statement writes, index entries included, as billed. Known when exec
+  // returns for a statement without RETURNING (the gateway's code has none).
+  const sql = storage.sql;
+  const exec = sql.exec.bind(sql);
+  sql.exec = (query, ...bindings) => {
+    const cursor = exec(query, ...bindings);
+    counts.doStorageWrites += cursor.rowsWritten;
+    return cursor;
+  };
+}
+
+/**
+ * The bundle's Durable Object class with every method of its own counted as a billed
+ * request (each is an RPC method or the alarm), whatever its name and arguments, and its
+ * storage writes counted.
+ */
+function counted(Base) {
+  const Counted = class extends Base {
+    constructor(ctx, env) { super(ctx, env); countStorage(ctx.storage); }
+  };
+  for (const name of Object.getOwnPropertyNames(Base.prototype)) {
+    const method = Object.getOwnPropertyDescriptor(Base.prototype, name).value;
+    if (name === "constructor" || typeof method !== "function") continue;
+    Counted.prototype[name] = function (...args) { counts.doRequests++; return method.apply(this, args); };
+  }
+  return Counted;
 }
 
 export class CountingKv extends WorkerEntrypoint {
@@ -54,25 +81,8 @@ export class CountingKv extends WorkerEntrypoint {
   async list(options) { counts.kvLists++; return this.env.INNER.list(options); }
 }
 
-export class CountingSession extends bundle.SessionObject {
-  constructor(ctx, env) { super(ctx, env); countStorage(ctx.storage); }
-  create(input) { counts.doRequests++; return super.create(input); }
-  rotate(input) { counts.doRequests++; return super.rotate(input); }
-  revoke(input) { counts.doRequests++; return super.revoke(input); }
-  alarm() { counts.doRequests++; return super.alarm(); }
-}
-${
-  withLedger
-    ? `
-export class CountingLedger extends bundle.RevocationLedger {
-  constructor(ctx, env) { super(ctx, env); countStorage(ctx.storage); }
-  record(inputs) { counts.doRequests++; return super.record(inputs); }
-  entry(kind, id) { counts.doRequests++; return super.entry(kind, id); }
-  snapshot() { counts.doRequests++; return super.snapshot(); }
-  alarm() { counts.doRequests++; return super.alarm(); }
-}`
-    : ""
-}
+export const CountingSession = counted(bundle.SessionObject);
+${withLedger ? "export const CountingLedger = counted(bundle.RevocationLedger);" : ""}
 
 export default {
   async fetch(request) {
