@@ -29,7 +29,7 @@ import {
   MANIFEST_KEY,
   type Manifest,
   PUBLISH_INTERVAL_MS,
-  type RevocationKind,
+  type RevocationInput,
   shardKey,
 } from "./revocation-snapshot";
 import { encodeShard } from "./shard-format";
@@ -38,16 +38,7 @@ const PUBLISH_RETRY_MS = 60_000;
 /** Expired rows are deleted at most this often. */
 const PRUNE_INTERVAL_MS = 10_000;
 
-/** A revocation to record. `rt` is a spent refresh token (recorded, never published). */
-export interface RevocationInput {
-  readonly kind: RevocationKind | "rt";
-  readonly id: string;
-  readonly reason: string;
-  /** How long it must be remembered, seconds from now. */
-  readonly ttlSeconds: number;
-  /** For `sub`: the session it spares (revoke-others keeps the caller's own). */
-  readonly keep?: string;
-}
+export type { RevocationInput } from "./revocation-snapshot";
 
 /** How publishing goes, as the last attempt found it. `too_large`: a shard past KV's value limit. */
 export type PublishState = "ok" | "pending" | ExhaustedQuota | "kv_unavailable" | "too_large";

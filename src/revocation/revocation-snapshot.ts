@@ -28,6 +28,17 @@ export const MANIFEST_FORMAT = 2;
 /** A ledger shard publishes at most once per this interval (and only when something changed); the manifest too. */
 export const PUBLISH_INTERVAL_MS = 1_000;
 
+/** A revocation to record. `rt` is a spent refresh token (recorded in the ledger, never published). */
+export interface RevocationInput {
+  readonly kind: RevocationKind | "rt";
+  readonly id: string;
+  readonly reason: string;
+  /** How long it must be remembered, seconds from now. */
+  readonly ttlSeconds: number;
+  /** For `sub`: the session it spares (revoke-others keeps the caller's own). */
+  readonly keep?: string;
+}
+
 /** One live revocation: `at` is when it was made (ms), `exp` when it stops mattering (s). */
 export interface SnapshotEntry {
   readonly at: number;

@@ -7,8 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyHash, REVOCATION_SHARDS, shardOf } from "../../src/revocation/key-hash";
-import type { RevocationInput } from "../../src/revocation/revocation-ledger";
-import { ledgerShardName, PUBLISH_INTERVAL_MS } from "../../src/revocation/revocation-snapshot";
+import { ledgerShardName, PUBLISH_INTERVAL_MS, type RevocationInput } from "../../src/revocation/revocation-snapshot";
 import { MAX_REFRESH_WAIT_MS } from "../../src/revocation/revocation-store";
 import { ledger, waitForSnapshot } from "../support/revocations";
 import { login } from "../support/session-helpers";

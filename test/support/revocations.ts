@@ -7,8 +7,13 @@
  */
 import { createHash } from "node:crypto";
 import { keyHash, shardOf } from "../../src/revocation/key-hash";
-import type { RevocationInput } from "../../src/revocation/revocation-ledger";
-import { ledgerShardName, MANIFEST_KEY, parseManifest, shardKey } from "../../src/revocation/revocation-snapshot";
+import {
+  ledgerShardName,
+  MANIFEST_KEY,
+  parseManifest,
+  type RevocationInput,
+  shardKey,
+} from "../../src/revocation/revocation-snapshot";
 import { ShardView } from "../../src/revocation/shard-format";
 import type { Gateway } from "./gateway";
 
