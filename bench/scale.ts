@@ -12,7 +12,7 @@
  *   npm run bench:scale [-- --sizes 10000,100000] [-- --rounds 5]
  */
 import { parseArgs } from "node:util";
-import { keyHash, REVOCATION_SHARDS, shardOf } from "../src/revocation/key-hash";
+import { groupByShard, REVOCATION_SHARDS } from "../src/revocation/key-hash";
 import {
   ledgerShardName,
   MANIFEST_KEY,
@@ -48,14 +48,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
 }
 
 function byShard(inputs: readonly RevocationInput[], only?: number): [number, RevocationInput[]][] {
-  const groups = new Map<number, RevocationInput[]>();
-  for (const input of inputs) {
-    const shard = only ?? shardOf(keyHash(input.kind, input.id));
-    const group = groups.get(shard) ?? [];
-    group.push(input);
-    groups.set(shard, group);
-  }
-  return [...groups];
+  return only === undefined ? [...groupByShard(inputs)] : [[only, [...inputs]]];
 }
 
 /** Record `inputs` in calls of at most `size` entries, `limit` in flight; returns revocations/s. */

@@ -49,3 +49,17 @@ export function keyHash(kind: string, id: string): KeyHash {
 export function shardOf(hash: KeyHash): number {
   return hash[0] >>> (32 - SHARD_BITS);
 }
+
+/** Items grouped by the shard of their key (`kind:id`), in first-seen order. */
+export function groupByShard<T extends { readonly kind: string; readonly id: string }>(
+  items: readonly T[],
+): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = shardOf(keyHash(item.kind, item.id));
+    const group = groups.get(shard);
+    if (group === undefined) groups.set(shard, [item]);
+    else group.push(item);
+  }
+  return groups;
+}

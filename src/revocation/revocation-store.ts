@@ -16,7 +16,7 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import { keyHash, shardOf } from "./key-hash";
+import { groupByShard } from "./key-hash";
 import { PublishedRevocations } from "./published-revocations";
 import type { PublishState, RecordReceipt, RevocationInput, RevocationLedger } from "./revocation-ledger";
 import {
@@ -111,7 +111,7 @@ export class RevocationStore {
     try {
       if (rotations !== undefined) calls.push(this.#ledger(rotations).record(inputs));
       else {
-        for (const [shard, group] of byShard(inputs))
+        for (const [shard, group] of groupByShard(inputs))
           calls.push(this.#ledger(ledgerShardName(shard)).record(group, shard));
       }
     } catch (error) {
@@ -155,18 +155,6 @@ export class RevocationStore {
     }
     this.#local.set(key, mergeEntries(previous, entry));
   }
-}
-
-/** Edge inputs grouped by the ledger shard of their key. */
-function byShard(inputs: readonly RevocationInput[]): Map<number, RevocationInput[]> {
-  const groups = new Map<number, RevocationInput[]>();
-  for (const input of inputs) {
-    const shard = shardOf(keyHash(input.kind, input.id));
-    const group = groups.get(shard) ?? [];
-    group.push(input);
-    groups.set(shard, group);
-  }
-  return groups;
 }
 
 /** The publishing state a request reports: the worst any shard met. */

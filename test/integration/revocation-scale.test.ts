@@ -6,8 +6,8 @@
  * logout still bites in the other isolate within the bound of docs/storage.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyHash, REVOCATION_SHARDS, shardOf } from "../../src/revocation/key-hash";
-import { ledgerShardName, PUBLISH_INTERVAL_MS, type RevocationInput } from "../../src/revocation/revocation-snapshot";
+import { groupByShard, REVOCATION_SHARDS } from "../../src/revocation/key-hash";
+import { ledgerShardName, PUBLISH_INTERVAL_MS } from "../../src/revocation/revocation-snapshot";
 import { MAX_REFRESH_WAIT_MS } from "../../src/revocation/revocation-store";
 import { ledger, waitForSnapshot } from "../support/revocations";
 import { login } from "../support/session-helpers";
@@ -38,17 +38,6 @@ async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) =>
   return results;
 }
 
-function byShard(inputs: readonly RevocationInput[]): Map<number, RevocationInput[]> {
-  const groups = new Map<number, RevocationInput[]>();
-  for (const input of inputs) {
-    const shard = shardOf(keyHash(input.kind, input.id));
-    const group = groups.get(shard) ?? [];
-    group.push(input);
-    groups.set(shard, group);
-  }
-  return groups;
-}
-
 async function ledgerRows(): Promise<number> {
   let rows = 0;
   for (let shard = 0; shard < REVOCATION_SHARDS; shard++) {
@@ -71,7 +60,7 @@ describe("revocation at scale", () => {
       const ttlSeconds = expiresAt - Date.now() / 1000; // every entry ends in the same second
       const inputs = group.map((sid) => ({ kind: "sid" as const, id: sid, reason: "burst", ttlSeconds }));
       return Promise.all(
-        [...byShard(inputs)].map(async ([shard, part]) =>
+        [...groupByShard(inputs)].map(async ([shard, part]) =>
           (await ledger(locations.a, ledgerShardName(shard))).record(part, shard),
         ),
       );
@@ -97,7 +86,7 @@ describe("revocation at scale", () => {
       reason: "seed",
       ttlSeconds: 600,
     }));
-    const batches = [...byShard(live)].flatMap(([shard, inputs]) =>
+    const batches = [...groupByShard(live)].flatMap(([shard, inputs]) =>
       Array.from({ length: Math.ceil(inputs.length / 5_000) }, (_, index) => ({
         shard,
         inputs: inputs.slice(index * 5_000, (index + 1) * 5_000),
