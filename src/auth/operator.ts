@@ -3,10 +3,12 @@
  *
  *   POST /auth/operator/revoke-subject  {"sub": "..."}   log a user out everywhere
  *   POST /auth/operator/revoke-session  {"sid": "..."}   end one session
- *   GET  /auth/operator/sessions?sub=…                   list a subject's live sessions
+ *   GET  /auth/operator/sessions?sub=…                   a subject's live sessions, a page
+ *                                                        at a time (&limit=, &cursor=)
  *
- * Revoking a subject also ends each session in the subject's index (SUBJECT_SESSIONS),
- * so they leave the index and their objects refuse them at once.
+ * Revoking a subject answers at once however many sessions it has: one `sub` revocation
+ * refuses every token of theirs from then on, and the subject's index (SUBJECT_SESSIONS)
+ * takes the sessions out of the list and ends their objects in the background.
  *
  * Disabled (401) when OPERATOR_TOKEN is not set. OPERATOR_TOKEN_PREVIOUS, while set, is
  * accepted too (a rotation, docs/operations.md).
@@ -18,6 +20,7 @@ import { secretsEqual } from "../http/timing-safe";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
 import { bearerToken } from "../tokens/read-credentials";
+import { nextCursorOf, readPageRequest } from "./session-paging";
 import { describeSession } from "./user-sessions";
 
 /**
@@ -58,13 +61,11 @@ export async function handleRevokeSubject(context: RequestContext, request: Requ
   await authenticateOperator(context);
   const { sub } = await readFields(request, ["json", "form"]);
   if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
-  // Lives as long as the longest session could: every session that began before now dies.
-  await context.revocations.revokeSubject(sub, context.config.refreshTokenTtl, "operator");
+  // Every session that began before now dies; how long the entry lives: subject-session-list.ts.
+  const ended = await context.sessions.index.endAll(sub, { reason: "operator" });
   context.metrics.record("revocation", "subject", "operator");
-  const indexed = context.sessions.indexesSubjects ? await context.sessions.listOf(sub) : [];
-  for (const entry of indexed) await context.sessions.endById(entry.sid, "operator");
-  log.security("subject_revoked", { requestId: context.requestId, sub, sessions: indexed.length });
-  return json({ revoked: "subject", sub, sessions_ended: indexed.length });
+  log.security("subject_revoked", { requestId: context.requestId, sub, sessions: ended });
+  return json({ revoked: "subject", sub, sessions_ended: ended });
 }
 
 export async function handleRevokeSession(context: RequestContext, request: Request): Promise<Response> {
@@ -78,8 +79,10 @@ export async function handleRevokeSession(context: RequestContext, request: Requ
 
 export async function handleListSubjectSessions(context: RequestContext, request: Request): Promise<Response> {
   await authenticateOperator(context);
-  const sub = new URL(request.url).searchParams.get("sub");
+  const url = new URL(request.url);
+  const sub = url.searchParams.get("sub");
   if (!sub || sub.length > 256) throw new GatewayError("request_invalid", { detail: '"sub" is required' });
-  const sessions = await context.sessions.listOf(sub);
-  return json({ sub, sessions: sessions.map((entry) => describeSession(entry)) });
+  const { limit, after } = readPageRequest(url);
+  const page = await context.sessions.index.page(sub, limit, after);
+  return json({ sub, sessions: page.entries.map((entry) => describeSession(entry)), next_cursor: nextCursorOf(page) });
 }

@@ -2,12 +2,15 @@
  * A user's own sessions, authenticated by the user's access token (Bearer or the access
  * cookie; an expired token is refused, refresh first):
  *
- *   GET    /auth/sessions                 the user's live sessions, the current one marked
+ *   GET    /auth/sessions                 the user's live sessions, a page at a time
+ *                                         (?limit=, ?cursor=), the current one marked
  *   DELETE /auth/sessions/{sid}           end one of them; any other sid answers 404
  *   POST   /auth/sessions/revoke-others   end every session but the current one
  *
  * The list comes from the subject's index (SUBJECT_SESSIONS), which is strongly
  * consistent: a session ended here is gone from the list at the next read, anywhere.
+ * "Revoke others" answers at once however many sessions there are: one `sub` revocation
+ * refuses their tokens, and the index ends their objects in the background.
  */
 import { GatewayError } from "../errors/gateway-error";
 import { authenticate } from "../gateway/authenticate";
@@ -16,6 +19,7 @@ import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { isSessionId } from "../sessions/refresh-token";
 import type { SessionEntry } from "../sessions/subject-session-entry";
+import { nextCursorOf, readPageRequest } from "./session-paging";
 
 export const SESSIONS_PATH = "/auth/sessions";
 
@@ -58,8 +62,12 @@ function json(body: unknown, status = 200): Response {
 
 export async function handleListSessions(context: RequestContext, request: Request): Promise<Response> {
   const caller = await authenticateUser(context, request);
-  const sessions = await context.sessions.listOf(caller.sub);
-  return json({ sessions: sessions.map((entry) => describeSession(entry, caller.sid)) });
+  const { limit, after } = readPageRequest(new URL(request.url));
+  const page = await context.sessions.index.page(caller.sub, limit, after);
+  return json({
+    sessions: page.entries.map((entry) => describeSession(entry, caller.sid)),
+    next_cursor: nextCursorOf(page),
+  });
 }
 
 export async function handleEndSession(context: RequestContext, request: Request): Promise<Response> {
@@ -67,7 +75,7 @@ export async function handleEndSession(context: RequestContext, request: Request
   // Session ids are base64url: anything encoded is not one (and is never decoded, so never throws).
   const sid = new URL(request.url).pathname.slice(SESSIONS_PATH.length + 1);
   // Only a session in the caller's own index: another user's session is "not found".
-  const own = isSessionId(sid) && (await context.sessions.listOf(caller.sub)).some((entry) => entry.sid === sid);
+  const own = isSessionId(sid) && (await context.sessions.index.holds(caller.sub, sid));
   if (!own) throw new GatewayError("session_not_found");
   await context.sessions.endById(sid, "user");
   log.security("session_ended_by_user", { requestId: context.requestId, sid, sub: caller.sub });
@@ -78,8 +86,9 @@ export async function handleEndSession(context: RequestContext, request: Request
 
 export async function handleRevokeOtherSessions(context: RequestContext, request: Request): Promise<Response> {
   const caller = await authenticateUser(context, request);
-  const others = (await context.sessions.listOf(caller.sub)).filter((entry) => entry.sid !== caller.sid);
-  for (const entry of others) await context.sessions.endById(entry.sid, "user_revoked_others");
-  log.security("other_sessions_ended", { requestId: context.requestId, sub: caller.sub, sessions: others.length });
-  return json({ ended: others.length });
+  const reason = "user_revoked_others";
+  const ended = await context.sessions.index.endAll(caller.sub, { keep: caller.sid, reason });
+  context.metrics.record("revocation", "subject", reason);
+  log.security("other_sessions_ended", { requestId: context.requestId, sub: caller.sub, sessions: ended });
+  return json({ ended });
 }

@@ -13,11 +13,17 @@ export interface RevokeSessionTokensDeps {
 }
 
 /**
- * Refuse every access token of the session from now on (a `sid` revocation). The entry
- * lives as long as any of those tokens can: the access-token lifetime plus tolerance.
+ * Refuse every access token of the session (or sessions, in one record) from now on: a
+ * `sid` revocation. The entry lives as long as any of those tokens can: the access-token
+ * lifetime plus tolerance.
  */
-export async function revokeSessionTokens(deps: RevokeSessionTokensDeps, sid: string, reason: string): Promise<void> {
+export async function revokeSessionTokens(
+  deps: RevokeSessionTokensDeps,
+  sids: string | readonly string[],
+  reason: string,
+): Promise<void> {
   const { config, revocations, metrics } = deps;
   metrics.record("revocation", "session", reason);
-  await revocations.revokeSessions([sid], config.accessTokenTtl + config.clockToleranceSeconds, reason);
+  const all = typeof sids === "string" ? [sids] : sids;
+  await revocations.revokeSessions(all, config.accessTokenTtl + config.clockToleranceSeconds, reason);
 }

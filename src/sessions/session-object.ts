@@ -228,9 +228,11 @@ export class SessionObject extends DurableObject {
 
   /**
    * Revoke the session. With `token`, only when it is one this session issued (so knowing
-   * a session id is not enough to end someone else's session).
+   * a session id is not enough to end someone else's session). `fromIndex`: the subject's
+   * index is the caller and already took the session out (its background clean-up,
+   * session-cleanup.ts), so it is not called back.
    */
-  revoke(input: { token?: string; reason: string; now: number }): Promise<RevokeResult> {
+  revoke(input: { token?: string; reason: string; now: number; fromIndex?: boolean }): Promise<RevokeResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined) return { revoked: false, session: undefined };
@@ -242,7 +244,7 @@ export class SessionObject extends DurableObject {
         record.revokedAt = input.now;
         record.revokedReason = input.reason;
         await this.#save(record);
-        await this.#leaveIndex(record);
+        if (input.fromIndex !== true) await this.#leaveIndex(record);
       }
       // Ending a session never depends on the OIDC settings still being there.
       const oidc = wasLive && record.idp ? configFor(this.env as ConfigEnv).oidc : undefined;

@@ -33,7 +33,6 @@ import { revokeSessionTokens } from "./revoke-session-tokens";
 import { callSession } from "./session-call";
 import type { SessionObject } from "./session-object";
 import type { RevokeResult, RotateResult, SessionView } from "./session-record";
-import type { SessionEntry } from "./subject-session-entry";
 import { SubjectSessionList } from "./subject-session-list";
 import type { SubjectSessions } from "./subject-sessions";
 
@@ -102,6 +101,8 @@ export class Sessions {
     const options = this.#options;
     this.#subjectList ??= new SubjectSessionList({
       config: options.config,
+      revocations: options.revocations,
+      sessionObjects: options.namespace,
       now: options.now,
       subjectIndex: options.subjectIndex,
       endById: (sid, reason) => this.endById(sid, reason),
@@ -162,7 +163,8 @@ export class Sessions {
       method,
       ...client,
     });
-    for (const oldest of beyondCap) await this.endById(oldest, "session_cap");
+    // Beyond the cap: the index ends their objects in the background; their tokens are refused now.
+    if (beyondCap.length > 0) await revokeSessionTokens(this.#options, beyondCap, "session_cap");
     this.#options.metrics.record("login", method);
     const accessToken = await this.#mint(session, time);
     return { accessToken, refreshToken, refreshMaxAge: config.refreshTokenTtl, session, rotated: true };
@@ -186,7 +188,7 @@ export class Sessions {
       });
     }
     const time = now();
-    const earlySubjectCheck = expected && revocations.isSubjectRevoked(expected.sub, expected.authTime, sid);
+    const earlySubjectCheck = expected && this.#sessionRevoked(expected.sub, expected.authTime, sid);
     // Awaited below, or not at all when the rotation fails first: never an unhandled rejection.
     earlySubjectCheck?.catch(() => undefined);
     const result = await this.#call(
@@ -227,12 +229,13 @@ export class Sessions {
     }
     if (result.rotated) log.info("session_rotated", { requestId, sid });
     this.#options.metrics.record(result.rotated ? "rotation" : "grace_refresh");
-    // "Log out everywhere" (a subject-wide revocation) also ends refreshing. The early read
-    // answers for this session when it asked about the same subject and session start.
+    // "Log out everywhere" (a subject-wide revocation) also ends refreshing, and so does a
+    // revocation of the session whose object the subject's index has yet to end (a login
+    // beyond the cap). The early read answers when it asked about the same subject and start.
     const { sub, createdAt } = result.session;
     const authTime = Math.floor(createdAt / 1000);
     const sameQuestion = earlySubjectCheck && expected.sub === sub && expected.authTime === authTime;
-    if (await (sameQuestion ? earlySubjectCheck : revocations.isSubjectRevoked(sub, authTime, sid))) {
+    if (await (sameQuestion ? earlySubjectCheck : this.#sessionRevoked(sub, authTime, sid))) {
       await this.endById(sid, "subject_revoked");
       throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });
     }
@@ -292,20 +295,20 @@ export class Sessions {
     return this.#idp.accessToken(sid);
   }
 
-  /** Are sessions listed per subject (the SUBJECT_SESSIONS binding)? */
-  get indexesSubjects(): boolean {
-    return this.#list.indexesSubjects;
-  }
-
-  /** The subject's live sessions (their index), newest first. */
-  listOf(sub: string): Promise<SessionEntry[]> {
-    return this.#list.listOf(sub);
+  /** Each subject's list of sessions: pages of it, and ending all of them but one. */
+  get index(): SubjectSessionList {
+    return this.#list;
   }
 
   /** Is the session alive in its own object right now (strict routes)? Fails closed. */
   isAlive(sid: string): Promise<boolean> {
     const now = this.#options.now();
     return this.#call(sid, (stub) => stub.isAlive({ now }));
+  }
+
+  /** Is the session revoked at the edge, through its subject or its own id? */
+  async #sessionRevoked(sub: string, authTime: number, sid: string): Promise<boolean> {
+    return (await this.#options.revocations.revokedBecause({ jti: undefined, sid, sub, authTime })) !== undefined;
   }
 
   /** Refuse every access token of the session from now on (revoke-session-tokens.ts). */

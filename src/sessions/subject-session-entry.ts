@@ -1,8 +1,9 @@
 /**
- * What the per-subject session index (subject-sessions.ts) holds for each session: plain
- * data, shared by the object and the Worker's side (subject-index.ts) without either
- * importing the other.
+ * What the per-subject session index (subject-sessions.ts) holds for each session, and
+ * what it answers a mass ending with: plain data, shared by the object and the Worker's
+ * side (subject-index.ts) without either importing the other.
  */
+import type { CleanupRun } from "./session-cleanup";
 
 export type LoginMethod = "password" | "oidc";
 
@@ -23,4 +24,30 @@ export interface SessionEntry {
 /** When an entry stops mattering: its absolute expiry or its idle timeout, whichever is first. */
 export function endOf(entry: SessionEntry): number {
   return Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs);
+}
+
+export interface EndAllInput {
+  readonly sub: string;
+  /** The session to spare (revoke-others: the caller's); none for revoke-subject. */
+  readonly keep?: string;
+  readonly reason: string;
+  readonly now: number;
+  readonly refreshTtlSeconds: number;
+}
+
+export interface EndAllResult {
+  /** Sessions taken out of the list now, to be ended in the background. */
+  readonly ended: number;
+  /** Sessions still to end, these and any of an earlier clean-up. */
+  readonly pending: number;
+  /** Every session of the subject that can still be alive is (or was) in this index. */
+  readonly exact: boolean;
+  /** The few the caller ends at once too (they are in the clean-up all the same). */
+  readonly endNow: string[];
+}
+
+export interface CleanupStatus {
+  readonly pending: number;
+  readonly running?: CleanupRun;
+  readonly last?: CleanupRun;
 }

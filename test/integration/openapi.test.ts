@@ -136,6 +136,13 @@ describe("the user's sessions", () => {
     );
     const twice = { ...auth, cookie: `${ACCESS_COOKIE}=${mine.accessToken}` };
     expect(await statusOf(call(gateway, "GET", "/auth/sessions", { headers: twice }))).toBe(400);
+    const firstPage = await call(gateway, "GET", "/auth/sessions?limit=1", { headers: auth });
+    const cursor = JSON.parse(firstPage.body).next_cursor;
+    expect(cursor).toEqual(expect.any(String));
+    const nextPage = `/auth/sessions?limit=100&cursor=${encodeURIComponent(cursor)}`;
+    expect(JSON.parse((await call(gateway, "GET", nextPage, { headers: auth })).body).next_cursor).toBeNull();
+    expect(await statusOf(call(gateway, "GET", "/auth/sessions?limit=0", { headers: auth }))).toBe(400);
+    expect(await statusOf(call(gateway, "GET", "/auth/sessions?cursor=x", { headers: auth }))).toBe(400);
     expect(await statusOf(call(gateway, "POST", "/auth/sessions", { headers: auth }))).toBe(405);
 
     const one = "/auth/sessions/{id}";
@@ -162,6 +169,8 @@ describe("the operator endpoints", () => {
     const sub = "user-admin";
     expect(await statusOf(call(gateway, "GET", `/auth/operator/sessions?sub=${sub}`, { headers: OPERATOR }))).toBe(200);
     expect(await statusOf(call(gateway, "GET", "/auth/operator/sessions", { headers: OPERATOR }))).toBe(400);
+    const badLimit = `/auth/operator/sessions?sub=${sub}&limit=1000`;
+    expect(await statusOf(call(gateway, "GET", badLimit, { headers: OPERATOR }))).toBe(400);
     expect(await statusOf(call(gateway, "GET", `/auth/operator/sessions?sub=${sub}`))).toBe(401);
     expect(await statusOf(call(gateway, "POST", "/auth/operator/sessions", { headers: OPERATOR }))).toBe(405);
 

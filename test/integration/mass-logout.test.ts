@@ -1,0 +1,206 @@
+/**
+ * Mass logout within the platform's limits (issue 24), with 5,000 sessions of one subject:
+ * "sign out everywhere else" and the operator's revoke-subject answer at once; every other
+ * session's access token and refresh token is refused at its next request; the caller's
+ * own session keeps working; the list is exact at once; and the subject's index ends the
+ * sessions' objects in the background, one batch per alarm invocation, each within the
+ * Workers Free plan's 50 subrequests, until none is left.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../support/gateway";
+import { indexOf, type SeededSession, seedSessions, sessionSeeder } from "../support/seeded-sessions";
+import { refreshCookieHeader } from "../support/session-helpers";
+import { TEST_SECRETS } from "../support/test-keys";
+
+/** The issue's figure; MASS_LOGOUT_SESSIONS=500 makes a quick local run. */
+const SESSIONS = Number(process.env.MASS_LOGOUT_SESSIONS ?? 5_000);
+/** Seeding 5,000 session objects takes about 45 s in miniflare, the clean-up about 30 s. */
+const TEST_TIMEOUT_MS = 300_000;
+/** Workers Free plan: subrequests per request or invocation (docs/cost.md cites the page). */
+const FREE_PLAN_SUBREQUESTS = 50;
+/** The index's batch (src/sessions/session-cleanup.ts CLEANUP_BATCH_SIZE): half the Free plan's limit. */
+const CLEANUP_BATCH_SIZE = 25;
+/** How long the background clean-up of 5,000 sessions may take here (it takes a few seconds). */
+const CLEANUP_WAIT_MS = 60_000;
+const OPERATOR = { authorization: `Bearer ${TEST_SECRETS.OPERATOR_TOKEN}`, "content-type": "application/json" };
+
+interface CleanupRun {
+  sessions: number;
+  pending: number;
+  alarms: number;
+  calls: number;
+  maxCallsPerAlarm: number;
+}
+interface IndexObject {
+  cleanupStatus(): Promise<{ pending: number; running?: CleanupRun; last?: CleanupRun }>;
+  page(input: { now: number; limit: number }): Promise<{ entries: { sid: string }[] }>;
+}
+interface SessionObject {
+  isAlive(input: { now: number }): Promise<boolean>;
+}
+
+let gateway: Gateway;
+
+beforeAll(async () => {
+  // No cap: 5,000 sessions of one subject must all stay listed.
+  gateway = await startGateway({ vars: { MAX_SESSIONS_PER_USER: "0" }, extraWorkers: [sessionSeeder()] });
+});
+afterAll(() => gateway.close());
+
+/** The first and last, and `count` more spread over the rest. */
+function sample(sessions: readonly SeededSession[], count = 200): SeededSession[] {
+  const step = Math.max(1, Math.floor(sessions.length / count));
+  const picked = new Set([sessions[0], sessions.at(-1)]);
+  for (let index = step; index < sessions.length - 1 && picked.size < count + 2; index += step)
+    picked.add(sessions[index]);
+  return [...picked].filter((session): session is SeededSession => session !== undefined);
+}
+
+function callApi(session: SeededSession): Promise<Response> {
+  return gateway.fetch("/api/things", { headers: { authorization: `Bearer ${session.accessToken}` } });
+}
+
+function refresh(session: SeededSession): Promise<Response> {
+  return gateway.fetch("/auth/refresh", {
+    method: "POST",
+    headers: { cookie: refreshCookieHeader(session.refreshToken) },
+  });
+}
+
+async function statusesOf(requests: Promise<Response>[]): Promise<number[]> {
+  return Promise.all(
+    requests.map(async (pending) => {
+      const response = await pending;
+      await response.body?.cancel();
+      return response.status;
+    }),
+  );
+}
+
+/** Polls the index until its clean-up is over; returns the finished run. */
+async function cleanupFinished(sub: string): Promise<CleanupRun> {
+  const index = await indexOf<IndexObject>(gateway, sub);
+  const deadline = Date.now() + CLEANUP_WAIT_MS;
+  for (;;) {
+    const status = await index.cleanupStatus();
+    if (status.running === undefined && status.last !== undefined) return status.last;
+    expect(Date.now(), `clean-up still running: ${JSON.stringify(status.running)}`).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function aliveAmong(sessions: readonly SeededSession[]): Promise<string[]> {
+  const namespace = await gateway.mf.getDurableObjectNamespace("SESSIONS");
+  const alive = await Promise.all(
+    sessions.map(async (session) => {
+      const object = namespace.get(namespace.idFromName(session.sid)) as unknown as SessionObject;
+      return (await object.isAlive({ now: Date.now() })) ? session.sid : undefined;
+    }),
+  );
+  return alive.filter((sid): sid is string => sid !== undefined);
+}
+
+/** The clean-up's own counts: every session one call, no alarm invocation over a batch. */
+function expectWithinLimits(run: CleanupRun, sessions: number): void {
+  expect(run.sessions).toBe(sessions);
+  expect(run.calls).toBeGreaterThanOrEqual(sessions);
+  expect(run.maxCallsPerAlarm).toBeLessThanOrEqual(CLEANUP_BATCH_SIZE);
+  expect(run.maxCallsPerAlarm).toBeLessThan(FREE_PLAN_SUBREQUESTS);
+  expect(run.alarms).toBeGreaterThanOrEqual(Math.ceil(sessions / CLEANUP_BATCH_SIZE));
+}
+
+describe("sign out everywhere else, with 5,000 sessions", () => {
+  it(
+    "answers within a second; the others are refused at once; the caller's session works; the clean-up ends the rest in bounded batches",
+    async () => {
+      const sub = "user-many-devices";
+      const seedStart = performance.now();
+      const sessions = await seedSessions(gateway, sub, SESSIONS);
+      console.info(`seeded ${SESSIONS} in ${(performance.now() - seedStart).toFixed(0)} ms`);
+      const caller = sessions[Math.floor(SESSIONS / 2)] as SeededSession;
+      const others = sessions.filter((session) => session !== caller);
+
+      const started = performance.now();
+      const response = await gateway.fetch("/auth/sessions/revoke-others", {
+        method: "POST",
+        headers: { authorization: `Bearer ${caller.accessToken}` },
+      });
+      const elapsedMs = performance.now() - started;
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ ended: SESSIONS - 1 });
+      expect(elapsedMs).toBeLessThan(1_000);
+      console.info(`revoke-others, ${SESSIONS} sessions: answered in ${elapsedMs.toFixed(0)} ms`);
+      // The ten most recently used were ended in the request itself (strict routes ask their objects).
+      expect(await aliveAmong(others.slice(-10))).toEqual([]);
+
+      // The list is exact at once: the caller's session alone.
+      const listed = await gateway.fetch("/auth/sessions", {
+        headers: { authorization: `Bearer ${caller.accessToken}` },
+      });
+      expect(await listed.json()).toMatchObject({ sessions: [{ id: caller.sid, current: true }], next_cursor: null });
+
+      // At the very next request, while the clean-up is still under way.
+      const sampled = sample(others);
+      expect(new Set(await statusesOf(sampled.map(callApi)))).toEqual(new Set([401]));
+      expect(new Set(await statusesOf(sampled.map(refresh)))).toEqual(new Set([401]));
+      expect((await callApi(caller)).status).toBe(200);
+      expect((await refresh(caller)).status).toBe(200);
+
+      const run = await cleanupFinished(sub);
+      expectWithinLimits(run, SESSIONS - 1);
+      console.info(`revoke-others clean-up: ${JSON.stringify(run)}`);
+      // Their objects are ended, those no refresh touched too.
+      const untouched = sample(
+        others.filter((session) => !sampled.includes(session)),
+        100,
+      );
+      expect(await aliveAmong(untouched)).toEqual([]);
+      expect(await aliveAmong([caller])).toEqual([caller.sid]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe("the operator's revoke-subject, with 5,000 sessions", () => {
+  it(
+    "answers within a second; every session is refused at once; the clean-up ends them in bounded batches",
+    async () => {
+      const sub = "user-breached";
+      const sessions = await seedSessions(gateway, sub, SESSIONS);
+
+      const started = performance.now();
+      const response = await gateway.fetch("/auth/operator/revoke-subject", {
+        method: "POST",
+        headers: OPERATOR,
+        body: JSON.stringify({ sub }),
+      });
+      const elapsedMs = performance.now() - started;
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ revoked: "subject", sub, sessions_ended: SESSIONS });
+      expect(elapsedMs).toBeLessThan(1_000);
+      console.info(`revoke-subject, ${SESSIONS} sessions: answered in ${elapsedMs.toFixed(0)} ms`);
+
+      const listed = await gateway.fetch(`/auth/operator/sessions?sub=${sub}`, { headers: OPERATOR });
+      expect(await listed.json()).toEqual({ sub, sessions: [], next_cursor: null });
+      const sampled = sample(sessions);
+      expect(new Set(await statusesOf(sampled.map(callApi)))).toEqual(new Set([401]));
+      expect(new Set(await statusesOf(sampled.map(refresh)))).toEqual(new Set([401]));
+
+      const run = await cleanupFinished(sub);
+      expectWithinLimits(run, SESSIONS);
+      expect(
+        await aliveAmong(
+          sample(
+            sessions.filter((session) => !sampled.includes(session)),
+            100,
+          ),
+        ),
+      ).toEqual([]);
+      const [done] = await gateway.waitForLog(
+        (line) => line.includes('"event":"session_cleanup_done"') && line.includes(sub),
+      );
+      expect(JSON.parse(done ?? "{}")).toMatchObject({ sub, sessions: SESSIONS, maxCallsPerAlarm: CLEANUP_BATCH_SIZE });
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
