@@ -86,12 +86,17 @@ function missing(name: BindingName, present: boolean): ConfigError {
   );
 }
 
-/** Which bindings this config needs: the revocation list always; sessions when it issues tokens. */
-function required(config: GatewayConfig): BindingName[] {
+/**
+ * Which bindings this config needs: the revocation list always; sessions when it issues
+ * tokens; the per-subject index when MAX_SESSIONS_PER_USER is set above 0 (its default
+ * applies only where the index is bound, so leaving it unset asks for nothing).
+ */
+function required(config: GatewayConfig, env: ConfigEnv): BindingName[] {
   const names: BindingName[] = ["REVOKED"];
   if (config.signingKeys.length > 0) names.push("SESSIONS", "REVOCATIONS");
   if (config.oidc !== undefined) names.push("IDP_LOGOUT_INDEX");
-  if (config.maxSessionsPerUser > 0) names.push("SUBJECT_SESSIONS");
+  const capSet = env.MAX_SESSIONS_PER_USER !== undefined && String(env.MAX_SESSIONS_PER_USER).trim() !== "";
+  if (capSet && config.maxSessionsPerUser > 0) names.push("SUBJECT_SESSIONS");
   return names;
 }
 
@@ -108,7 +113,7 @@ export interface BindingCheck {
  */
 export function checkBindings(env: ConfigEnv, config: GatewayConfig, check: BindingCheck): void {
   const bound = env as unknown as Record<string, unknown>;
-  for (const name of required(config)) {
+  for (const name of required(config, env)) {
     if (!isShaped(bound[name], BINDINGS[name].kind)) throw missing(name, bound[name] !== undefined);
   }
   for (const name of Object.keys(BINDINGS) as BindingName[]) {

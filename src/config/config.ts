@@ -14,6 +14,14 @@ export type UpstreamTarget =
   | { readonly kind: "binding" }
   | { readonly kind: "url"; readonly origin: string; readonly basePath: string };
 
+/**
+ * MAX_SESSIONS_PER_USER when it is not set: more than anyone's browsers and devices, few
+ * enough that a script that logs in without logging out, or a stolen password used in a
+ * loop, cannot pile up sessions without end. The list is then at most two pages and a
+ * mass logout four alarm batches (docs/configuration.md).
+ */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+
 export interface GatewayConfig {
   readonly mode: GatewayMode;
   readonly realm: string;
@@ -66,7 +74,10 @@ export interface GatewayConfig {
    * (default: a revocation-ledger entry) or "session" (the session object alone).
    */
   readonly rotationRecord: "ledger" | "session";
-  /** Sessions a subject may hold at once; a login beyond it ends the oldest. 0: no cap. */
+  /**
+   * Sessions a subject may hold at once; a login beyond it ends the oldest. 0: no cap.
+   * Default DEFAULT_MAX_SESSIONS_PER_USER; it applies where SUBJECT_SESSIONS is bound.
+   */
   readonly maxSessionsPerUser: number;
   /** How often a relayed WebSocket re-checks revocation. */
   readonly websocketRevalidateSeconds: number;

@@ -11,7 +11,13 @@ import { parseRouteRules } from "../policy/route-policy";
 import { PRIVATE_JWK_MEMBERS } from "../schema/jwk-members";
 import { unknownKey } from "../schema/known-keys";
 import { checkBindings } from "./bindings";
-import type { GatewayConfig, GatewayMode, SameSite, UpstreamTarget } from "./config";
+import {
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  type GatewayConfig,
+  type GatewayMode,
+  type SameSite,
+  type UpstreamTarget,
+} from "./config";
 import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN } from "./dev-keys";
 import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
@@ -217,7 +223,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     postMayOverride: parseMethodOverride(env),
     revocationCacheSeconds: integer(env, "REVOCATION_CACHE_SECONDS", 5, 0, 60),
     rotationRecord: parseRotationRecord(env),
-    maxSessionsPerUser: integer(env, "MAX_SESSIONS_PER_USER", 0, 0, 1_000),
+    maxSessionsPerUser: integer(env, "MAX_SESSIONS_PER_USER", DEFAULT_MAX_SESSIONS_PER_USER, 0, 1_000),
     websocketRevalidateSeconds: integer(env, "WEBSOCKET_REVALIDATE_SECONDS", 30, 1, 3_600),
     passwordLogin,
     rateLimits: parseBoolean(env, "RATE_LIMITS", true),

@@ -66,6 +66,12 @@ describe("bindings", () => {
     });
   });
 
+  it("asks for no per-subject index when MAX_SESSIONS_PER_USER is left to its default", async () => {
+    gateway = await startGateway({ workerOptions: without("durableObjects", "SUBJECT_SESSIONS") });
+    expect((await loginAttempt(gateway)).status).toBe(200);
+    expect((await gateway.fetch("/auth/sessions")).status).toBe(401);
+  });
+
   it("names a binding of the wrong kind", async () => {
     await refusedNaming("REVOCATIONS", /is not a Durable Object namespace/, {
       workerOptions: {

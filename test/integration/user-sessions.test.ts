@@ -2,11 +2,17 @@
  * A user's sessions: the per-subject index (SUBJECT_SESSIONS) lists them with a coarse
  * device and never an address or a token; a user ends one, or all the others; another
  * user's session answers 404; logout, reuse and the operator take sessions out of the
- * list; a cap per user ends the oldest; expired sessions are pruned.
+ * list; a cap per user (100 unless set) ends the oldest; expired sessions are pruned.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
-import { ANY_SUBJECT_PASSWORD, vouchForAnySubject } from "../support/seeded-sessions";
+import {
+  ANY_SUBJECT_PASSWORD,
+  type SeededSession,
+  seedSessions,
+  sessionSeeder,
+  vouchForAnySubject,
+} from "../support/seeded-sessions";
 import {
   expiredTokenFor,
   type LoggedIn,
@@ -53,8 +59,8 @@ async function loginAs(target: Gateway, user: string, userAgent: string): Promis
   return { accessToken: body.access_token, refreshToken, claims: decodeClaims(body.access_token) };
 }
 
-async function listSessions(target: Gateway, session: LoggedIn): Promise<ListedSession[]> {
-  const response = await target.fetch("/auth/sessions", {
+async function listSessions(target: Gateway, session: LoggedIn, query = ""): Promise<ListedSession[]> {
+  const response = await target.fetch(`/auth/sessions${query}`, {
     headers: { authorization: `Bearer ${session.accessToken}` },
   });
   expect(response.status).toBe(200);
@@ -295,6 +301,30 @@ describe("bounds", () => {
     // Past every session's absolute expiry: the index empties itself.
     expect(await listed(Date.now() + 31 * 86_400_000)).toEqual([]);
     expect(await listed(Date.now())).toEqual([]);
+  });
+
+  it("by default a subject holds 100 sessions: the 101st login ends the oldest", async () => {
+    const many = await startGateway({ extraWorkers: [sessionSeeder()] });
+    try {
+      vouchForAnySubject(many.upstream);
+      const seeded = await seedSessions(many, "user-carol", 100);
+      const newest = await loginAs(many, "carol", FIREFOX_LINUX);
+      const oldest = seeded[0] as SeededSession;
+      const listed = await listSessions(many, newest, "?limit=100");
+      expect(listed).toHaveLength(100);
+      expect(listed.map((entry) => entry.id)).not.toContain(oldest.sid);
+      expect(
+        (await many.fetch("/api/things", { headers: { authorization: `Bearer ${oldest.accessToken}` } })).status,
+      ).toBe(401);
+      const refreshed = await many.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(oldest.refreshToken) },
+      });
+      expect(refreshed.status).toBe(401);
+      expect((await callApi(many, newest)).status).toBe(200);
+    } finally {
+      await many.close();
+    }
   });
 
   it("a login beyond MAX_SESSIONS_PER_USER ends the oldest session", async () => {
