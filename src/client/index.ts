@@ -7,5 +7,5 @@ export type { PortcullisClientOptions, SessionEndReason, TokenChange, TokenSourc
 export type { PortcullisClientErrorCode, PortcullisClientErrorOptions } from "./errors";
 export { PortcullisClientError } from "./errors";
 export { createPortcullisClient, PortcullisClient } from "./portcullis-client";
-export type { SessionInfo } from "./session-list";
+export type { SessionInfo, SessionPage, SessionPageOptions } from "./session-list";
 export type { BroadcastChannelLike, CrossTabOptions, LockManagerLike } from "./tab-coordinator";

@@ -18,7 +18,15 @@ import {
   type TokenSource,
 } from "./client-options";
 import { PortcullisClientError } from "./errors";
-import { deleteSession, fetchSessions, revokeOtherSessions, type SessionInfo } from "./session-list";
+import {
+  deleteSession,
+  fetchSessionPage,
+  fetchSessions,
+  revokeOtherSessions,
+  type SessionInfo,
+  type SessionPage,
+  type SessionPageOptions,
+} from "./session-list";
 import { TabCoordinator, type TabMessage } from "./tab-coordinator";
 
 type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
@@ -146,9 +154,20 @@ export class PortcullisClient {
     }
   }
 
-  /** The user's sessions at the gateway, newest first, the current one marked. */
+  /** The user's sessions at the gateway, newest first, the current one marked: every page. */
   listSessions(): Promise<SessionInfo[]> {
     return fetchSessions((input, init) => this.fetch(input, init));
+  }
+
+  /**
+   * One page of the user's sessions (`limit` 1–100, default 50) and the `nextCursor` to
+   * pass for the next one, absent on the last page.
+   * @example
+   * let page = await client.listSessionsPage({ limit: 20 });
+   * while (page.nextCursor) page = await client.listSessionsPage({ limit: 20, cursor: page.nextCursor });
+   */
+  listSessionsPage(options: SessionPageOptions = {}): Promise<SessionPage> {
+    return fetchSessionPage((input, init) => this.fetch(input, init), options);
   }
 
   /**

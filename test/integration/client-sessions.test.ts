@@ -1,10 +1,12 @@
 /**
- * portcullis/client against the real gateway: the SDK lists the user's sessions, signs
- * out the others and ends its own. (Type-checked with the DOM types, tsconfig.node.json.)
+ * portcullis/client against the real gateway: the SDK lists the user's sessions (every
+ * page, or one at a time), signs out the others and ends its own. (Type-checked with the
+ * DOM types, tsconfig.node.json.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPortcullisClient, PortcullisClientError } from "../../src/client";
 import { type Gateway, startGateway } from "../support/gateway";
+import { ANY_SUBJECT_PASSWORD, seedSessions, sessionSeeder, vouchForAnySubject } from "../support/seeded-sessions";
 import { login } from "../support/session-helpers";
 import { TEST_USERS } from "../support/upstream";
 
@@ -45,6 +47,33 @@ describe("portcullis/client", () => {
     await client.endSession(client.sessionId ?? "");
     expect(client.isAuthenticated).toBe(false);
     expect(ended).toEqual(["logout"]);
+    client.close();
+  });
+});
+
+describe("portcullis/client, a list of more than one page", () => {
+  let paged: Gateway;
+  beforeAll(async () => {
+    paged = await startGateway({ vars: { MAX_SESSIONS_PER_USER: "0" }, extraWorkers: [sessionSeeder()] });
+    vouchForAnySubject(paged.upstream);
+  });
+  afterAll(() => paged?.close());
+
+  it("lists every session by following the cursors, or one page at a time", async () => {
+    const seeded = await seedSessions(paged, "user-sdk-pages", 150);
+    const client = createPortcullisClient({ gatewayUrl: paged.url, crossTab: false });
+    await client.login("sdk-pages", ANY_SUBJECT_PASSWORD);
+    const all = await client.listSessions();
+    expect(all).toHaveLength(151);
+    expect(all[0]).toMatchObject({ id: client.sessionId, current: true });
+    expect(all.slice(1).map((session) => session.id)).toEqual(seeded.map((session) => session.sid).reverse());
+
+    const first = await client.listSessionsPage({ limit: 100 });
+    expect(first.sessions).toHaveLength(100);
+    const second = await client.listSessionsPage({ limit: 100, cursor: first.nextCursor as string });
+    expect(second.sessions).toHaveLength(51);
+    expect(second.nextCursor).toBeUndefined();
+    expect((await client.listSessionsPage()).sessions).toHaveLength(50);
     client.close();
   });
 });
