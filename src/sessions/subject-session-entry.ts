@@ -40,7 +40,10 @@ export interface EndAllResult {
   readonly ended: number;
   /** Sessions still to end, these and any of an earlier clean-up. */
   readonly pending: number;
-  /** Every session of the subject that can still be alive is (or was) in this index. */
+  /**
+   * Every session of the subject that can still be alive is (or was) in this index, and
+   * its clean-up is not overdue: a short subject revocation is safe.
+   */
   readonly exact: boolean;
   /** The few the caller ends at once too (they are in the clean-up all the same). */
   readonly endNow: string[];

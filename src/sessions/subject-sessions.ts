@@ -4,17 +4,14 @@
  * strongly consistent and single-threaded, unlike KV, so a session that just began or
  * ended is listed (or gone) at the very next read, from anywhere.
  *
- * It holds, per session (see docs/storage.md): created and last-used times, the absolute
- * expiry and idle timeout, how the user logged in, and a coarse device (browser and OS,
- * country). Never an IP address, never a token. The session's own object stays the
- * authority on whether a session is alive; this index lists them, and hands the ones to
- * end to its background clean-up (session-cleanup.ts): "end all but this one" is one call
- * here, and the answer does not wait for the sessions' objects.
+ * Per session (docs/storage.md): times, expiry, login method, coarse device; never an
+ * address or a token. The session's own object stays the authority on whether it is
+ * alive; this lists them, and hands the ones to end to its background clean-up
+ * (session-cleanup.ts): "end all but this one" is one call, not one per session.
  *
  * An entry stays until the session's absolute expiry, also once its idle timeout seems
- * past (reads hide it then): "last used" here lags the session's own by up to a minute,
- * and an entry dropped early would be a live session that a mass logout misses. Expired
- * entries are pruned by an alarm at the next expiry and on any write or read after it,
+ * past (reads hide it then): "last used" here lags the session's own, and an entry dropped
+ * early would be a live session a mass logout misses. An alarm prunes expired entries,
  * so an index of a user who never comes back empties itself.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -134,11 +131,12 @@ export class SubjectSessions extends DurableObject {
    * Take sessions out of the list and hand them to the clean-up, in one write with the
    * index's new state (`change`): once this resolves, they will be ended, restarts or not.
    */
-  async #endLater(sids: readonly string[], reason: string, now: number, change: Partial<IndexMeta> = {}) {
+  async #endLater(sids: readonly string[], reason: string, change: Partial<IndexMeta> = {}) {
     const meta: IndexMeta = {
       ...this.#meta,
       ...change,
-      ...(sids.length > 0 ? { cleanup: extendRun(this.#meta.cleanup, sids.length, now) } : {}),
+      // Scheduled by this object's clock, as its alarms are.
+      ...(sids.length > 0 ? { cleanup: extendRun(this.#meta.cleanup, sids.length, Date.now()) } : {}),
     };
     for (const sid of sids) this.#entries?.delete(sid);
     this.#meta = meta;
@@ -171,7 +169,7 @@ export class SubjectSessions extends DurableObject {
     const { entry, max, now } = input;
     const caught = this.#caughtByCutoff(entry, now);
     if (caught !== undefined) {
-      await this.#endLater([entry.sid], caught.reason, now);
+      await this.#endLater([entry.sid], caught.reason);
       await this.#schedule();
       return [entry.sid];
     }
@@ -187,7 +185,7 @@ export class SubjectSessions extends DurableObject {
             .slice(0, beyond)
             .map((listed) => listed.sid)
         : [];
-    if (oldest.length > 0) await this.#endLater(oldest, "session_cap", now);
+    if (oldest.length > 0) await this.#endLater(oldest, "session_cap");
     else if (!this.#metaStored) await this.#putMeta(this.#meta);
     await this.#schedule();
     return oldest;
@@ -246,14 +244,16 @@ export class SubjectSessions extends DurableObject {
     await this.#endLater(
       ending.map((entry) => entry.sid),
       input.reason,
-      input.now,
       { cutoff, sub: input.sub },
     );
     await this.#schedule();
+    const { exactSince, cleanup } = this.#meta;
+    // An overdue clean-up may not finish within a short revocation's life: vouch for nothing.
+    const overdue = cleanup !== undefined && Date.now() > cleanup.deadline;
     return {
       ended: ending.length,
-      pending: this.#meta.cleanup?.pending ?? 0,
-      exact: this.#meta.exactSince + input.refreshTtlSeconds * 1000 <= input.now,
+      pending: cleanup?.pending ?? 0,
+      exact: exactSince + input.refreshTtlSeconds * 1000 <= input.now && !overdue,
       endNow,
     };
   }

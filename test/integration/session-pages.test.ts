@@ -157,6 +157,7 @@ describe("GET /auth/sessions, a page at a time", () => {
     const index = await indexOf<{
       page(input: { now: number; limit: number }): Promise<{ entries: { sid: string }[] }>;
       endAll(input: Record<string, unknown>): Promise<{ ended: number; exact: boolean }>;
+      cleanupStatus(): Promise<{ running?: unknown }>;
     }>(gateway, sub);
     const pastIdle = Date.now() + 8 * 86_400_000; // SESSION_IDLE_TTL 7 d, REFRESH_TOKEN_TTL 30 d
     expect((await index.page({ now: pastIdle, limit: 100 })).entries).toEqual([]);
@@ -164,6 +165,10 @@ describe("GET /auth/sessions, a page at a time", () => {
     const ending = await index.endAll({ sub, reason: "test", now: pastIdle, refreshTtlSeconds: 2_592_000 });
     // A fresh index cannot vouch for sessions it never saw, until a refresh-token lifetime has passed.
     expect(ending).toMatchObject({ ended: 3, exact: false });
+    for (let polls = 0; (await index.cleanupStatus()).running !== undefined; polls++) {
+      expect(polls, "the clean-up of 3 sessions").toBeLessThan(500);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const afterLifetime = await index.endAll({
       sub,
       reason: "test",
