@@ -47,7 +47,16 @@ export function formatCostReport(report: CostReport): string {
     "| row | code | requests | req/s | KV reads | KV writes | DO requests | DO storage writes |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
-  for (const id of ["valid-256", "valid-10k", "login", "refresh", "logout"]) {
+  for (const id of [
+    "valid-256",
+    "valid-10k",
+    "valid-revoking",
+    "login",
+    "refresh",
+    "refresh-expiry",
+    "logout",
+    "logout-quiet",
+  ]) {
     for (const variant of variants) {
       const item = row(variant, id);
       const per = item.perRequest;
@@ -60,6 +69,10 @@ export function formatCostReport(report: CostReport): string {
   const reads10k = (variant: Variant) => row(variant, "valid-10k").totals.kvReads;
   const periods = (variant: Variant) => row(variant, "valid-10k").seconds / report.options.revocationCacheSeconds;
   const rps = (variant: Variant, id: string) => (row(variant, id).requestsPerSecond ?? 0).toFixed(0);
+  const doOps = (id: string) => (v: Variant) => {
+    const per = row(v, id).perRequest;
+    return `${fixed(per.doRequests, 2)} / ${fixed(per.doStorageWrites, 2)}`;
+  };
   lines.push(
     "",
     ...header(""),
@@ -71,12 +84,20 @@ export function formatCostReport(report: CostReport): string {
     ),
     line("KV reads in the 10,000-token row (one isolate)", (v) => count(reads10k(v))),
     line("… per REVOCATION_CACHE_SECONDS", (v) => fixed(reads10k(v) / periods(v), 1)),
+    line("… per REVOCATION_CACHE_SECONDS while logouts flow (valid-revoking)", (v) =>
+      fixed(v.ops.revoking.kvReadsPerCachePeriod, 1),
+    ),
+    line(
+      "KV writes per second while logouts flow (valid-revoking)",
+      (v) => `${fixed(v.ops.revoking.kvWritesPerSecond, 1)} (${fixed(v.ops.revoking.logoutsPerSecond, 1)} logouts/s)`,
+    ),
     line("KV operations per refresh", (v) => fixed(kvOps(row(v, "refresh").perRequest))),
-    line("KV operations per logout", (v) => fixed(kvOps(row(v, "logout").perRequest))),
-    line("DO requests / rows written per refresh", (v) => {
-      const per = row(v, "refresh").perRequest;
-      return `${fixed(per.doRequests, 2)} / ${fixed(per.doStorageWrites, 2)}`;
-    }),
+    line("KV operations per logout, one at a time", (v) => fixed(kvOps(row(v, "logout-quiet").perRequest))),
+    line("KV operations per logout, 8 at a time", (v) => fixed(kvOps(row(v, "logout").perRequest))),
+    line("DO requests / rows written per refresh", doOps("refresh")),
+    line("… later, when its ledger record expires", doOps("refresh-expiry")),
+    line("DO requests / rows written per logout, one at a time", doOps("logout-quiet")),
+    line("DO requests / rows written per logout, 8 at a time", doOps("logout")),
     line("valid-token throughput, 256 tokens (req/s)", (v) => rps(v, "valid-256")),
     line("valid-token throughput, 10,000 tokens (req/s)", (v) => rps(v, "valid-10k")),
     line("transparent-refresh throughput (req/s)", (v) => rps(v, "refresh")),
@@ -118,7 +139,7 @@ export function formatCostReport(report: CostReport): string {
     lines.push(line(label, (v) => money(dailyCost(v.ops, { ...base, ...change }).total)));
   }
   const perMillionRequests = (v: Variant) => {
-    const day = dailyCost(v.ops, { ...base, loginsPerUser: 0, logoutsPerUser: 0, accessTokenTtl: 86_400 * 365 });
+    const day = dailyCost(v.ops, { ...base, loginsPerUser: 0, logoutsPerUser: 0, activeHours: 0 });
     return money((day.total / day.events.requests) * 1_000_000);
   };
   lines.push(line("per million valid requests (no refresh, login or logout)", perMillionRequests));

@@ -5,11 +5,18 @@
  * tree ("after") — and drives each, with every KV and Durable Object operation counted
  * inside workerd (bench/binding-counts.ts), through the same rows:
  *
- *   valid-256    valid tokens of 256 users, cycled (a warm isolate)
- *   valid-10k    10,000 distinct valid tokens (users, sessions, token ids)
- *   login        POST /auth/login
- *   refresh      one transparent refresh per request (expired token + refresh cookie)
- *   logout       POST /auth/logout with the access token and the refresh cookie
+ *   valid-256       valid tokens of 256 users, cycled (a warm isolate)
+ *   valid-10k       10,000 distinct valid tokens (users, sessions, token ids)
+ *   login           POST /auth/login
+ *   refresh         one transparent refresh per request (expired token + refresh cookie)
+ *   refresh-expiry  nothing sent: what the refresh row's ledger records cost when they
+ *                   expire (alarms, deleted rows), per refresh
+ *   logout          POST /auth/logout with the access token and the refresh cookie, 8 at a time
+ *   logout-quiet    the same, one every 1.2 s: each gets publishes of its own
+ *   valid-revoking  valid-10k while 25 logouts a second go on: every shard changes each second
+ *
+ * Before the valid rows, one logout publishes the ledger's manifest, so the isolate meets a
+ * deployment that has revoked something (one that never has also reads 0.1's `snapshot`).
  *
  * Prints the tables docs/cost.md is built from and writes docs/cost.json.
  *
@@ -19,6 +26,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type autocannon from "autocannon";
 import { BUNDLE, buildWorker, ROOT } from "../test/support/build-worker";
@@ -51,6 +59,13 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const SESSIONS = Number(values.sessions);
 const LOGOUTS = 300;
+/** One at a time, further apart than the ledger's 1 s publish interval. */
+const QUIET_LOGOUTS = 20;
+const QUIET_SPACING_MS = 1_200;
+/** Over the valid-revoking row: 25 a second, 50 entries, about 3 per shard per second. */
+const REVOKING_LOGOUTS = 300;
+/** A rotation's ledger record lives 60 s (KV_MIN_TTL_SECONDS); the ledger prunes at most every 10 s. */
+const EXPIRY_WAIT_SECONDS = 75;
 const CACHE_SECONDS = 5;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -76,24 +91,37 @@ function git(...args: string[]): string {
   return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
 }
 
-/** POST /auth/logout for each session (access token and refresh cookie), 8 at a time. */
+/** POST /auth/logout with the session's access token and refresh cookie. */
+async function logOutOne(url: string, session: Session): Promise<void> {
+  const response = await fetch(`${url}/auth/logout`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${session.accessToken}`,
+      cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
+    },
+  });
+  await response.arrayBuffer();
+  if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
+}
+
+/** Log each session out, 8 at a time. */
 async function logOut(url: string, sessions: readonly Session[]): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < sessions.length) {
-      const session = sessions[next++] as Session;
-      const response = await fetch(`${url}/auth/logout`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${session.accessToken}`,
-          cookie: `${REFRESH_COOKIE_PREFIX}${session.refreshToken}`,
-        },
-      });
-      await response.arrayBuffer();
-      if (response.status !== 204) throw new Error(`logout answered ${response.status}`);
-    }
+    while (next < sessions.length) await logOutOne(url, sessions[next++] as Session);
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/** Log the sessions out one every `spacingMs`, each when it is due (not after the one before). */
+async function logOutSpaced(url: string, sessions: readonly Session[], spacingMs: number): Promise<void> {
+  const start = performance.now();
+  await Promise.all(
+    sessions.map(async (session, index) => {
+      await sleep(Math.max(0, start + index * spacingMs - performance.now()));
+      await logOutOne(url, session);
+    }),
+  );
 }
 
 async function measureVariant(
@@ -106,7 +134,13 @@ async function measureVariant(
   const { gateway, workerdPid: pid, directUrl: url } = running;
   const rows: RowOps[] = [];
   try {
-    const loadRow = async (id: string, requests: autocannon.Request[], amount?: number) => {
+    /** `during`: started once the counts are reset, awaited after the load (the valid-revoking row). */
+    const loadRow = async (
+      id: string,
+      requests: autocannon.Request[],
+      amount?: number,
+      during?: () => Promise<void>,
+    ) => {
       // A warm-up outside the count, so the row starts with a warm isolate as traffic would.
       if (amount === undefined) {
         await runLoad({
@@ -119,6 +153,7 @@ async function measureVariant(
         });
       }
       await resetCounts(gateway.mf);
+      const alongside = during?.();
       const result = await runLoad({
         url,
         connections: CONNECTIONS,
@@ -128,6 +163,7 @@ async function measureVariant(
         serverPid: pid,
         upstreamPid: upstream.pid,
       });
+      await alongside;
       const totals = await readCounts(gateway.mf);
       for (const line of gateway.logs
         .splice(0)
@@ -167,13 +203,37 @@ async function measureVariant(
         },
       ];
     };
+    /** Counts of what happens with no request sent, per `requests` of the row before (or 0 s: not measured). */
+    const quietRow = async (id: string, requests: number, seconds: number) => {
+      await resetCounts(gateway.mf);
+      if (seconds > 0) await sleep(seconds * 1000);
+      const totals = await readCounts(gateway.mf);
+      const row: RowOps = {
+        id,
+        requests,
+        seconds,
+        requestsPerSecond: undefined,
+        errors: 0,
+        totals,
+        perRequest: perRequest(totals, requests),
+      };
+      rows.push(row);
+      log(`  ${name} ${id.padEnd(10)} after ${seconds} s: ${JSON.stringify(totals)}`);
+      return row;
+    };
+    const withLedger = hasLedger(bundle);
+    // A deployment that has revoked something: the manifest is published (and its shards).
+    await logOutOne(url, ((await createSessions(running, 1, 60)) as Session[])[0] as Session);
+    await sleep(2_500);
+
     await loadRow("valid-256", await bearer(256));
     const valid10k = await loadRow("valid-10k", await bearer(10_000));
 
     // Sessions, one per refresh or logout, made through POST /auth/login (counted).
     await resetCounts(gateway.mf);
-    const sessions = await createSessions(running, SESSIONS + LOGOUTS, 600);
-    if (sessions.length < SESSIONS + LOGOUTS) throw new Error(`only ${sessions.length} sessions in 600 s`);
+    const wanted = SESSIONS + LOGOUTS + QUIET_LOGOUTS + REVOKING_LOGOUTS;
+    const sessions = await createSessions(running, wanted, 600);
+    if (sessions.length < wanted) throw new Error(`only ${sessions.length} sessions in 600 s`);
     const loginTotals = await readCounts(gateway.mf);
     rows.push({
       id: "login",
@@ -206,8 +266,10 @@ async function measureVariant(
       ],
       refreshPool.length,
     );
+    // Without a ledger nothing the gateway wrote expires into an operation: not waited for.
+    const refreshExpiry = await quietRow("refresh-expiry", refreshPool.length, withLedger ? EXPIRY_WAIT_SECONDS : 0);
     await resetCounts(gateway.mf);
-    const leaving = sessions.slice(SESSIONS);
+    const leaving = sessions.slice(SESSIONS, SESSIONS + LOGOUTS);
     await logOut(url, leaving);
     const logoutTotals = await readCounts(gateway.mf);
     const logoutRow: RowOps = {
@@ -220,24 +282,55 @@ async function measureVariant(
       perRequest: perRequest(logoutTotals, leaving.length),
     };
     rows.push(logoutRow);
+
+    // One logout at a time, then the publishes the last one scheduled (the ledger's alarms).
+    const quiet = sessions.slice(SESSIONS + LOGOUTS, SESSIONS + LOGOUTS + QUIET_LOGOUTS);
+    await resetCounts(gateway.mf);
+    await logOutSpaced(url, quiet, QUIET_SPACING_MS);
+    await sleep(2_500);
+    const quietTotals = await readCounts(gateway.mf);
+    const quietRowOps: RowOps = {
+      id: "logout-quiet",
+      requests: quiet.length,
+      seconds: 0,
+      requestsPerSecond: undefined,
+      errors: 0,
+      totals: quietTotals,
+      perRequest: perRequest(quietTotals, quiet.length),
+    };
+    rows.push(quietRowOps);
+    log(`  ${name} logout-quiet ${JSON.stringify(quietTotals)}`);
+
+    // Valid requests while revocations flow: each period, every shard has changed.
+    const revoking = sessions.slice(SESSIONS + LOGOUTS + QUIET_LOGOUTS);
+    const revokingRow = await loadRow("valid-revoking", await bearer(10_000), undefined, () =>
+      logOutSpaced(url, revoking, (DURATION * 1000) / revoking.length),
+    );
+
     const loginRow = rows.find((row) => row.id === "login") as RowOps;
     const validWarm = rows.find((row) => row.id === "valid-256") as RowOps;
-    // With the ledger, an isolate reads one snapshot per cache period whatever its traffic.
-    const timeBased = hasLedger(bundle);
-    const perEvent = (counts: BindingCounts) => (timeBased ? { ...counts, kvReads: 0 } : counts);
-    const periods = Math.max(1, valid10k.seconds / CACHE_SECONDS);
+    // With the ledger, an isolate's reads follow its cache periods and the shards that
+    // changed, whatever its traffic: per-event KV reads are left to the model.
+    const perEvent = (counts: BindingCounts) => (withLedger ? { ...counts, kvReads: 0 } : counts);
+    const periods = (row: RowOps) => Math.max(1, row.seconds / CACHE_SECONDS);
     return {
       name,
       commit: "",
       rows,
       ops: {
-        design: timeBased ? "snapshot" : "keys",
+        design: withLedger ? "shards" : "keys",
         validRequest: perEvent(validWarm.perRequest),
         validNewToken: perEvent(valid10k.perRequest),
         refresh: perEvent(refreshRow.perRequest),
+        refreshExpiry: perEvent(refreshExpiry.perRequest),
         login: perEvent(loginRow.perRequest),
         logout: perEvent(logoutRow.perRequest),
-        kvReadsPerIsolatePerCachePeriod: timeBased ? valid10k.totals.kvReads / periods : 0,
+        logoutQuiet: perEvent(quietRowOps.perRequest),
+        revoking: {
+          logoutsPerSecond: revoking.length / revokingRow.seconds,
+          kvReadsPerCachePeriod: revokingRow.totals.kvReads / periods(revokingRow),
+          kvWritesPerSecond: revokingRow.totals.kvWrites / revokingRow.seconds,
+        },
       },
     };
   } finally {
