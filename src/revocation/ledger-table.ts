@@ -88,8 +88,7 @@ export class LedgerTable {
         continue;
       }
       const keep = row.keep === null ? undefined : keyHash("sid", row.keep);
-      const keepAt = row.keep_at === null ? 0 : Math.floor(row.keep_at / 1000);
-      rows.push({ hash, exp: row.exp, subject: { at: Math.floor(row.at / 1000), keepAt, keep } });
+      rows.push({ hash, exp: row.exp, subject: { at: row.at, keepAt: row.keep_at ?? 0, keep } });
     }
     return rows;
   }

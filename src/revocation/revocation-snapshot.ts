@@ -57,7 +57,10 @@ export interface RevocationSubject {
   readonly jti: string | undefined;
   readonly sid: string | undefined;
   readonly sub: string;
-  /** When the token's session began (s). */
+  /**
+   * When the token's session began: seconds, to the millisecond for the gateway's own
+   * sessions (`auth_time` + `auth_ms`), whole seconds for other issuers' tokens.
+   */
   readonly authTime: number;
 }
 
@@ -89,7 +92,7 @@ export function parseManifest(text: string): Manifest {
 
 /** A subject's revocation covers the sessions that began at or before it, but the one it keeps. */
 export function coversSession(entry: SnapshotEntry, claims: RevocationSubject): boolean {
-  const began = claims.authTime * 1000;
+  const began = Math.round(claims.authTime * 1000);
   if (began <= entry.at) return true;
   return entry.keepAt !== undefined && began <= entry.keepAt && claims.sid !== entry.keep;
 }

@@ -7,11 +7,12 @@
  *   header (40 bytes)  magic "PCR2", shard, flags, id count, version (f64),
  *                      publishedAt (f64), subject count, 0
  *   ids                hi, lo, exp                                       3 × u32 each
- *   subjects           hi, lo, exp, at, keepAt, keepHi, keepLo, 0        8 × u32 each
+ *   subjects           hi, lo, exp, at, keepAt, keepHi, keepLo, ms       8 × u32 each
  *
  * Both lists are sorted by (hi, lo). Ids are `jti:` and `sid:` keys; subjects are `sub:`
- * keys with the time (seconds) a session must have begun by to be covered, and for a
- * revocation that spared one session, its time and that session's hash.
+ * keys with the time a session must have begun by to be covered (seconds, and in `ms` the
+ * milliseconds: low 16 bits for `at`, high for `keepAt`), and for a revocation that spared
+ * one session, its time and that session's hash.
  */
 import { type KeyHash, keyHash } from "./key-hash";
 import type { RevocationSubject } from "./revocation-snapshot";
@@ -29,7 +30,7 @@ export const KV_VALUE_LIMIT = 25 * 1024 * 1024;
 export interface ShardRow {
   readonly hash: KeyHash;
   readonly exp: number;
-  /** For `sub` rows: the times (seconds; 0 for none) and the spared session's hash. */
+  /** For `sub` rows: the times (ms since the epoch; 0 for none) and the spared session's hash. */
   readonly subject?: { readonly at: number; readonly keepAt: number; readonly keep: KeyHash | undefined };
 }
 
@@ -103,7 +104,9 @@ export function encodeShard(
   for (const row of subjects) {
     const subject = row.subject as NonNullable<ShardRow["subject"]>;
     const keep = subject.keep ?? [0, 0];
-    words.set([row.hash[0], row.hash[1], row.exp, subject.at, subject.keepAt, keep[0], keep[1], 0], at);
+    const [atSeconds, keepAtSeconds] = [Math.floor(subject.at / 1000), Math.floor(subject.keepAt / 1000)];
+    const ms = (subject.at % 1000) | ((subject.keepAt % 1000) << 16);
+    words.set([row.hash[0], row.hash[1], row.exp, atSeconds, keepAtSeconds, keep[0], keep[1], ms], at);
     at += SUBJECT_WORDS;
   }
   return { buffer, overflow };
@@ -153,8 +156,12 @@ export class ShardView {
     const words = this.#subjects;
     const index = find(words, SUBJECT_WORDS, hash);
     if (index < 0 || (words[index + 2] as number) <= seconds) return false;
-    if (claims.authTime <= (words[index + 3] as number)) return true;
-    if (claims.authTime > (words[index + 4] as number)) return false;
+    // To the millisecond: a session that began just after the revocation, in the same second, is not covered.
+    const began = Math.round(claims.authTime * 1000);
+    const ms = words[index + 7] as number;
+    if (began <= (words[index + 3] as number) * 1000 + (ms & 0xffff)) return true;
+    const keepAt = (words[index + 4] as number) * 1000 + (ms >>> 16);
+    if (keepAt === 0 || began > keepAt) return false;
     if (claims.sid === undefined) return true;
     const kept = keyHash("sid", claims.sid);
     return kept[0] !== words[index + 5] || kept[1] !== words[index + 6];

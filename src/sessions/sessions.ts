@@ -40,7 +40,7 @@ import type { SubjectSessions } from "./subject-sessions";
 export interface ExpectedSession {
   readonly sid: string;
   readonly sub: string;
-  /** The session's start (the token's `auth_time`), seconds. */
+  /** The session's start (the token's `auth_time` and `auth_ms`), seconds to the millisecond. */
   readonly authTime: number;
 }
 
@@ -121,7 +121,7 @@ export class Sessions {
       {
         sub: session.sub,
         sid: session.sid,
-        authTime: Math.floor(session.createdAt / 1000),
+        authTime: session.createdAt / 1000,
         scope: session.scope,
         roles: session.roles,
       },
@@ -233,8 +233,9 @@ export class Sessions {
     // revocation of the session whose object the subject's index has yet to end (a login
     // beyond the cap). The early read answers when it asked about the same subject and start.
     const { sub, createdAt } = result.session;
-    const authTime = Math.floor(createdAt / 1000);
-    const sameQuestion = earlySubjectCheck && expected.sub === sub && expected.authTime === authTime;
+    const authTime = createdAt / 1000;
+    const sameStart = expected !== undefined && Math.round(expected.authTime * 1000) === createdAt;
+    const sameQuestion = earlySubjectCheck && expected.sub === sub && sameStart;
     if (await (sameQuestion ? earlySubjectCheck : this.#sessionRevoked(sub, authTime, sid))) {
       await this.endById(sid, "subject_revoked");
       throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });

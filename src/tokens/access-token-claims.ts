@@ -11,7 +11,10 @@ export interface AccessTokenClaims {
   readonly iat: number;
   readonly jti: string | undefined;
   readonly sid: string | undefined;
-  /** When the session began (seconds); falls back to `iat` for tokens without it. */
+  /**
+   * When the session began: seconds, to the millisecond with `auth_ms` (the gateway's own
+   * tokens); falls back to `iat` for tokens without `auth_time`.
+   */
   readonly authTime: number;
   readonly scopes: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
@@ -57,8 +60,12 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
   const sid = optionalId(payload, "sid");
   if (jti === null || sid === null) return undefined;
 
-  const authTime = payload.auth_time ?? iat;
-  if (typeof authTime !== "number" || !Number.isFinite(authTime)) return undefined;
+  const seconds = payload.auth_time ?? iat;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return undefined;
+  // Our own tokens carry the session start's milliseconds; anything else there is ill-typed.
+  const ms = payload.auth_ms ?? 0;
+  if (typeof ms !== "number" || !Number.isInteger(ms) || ms < 0 || ms > 999) return undefined;
+  const authTime = ms === 0 ? seconds : seconds + ms / 1000;
 
   let scopes: string[] = [];
   if (payload.scope !== undefined) {
@@ -99,7 +106,7 @@ export function claimsOfIssued(granted: {
     iat: accessToken.exp - accessToken.expiresIn,
     jti: accessToken.jti,
     sid: session.sid,
-    authTime: Math.floor(session.createdAt / 1000),
+    authTime: session.createdAt / 1000,
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
   });

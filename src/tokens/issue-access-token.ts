@@ -10,7 +10,7 @@ import { ACCESS_TOKEN_TYPE } from "./verify-access-token";
 export interface AccessTokenSubject {
   readonly sub: string;
   readonly sid: string;
-  /** Seconds since the epoch at which the session began. */
+  /** When the session began: seconds since the epoch, to the millisecond. */
   readonly authTime: number;
   readonly scope: readonly string[];
   readonly roles: readonly string[];
@@ -52,7 +52,10 @@ export async function issueAccessToken(
     iat,
     jti,
     sid: subject.sid,
-    auth_time: subject.authTime,
+    auth_time: Math.floor(subject.authTime),
+    // The millisecond part, so a revocation of the subject made earlier in the same second
+    // does not cover this session (revocation-snapshot.ts coversSession).
+    auth_ms: Math.round(subject.authTime * 1000) % 1000,
     client_id: options.audience,
   };
   if (subject.scope.length > 0) claims.scope = subject.scope.join(" ");

@@ -180,6 +180,31 @@ describe("operator: log out everywhere", () => {
     expect(gateway.upstream.proxied().length).toBe(before);
   });
 
+  it("does not cover a session that began after it in the same second (the token carries auth_ms)", async () => {
+    let sameSecond = 0;
+    for (let attempt = 0; attempt < 5 && sameSecond < 2; attempt++) {
+      // Start at the top of a second, so the login lands in the revocation's second.
+      await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+      const revoked = await gateway.fetch("/auth/operator/revoke-subject", {
+        method: "POST",
+        headers: operator,
+        body: JSON.stringify({ sub: "user-admin" }),
+      });
+      expect(revoked.status).toBe(200);
+      const revokedAt = Date.now();
+      const session = await login(gateway, "admin");
+      if (Number(session.claims.auth_time) !== Math.floor(revokedAt / 1000)) continue;
+      sameSecond++;
+      expect(await call(session.accessToken)).toBe(200);
+      const refresh = await gateway.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(session.refreshToken) },
+      });
+      expect(refresh.status).toBe(200);
+    }
+    expect(sameSecond).toBeGreaterThan(0);
+  });
+
   it("refuses callers without the operator token", async () => {
     for (const authorization of [undefined, "Bearer wrong-operator-token-0123456789abcdef", "Basic abc"]) {
       const response = await gateway.fetch("/auth/operator/revoke-subject", {

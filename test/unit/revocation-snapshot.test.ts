@@ -44,13 +44,14 @@ describe("a published shard", () => {
     idRow("jti", "token-1"),
     idRow("jti", "token-old", SECONDS - 1),
     idRow("sid", "session-1"),
-    subjectRow("bob", SECONDS - 60),
-    subjectRow("carol", 0, { sid: "carol-phone", at: SECONDS - 10 }),
+    subjectRow("bob", NOW - 60_000),
+    subjectRow("carol", 0, { sid: "carol-phone", at: NOW - 10_000 }),
+    subjectRow("erin", NOW + 300),
     ...Array.from({ length: 500 }, (_, index) => idRow("sid", `filler-${index}`)),
   ]);
 
   it("carries its header", () => {
-    expect([view.shard, view.version, view.publishedAt, view.entries, view.overflow]).toEqual([3, 7, NOW, 505, false]);
+    expect([view.shard, view.version, view.publishedAt, view.entries, view.overflow]).toEqual([3, 7, NOW, 506, false]);
   });
 
   it("refuses by token id and by session, and only of the kind recorded", () => {
@@ -71,6 +72,16 @@ describe("a published shard", () => {
     expect(view.coversSubject(bob, claims({ sub: "bob", authTime: SECONDS - 60 }), SECONDS)).toBe(true);
     expect(view.coversSubject(bob, claims({ sub: "bob", authTime: SECONDS - 59 }), SECONDS)).toBe(false);
     expect(view.coversSubject(keyHash("sub", "alice"), claims(), SECONDS)).toBe(false);
+  });
+
+  it("tells apart sessions that began just before and just after it within one second", () => {
+    const erin = keyHash("sub", "erin");
+    // The revocation was made at NOW + 300 ms; the gateway's tokens carry auth_ms.
+    expect(view.coversSubject(erin, claims({ sub: "erin", authTime: SECONDS + 0.299 }), SECONDS)).toBe(true);
+    expect(view.coversSubject(erin, claims({ sub: "erin", authTime: SECONDS + 0.3 }), SECONDS)).toBe(true);
+    expect(view.coversSubject(erin, claims({ sub: "erin", authTime: SECONDS + 0.301 }), SECONDS)).toBe(false);
+    // Another issuer's whole-second auth_time in that second is taken as before it (fail closed).
+    expect(view.coversSubject(erin, claims({ sub: "erin", authTime: SECONDS }), SECONDS)).toBe(true);
   });
 
   it("spares the one session a revoke-others kept, and none that began later", () => {
