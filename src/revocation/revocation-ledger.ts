@@ -7,7 +7,8 @@
  *                     publishes `revocations/<k>` at most once a second, when it changed
  *   "edge"            the manifest: each shard's version, published at most once a second;
  *                     also carries over the entries an earlier version kept in it
- *   "rotations:<c>"   spent refresh tokens (kind `rt`), never published
+ *   "rotations:<c>"   spent refresh tokens (kind `rt`), never published, in a row per 10 s
+ *                     of expiry (spent-tokens.ts)
  *
  * A revocation is one row written in one shard (ledger-table.ts), stored before the call
  * answers and before anything is published; shards take revocations side by side, so the
@@ -33,6 +34,7 @@ import {
   shardKey,
 } from "./revocation-snapshot";
 import { encodeShard } from "./shard-format";
+import { SpentTokens } from "./spent-tokens";
 
 const PUBLISH_RETRY_MS = 60_000;
 /** Expired rows are deleted at most this often. */
@@ -67,6 +69,7 @@ interface LedgerEnv {
 
 export class RevocationLedger extends DurableObject<LedgerEnv> {
   #table!: LedgerTable;
+  #spent!: SpentTokens;
   #meta: Meta = { version: 0, lastPublishAt: 0, dirty: false, state: "ok" };
   /** When the alarm is set for (null: none); undefined until read from storage. */
   #alarmAt: number | null | undefined;
@@ -75,6 +78,8 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => {
       this.#table = new LedgerTable(ctx.storage);
+      this.#spent = new SpentTokens(ctx.storage);
+      await this.#spent.load();
       this.#meta = (await ctx.storage.get<Meta>("meta")) ?? this.#meta;
     });
   }
@@ -85,15 +90,19 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
    */
   async record(inputs: readonly RevocationInput[], shard?: number): Promise<RecordReceipt> {
     const now = Date.now();
-    this.#table.upsert(
-      inputs.map(({ kind, id, reason, ttlSeconds, keep }) => ({
-        kind,
-        id,
-        reason,
-        ...freshEntry(now, ttlSeconds, keep),
-      })),
-    );
-    if (inputs.some((input) => input.kind !== "rt")) await this.#changed(now, shard);
+    const entries = inputs.map(({ kind, id, reason, ttlSeconds, keep }) => ({
+      kind,
+      id,
+      reason,
+      ...freshEntry(now, ttlSeconds, keep),
+    }));
+    const spent = entries.filter((entry) => entry.kind === "rt");
+    const edge = entries.filter((entry) => entry.kind !== "rt");
+    if (spent.length > 0) await this.#spent.record(spent);
+    if (edge.length > 0) {
+      this.#table.upsert(edge);
+      await this.#changed(now, shard);
+    }
     await this.#schedule(now);
     return { publishing: this.#meta.state };
   }
@@ -121,13 +130,13 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
 
   /** One recorded revocation, or undefined (audits, tests). */
   async entry(kind: StoredEntry["kind"], id: string): Promise<StoredEntry | undefined> {
-    const entry = this.#table.get(kind, id);
+    const entry = kind === "rt" ? this.#spent.get(id) : this.#table.get(kind, id);
     return entry !== undefined && entry.exp > Date.now() / 1000 ? entry : undefined;
   }
 
   /** How many rows the table holds (expired ones until the next prune), for the benchmark. */
   async size(): Promise<number> {
-    return this.#table.count();
+    return this.#table.count() + this.#spent.size;
   }
 
   override async alarm(): Promise<void> {
@@ -135,6 +144,7 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     this.#alarmAt = null;
     if (now >= (this.#meta.lastPruneAt ?? 0) + PRUNE_INTERVAL_MS) {
       this.#table.prune(Math.floor(now / 1000));
+      await this.#spent.prune(Math.floor(now / 1000));
       this.#meta.lastPruneAt = now;
     }
     if (this.#meta.shard === undefined && this.#meta.shards === undefined) {
@@ -246,8 +256,11 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   async #schedule(now: number): Promise<void> {
     let next = Number.POSITIVE_INFINITY;
     if (this.#meta.dirty) next = Math.max(now, this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS);
-    const expiry = this.#table.nextExpiry();
-    if (expiry !== undefined) {
+    const expiry = Math.min(
+      this.#table.nextExpiry() ?? Number.POSITIVE_INFINITY,
+      this.#spent.nextExpiry() ?? Number.POSITIVE_INFINITY,
+    );
+    if (Number.isFinite(expiry)) {
       next = Math.min(next, Math.max(expiry * 1000, (this.#meta.lastPruneAt ?? 0) + PRUNE_INTERVAL_MS));
     }
     if (!Number.isFinite(next)) return;
