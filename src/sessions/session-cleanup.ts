@@ -17,7 +17,14 @@
  * good, so the entry can stop mattering (docs/storage.md, "How long a `sub` entry lives").
  */
 import { log } from "../log/logger";
-import type { SessionObject } from "./session-object";
+
+/**
+ * What the clean-up asks of a session's object (SessionObject.revoke), named here so the
+ * subject's index does not import the class of the object that imports it.
+ */
+export interface EndableSession extends Rpc.DurableObjectBranded {
+  revoke(input: { reason: string; now: number; fromIndex: true }): Promise<{ readonly revoked: boolean }>;
+}
 
 /** Sessions ended per alarm invocation: half the Free plan's 50 subrequests, one call each, no retries inside. */
 export const CLEANUP_BATCH_SIZE = 25;
@@ -90,7 +97,7 @@ export interface BatchOutcome {
 /** One alarm's share: end up to CLEANUP_BATCH_SIZE sessions, one call each. */
 export async function endBatch(
   storage: DurableObjectStorage,
-  sessions: DurableObjectNamespace<SessionObject> | undefined,
+  sessions: DurableObjectNamespace<EndableSession> | undefined,
   run: CleanupRun,
   context: { readonly now: number; readonly sub?: string },
 ): Promise<BatchOutcome> {

@@ -15,8 +15,14 @@
  * so an index of a user who never comes back empties itself.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type CleanupRun, END_PREFIX, endBatch, extendRun, withHandedOver } from "./session-cleanup";
-import type { SessionObject } from "./session-object";
+import {
+  type CleanupRun,
+  END_PREFIX,
+  type EndableSession,
+  endBatch,
+  extendRun,
+  withHandedOver,
+} from "./session-cleanup";
 import { cutPage, type PagePosition, type SessionPage } from "./session-page";
 import {
   type CleanupStatus,
@@ -43,7 +49,7 @@ const KEYS_PER_CALL = 128;
 const ENDED_IN_REQUEST = 10;
 
 /** What this object reads from its env: the sessions' objects, to end them. */
-type ObjectEnv = { readonly SESSIONS?: DurableObjectNamespace<SessionObject> };
+type ObjectEnv = { readonly SESSIONS?: DurableObjectNamespace<EndableSession> };
 
 /** A mass ending: sessions that began at or before `at` (ms), but `keep`. */
 interface Cutoff {
