@@ -226,8 +226,7 @@ describe("ending sessions", () => {
   });
 
   it("signs out everywhere else and keeps the current session", async () => {
-    // A subject of its own: the revocation covers every session of the subject that began
-    // in the same second as it (auth_time has one-second precision), later ones included.
+    // A subject of its own, so no other test's sessions are ended with it.
     vouchForAnySubject(gateway.upstream);
     const others = [await loginAs(gateway, "bob", FIREFOX_LINUX), await loginAs(gateway, "bob", SAFARI_IPHONE)];
     const current = await loginAs(gateway, "bob", FIREFOX_LINUX);
