@@ -71,6 +71,8 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
   #table!: LedgerTable;
   #spent!: SpentTokens;
   #meta: Meta = { version: 0, lastPublishAt: 0, dirty: false, state: "ok" };
+  /** A publish is in flight (its KV put not yet answered). */
+  #publishing = false;
   /** When the alarm is set for (null: none); undefined until read from storage. */
   #alarmAt: number | null | undefined;
 
@@ -113,7 +115,7 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     const now = Date.now();
     this.#meta.shard = shard;
     this.#meta.dirty = true;
-    await this.#publishShard(now);
+    await this.#publishAfterInFlight(now);
     await this.#schedule(now);
     return this.#meta.state === "ok" ? this.#meta.version : undefined;
   }
@@ -152,7 +154,7 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
       // entries over (and publishes the manifest) now, not at the first announce.
       if (await sortLegacyRows(this.ctx.storage)) {
         this.#meta.shards = new Array<number>(REVOCATION_SHARDS).fill(0);
-        await this.#publishManifest(now);
+        await this.#publishAfterInFlight(now);
       }
     } else if (this.#meta.dirty && now >= this.#meta.lastPublishAt + PUBLISH_INTERVAL_MS) await this.#publish(now);
     await this.ctx.storage.put("meta", this.#meta);
@@ -168,8 +170,28 @@ export class RevocationLedger extends DurableObject<LedgerEnv> {
     await this.ctx.storage.put("meta", this.#meta);
   }
 
-  #publish(now: number): Promise<void> {
-    return this.#meta.shard === undefined ? this.#publishManifest(now) : this.#publishShard(now);
+  /**
+   * One publish at a time: a KV put that takes longer than the interval must not be
+   * overtaken by the next one and then land after it, leaving an older value in KV than
+   * one readers have seen. A change meanwhile stays dirty for the alarm.
+   */
+  async #publish(now: number): Promise<void> {
+    if (this.#publishing) {
+      this.#meta.dirty = true;
+      return;
+    }
+    this.#publishing = true;
+    try {
+      await (this.#meta.shard === undefined ? this.#publishManifest(now) : this.#publishShard(now));
+    } finally {
+      this.#publishing = false;
+    }
+  }
+
+  /** Publish now, after the publish in flight if there is one (the carry-over must know it published). */
+  async #publishAfterInFlight(now: number): Promise<void> {
+    while (this.#publishing) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.#publish(now);
   }
 
   /** Versions follow the clock too, so a ledger that lost its storage still publishes above any seen. */
