@@ -121,7 +121,9 @@ describe("portcullis explain agrees with the Worker", () => {
         expected === 200 ? "forwarded" : String(expected),
       ]);
     }
-  });
+    // 23 runs of the command, each a Node process reading wrangler: about 20 s here, and
+    // twice that or more on a loaded machine.
+  }, 180_000);
 
   it("explains each rule tried for each reading, and the deciding rule", async () => {
     const run = await explain("GET", "/ADMIN/users/", { scope: "read" }, {});
