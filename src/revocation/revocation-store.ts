@@ -107,19 +107,18 @@ export class RevocationStore {
    * this isolate's overlay. Resolves once every shard has stored its entries.
    */
   async record(inputs: readonly RevocationInput[], rotations?: string): Promise<RecordReceipt> {
-    const calls: Promise<RecordReceipt>[] = [];
+    let receipts: RecordReceipt[];
     try {
-      if (rotations !== undefined) calls.push(this.#ledger(rotations).record(inputs));
-      else {
-        for (const [shard, group] of groupByShard(inputs))
-          calls.push(this.#ledger(ledgerShardName(shard)).record(group, shard));
-      }
+      const calls =
+        rotations !== undefined
+          ? [this.#ledger(rotations).record(inputs)]
+          : [...groupByShard(inputs)].map(([shard, group]) =>
+              this.#ledger(ledgerShardName(shard)).record(group, shard),
+            );
+      receipts = await Promise.all(calls);
     } catch (error) {
       throw new GatewayError("revocation_store_unavailable", { detail: "revocation ledger call failed", cause: error });
     }
-    const receipts = await Promise.all(calls).catch((error: unknown) => {
-      throw new GatewayError("revocation_store_unavailable", { detail: "revocation ledger call failed", cause: error });
-    });
     const now = this.#options.now();
     for (const input of inputs) {
       if (input.kind === "rt") continue;
