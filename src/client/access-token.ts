@@ -6,10 +6,18 @@
  * `exp - iat` for a token that came in a response header), never from `exp` against the
  * local clock: a browser whose clock is off by minutes still refreshes at the right time.
  * Decoding the payload here is for scheduling only; the gateway verifies every token.
+ *
+ * A token is sent in the scheme it was issued for: `Bearer`, or `DPoP` for a token bound
+ * to the client's key (RFC 9449: `token_type: "DPoP"`, or `Authorization: DPoP` when the
+ * gateway refreshed it on the way).
  */
+
+/** The `Authorization` scheme a token is sent with. */
+export type TokenScheme = "Bearer" | "DPoP";
 
 export interface HeldToken {
   readonly value: string;
+  readonly scheme: TokenScheme;
   /** Local clock, milliseconds. */
   readonly receivedAt: number;
   /** Local clock, milliseconds. */
@@ -24,6 +32,7 @@ interface PayloadFields {
   readonly exp?: unknown;
   readonly iat?: unknown;
   readonly sid?: unknown;
+  readonly cnf?: unknown;
 }
 
 function decodeBase64Url(segment: string): string {
@@ -54,19 +63,34 @@ function numberOrUndefined(value: unknown): number | undefined {
  * Hold a token.
  * @param lifetimeSeconds `expires_in` from a token response; when absent, `exp - iat`
  *   from the token itself; when that is absent too, the token is treated as due at once.
+ * @param scheme as the gateway said; when absent, `DPoP` for a token with a `cnf.jkt`
+ *   claim (a key-bound JWT), else `Bearer`.
  */
-export function holdToken(value: string, now: number, lifetimeSeconds?: number): HeldToken {
+export function holdToken(value: string, now: number, lifetimeSeconds?: number, scheme?: TokenScheme): HeldToken {
   const payload = peekPayload(value);
   const exp = numberOrUndefined(payload.exp);
   const iat = numberOrUndefined(payload.iat);
   const lifetime = lifetimeSeconds ?? (exp !== undefined && iat !== undefined ? exp - iat : 0);
   return {
     value,
+    scheme: scheme ?? (isKeyBound(payload) ? "DPoP" : "Bearer"),
     receivedAt: now,
     expiresAt: now + Math.max(0, lifetime) * 1000,
     sessionId: typeof payload.sid === "string" ? payload.sid : undefined,
     issuedAt: iat,
   };
+}
+
+/** The token of a token response (login, refresh), or undefined when the body holds none. */
+export async function readTokenResponse(response: Response, now: number): Promise<HeldToken | undefined> {
+  try {
+    const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown; token_type?: unknown };
+    if (typeof body.access_token !== "string" || body.access_token === "") return undefined;
+    const lifetime = typeof body.expires_in === "number" ? body.expires_in : undefined;
+    return holdToken(body.access_token, now, lifetime, schemeOfTokenType(body.token_type));
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when `candidate` is not older than `current` (a late answer must not undo a refresh). */
@@ -76,10 +100,23 @@ export function isNotOlder(candidate: HeldToken, current: HeldToken | undefined)
   return candidate.issuedAt >= current.issuedAt;
 }
 
-/** The `Bearer` token in an `Authorization` header value, if that is what it holds. */
-export function bearerFromHeader(value: string | null | undefined): string | undefined {
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(value ?? "");
-  return match?.[1];
+function isKeyBound(payload: PayloadFields): boolean {
+  const cnf = payload.cnf;
+  return typeof cnf === "object" && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === "string";
+}
+
+/** The scheme a token response's `token_type` names (RFC 6749 §7.1: case-insensitive). */
+export function schemeOfTokenType(tokenType: unknown): TokenScheme {
+  return typeof tokenType === "string" && tokenType.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+}
+
+/** The token and scheme of an `Authorization: Bearer …` or `Authorization: DPoP …` header value. */
+export function credentialFromHeader(
+  value: string | null | undefined,
+): { readonly scheme: TokenScheme; readonly token: string } | undefined {
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(value ?? "");
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  return { scheme: schemeOfTokenType(match[1]), token: match[2] };
 }
 
 /** True for a 401 whose `WWW-Authenticate` says the token (not its absence) was the problem. */

@@ -5,9 +5,11 @@
  *
  *   const detach = attachToAxios(axios, client);
  *
- * Requests to the gateway's origin get the access token (refreshed first when due); an
- * `Authorization` the caller set itself is left alone; a token the gateway refreshed is
- * adopted; a 401 `invalid_token` is retried once after one shared refresh.
+ * Requests to the gateway's origin get the access token (refreshed first when due), and
+ * with a DPoP token a proof for their method and URL; an `Authorization` the caller set
+ * itself is left alone; a token the gateway refreshed is adopted; a 401 `use_dpop_nonce`
+ * is retried once with a proof carrying the gateway's nonce, a 401 `invalid_token` once
+ * after one shared refresh.
  */
 import type { PortcullisClient } from "./portcullis-client";
 
@@ -15,6 +17,8 @@ import type { PortcullisClient } from "./portcullis-client";
 export interface AxiosRequestConfigLike {
   url?: string | undefined;
   baseURL?: string | undefined;
+  /** axios's default is `get`; sent upper-cased, as the proof's `htm` must be. */
+  method?: string | undefined;
   headers?: unknown;
   /** Set by the adapter on the one retry after a refresh. */
   portcullisRetried?: boolean;
@@ -52,20 +56,25 @@ function readHeader(headers: unknown, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-function writeAuthorization(config: AxiosRequestConfigLike, value: string): void {
+/** The headers the adapter writes, as axios spells them. */
+const HEADER_NAMES: Readonly<Record<string, string>> = { authorization: "Authorization", dpop: "DPoP" };
+
+function writeHeader(config: AxiosRequestConfigLike, name: string, value: string): void {
   const headers = config.headers as HeaderBag | undefined;
-  if (headers && typeof headers.set === "function") headers.set("Authorization", value);
-  else config.headers = { ...(headers as Record<string, unknown> | undefined), Authorization: value };
+  if (headers && typeof headers.set === "function") headers.set(name, value);
+  else config.headers = { ...(headers as Record<string, unknown> | undefined), [name]: value };
 }
 
-function removeAuthorization(config: AxiosRequestConfigLike): void {
+function removeOwnHeaders(config: AxiosRequestConfigLike): void {
   const headers = config.headers as (HeaderBag & Record<string, unknown>) | undefined;
   if (!headers) return;
-  if (typeof headers.delete === "function") headers.delete("Authorization");
-  else
-    for (const name of Object.keys(headers)) {
-      if (name.toLowerCase() === "authorization") delete headers[name];
-    }
+  for (const spelled of Object.values(HEADER_NAMES)) {
+    if (typeof headers.delete === "function") headers.delete(spelled);
+    else
+      for (const name of Object.keys(headers)) {
+        if (name.toLowerCase() === spelled.toLowerCase()) delete headers[name];
+      }
+  }
 }
 
 function targetUrl(config: AxiosRequestConfigLike): string {
@@ -93,9 +102,10 @@ export function attachToAxios(instance: AxiosInstanceLike, client: PortcullisCli
   const requestId = instance.interceptors.request.use(async function authorizeRequest(config) {
     const ownHeader = readHeader(config.headers, "authorization") !== undefined && !sentWith.has(config);
     if (ownHeader || !client.authorizes(targetUrl(config))) return config;
-    const token = await client.getAccessToken();
+    const method = (config.method ?? "get").toUpperCase();
+    const { token, headers } = await client.requestHeaders(method, targetUrl(config));
     sentWith.set(config, token);
-    if (token !== undefined) writeAuthorization(config, `Bearer ${token}`);
+    for (const [name, value] of Object.entries(headers)) writeHeader(config, HEADER_NAMES[name] ?? name, value);
     return config;
   });
 
@@ -114,8 +124,8 @@ export function attachToAxios(instance: AxiosInstanceLike, client: PortcullisCli
         readHeader(response.headers, name),
       );
       if (!retry) throw error;
-      // Ours, so the request interceptor puts the new token in rather than keep this one.
-      removeAuthorization(config);
+      // Ours, so the request interceptor puts the new token (and a new proof) in rather than keep these.
+      removeOwnHeaders(config);
       // axios copies a config it is asked to send again, so object identity (and the
       // WeakMap above) does not survive the retry; an own property does.
       return instance.request({ ...config, portcullisRetried: true });

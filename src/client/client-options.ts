@@ -2,6 +2,8 @@
  * The client's options: their types, defaults and checks, done once when the client is
  * created (a bad option throws `invalid_options` there, not on the first request).
  */
+import type { DpopKeyStore } from "./dpop-key";
+import { defaultKeyStore } from "./dpop-key-store";
 import { PortcullisClientError } from "./errors";
 import type { CrossTabOptions } from "./tab-coordinator";
 
@@ -22,6 +24,16 @@ export interface TokenChange {
   /** Local clock, milliseconds. */
   readonly expiresAt: number;
   readonly sessionId: string | undefined;
+}
+
+/** DPoP settings beyond on/off. */
+export interface DpopOptions {
+  /**
+   * Where the key pair is kept. Default: IndexedDB in a browser (shared by the origin's
+   * tabs, kept across reloads), memory elsewhere. Every client that shares a session must
+   * sign with the same key.
+   */
+  readonly keyStore?: DpopKeyStore;
 }
 
 export interface PortcullisClientOptions {
@@ -50,6 +62,14 @@ export interface PortcullisClientOptions {
   readonly paths?: { readonly login?: string; readonly refresh?: string; readonly logout?: string };
   /** Share tokens and logouts between tabs, and refresh in one tab at a time. Default true. */
   readonly crossTab?: boolean | CrossTabOptions;
+  /**
+   * Bind the session to a non-extractable key of this browser (DPoP, RFC 9449): every
+   * request carries a proof signed with it, and a token or refresh cookie copied out of
+   * the page is refused elsewhere. `false`: bearer tokens. If no key can be made, the
+   * client uses bearer tokens, which a gateway that requires DPoP refuses.
+   * Default: true where WebCrypto is available.
+   */
+  readonly dpop?: boolean | DpopOptions;
   /** Called with every new access token (not the token itself). */
   readonly onTokenChange?: (change: TokenChange) => void;
   /** Called once when the session ends, whatever ended it. */
@@ -69,6 +89,8 @@ export interface ResolvedOptions {
   readonly credentials: RequestCredentials;
   readonly paths: { readonly login: string; readonly refresh: string; readonly logout: string };
   readonly crossTab: CrossTabOptions | undefined;
+  /** Where the DPoP key is kept; undefined: DPoP off. */
+  readonly dpopKeyStore: DpopKeyStore | undefined;
   readonly onTokenChange: ((change: TokenChange) => void) | undefined;
   readonly onSessionEnded: ((reason: SessionEndReason) => void) | undefined;
 }
@@ -77,6 +99,11 @@ const DEFAULT_PATHS = { login: "/auth/login", refresh: "/auth/refresh", logout: 
 
 function invalidOption(message: string, cause?: unknown): PortcullisClientError {
   return new PortcullisClientError("invalid_options", message, { cause });
+}
+
+function hasWebCrypto(): boolean {
+  const subtle = (globalThis as { crypto?: { subtle?: { generateKey?: unknown } } }).crypto?.subtle;
+  return typeof subtle?.generateKey === "function";
 }
 
 export function resolveOptions(options: PortcullisClientOptions): ResolvedOptions {
@@ -95,6 +122,7 @@ export function resolveOptions(options: PortcullisClientOptions): ResolvedOption
   const timeoutMs = options.requestTimeoutMs ?? 10_000;
   if (!(timeoutMs > 0)) throw invalidOption("requestTimeoutMs must be a number > 0");
   const crossTab = options.crossTab ?? true;
+  const dpop = options.dpop ?? hasWebCrypto();
   return {
     origin,
     // Called as a plain function: the browser's fetch refuses any other `this`.
@@ -106,6 +134,7 @@ export function resolveOptions(options: PortcullisClientOptions): ResolvedOption
     credentials: options.credentials ?? "same-origin",
     paths: { ...DEFAULT_PATHS, ...options.paths },
     crossTab: crossTab === false ? undefined : crossTab === true ? {} : crossTab,
+    dpopKeyStore: dpop === false ? undefined : ((dpop === true ? undefined : dpop.keyStore) ?? defaultKeyStore()),
     onTokenChange: options.onTokenChange,
     onSessionEnded: options.onSessionEnded,
   };

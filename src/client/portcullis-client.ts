@@ -6,9 +6,20 @@
  * `invalid_token`, adopts a token the gateway refreshed on its own (the `Authorization`
  * response header), and says "session ended" exactly once per session.
  *
+ * With DPoP (the default where WebCrypto is), every request carries a proof signed with
+ * the browser's non-extractable key (dpop-prover.ts) and the tokens are bound to it.
+ *
  * No dependencies and no Worker types: it runs in any browser and in Node ≥ 18.
  */
-import { bearerFromHeader, type HeldToken, holdToken, isInvalidTokenChallenge, isNotOlder } from "./access-token";
+import {
+  credentialFromHeader,
+  type HeldToken,
+  holdToken,
+  isInvalidTokenChallenge,
+  isNotOlder,
+  readTokenResponse,
+  type TokenScheme,
+} from "./access-token";
 import {
   type FetchFunction,
   type PortcullisClientOptions,
@@ -17,7 +28,9 @@ import {
   type SessionEndReason,
   type TokenSource,
 } from "./client-options";
+import { DpopProver, isNonceChallenge } from "./dpop-prover";
 import { PortcullisClientError } from "./errors";
+import { credentialHeaders, postToTokenEndpoint, type RequestAuthorization } from "./gateway-request";
 import {
   deleteSession,
   fetchSessionPage,
@@ -55,6 +68,7 @@ export class PortcullisClient {
   readonly #credentials: RequestCredentials;
   readonly #paths: ResolvedOptions["paths"];
   readonly #tabs: TabCoordinator | undefined;
+  readonly #dpop: DpopProver | undefined;
   readonly #onTokenChange: ResolvedOptions["onTokenChange"];
   readonly #onSessionEnded: ResolvedOptions["onSessionEnded"];
 
@@ -75,6 +89,8 @@ export class PortcullisClient {
     this.#paths = resolved.paths;
     this.#onTokenChange = resolved.onTokenChange;
     this.#onSessionEnded = resolved.onSessionEnded;
+    const store = resolved.dpopKeyStore;
+    this.#dpop = store && new DpopProver({ origin: this.#origin, store, now: this.#now });
     this.#tabs = resolved.crossTab && new TabCoordinator(resolved.crossTab, (message) => this.#receive(message));
   }
 
@@ -86,6 +102,19 @@ export class PortcullisClient {
   /** When the held access token expires (local clock, ms), or undefined. */
   get expiresAt(): number | undefined {
     return this.#token?.expiresAt;
+  }
+
+  /** How the held token is sent: `"DPoP"` when it is bound to this browser's key; undefined without one. */
+  get tokenScheme(): TokenScheme | undefined {
+    return this.#token?.scheme;
+  }
+
+  /**
+   * The RFC 7638 thumbprint of this client's DPoP key (the `cnf.jkt` of its bound tokens),
+   * making the key on first use; undefined with DPoP off or where no key could be made.
+   */
+  async dpopThumbprint(): Promise<string | undefined> {
+    return (await this.#dpop?.key())?.thumbprint;
   }
 
   /** The session id (`sid`) of the held token, or undefined. */
@@ -111,7 +140,7 @@ export class PortcullisClient {
         ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
       });
     }
-    const token = response.ok ? await this.#readTokenResponse(response) : undefined;
+    const token = response.ok ? await readTokenResponse(response, this.#now()) : undefined;
     if (token === undefined) {
       await response.body?.cancel().catch(() => undefined);
       throw new PortcullisClientError("login_failed", `login answered ${response.status}`, {
@@ -139,7 +168,7 @@ export class PortcullisClient {
    * where the browser can go to end the provider's session too.
    */
   async logout(): Promise<{ endSessionUrl?: string }> {
-    const token = this.#token?.value;
+    const token = this.#token;
     this.#end("logout", true);
     const response = await this.#post(this.#paths.logout, undefined, token);
     if (response.status !== 200 || !response.headers.get("content-type")?.startsWith("application/json")) {
@@ -190,10 +219,18 @@ export class PortcullisClient {
    * does not wrap (WebSocket URLs, other HTTP libraries).
    */
   async getAccessToken(): Promise<string | undefined> {
-    const token = this.#token;
-    if (token === undefined || !this.#proactive || !this.#isDue(token)) return token?.value;
-    await this.#refreshOnce();
-    return this.#token?.value;
+    return (await this.#currentToken())?.value;
+  }
+
+  /**
+   * The headers for a request to the gateway (`Authorization`, and with a DPoP token a
+   * fresh `DPoP` proof for this method and URL), refreshing first like `getAccessToken`.
+   * For adapters such as the axios one; send each proof once.
+   */
+  async requestHeaders(method: string, url: string | URL): Promise<RequestAuthorization> {
+    const token = await this.#currentToken();
+    const headers = await credentialHeaders(this.#dpop, method, new URL(url, `${this.#origin}/`), token);
+    return { token: token?.value, headers: Object.fromEntries(headers) };
   }
 
   /** True when requests to `url` get the access token (only the gateway's origin does). */
@@ -206,7 +243,7 @@ export class PortcullisClient {
   }
 
   /**
-   * `fetch` with the access token. Relative URLs go to the gateway; other origins get a
+   * `fetch` with the access token (and a DPoP proof with a DPoP token). Relative URLs go to the gateway; other origins get a
    * plain `fetch` without the token; a request that sets its own `Authorization` is left alone.
    */
   async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
@@ -215,19 +252,28 @@ export class PortcullisClient {
         ? new Request(input, init)
         : new Request(new URL(input, `${this.#origin}/`), { credentials: this.#credentials, ...init });
     if (!this.authorizes(template.url) || template.headers.has("authorization")) return this.#fetch(template);
-    const token = await this.getAccessToken();
-    const response = await this.#fetch(this.#withToken(template.clone(), token));
-    const retry = await this.afterResponse(token, response.status, (name) => response.headers.get(name));
-    if (!retry) return response;
-    await response.body?.cancel();
-    const retried = await this.#fetch(this.#withToken(template, this.#token?.value));
-    this.#adoptFromGateway(retried.headers.get("authorization"));
-    return retried;
+    let token = await this.#currentToken();
+    // At most one retry with the gateway's new DPoP nonce and one after a refresh.
+    const retried = new Set<"nonce" | "token">();
+    for (;;) {
+      const response = await this.#fetch(await this.#authorized(template.clone(), token));
+      const header = (name: string) => response.headers.get(name);
+      const kind = isNonceChallenge(response.status, header("www-authenticate")) ? "nonce" : "token";
+      if (retried.has(kind)) {
+        this.#observe(header);
+        return response;
+      }
+      if (!(await this.afterResponse(token?.value, response.status, header))) return response;
+      retried.add(kind);
+      await response.body?.cancel();
+      token = this.#token;
+    }
   }
 
   /**
    * What to do with a gateway's answer to a request sent with `tokenUsed`: adopts a token
-   * the gateway refreshed, and after a 401 `invalid_token` refreshes (once for all callers).
+   * the gateway refreshed and its DPoP nonce, asks for a new proof after a 401
+   * `use_dpop_nonce`, and after a 401 `invalid_token` refreshes (once for all callers).
    * Resolves true when the request should be sent again with the current token.
    * Used by `fetch` and by adapters such as the axios one.
    */
@@ -236,7 +282,9 @@ export class PortcullisClient {
     status: number,
     header: (name: string) => string | null | undefined,
   ): Promise<boolean> {
-    this.#adoptFromGateway(header("authorization"));
+    this.#observe(header);
+    const nonceDemanded = isNonceChallenge(status, header("www-authenticate")) && this.#dpop?.nonce !== undefined;
+    if (tokenUsed !== undefined && nonceDemanded) return true;
     if (tokenUsed === undefined || !isInvalidTokenChallenge(status, header("www-authenticate"))) return false;
     if (this.#token === undefined) return false;
     // Another call (or tab) has refreshed since this one was sent: just use the new token.
@@ -255,9 +303,22 @@ export class PortcullisClient {
     return this.#now() >= token.expiresAt - skew;
   }
 
-  #withToken(request: Request, token: string | undefined): Request {
-    if (token !== undefined) request.headers.set("authorization", `Bearer ${token}`);
+  async #currentToken(): Promise<HeldToken | undefined> {
+    const token = this.#token;
+    if (token === undefined || !this.#proactive || !this.#isDue(token)) return token;
+    await this.#refreshOnce();
+    return this.#token;
+  }
+
+  async #authorized(request: Request, token: HeldToken | undefined): Promise<Request> {
+    const headers = await credentialHeaders(this.#dpop, request.method, new URL(request.url), token);
+    for (const [name, value] of headers) request.headers.set(name, value);
     return request;
+  }
+
+  #observe(header: (name: string) => string | null | undefined): void {
+    this.#adoptFromGateway(header("authorization"));
+    this.#dpop?.observe(header);
   }
 
   /** Single flight: every caller during a refresh waits for the same one. */
@@ -307,7 +368,7 @@ export class PortcullisClient {
       if (epoch === this.#epoch && hadSession) this.#end("refresh_rejected", true);
       return "rejected";
     }
-    const token = response.ok ? await this.#readTokenResponse(response) : undefined;
+    const token = response.ok ? await readTokenResponse(response, this.#now()) : undefined;
     if (token === undefined) {
       await response.body?.cancel().catch(() => undefined);
       return "unavailable";
@@ -317,49 +378,30 @@ export class PortcullisClient {
     return "refreshed";
   }
 
-  async #post(path: string, body: string | undefined, bearer?: string): Promise<Response> {
-    const headers = new Headers({ accept: "application/json" });
-    if (body !== undefined) headers.set("content-type", "application/json");
-    if (bearer !== undefined) headers.set("authorization", `Bearer ${bearer}`);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
-    try {
-      return await this.#fetch(new URL(path, `${this.#origin}/`), {
-        method: "POST",
-        headers,
-        credentials: this.#credentials,
-        signal: controller.signal,
-        ...(body === undefined ? {} : { body }),
-      });
-    } catch (error) {
-      throw new PortcullisClientError("network_error", `POST ${path} got no answer`, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #readTokenResponse(response: Response): Promise<HeldToken | undefined> {
-    try {
-      const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-      if (typeof body.access_token !== "string" || body.access_token === "") return undefined;
-      const lifetime = typeof body.expires_in === "number" ? body.expires_in : undefined;
-      return holdToken(body.access_token, this.#now(), lifetime);
-    } catch {
-      return undefined;
-    }
+  #post(path: string, body: string | undefined, token?: HeldToken): Promise<Response> {
+    return postToTokenEndpoint({
+      fetch: this.#fetch,
+      dpop: this.#dpop,
+      url: new URL(path, `${this.#origin}/`),
+      credentials: this.#credentials,
+      timeoutMs: this.#timeoutMs,
+      body,
+      token,
+    });
   }
 
   #adoptFromGateway(authorization: string | null | undefined): void {
-    const value = bearerFromHeader(authorization);
+    const credential = credentialFromHeader(authorization);
     // Never revive a session that ended while the request was under way.
-    if (value === undefined || this.#token === undefined || value === this.#token.value) return;
-    const token = holdToken(value, this.#now());
+    if (credential === undefined || this.#token === undefined || credential.token === this.#token.value) return;
+    const token = holdToken(credential.token, this.#now(), undefined, credential.scheme);
     if (isNotOlder(token, this.#token)) this.#adopt(token, "gateway", true);
   }
 
   #adopt(token: HeldToken, source: TokenSource, tellOtherTabs: boolean): void {
     this.#token = token;
-    if (tellOtherTabs) this.#tabs?.publish({ type: "token", token: token.value, expiresAt: token.expiresAt });
+    if (tellOtherTabs)
+      this.#tabs?.publish({ type: "token", token: token.value, expiresAt: token.expiresAt, scheme: token.scheme });
     const onTokenChange = this.#onTokenChange;
     if (onTokenChange) {
       const change = { source, expiresAt: token.expiresAt, sessionId: token.sessionId };
@@ -385,7 +427,7 @@ export class PortcullisClient {
       return;
     }
     if (message.token === this.#token?.value) return;
-    const token = { ...holdToken(message.token, this.#now()), expiresAt: message.expiresAt };
+    const token = { ...holdToken(message.token, this.#now(), undefined, message.scheme), expiresAt: message.expiresAt };
     if (!isNotOlder(token, this.#token)) return;
     if (this.#token === undefined || this.#token.sessionId !== token.sessionId) this.#epoch += 1;
     this.#adopt(token, "other_tab", false);

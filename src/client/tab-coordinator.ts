@@ -12,9 +12,9 @@
  * Either API may be missing (older browsers, Node): the client then works per tab.
  */
 
-/** What tabs tell each other. */
+/** What tabs tell each other. `scheme` is absent in messages of older versions. */
 export type TabMessage =
-  | { readonly type: "token"; readonly token: string; readonly expiresAt: number }
+  | { readonly type: "token"; readonly token: string; readonly expiresAt: number; readonly scheme?: "Bearer" | "DPoP" }
   | { readonly type: "ended"; readonly sessionId: string };
 
 /** The part of `BroadcastChannel` the client uses. */
@@ -42,7 +42,8 @@ function parseMessage(data: unknown): TabMessage | undefined {
   if (typeof data !== "object" || data === null) return undefined;
   const message = data as Record<string, unknown>;
   if (message.type === "token" && typeof message.token === "string" && typeof message.expiresAt === "number") {
-    return { type: "token", token: message.token, expiresAt: message.expiresAt };
+    const scheme = message.scheme === "DPoP" || message.scheme === "Bearer" ? message.scheme : undefined;
+    return { type: "token", token: message.token, expiresAt: message.expiresAt, ...(scheme ? { scheme } : {}) };
   }
   if (message.type === "ended" && typeof message.sessionId === "string") {
     return { type: "ended", sessionId: message.sessionId };
