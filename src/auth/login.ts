@@ -1,13 +1,15 @@
 /**
  * POST /auth/login — JSON or form `{ username, password }`.
  * Success: RFC 6749 token response + refresh cookie. Failure: 401 that does not say
- * whether the user exists. Attempts are limited per client address, per account name
+ * whether the user exists. A login that brings a DPoP proof begins a session bound to the
+ * proof's key (token_type "DPoP"); with DPOP_SESSIONS = "required", one without is refused. Attempts are limited per client address, per account name
  * (canonical/username.ts) and per subject, where the credential check names one (a 401
  * may carry `{"sub": …}`), on success and failure alike.
  */
 import { canonicalUsername } from "../canonical/username";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { answerNonce, sessionProof } from "../gateway/sender-constraint";
 import { assertTrustedOrigin } from "../http/origin-check";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { readFields } from "../http/read-body";
@@ -33,6 +35,7 @@ export async function handleLogin(context: RequestContext, request: Request): Pr
   if (!username || !password || username.length > MAX_USERNAME || password.length > MAX_PASSWORD) {
     throw new GatewayError("request_invalid", { detail: "username and password are required strings of sane length" });
   }
+  const proof = await sessionProof(context);
   await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `account:${canonicalUsername(username)}`);
   let subject: Awaited<ReturnType<typeof checkCredentials>>;
   try {
@@ -47,7 +50,12 @@ export async function handleLogin(context: RequestContext, request: Request): Pr
   }
   // Counted on success as on failure, so that a 429 says nothing about the password.
   await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `subject:${subject.sub}`);
-  const granted = await context.sessions.start(subject, describeClient(request));
-  log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid });
-  return tokenResponse(context.config, granted, { refreshInBody: false, setAccessCookie: context.config.accessCookie });
+  const granted = await context.sessions.start(subject, describeClient(request), { jkt: proof?.jkt });
+  log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, dpop: !!proof });
+  const response = tokenResponse(context.config, granted, {
+    refreshInBody: false,
+    setAccessCookie: context.config.accessCookie,
+  });
+  await answerNonce(context, response.headers);
+  return response;
 }

@@ -46,7 +46,7 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   const subject = mapSubject(oidc, claims);
   if (subject === undefined) throw new GatewayError("login_failed", { detail: "provider sub is not usable" });
 
-  const granted = await context.sessions.start(subject, describeClient(request), tokens);
+  const granted = await context.sessions.start(subject, describeClient(request), { idp: tokens });
   log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
   const headers = new Headers({
     "cache-control": "no-store",

@@ -2,9 +2,12 @@
  * POST /auth/refresh — client-managed refresh.
  * Browsers send the refresh cookie (empty body); other clients send the RFC 6749 §6 form
  * `grant_type=refresh_token&refresh_token=…` and get the rotated token back in the body.
+ * A DPoP proof binds the new access token (and an unbound session) to its key; a session
+ * bound to a key is refreshed only with a proof by that key (sessions/session-object.ts).
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { answerNonce, sessionProof } from "../gateway/sender-constraint";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
 import { assertTrustedOrigin } from "../http/origin-check";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
@@ -30,9 +33,12 @@ export async function handleRefresh(context: RequestContext, request: Request): 
   if (!refreshToken) throw new GatewayError("grant_invalid", { detail: "no refresh token", clearSession: true });
   const sid = sessionOfRefreshToken(refreshToken);
   if (sid !== undefined) await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `session:${sid}`);
-  const granted = await context.sessions.refresh(refreshToken);
-  return tokenResponse(context.config, granted, {
+  const proof = await sessionProof(context);
+  const granted = await context.sessions.refresh(refreshToken, undefined, proof?.jkt);
+  const response = tokenResponse(context.config, granted, {
     refreshInBody: fromBody !== undefined,
     setAccessCookie: context.config.accessCookie,
   });
+  await answerNonce(context, response.headers);
+  return response;
 }

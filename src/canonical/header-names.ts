@@ -82,6 +82,8 @@ export const REQUEST_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   // Cloudflare's own, and the cookie header (rebuilt without the gateway's cookies)
   "cf-worker",
   "cookie",
+  // a DPoP proof: forwarded only with the bound token it was checked against
+  "dpop",
 ]);
 
 /** Method overrides that Express's method-override, Symfony, Laravel and others honour. */
@@ -104,7 +106,7 @@ export function isDroppedRequestHeader(key: string): boolean {
  * name): `Authorization` would be adopted by the browser SDK as a new access token (the
  * gateway sends one only after its own refresh), `Proxy-Authenticate` describes a proxy the
  * client never talked to, `Clear-Site-Data` would clear the gateway's cookies,
- * `Portcullis-Degraded` is the gateway's own, `Proxy-Connection` is hop-by-hop. The
+ * `Portcullis-Degraded` and `DPoP-Nonce` are the gateway's own, `Proxy-Connection` is hop-by-hop. The
  * gateway's own cookies are filtered from `Set-Cookie` (http/cookies.ts).
  */
 export const RESPONSE_HEADERS_DROPPED: ReadonlySet<string> = new Set([
@@ -113,4 +115,5 @@ export const RESPONSE_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   "clear-site-data",
   "portcullis-degraded",
   "proxy-connection",
+  "dpop-nonce",
 ]);

@@ -16,6 +16,7 @@ export function requirementOf(decision: RouteDecision): string {
   if (decision.roles.length > 0) parts.push(`roles ${decision.roles.join(" ")}`);
   if (parts.length === 0) parts.push("any valid token");
   if (decision.strictRevocation) parts.push("strict revocation");
+  if (decision.dpop) parts.push("a DPoP-bound token");
   if (decision.unauthenticated !== undefined) parts.push(`unauthenticated: ${decision.unauthenticated}`);
   return parts.join("; ");
 }

@@ -102,6 +102,18 @@ export interface GatewayConfig {
   readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;
   /** Login through an OpenID Connect provider; undefined when OIDC_ISSUER is not set. */
   readonly oidc: OidcConfig | undefined;
+  /** Sender-constrained tokens (RFC 9449; docs/dpop.md). */
+  readonly dpop: DpopConfig;
+}
+
+/** DPoP settings (docs/dpop.md). */
+export interface DpopConfig {
+  /** DPOP_SESSIONS: "required" refuses a login or refresh that brings no DPoP proof. */
+  readonly sessions: "optional" | "required";
+  /** DPOP_PROOF_MAX_AGE: how old (seconds) a proof's `iat` may be. */
+  readonly proofMaxAgeSeconds: number;
+  /** DPOP_NONCE_SECRET when DPOP_NONCE is on: the first makes nonces, all are accepted. Undefined: no nonces. */
+  readonly nonceSecrets: readonly string[] | undefined;
 }
 
 /**

@@ -23,6 +23,7 @@ export const SECRET_NAMES = [
   "OIDC_CLIENT_PRIVATE_KEY",
   "OIDC_SEALING_SECRET",
   "OIDC_SEALING_SECRET_PREVIOUS",
+  "DPOP_NONCE_SECRET",
 ] as const;
 
 /** Every setting, as a var in wrangler.toml or a secret; see docs/configuration.md. */
@@ -71,6 +72,9 @@ export const SETTING_NAMES = [
   "OIDC_FORWARD_IDP_TOKEN",
   "OIDC_REFRESH_SKEW_SECONDS",
   "OIDC_LOGIN_REDIRECT",
+  "DPOP_SESSIONS",
+  "DPOP_PROOF_MAX_AGE",
+  "DPOP_NONCE",
   ...SECRET_NAMES,
 ] as const;
 

@@ -22,6 +22,7 @@ import { DEV_CREDENTIAL_CHECK_SECRET, DEV_OPERATOR_TOKEN } from "./dev-keys";
 import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 import { nearMisses } from "./near-misses";
+import { parseDpopConfig } from "./parse-dpop-config";
 import { parseOidcConfig } from "./parse-oidc-config";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
 
@@ -236,6 +237,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc: parseOidcConfig(env, mode),
+    dpop: parseDpopConfig(env),
   };
   return Object.freeze(config);
 }

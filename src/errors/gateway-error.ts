@@ -16,6 +16,11 @@ export type GatewayErrorCode =
   | "token_ambiguous"
   | "insufficient_scope"
   | "keys_unavailable"
+  // DPoP proofs (RFC 9449): at a protected resource (401), and at the token endpoints (400)
+  | "dpop_proof_invalid"
+  | "dpop_nonce_required"
+  | "dpop_grant_proof_invalid"
+  | "dpop_grant_nonce_required"
   // sessions and auth endpoints (RFC 6749)
   | "grant_invalid"
   | "credentials_invalid"
@@ -61,6 +66,10 @@ export interface GatewayErrorOptions {
    * out of (e.g. a daily KV limit), never anything about a token or a secret.
    */
   publicDetail?: string;
+  /** The challenge names the DPoP scheme (a DPoP-bound token, a DPoP route) instead of Bearer. */
+  dpopChallenge?: boolean;
+  /** A fresh server nonce to send as `DPoP-Nonce`. */
+  dpopNonce?: string;
 }
 
 export class GatewayError extends Error {
@@ -71,6 +80,8 @@ export class GatewayError extends Error {
   readonly clearSession: boolean;
   readonly allow: string | undefined;
   readonly publicDetail: string | undefined;
+  readonly dpopChallenge: boolean;
+  readonly dpopNonce: string | undefined;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -82,5 +93,7 @@ export class GatewayError extends Error {
     this.clearSession = options.clearSession ?? false;
     this.allow = options.allow;
     this.publicDetail = options.publicDetail;
+    this.dpopChallenge = options.dpopChallenge ?? false;
+    this.dpopNonce = options.dpopNonce;
   }
 }

@@ -10,7 +10,14 @@ interface ProblemShape {
   status: number;
   title: string;
   /** RFC 6750 / RFC 6749 error code, when the answer has one. */
-  oauthError?: "invalid_request" | "invalid_token" | "insufficient_scope" | "invalid_grant" | "invalid_client";
+  oauthError?:
+    | "invalid_request"
+    | "invalid_token"
+    | "insufficient_scope"
+    | "invalid_grant"
+    | "invalid_client"
+    | "invalid_dpop_proof"
+    | "use_dpop_nonce";
   /** Send `WWW-Authenticate: Bearer …` (protected resources). */
   bearerChallenge?: boolean;
 }
@@ -32,6 +39,24 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
     title: "Insufficient scope",
     oauthError: "insufficient_scope",
     bearerChallenge: true,
+  },
+  dpop_proof_invalid: {
+    status: 401,
+    title: "Invalid DPoP proof",
+    oauthError: "invalid_dpop_proof",
+    bearerChallenge: true,
+  },
+  dpop_nonce_required: {
+    status: 401,
+    title: "A DPoP proof with the server's nonce is required",
+    oauthError: "use_dpop_nonce",
+    bearerChallenge: true,
+  },
+  dpop_grant_proof_invalid: { status: 400, title: "Invalid DPoP proof", oauthError: "invalid_dpop_proof" },
+  dpop_grant_nonce_required: {
+    status: 400,
+    title: "A DPoP proof with the server's nonce is required",
+    oauthError: "use_dpop_nonce",
   },
   keys_unavailable: { status: 503, title: "Token verification keys are temporarily unavailable" },
   grant_invalid: { status: 401, title: "Invalid refresh token", oauthError: "invalid_grant" },
@@ -67,7 +92,16 @@ function quoteAuthParam(value: string): string {
 export interface ProblemContext {
   realm: string;
   requestId: string;
+  /** The `algs` of a DPoP challenge (RFC 9449 §7.1): the proof algorithms accepted. */
+  dpopAlgs?: string;
 }
+
+const DPOP_CODES = new Set<GatewayErrorCode>([
+  "dpop_proof_invalid",
+  "dpop_nonce_required",
+  "dpop_grant_proof_invalid",
+  "dpop_grant_nonce_required",
+]);
 
 /** The HTTP status a code maps to (used by logs and tests). */
 export function statusOf(code: GatewayErrorCode): number {
@@ -88,8 +122,11 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     if (error.code === "insufficient_scope" && error.requiredScopes?.length) {
       params.push(`scope=${quoteAuthParam(error.requiredScopes.join(" "))}`);
     }
-    headers.set("www-authenticate", `Bearer ${params.join(", ")}`);
+    const dpop = error.dpopChallenge || DPOP_CODES.has(error.code);
+    if (dpop && context.dpopAlgs) params.push(`algs=${quoteAuthParam(context.dpopAlgs)}`);
+    headers.set("www-authenticate", `${dpop ? "DPoP" : "Bearer"} ${params.join(", ")}`);
   }
+  if (error.dpopNonce !== undefined) headers.set("dpop-nonce", error.dpopNonce);
   if (error.retryAfter !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfter))));
 
   const body: Record<string, unknown> = {

@@ -10,6 +10,7 @@
  */
 
 import { ConfigError } from "../config/parse-config";
+import { DPOP_ALGORITHMS } from "../dpop/dpop-proof";
 import { errorPage } from "../errors/error-page";
 import { GatewayError } from "../errors/gateway-error";
 import { problemResponse, statusOf } from "../errors/problem";
@@ -17,6 +18,8 @@ import { appendClearedCookies } from "../http/token-response";
 import { type LogFields, log } from "../log/logger";
 import { isNavigation, loginRedirectFor } from "./login-redirect";
 import type { RequestContext } from "./request-context";
+
+const DPOP_ALGS = DPOP_ALGORITHMS.join(" ");
 
 /** A 5xx answer, by cause; a failed or slow upstream is also counted as an upstream error. */
 function recordServerError(context: RequestContext | undefined, code: string): void {
@@ -53,7 +56,7 @@ export async function answerError(
     if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
       return errorPage(error, { realm, requestId }, headers);
     }
-    return problemResponse(error, { realm, requestId }, headers);
+    return problemResponse(error, { realm, requestId, dpopAlgs: DPOP_ALGS }, headers);
   }
   log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
   recordServerError(context, "internal_error");

@@ -9,6 +9,10 @@
  *      signed by a retired key, with a refresh cookie of the session it claims → the same,
  *      the cookie alone vouching for who it is
  *   5. revocation check in KV
+ *
+ * A token bound to a DPoP key (`cnf.jkt`) must come with a proof by that key, checked
+ * after step 3 and before anything else happens (sender-constraint.ts); a transparent
+ * refresh then binds the new token to the same key.
  */
 import { GatewayError } from "../errors/gateway-error";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
@@ -25,6 +29,7 @@ import { rememberedVerification, verifyAndRemember } from "../tokens/verificatio
 import { UnknownSigningKey, type VerifyResult } from "../tokens/verify-access-token";
 import { isNavigation } from "./login-redirect";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
+import { proofForToken, requestProof, type VerifiedProof } from "./sender-constraint";
 
 export interface Authenticated {
   readonly claims: AccessTokenClaims;
@@ -34,6 +39,8 @@ export interface Authenticated {
   readonly refreshed: GrantedTokens | undefined;
   /** Where the credential came from: an access token's place, or the refresh cookie alone (a navigation). */
   readonly source: CredentialSource | "refresh-cookie";
+  /** The DPoP proof a bound token came with; undefined for a bearer token. */
+  readonly proof: VerifiedProof | undefined;
 }
 
 export interface AuthenticateOptions {
@@ -75,7 +82,18 @@ export function authenticate(
   if (remembered === undefined || remembered.status === "expired") {
     return verifyThenAdmit(context, presented, remembered, options);
   }
-  return admit(context, remembered.claims, presented, undefined);
+  if (remembered.claims.jkt !== undefined || presented.dpop)
+    return proveThenAdmit(context, remembered.claims, presented);
+  return admit(context, remembered.claims, presented, undefined, undefined);
+}
+
+async function proveThenAdmit(
+  context: RequestContext,
+  claims: AccessTokenClaims,
+  presented: PresentedToken,
+): Promise<Authenticated> {
+  const proof = await proofForToken(context, presented, claims);
+  return admit(context, claims, presented, undefined, proof);
 }
 
 async function verifyThenAdmit(
@@ -90,13 +108,18 @@ async function verifyThenAdmit(
     verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
   } catch (error) {
     if (!(error instanceof UnknownSigningKey) || !options.refresh) throw error;
-    const refreshed = await refreshPastRetiredKey(context, error);
-    return admit(context, claimsOfIssued(refreshed), presented, refreshed);
+    // Nothing in the token can be checked; a proof, if any, is checked against it all the same.
+    const proof = await requestProof(context, "resource", presented.token);
+    const refreshed = await refreshPastRetiredKey(context, error, proof?.jkt);
+    return admit(context, claimsOfIssued(refreshed), presented, refreshed, proof);
   }
-  if (verified.status !== "expired") return admit(context, verified.claims, presented, undefined);
+  const { claims } = verified;
+  const proof =
+    claims.jkt !== undefined || presented.dpop ? await proofForToken(context, presented, claims) : undefined;
+  if (verified.status !== "expired") return admit(context, claims, presented, undefined, proof);
   if (!options.refresh) throw new GatewayError("token_expired", { detail: "refresh first" });
-  const refreshed = await refreshTransparently(context, verified.claims);
-  return admit(context, claimsOfIssued(refreshed), presented, refreshed);
+  const refreshed = await refreshTransparently(context, claims, proof?.jkt);
+  return admit(context, claimsOfIssued(refreshed), presented, refreshed, proof);
 }
 
 /**
@@ -109,12 +132,14 @@ function admit(
   claims: AccessTokenClaims,
   presented: PresentedToken,
   refreshed: GrantedTokens | undefined,
+  proof: VerifiedProof | undefined,
 ): Authenticated | Promise<Authenticated> {
   const authenticated: Authenticated = {
     claims,
     token: refreshed === undefined ? presented.token : refreshed.accessToken.token,
     refreshed,
     source: presented.source,
+    proof,
   };
   if (refreshed !== undefined) return authenticated;
   const verdict = context.revocations.revokedBecause(claims);
@@ -144,7 +169,11 @@ export function answerRefresh(context: RequestContext, headers: Headers, authent
  * with a refresh cookie of the same session. Any failure is an invalid token, and the
  * dead cookies are cleared.
  */
-async function refreshTransparently(context: RequestContext, expired: AccessTokenClaims): Promise<GrantedTokens> {
+async function refreshTransparently(
+  context: RequestContext,
+  expired: AccessTokenClaims,
+  jkt: string | undefined,
+): Promise<GrantedTokens> {
   // The cookie header as the context read it when the request arrived.
   const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
@@ -155,11 +184,11 @@ async function refreshTransparently(context: RequestContext, expired: AccessToke
   }
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   try {
-    return await context.sessions.refresh(refreshToken, {
-      sid: expired.sid,
-      sub: expired.sub,
-      authTime: expired.authTime,
-    });
+    return await context.sessions.refresh(
+      refreshToken,
+      { sid: expired.sid, sub: expired.sub, authTime: expired.authTime },
+      jkt,
+    );
   } catch (error) {
     if (error instanceof GatewayError && error.code === "grant_invalid") {
       throw new GatewayError("token_expired", {
@@ -210,6 +239,7 @@ async function refreshNavigation(context: RequestContext): Promise<Authenticated
     token: granted.accessToken.token,
     refreshed: granted,
     source: "refresh-cookie",
+    proof: undefined,
   };
 }
 
@@ -220,13 +250,17 @@ async function refreshNavigation(context: RequestContext): Promise<Authenticated
  * to refuse a cookie of another session; the new token's session and subject come from
  * the refresh token's own session. Without such a cookie it stays the invalid token it was.
  */
-async function refreshPastRetiredKey(context: RequestContext, unverified: UnknownSigningKey): Promise<GrantedTokens> {
+async function refreshPastRetiredKey(
+  context: RequestContext,
+  unverified: UnknownSigningKey,
+  jkt: string | undefined,
+): Promise<GrantedTokens> {
   const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
   if (refreshToken === undefined || sessionOfRefreshToken(refreshToken) !== unverified.claimedSid) throw unverified;
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   try {
-    const granted = await context.sessions.refresh(refreshToken);
+    const granted = await context.sessions.refresh(refreshToken, undefined, jkt);
     log.info("retired_key_refreshed", { requestId: context.requestId, sid: granted.session.sid });
     return granted;
   } catch (error) {

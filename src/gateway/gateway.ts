@@ -7,7 +7,7 @@
  *      reading of the path an upstream could route by
  *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
  *        on `revocation = "strict"` routes, also ask the session's object
- *   6. authorization (scopes/roles of the route)
+ *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`)
  *   7. forward upstream with identity headers; stream both ways
  *   8. on the way back, the rotated cookie and new access token
  */
@@ -22,6 +22,7 @@ import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
 import { readsAsWithin, routeOf } from "./route-of";
+import { answerNonce, dpopTokenRefused } from "./sender-constraint";
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
   const { config, path } = context;
@@ -35,17 +36,24 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
 
   const pending = authenticate(context, request);
   const authenticated = pending instanceof Promise ? await pending : pending;
-  if (authenticated.refreshed === undefined) return authorizeAndForward(context, request, route, authenticated);
+  const nonce = authenticated.proof !== undefined && context.config.dpop.nonceSecrets !== undefined;
+  if (authenticated.refreshed === undefined && !nonce) {
+    return authorizeAndForward(context, request, route, authenticated);
+  }
   // The session was rotated on the way: whatever is answered now must hand the new tokens
   // back, a refusal too, or the client keeps the replaced refresh token, and its next use,
-  // after the grace window, would end the session as reuse.
+  // after the grace window, would end the session as reuse. With DPOP_NONCE, every answer
+  // to a proof names the nonce to use next.
   let response: Response;
   try {
     response = await authorizeAndForward(context, request, route, authenticated);
   } catch (error) {
     response = await answerError(error, context, request);
   }
-  if (response.status !== 101) answerRefresh(context, response.headers, authenticated);
+  if (response.status !== 101) {
+    answerRefresh(context, response.headers, authenticated);
+    if (nonce) await answerNonce(context, response.headers);
+  }
   return response;
 }
 
@@ -59,7 +67,8 @@ async function authorizeAndForward(
   const { config, path } = context;
   const { claims, refreshed } = authenticated;
   let { token } = authenticated;
-  if (route.strictRevocation && refreshed === undefined) await assertSessionAlive(context, claims);
+  if (route.dpop && claims.jkt === undefined) throw dpopTokenRefused("the route requires a DPoP-bound token");
+  if (route.strictRevocation && refreshed === undefined) await assertSessionAlive(context, authenticated);
 
   const missing = missingGrants(route, claims);
   if (missing.scopes.length > 0 || missing.roles.length > 0) {
@@ -73,7 +82,12 @@ async function authorizeAndForward(
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {
     token = refreshed?.idpAccessToken ?? (await context.sessions.idpAccessToken(claims.sid)) ?? token;
   }
-  const response = counted(context, await forward(context, request, path, { claims, token }));
+  // A bound token goes on with the client's proof, which was made for it (not after a refresh).
+  const bound =
+    claims.jkt !== undefined && token === authenticated.token
+      ? { proof: refreshed === undefined ? (context.incoming.dpop ?? undefined) : undefined }
+      : undefined;
+  const response = counted(context, await forward(context, request, path, { claims, token, bound }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
   if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
   return response;
@@ -84,11 +98,14 @@ async function authorizeAndForward(
  * so an ending anywhere bites here at once, whatever KV has propagated. A token without a
  * Portcullis session cannot be checked that way and is refused. Fails closed (503).
  */
-async function assertSessionAlive(context: RequestContext, claims: AccessTokenClaims): Promise<void> {
+async function assertSessionAlive(context: RequestContext, { claims, proof }: Authenticated): Promise<void> {
   if (claims.sid === undefined) {
     throw new GatewayError("token_revoked", { detail: "strict route: the token has no session to check" });
   }
-  if (!(await context.sessions.isAlive(claims.sid))) {
+  // With a DPoP proof, the object also keeps its jti: a replay anywhere in the world is refused.
+  const alive = await context.sessions.isAlive(claims.sid, proof && { jti: proof.jti, until: proof.until });
+  if (alive === "replayed") throw new GatewayError("dpop_proof_invalid", { detail: "strict route: jti replayed" });
+  if (!alive) {
     log.info("token_revoked", { requestId: context.requestId, by: "session_object", sid: claims.sid });
     throw new GatewayError("token_revoked", { detail: "strict route: session ended" });
   }

@@ -1,15 +1,15 @@
 /**
  * CORS for browser clients on other origins, with credentials (cookies), on the
  * ALLOWED_ORIGINS list only: the allowed origin is echoed, never `*`. Preflights are
- * answered at the gateway. The refreshed access token (`Authorization`) and the Bearer
- * challenge are exposed to scripts. With no ALLOWED_ORIGINS the gateway adds no CORS
+ * answered at the gateway. The refreshed access token (`Authorization`), the challenge
+ * and DPoP's next nonce are exposed to scripts; a DPoP proof may be sent. With no ALLOWED_ORIGINS the gateway adds no CORS
  * headers and passes the upstream's through.
  */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { GatewayConfig } from "../config/config";
 
-export const EXPOSED_HEADERS = ["Authorization", "WWW-Authenticate", "Retry-After", "X-Request-Id"];
+export const EXPOSED_HEADERS = ["Authorization", "WWW-Authenticate", "Retry-After", "X-Request-Id", "DPoP-Nonce"];
 
 const middlewares = new WeakMap<GatewayConfig, MiddlewareHandler>();
 
@@ -20,7 +20,7 @@ export function corsFor(config: GatewayConfig): MiddlewareHandler {
       origin: (origin) => (config.allowedOrigins.includes(origin) ? origin : null),
       credentials: true,
       allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-      allowHeaders: ["Authorization", "Content-Type", "X-Requested-With"],
+      allowHeaders: ["Authorization", "Content-Type", "X-Requested-With", "DPoP"],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     });

@@ -11,7 +11,8 @@ import { accessCookie, clearedCookies, refreshCookie } from "./cookies";
  * they read. Declared here, so this lower layer imports neither sessions/ nor tokens/.
  */
 export interface HandedTokens {
-  readonly accessToken: { readonly token: string; readonly expiresIn: number };
+  /** `jkt`: the DPoP key the token is bound to (token_type "DPoP"); undefined for a bearer token. */
+  readonly accessToken: { readonly token: string; readonly expiresIn: number; readonly jkt?: string | undefined };
   readonly refreshToken: string;
   /** Seconds the refresh cookie should live. */
   readonly refreshMaxAge: number;
@@ -36,7 +37,7 @@ export function sessionCookies(config: GatewayConfig, granted: HandedTokens, set
 export function tokenResponse(config: GatewayConfig, granted: HandedTokens, options: TokenResponseOptions): Response {
   const body: Record<string, unknown> = {
     access_token: granted.accessToken.token,
-    token_type: "Bearer",
+    token_type: granted.accessToken.jkt === undefined ? "Bearer" : "DPoP",
     expires_in: granted.accessToken.expiresIn,
   };
   if (granted.session.scope.length > 0) body.scope = granted.session.scope.join(" ");
@@ -55,7 +56,8 @@ export function applyRefresh(
   setAccessCookie: boolean,
 ): void {
   for (const cookie of sessionCookies(config, granted, setAccessCookie)) headers.append("set-cookie", cookie);
-  headers.set("authorization", `Bearer ${granted.accessToken.token}`);
+  const scheme = granted.accessToken.jkt === undefined ? "Bearer" : "DPoP";
+  headers.set("authorization", `${scheme} ${granted.accessToken.token}`);
   const exposed = headers.get("access-control-expose-headers");
   if (
     !exposed

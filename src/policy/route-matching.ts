@@ -14,6 +14,8 @@ export type RouteDecision =
       readonly roles: readonly string[];
       readonly unauthenticated?: UnauthenticatedAnswer;
       readonly strictRevocation?: true;
+      /** Only a DPoP-bound token passes. */
+      readonly dpop?: true;
     };
 
 export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
@@ -103,6 +105,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               roles: rule.roles ?? [],
               ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
               ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
+              ...(rule.dpop === "required" ? { dpop: true as const } : {}),
             }),
       }),
     );

@@ -47,7 +47,8 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   const scopes = union(a.scopes, b.scopes);
   const roles = union(a.roles, b.roles);
   const strict = a.strictRevocation ?? b.strictRevocation;
-  if (scopes === a.scopes && roles === a.roles && strict === a.strictRevocation) return a;
+  const dpop = a.dpop ?? b.dpop;
+  if (scopes === a.scopes && roles === a.roles && strict === a.strictRevocation && dpop === a.dpop) return a;
   const unauthenticated = a.unauthenticated ?? b.unauthenticated;
   return Object.freeze({
     access: "protected",
@@ -55,12 +56,18 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     roles,
     ...(unauthenticated !== undefined ? { unauthenticated } : {}),
     ...(strict ? { strictRevocation: true as const } : {}),
+    ...(dpop ? { dpop: true as const } : {}),
   });
 }
 
 /** Authenticated, nothing more: any other protected decision is at least as strict. */
 function requiresNothing(decision: ProtectedDecision): boolean {
-  return decision.scopes.length === 0 && decision.roles.length === 0 && decision.strictRevocation === undefined;
+  return (
+    decision.scopes.length === 0 &&
+    decision.roles.length === 0 &&
+    decision.strictRevocation === undefined &&
+    decision.dpop === undefined
+  );
 }
 
 function union(a: readonly string[], b: readonly string[]): readonly string[] {

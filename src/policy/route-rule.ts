@@ -25,6 +25,8 @@ export interface RouteRule {
    * (one Durable Object round trip per request; docs/configuration.md).
    */
   readonly revocation?: "strict";
+  /** "required": only a DPoP-bound token, with its proof, passes (docs/dpop.md). */
+  readonly dpop?: "required";
 }
 
 export type UnauthenticatedAnswer = "login" | "challenge";

@@ -10,6 +10,7 @@
  *   { path = "/orders/*", methods = ["POST", "DELETE"], roles = ["clerk"] },
  *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
  *   { path = "/payments/*", revocation = "strict" },      # ask the session's object every time
+ *   { path = "/transfers/*", dpop = "required" },         # only DPoP-bound tokens, with their proof
  * ]
  * ```
  *
@@ -63,6 +64,7 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   roles: "every one of these must be in the token's `roles`",
   unauthenticated: '"login" (always redirect to the OIDC login) or "challenge" (always the RFC 6750 401)',
   revocation: '"strict": ask the session\'s Durable Object on every request',
+  dpop: '"required": only a DPoP-bound token, with a proof by its key, passes (docs/dpop.md)',
 });
 
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
@@ -112,6 +114,8 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   if (isPublic && rule.revocation !== undefined) {
     throw fail(`rule ${index} is public and cannot have strict revocation`);
   }
+  if (rule.dpop !== undefined && rule.dpop !== "required") throw fail(`rule ${index}: "dpop" can only be "required"`);
+  if (isPublic && rule.dpop !== undefined) throw fail(`rule ${index} is public and cannot require DPoP`);
   if (isPublic && (scopes.length > 0 || roles.length > 0)) {
     throw fail(`rule ${index} is public and cannot require scopes or roles`);
   }
@@ -124,5 +128,6 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     roles: Object.freeze(roles),
     ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
     ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
+    ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
   });
 }

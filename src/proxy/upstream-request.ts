@@ -29,6 +29,11 @@ export interface Identity {
   readonly claims: AccessTokenClaims;
   /** The access token the request is authorized by (the new one after a refresh). */
   readonly token: string;
+  /**
+   * The token is bound to a DPoP key (`cnf.jkt`): it goes as `Authorization: DPoP`, with
+   * `proof` (the client's, checked against this very token) when there is one.
+   */
+  readonly bound?: { readonly proof: string | undefined };
 }
 
 export interface UpstreamRequestOptions {
@@ -59,6 +64,8 @@ export interface IncomingHeaders {
   readonly forwardable: HeaderRecord;
   readonly authorization: string | null;
   readonly cookie: string | null;
+  /** The `DPoP` proof header (RFC 9449); two of them arrive joined by ", ". */
+  readonly dpop: string | null;
   /** Cloudflare's id of the request, when the platform set one. */
   readonly cfRay: string | null;
   /** The platform's `cf-connecting-ip`: who the client is. */
@@ -79,6 +86,7 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
   const forwardable: HeaderRecord = Object.create(null);
   let authorization: string | null = null;
   let cookie: string | null = null;
+  let dpop: string | null = null;
   let cfRay: string | null = null;
   let clientIp: string | undefined;
   let connection: string | undefined;
@@ -95,6 +103,7 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
       else if (name === "connection") connection = value;
       else if (name === "upgrade") upgrade = value;
       else if (name === "transfer-encoding") framed = true;
+      else if (name === "dpop") dpop = value;
       else if (METHOD_OVERRIDE_HEADERS.has(key)) {
         methodOverrides ??= [];
         methodOverrides.push(value);
@@ -107,7 +116,7 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
     forwardable[name] = value;
   }
   const webSocket = upgrade?.toLowerCase() === "websocket";
-  return { forwardable, authorization, cookie, cfRay, clientIp, connection, webSocket, framed, methodOverrides };
+  return { forwardable, authorization, cookie, dpop, cfRay, clientIp, connection, webSocket, framed, methodOverrides };
 }
 
 /** The identity headers of a verified token, built once per claims object (claims are cached per token). */
@@ -120,6 +129,7 @@ function identityHeaders(claims: AccessTokenClaims): readonly [string, string][]
     if (claims.sid) built.push(["x-auth-session", claims.sid]);
     if (claims.scopes.size > 0) built.push(["x-auth-scopes", [...claims.scopes].join(" ")]);
     if (claims.roles.size > 0) built.push(["x-auth-roles", [...claims.roles].join(" ")]);
+    if (claims.jkt !== undefined) built.push(["x-auth-key-thumbprint", claims.jkt]);
     pairs = built;
     identityHeaderCache.set(claims, pairs);
   }
@@ -158,7 +168,8 @@ export function upstreamHeaders(options: UpstreamRequestOptions): HeaderRecord {
   if (identity !== undefined) {
     // Always in the canonical form. The client's own value is not reused even when it has that
     // form: checking that costs more than the concatenation, which V8 makes without a copy.
-    headers.authorization = `Bearer ${identity.token}`;
+    headers.authorization = identity.bound === undefined ? `Bearer ${identity.token}` : `DPoP ${identity.token}`;
+    if (identity.bound?.proof !== undefined) headers.dpop = identity.bound.proof;
     for (const [name, value] of identityHeaders(identity.claims)) headers[name] = value;
   }
   return headers;

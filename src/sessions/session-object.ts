@@ -20,6 +20,7 @@ import type { ConfigEnv } from "../config/env";
 import { configFor } from "../config/parse-config";
 import { log } from "../log/logger";
 import { freshIdpTokens, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
+import { claimProofJti } from "./proof-jtis";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
 import {
   type CreateSessionInput,
@@ -149,6 +150,7 @@ export class SessionObject extends DurableObject {
         revokedAt: undefined,
         revokedReason: undefined,
         idp: input.idp === undefined ? undefined : await sealIdpTokens(this.#oidc(), input.sid, input.idp),
+        ...(input.jkt !== undefined ? { jkt: input.jkt } : {}),
       };
       await this.#save(record);
       await this.ctx.storage.setAlarm(record.expiresAt);
@@ -156,8 +158,17 @@ export class SessionObject extends DurableObject {
     });
   }
 
-  /** Exchange a refresh token for the next one (see the class comment for races). */
-  rotate(input: { token: string; now: number; graceSeconds: number; wantIdpToken?: boolean }): Promise<RotateResult> {
+  /**
+   * Exchange a refresh token for the next one (see the class comment for races). `jkt`: the
+   * key of the DPoP proof that came with it; a bound session needs its own key's.
+   */
+  rotate(input: {
+    token: string;
+    now: number;
+    graceSeconds: number;
+    wantIdpToken?: boolean;
+    jkt?: string | undefined;
+  }): Promise<RotateResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined) return { ok: false, reason: "unknown", session: undefined };
@@ -167,6 +178,11 @@ export class SessionObject extends DurableObject {
       if (record.revokedAt !== undefined) return { ok: false, reason: "revoked", session: view(record) };
       if (input.now >= record.expiresAt || input.now - record.lastUsedAt > record.idleTimeoutMs) {
         return { ok: false, reason: "expired", session: view(record) };
+      }
+      if (record.jkt !== undefined && input.jkt !== record.jkt) {
+        // The session's refresh token without its key: lifted from where it was kept. As
+        // for reuse, the session ends, so the thief's copy and the victim's alike are dead.
+        return this.#endAsStolen(record, input.now, "dpop_key_mismatch", "key_mismatch");
       }
 
       if (hash === record.currentHash) {
@@ -180,6 +196,8 @@ export class SessionObject extends DurableObject {
         }
         record.previousHash = hash;
         record.rotatedAt = input.now;
+        // The first refresh that brings a proof binds the session to its key for good.
+        if (input.jkt !== undefined) record.jkt = input.jkt;
         record.successor = await sealSuccessor(refreshToken, input.token);
         record.currentHash = await hashRefreshToken(refreshToken);
         const usedBefore = record.lastUsedAt;
@@ -218,12 +236,21 @@ export class SessionObject extends DurableObject {
 
       // A replaced token presented again, outside the grace window: it was stolen or
       // replayed. Revoke the whole session (RFC 9700 §4.14.2).
-      record.revokedAt = input.now;
-      record.revokedReason = "refresh_token_reuse";
-      await this.#save(record);
-      await this.#leaveIndex(record);
-      return { ok: false, reason: "reused", session: view(record) };
+      return this.#endAsStolen(record, input.now, "refresh_token_reuse", "reused");
     });
+  }
+
+  async #endAsStolen<Reason extends "reused" | "key_mismatch">(
+    record: SessionRecord,
+    now: number,
+    revokedReason: string,
+    reason: Reason,
+  ): Promise<RotateResult> {
+    record.revokedAt = now;
+    record.revokedReason = revokedReason;
+    await this.#save(record);
+    await this.#leaveIndex(record);
+    return { ok: false, reason, session: view(record) };
   }
 
   /**
@@ -269,10 +296,18 @@ export class SessionObject extends DurableObject {
    * Is the session alive right now? For routes with `revocation = "strict"`: asked on
    * every request, so an ending here bites everywhere at the next request.
    */
-  async isAlive(input: { now: number }): Promise<boolean> {
+  /**
+   * Alive, or not; with `proof` (a DPoP proof's jti and window), "replayed" when the
+   * session's requests brought that proof before (proof-jtis.ts).
+   */
+  async isAlive(input: { now: number; proof?: { jti: string; until: number } }): Promise<boolean | "replayed"> {
     const record = await this.#load();
     if (record === undefined || record.revokedAt !== undefined) return false;
-    return input.now < record.expiresAt && input.now - record.lastUsedAt <= record.idleTimeoutMs;
+    if (input.now >= record.expiresAt || input.now - record.lastUsedAt > record.idleTimeoutMs) return false;
+    if (input.proof && !claimProofJti(this.ctx.storage.sql, input.proof.jti, input.proof.until, input.now)) {
+      return "replayed";
+    }
+    return true;
   }
 
   /** The subject's index (SUBJECT_SESSIONS) no longer lists an ended session. */

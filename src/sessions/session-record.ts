@@ -27,6 +27,11 @@ export interface SessionRecord {
   revokedReason: string | undefined;
   /** Provider tokens of an OIDC session (sealed); undefined for a credential-check login. */
   idp?: IdpState | undefined;
+  /**
+   * The DPoP key the session is bound to (RFC 7638 thumbprint): every refresh must bring a
+   * proof by it. Set at login, or by the first refresh that brings a proof; never changed.
+   */
+  jkt?: string | undefined;
 }
 
 export interface CreateSessionInput {
@@ -39,6 +44,8 @@ export interface CreateSessionInput {
   readonly idleTtlSeconds: number;
   /** The provider's tokens, for a login through OIDC; sealed before they are stored. */
   readonly idp?: IdpTokens;
+  /** Bind the session to this DPoP key (the login brought a proof by it). */
+  readonly jkt?: string;
 }
 
 /** What callers learn about a session (never its token hashes). */
@@ -58,8 +65,12 @@ export type RotateResult =
     }
   | {
       readonly ok: false;
-      /** `idp_ended`: the provider refused our refresh token; `idp_unavailable`: it could not be asked. */
-      readonly reason: "unknown" | "expired" | "revoked" | "reused" | "idp_ended" | "idp_unavailable";
+      /**
+       * `idp_ended`: the provider refused our refresh token; `idp_unavailable`: it could not be
+       * asked; `key_mismatch`: a bound session's token came without a proof by its key (the
+       * session is ended, as for reuse).
+       */
+      readonly reason: "unknown" | "expired" | "revoked" | "reused" | "key_mismatch" | "idp_ended" | "idp_unavailable";
       readonly session: SessionView | undefined;
     };
 

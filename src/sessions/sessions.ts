@@ -115,7 +115,7 @@ export class Sessions {
     return callSession(this.#options.namespace, sid, work);
   }
 
-  async #mint(session: SessionView, now: number): Promise<IssuedAccessToken> {
+  async #mint(session: SessionView, now: number, jkt: string | undefined): Promise<IssuedAccessToken> {
     const { config, keys } = this.#options;
     return issueAccessToken(
       {
@@ -124,17 +124,21 @@ export class Sessions {
         authTime: session.createdAt / 1000,
         scope: session.scope,
         roles: session.roles,
+        jkt,
       },
       keys.signer,
       { issuer: config.issuer, audience: config.audience, ttlSeconds: config.accessTokenTtl, now },
     );
   }
 
-  /** Begin a session for a subject the credential check (or the OIDC provider, with `idp`) vouched for. */
+  /**
+   * Begin a session for a subject the credential check (or the OIDC provider, with `idp`)
+   * vouched for; with `jkt`, bound to that DPoP key.
+   */
   async start(
     subject: { sub: string; scope: readonly string[]; roles: readonly string[] },
     client: ClientDescription,
-    idp?: IdpTokens,
+    { idp, jkt }: { idp?: IdpTokens; jkt?: string | undefined } = {},
   ): Promise<GrantedTokens> {
     const { config, now } = this.#options;
     if (this.#options.keys.signer === undefined) {
@@ -150,6 +154,7 @@ export class Sessions {
         refreshTtlSeconds: config.refreshTokenTtl,
         idleTtlSeconds: config.sessionIdleTtl,
         ...(idp ? { idp } : {}),
+        ...(jkt !== undefined ? { jkt } : {}),
       }),
     );
     if (idp !== undefined) await this.#idp.index(session, idp);
@@ -166,7 +171,7 @@ export class Sessions {
     // Beyond the cap: the index ends their objects in the background; their tokens are refused now.
     if (beyondCap.length > 0) await revokeSessionTokens(this.#options, beyondCap, "session_cap");
     this.#options.metrics.record("login", method);
-    const accessToken = await this.#mint(session, time);
+    const accessToken = await this.#mint(session, time, jkt);
     return { accessToken, refreshToken, refreshMaxAge: config.refreshTokenTtl, session, rotated: true };
   }
 
@@ -174,9 +179,11 @@ export class Sessions {
    * Exchange a refresh token for new tokens. `expected`, when given (a transparent
    * refresh: the verified claims of the expired access token), names the session the
    * refresh token must belong to; its subject's revocation is then read from KV while the
-   * session object rotates, instead of after it.
+   * session object rotates, instead of after it. `jkt`: the key of the DPoP proof that came
+   * with the refresh token; a bound session needs its own, and the new access token is
+   * bound to it.
    */
-  async refresh(refreshToken: string, expected?: ExpectedSession): Promise<GrantedTokens> {
+  async refresh(refreshToken: string, expected?: ExpectedSession, jkt?: string): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
     if (sid === undefined)
@@ -199,16 +206,18 @@ export class Sessions {
           now: time,
           graceSeconds: config.refreshGraceSeconds,
           wantIdpToken: config.oidc?.forwardIdpToken === true,
+          jkt,
         })) as RotateResult,
     );
     if (!result.ok) {
       if (result.reason === "idp_unavailable") {
         throw new GatewayError("idp_unavailable", { detail: "IdP refresh failed; session kept", retryAfter: 5 });
       }
-      if (result.reason === "reused") {
-        log.security("refresh_token_reuse", { requestId, sid, sub: result.session?.sub });
-        this.#options.metrics.record("reuse_detected");
-        await this.#revokeSessionTokens(sid, "refresh_token_reuse");
+      if (result.reason === "reused" || result.reason === "key_mismatch") {
+        const event = result.reason === "reused" ? "refresh_token_reuse" : "dpop_key_mismatch";
+        log.security(event, { requestId, sid, sub: result.session?.sub });
+        this.#options.metrics.record("reuse_detected", result.reason === "reused" ? undefined : event);
+        await this.#revokeSessionTokens(sid, event);
       }
       if (result.reason === "idp_ended") {
         log.security("idp_grant_ended", { requestId, sid, sub: result.session?.sub });
@@ -240,7 +249,7 @@ export class Sessions {
       await this.endById(sid, "subject_revoked");
       throw new GatewayError("grant_invalid", { detail: "subject revoked", clearSession: true });
     }
-    const accessToken = await this.#mint(result.session, time);
+    const accessToken = await this.#mint(result.session, time, jkt);
     return {
       accessToken,
       refreshToken: result.refreshToken,
@@ -301,10 +310,16 @@ export class Sessions {
     return this.#list;
   }
 
-  /** Is the session alive in its own object right now (strict routes)? Fails closed. */
-  isAlive(sid: string): Promise<boolean> {
+  /**
+   * Is the session alive in its own object right now (strict routes)? Fails closed. With a
+   * DPoP proof's jti, "replayed" when the session's requests brought it before.
+   */
+  isAlive(sid: string, proof?: { jti: string; until: number }): Promise<boolean | "replayed"> {
     const now = this.#options.now();
-    return this.#call(sid, (stub) => stub.isAlive({ now }));
+    return this.#call(
+      sid,
+      async (stub): Promise<boolean | "replayed"> => stub.isAlive(proof ? { now, proof } : { now }),
+    );
   }
 
   /** Is the session revoked at the edge, through its subject or its own id? */

@@ -18,6 +18,11 @@ export interface AccessTokenClaims {
   readonly authTime: number;
   readonly scopes: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
+  /**
+   * The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6): it is only
+   * good with a DPoP proof by that key. Undefined for a bearer token.
+   */
+  readonly jkt: string | undefined;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -50,6 +55,23 @@ function optionalId(payload: JWTPayload, name: string): string | undefined | nul
   return isIdentifier(value) ? value : null;
 }
 
+/** A SHA-256 JWK thumbprint, base64url (RFC 7638). */
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The key a token is bound to: `cnf` holding `jkt` alone. A token bound some other way
+ * (`x5t#S256`, mutual TLS) cannot have its binding checked here, so it is refused (null)
+ * rather than taken as a bearer token.
+ */
+function boundKey(payload: JWTPayload): string | undefined | null {
+  const { cnf } = payload;
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== "object" || cnf === null || Array.isArray(cnf)) return null;
+  const members = Object.keys(cnf);
+  const { jkt } = cnf as { jkt?: unknown };
+  return members.length === 1 && typeof jkt === "string" && THUMBPRINT.test(jkt) ? jkt : null;
+}
+
 /** Narrow a verified payload to the claims we rely on, or undefined if any is ill-typed. */
 export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
   const { sub, iss, exp, iat } = payload;
@@ -58,7 +80,8 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
   if (typeof exp !== "number" || typeof iat !== "number") return undefined;
   const jti = optionalId(payload, "jti");
   const sid = optionalId(payload, "sid");
-  if (jti === null || sid === null) return undefined;
+  const jkt = boundKey(payload);
+  if (jti === null || sid === null || jkt === null) return undefined;
 
   const seconds = payload.auth_time ?? iat;
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) return undefined;
@@ -90,12 +113,13 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
     authTime,
     scopes: new Set(scopes),
     roles: new Set(roles),
+    jkt,
   });
 }
 
 /** The claims of a token the gateway just minted for a session (no need to re-verify it). */
 export function claimsOfIssued(granted: {
-  accessToken: { jti: string; exp: number; expiresIn: number };
+  accessToken: { jti: string; exp: number; expiresIn: number; jkt?: string | undefined };
   session: { sid: string; sub: string; scope: readonly string[]; roles: readonly string[]; createdAt: number };
 }): AccessTokenClaims {
   const { accessToken, session } = granted;
@@ -109,5 +133,6 @@ export function claimsOfIssued(granted: {
     authTime: session.createdAt / 1000,
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
+    jkt: accessToken.jkt,
   });
 }

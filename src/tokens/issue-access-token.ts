@@ -14,6 +14,8 @@ export interface AccessTokenSubject {
   readonly authTime: number;
   readonly scope: readonly string[];
   readonly roles: readonly string[];
+  /** Bind the token to this key (`cnf.jkt`): a DPoP proof by the key must come with it. */
+  readonly jkt?: string | undefined;
 }
 
 export interface IssueOptions {
@@ -29,6 +31,8 @@ export interface IssuedAccessToken {
   readonly jti: string;
   readonly expiresIn: number;
   readonly exp: number;
+  /** The key the token is bound to; undefined for a bearer token. */
+  readonly jkt: string | undefined;
 }
 
 const ENCODER = new TextEncoder();
@@ -60,8 +64,9 @@ export async function issueAccessToken(
   };
   if (subject.scope.length > 0) claims.scope = subject.scope.join(" ");
   if (subject.roles.length > 0) claims.roles = subject.roles;
+  if (subject.jkt !== undefined) claims.cnf = { jkt: subject.jkt };
   const token = await new CompactSign(ENCODER.encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYPE, ...(signer.kid ? { kid: signer.kid } : {}) })
     .sign(signer.key);
-  return { token, jti, expiresIn: options.ttlSeconds, exp };
+  return { token, jti, expiresIn: options.ttlSeconds, exp, jkt: subject.jkt };
 }

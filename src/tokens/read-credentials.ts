@@ -11,11 +11,16 @@ export type CredentialSource = "header" | "cookie";
 export interface PresentedToken {
   readonly token: string;
   readonly source: CredentialSource;
+  /** `Authorization: DPoP` (RFC 9449 §7.1): the token must be bound, and a proof comes with it. */
+  readonly dpop: boolean;
 }
 
 // RFC 6750 §2.1: "Bearer" 1*SP b64token
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const BEARER_SCHEME = /^\s*Bearer(\s|$)/i;
+// RFC 9449 §7.1: "DPoP" 1*SP token68
+const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const DPOP_SCHEME = /^\s*DPoP(\s|$)/i;
 
 /**
  * Authorization values that held one well-formed Bearer token → that token. `bearerToken`
@@ -70,15 +75,29 @@ export interface CredentialHeaders {
   readonly cookie: string | null;
 }
 
+/** The token of an `Authorization: DPoP` value, undefined for other schemes. */
+function dpopToken(authorization: string | null): string | undefined {
+  if (authorization === null || !DPOP_SCHEME.test(authorization)) return undefined;
+  if (authorization.includes(","))
+    throw new GatewayError("token_ambiguous", { detail: "several Authorization values" });
+  const match = DPOP.exec(authorization);
+  if (!match?.[1]) throw new GatewayError("token_malformed", { detail: "DPoP header is not a token68" });
+  return match[1];
+}
+
 export function readAccessToken({ authorization, cookie }: CredentialHeaders): PresentedToken | undefined {
-  const fromHeader = bearerToken(authorization);
+  const bearer = bearerToken(authorization);
+  const dpop = bearer === undefined ? dpopToken(authorization) : undefined;
+  const fromHeader = bearer ?? dpop;
   const fromCookie = cookieValues(cookie, ACCESS_COOKIE);
   if (fromCookie.length > 1) throw new GatewayError("token_ambiguous", { detail: "several access cookies" });
   if (fromHeader !== undefined && fromCookie.length === 1) {
     throw new GatewayError("token_ambiguous", { detail: "token in both header and cookie" });
   }
-  if (fromHeader !== undefined) return { token: fromHeader, source: "header" };
+  if (fromHeader !== undefined) return { token: fromHeader, source: "header", dpop: dpop !== undefined };
   const fromAccessCookie = fromCookie[0];
-  if (fromAccessCookie !== undefined && fromAccessCookie !== "") return { token: fromAccessCookie, source: "cookie" };
+  if (fromAccessCookie !== undefined && fromAccessCookie !== "") {
+    return { token: fromAccessCookie, source: "cookie", dpop: false };
+  }
   return undefined;
 }

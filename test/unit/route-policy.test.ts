@@ -227,6 +227,34 @@ describe('revocation = "strict"', () => {
   });
 });
 
+describe('dpop = "required"', () => {
+  it("marks the decision, and keeps it under every spelling an upstream would route alike", () => {
+    const rules = parseRouteRules([{ path: "/transfers/*", dpop: "required" }], fail);
+    expect(decide(rules, "POST", "/transfers/1")).toEqual({ ...PROTECTED, dpop: true });
+    expect(decide(rules, "GET", "/Transfers/1/")).toEqual({ ...PROTECTED, dpop: true });
+    expect(decide(rules, "GET", "/other")).toEqual(PROTECTED);
+  });
+
+  it("joins with another rule's requirements when readings differ", () => {
+    const rules = parseRouteRules(
+      [
+        { path: "/Transfers/*", scopes: ["pay"] },
+        { path: "/transfers/*", dpop: "required" },
+      ],
+      fail,
+    );
+    expect(decide(rules, "GET", "/transfers/1")).toEqual({ ...PROTECTED, scopes: ["pay"], dpop: true });
+  });
+
+  it("refuses another value, or DPoP on a public route", () => {
+    expect(() => parseRouteRules([{ path: "/t/*", dpop: "optional" }], fail)).toThrow(/"dpop" can only be "required"/);
+    expect(() => parseRouteRules([{ path: "/t/*", dpop: true }], fail)).toThrow(/"dpop" can only be "required"/);
+    expect(() => parseRouteRules([{ path: "/t/*", public: true, dpop: "required" }], fail)).toThrow(
+      /public and cannot require DPoP/,
+    );
+  });
+});
+
 describe("explainRoute", () => {
   const table = parseRouteRules(
     [

@@ -84,5 +84,6 @@ it("describes every key it accepts", () => {
     "roles",
     "unauthenticated",
     "revocation",
+    "dpop",
   ]);
 });
