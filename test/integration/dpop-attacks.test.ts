@@ -608,18 +608,76 @@ describe("the resource-request attack corpus", () => {
     );
   });
 
-  it("refuses an expired bound token with the refresh cookie and another key's proof", async () => {
-    const session = await dpopLogin(key);
-    const expired = await expiredBoundToken(session);
-    const proof = await proofFor("/api/items", expired, {}, other);
-    const { response } = await expectResourceRefusal(
-      () =>
-        gateway.fetch("/api/items", {
-          headers: dpopHeaders(expired, proof, { cookie: refreshCookieHeader(session.refreshToken) }),
-        }),
+  it.each<readonly [string, readonly string[], (expired: string) => Promise<HeadersInit>]>([
+    [
+      "another key's proof",
       PROOF_OR_TOKEN,
+      async (expired) => dpopHeaders(expired, await proofFor("/api/items", expired, {}, other)),
+    ],
+    ["no proof", PROOF_OR_TOKEN, async (expired) => dpopHeaders(expired, undefined)],
+    ["the Bearer scheme", TOKEN, async (expired) => ({ authorization: `Bearer ${expired}` })],
+  ])(
+    "refuses to refresh an expired bound token on the way with the refresh cookie and %s",
+    async (_name, errors, headersOf) => {
+      const session = await dpopLogin(key);
+      const expired = await expiredBoundToken(session);
+      const headers = new Headers(await headersOf(expired));
+      headers.set("cookie", refreshCookieHeader(session.refreshToken));
+      const { response } = await expectResourceRefusal(() => gateway.fetch("/api/items", { headers }), errors);
+      expect(response.headers.get("authorization")).toBeNull();
+      expect(setCookie(response, REFRESH_COOKIE)?.value ?? "").toBe("");
+    },
+  );
+});
+
+describe("the gateway's own endpoints that take the user's access token", () => {
+  const listSessions = (token: string, scheme: "Bearer" | "DPoP", proof?: string) =>
+    gateway.fetch("/auth/sessions", {
+      headers: { authorization: `${scheme} ${token}`, ...(proof !== undefined ? { dpop: proof } : {}) },
+    });
+
+  it("lists the sessions for a bound token with a proof by its key", async () => {
+    const session = await dpopLogin(key);
+    const response = await listSessions(
+      session.accessToken,
+      "DPoP",
+      await proofFor("/auth/sessions", session.accessToken),
     );
-    expect(response.headers.get("authorization")).toBeNull();
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { sessions: unknown[] }).sessions.length).toBeGreaterThan(0);
+  });
+
+  it.each<readonly [string, readonly string[], (token: string) => Promise<Response>]>([
+    ["under the Bearer scheme", TOKEN, (token) => listSessions(token, "Bearer")],
+    ["with no proof", PROOF_OR_TOKEN, (token) => listSessions(token, "DPoP")],
+    [
+      "with another key's proof",
+      PROOF_OR_TOKEN,
+      async (token) => listSessions(token, "DPoP", await proofFor("/auth/sessions", token, {}, other)),
+    ],
+    [
+      "with a proof for a proxied path",
+      PROOF,
+      async (token) => listSessions(token, "DPoP", await proofFor("/api/items", token)),
+    ],
+  ])("refuses GET /auth/sessions to a stolen bound token %s", async (_name, errors, send) => {
+    const session = await dpopLogin(key);
+    await expectResourceRefusal(() => send(session.accessToken), errors);
+  });
+
+  it("refuses POST /auth/sessions/revoke-others to a stolen bound token under the Bearer scheme, and ends nothing", async () => {
+    const victim = await dpopLogin(key);
+    const elsewhere = await dpopLogin(key);
+    await expectResourceRefusal(
+      () =>
+        gateway.fetch("/auth/sessions/revoke-others", {
+          method: "POST",
+          headers: { authorization: `Bearer ${victim.accessToken}` },
+        }),
+      TOKEN,
+    );
+    const still = await refresh(elsewhere.refreshToken, await refreshProof(key));
+    expect(still.status).toBe(200);
   });
 });
 
@@ -676,6 +734,18 @@ describe("the token-endpoint attack corpus", () => {
     expect(stolen.status).toBe(401);
     expect(((await stolen.json()) as { error?: string }).error).toBe("invalid_grant");
     expect(setCookie(stolen, REFRESH_COOKIE)?.attributes).toContain("Max-Age=0");
+    await expectSessionEnded(victim);
+  });
+
+  it("a bound session's refresh token sent in the RFC 6749 form without a proof is refused as reuse too", async () => {
+    const victim = await dpopLogin(key);
+    const stolen = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: victim.refreshToken }),
+    });
+    expect(stolen.status).toBe(401);
+    expect(((await stolen.json()) as { error?: string }).error).toBe("invalid_grant");
     await expectSessionEnded(victim);
   });
 
