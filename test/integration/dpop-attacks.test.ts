@@ -15,6 +15,7 @@ import {
   makeDpopKey,
   makeSymmetricKey,
   type ProofOptions,
+  proofClaims,
   signProof,
 } from "../support/dpop";
 import { type Gateway, startGateway } from "../support/gateway";
@@ -509,6 +510,22 @@ const RESOURCE_ATTACKS: ReadonlyArray<readonly [string, readonly string[], () =>
     "a payload that is a JSON array",
     PROOF,
     () => withProof((t) => proofFor("/api/items", t, { payloadText: "[1,2]" })),
+  ],
+  [
+    // JSON.parse keeps the last htm, other parsers the first: a proof must mean one thing.
+    "a payload naming htm twice (POST, then GET)",
+    PROOF,
+    () =>
+      withProof(async (t) => {
+        const claims = JSON.stringify(proofClaims({ htm: "GET", htu: htuOf("/api/items"), accessToken: t }));
+        return proofFor("/api/items", t, { payloadText: `{"htm":"POST",${claims.slice(1)}` });
+      }),
+  ],
+  ["a crit header", PROOF, () => withProof((t) => proofFor("/api/items", t, { header: { crit: ["exp"], exp: 1 } }))],
+  [
+    "a proof longer than any proof needs to be (16 KiB)",
+    PROOF,
+    () => withProof((t) => proofFor("/api/items", t, { claims: { padding: "p".repeat(16_384) } })),
   ],
   [
     "two DPoP headers, both well made",
