@@ -170,7 +170,10 @@ describe("what a DPoP client gets (the positives the refusals are measured again
     const session = await dpopLogin(key);
     const proof = await proofFor("/api/items", session.accessToken);
     const response = await gateway.fetch("/api/items?page=2", {
-      headers: dpopHeaders(session.accessToken, proof, { "x-auth-key-thumbprint": other.thumbprint }),
+      headers: dpopHeaders(session.accessToken, proof, {
+        "x-auth-key-thumbprint": other.thumbprint,
+        x_auth_key_thumbprint: other.thumbprint,
+      }),
     });
     // The proof's htu carries no query: the query is not part of it (RFC 9449 §4.3).
     expect(response.status).toBe(200);
@@ -180,7 +183,25 @@ describe("what a DPoP client gets (the positives the refusals are measured again
     expect(seen?.headers.authorization).toBe(`DPoP ${session.accessToken}`);
     expect(seen?.headers.dpop).toBe(proof);
     expect(seen?.headers["x-auth-subject"]).toBe("user-alice");
-    expect(seen?.rawHeaders.filter((name) => name.toLowerCase() === "x-auth-key-thumbprint")).toHaveLength(1);
+    expect(seen?.rawHeaders.filter((name) => /^x.auth.key.thumbprint$/i.test(name))).toHaveLength(1);
+  });
+
+  it("forwards a bearer token's request with no key thumbprint and no DPoP header, whatever the client sent", async () => {
+    const token = await mintToken(gateway.key);
+    const response = await gateway.fetch("/api/items", {
+      headers: {
+        authorization: `Bearer ${token}`,
+        "x-auth-key-thumbprint": key.thumbprint,
+        x_auth_key_thumbprint: key.thumbprint,
+        dpop: await proofFor("/api/items", token),
+      },
+    });
+    expect(response.status).toBe(200);
+    const seen = gateway.upstream.proxied().at(-1);
+    expect(seen?.headers.authorization).toBe(`Bearer ${token}`);
+    expect(seen?.rawHeaders.filter((name) => /^x.auth.key.thumbprint$/i.test(name))).toEqual([]);
+    // The gateway did not check that proof against this token: it does not vouch for it upstream.
+    expect(seen?.headers.dpop).toBeUndefined();
   });
 
   it.each([
@@ -220,7 +241,11 @@ describe("what a DPoP client gets (the positives the refusals are measured again
     const fresh = authorization.slice("DPoP ".length);
     expect(decodeClaims(fresh)).toMatchObject({ sid: session.claims.sid, cnf: { jkt: key.thumbprint } });
     expect(setCookie(response, REFRESH_COOKIE)?.value).not.toBe(session.refreshToken);
-    expect(gateway.upstream.proxied().at(-1)?.headers.authorization).toBe(`DPoP ${fresh}`);
+    const seen = gateway.upstream.proxied().at(-1);
+    expect(seen?.headers.authorization).toBe(`DPoP ${fresh}`);
+    expect(seen?.headers["x-auth-key-thumbprint"]).toBe(key.thumbprint);
+    // The client's proof was made for the expired token (its ath): it does not go with the new one.
+    expect(seen?.headers.dpop).toBeUndefined();
   });
 
   it("rotates a bound session at /auth/refresh with a proof by its key: token_type DPoP, still bound", async () => {
