@@ -5,6 +5,9 @@
  *
  * `?refresh=gateway` turns the client's proactive refresh off, so an expired token goes
  * out as is and the gateway refreshes it transparently (backend-managed).
+ *
+ * The client binds the session to a DPoP key of this browser (RFC 9449) where WebCrypto is
+ * there; the page shows the key's thumbprint and whether the held token is bound to it.
  */
 import {
   createPortcullisClient,
@@ -35,6 +38,8 @@ const ui = {
   password: element<HTMLInputElement>("password"),
   sessionSection: element("session-section"),
   sessionId: element("session-id"),
+  thumbprint: element("dpop-thumbprint"),
+  tokenBinding: element("token-binding"),
   countdown: element("countdown"),
   tokenLife: element<HTMLProgressElement>("token-life"),
   tokenState: element("token-state"),
@@ -130,6 +135,14 @@ function render(): void {
   ui.sessionSection.hidden = !signedIn;
   document.body.dataset.session = signedIn ? "active" : "none";
   ui.sessionId.textContent = client.sessionId ?? "–";
+  const binding = client.tokenScheme;
+  document.body.dataset.binding = binding === undefined ? "none" : binding.toLowerCase();
+  ui.tokenBinding.textContent =
+    binding === "DPoP"
+      ? "DPoP: bound to this browser's key; every call carries a proof signed with it, so the token alone is refused"
+      : binding === "Bearer"
+        ? "Bearer: not bound to a key (DPoP is off or unavailable here); whoever holds the token can use it"
+        : "–";
   ui.refreshCount.textContent = String(counts.refresh);
   ui.gatewayRefreshCount.textContent = String(counts.gateway);
   ui.tabRefreshCount.textContent = String(counts.other_tab);
@@ -211,6 +224,11 @@ ui.logout.addEventListener("click", async () => {
 
 setInterval(renderCountdown, 250);
 render();
+// Resolves undefined (never rejects) where no key could be made: the client then sends bearer tokens.
+void client.dpopThumbprint().then((thumbprint) => {
+  ui.thumbprint.textContent = thumbprint ?? "none: this browser sends bearer tokens";
+  ui.thumbprint.dataset.thumbprint = thumbprint ?? "";
+});
 log("Page loaded; looking for a session (POST /auth/refresh with the cookie)");
 client.resume().then(
   (found) => {

@@ -1,0 +1,278 @@
+/**
+ * DPoP (RFC 9449) in a real browser: the demo page and portcullis/client in headless
+ * Chromium against the real gateway under `wrangler dev` (DPoP optional, the default, so
+ * a session is bound because the SDK asked for it; server nonces on, so the SDK's nonce
+ * handling is exercised on every first request). What is tested is what the key is for: it cannot be copied out of the
+ * browser, it stays the same across reloads and tabs, and the credentials that can be
+ * copied (the access token, the refresh cookie) are refused anywhere else.
+ *
+ * Each test uses a fresh browser context: its own cookie jar and its own IndexedDB, so its
+ * own key and session.
+ */
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./support/browser";
+import { buildDemo, type DevServer, startDevServer } from "./support/dev-server";
+import {
+  claimsOf,
+  ForeignKeyHolder,
+  READ_STORED_KEY,
+  type StoredKeyFacts,
+  thumbprintOf,
+  tokenOf,
+} from "./support/dpop-page";
+
+const TOKEN_TTL_SECONDS = 6;
+const REFRESH_COOKIE = "__Host-portcullis-refresh";
+
+let server: DevServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  buildDemo();
+  [server, browser] = await Promise.all([
+    startDevServer({
+      vars: {
+        ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
+        CLOCK_TOLERANCE_SECONDS: "0",
+        REVOCATION_CACHE_SECONDS: "0",
+        DPOP_NONCE: "true",
+        DPOP_NONCE_SECRET: "browser-test-dpop-nonce-secret-0123456789",
+      },
+    }),
+    launchChromium(),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all(contexts.map((context) => context.close().catch(() => undefined)));
+  await browser?.close();
+  await server?.stop();
+});
+
+interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+  readonly proof: string | undefined;
+  readonly request: Request;
+}
+
+async function newContext(): Promise<{ context: BrowserContext; requests: SeenRequest[] }> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const requests: SeenRequest[] = [];
+  context.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== server.url) return;
+    const headers = request.headers();
+    requests.push({
+      method: request.method(),
+      path: url.pathname,
+      authorization: headers.authorization,
+      proof: headers.dpop,
+      request,
+    });
+  });
+  return { context, requests };
+}
+
+async function openDemo(context: BrowserContext, query = ""): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${server.url}/demo/${query}`);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+/** The thumbprint the page shows, once the client has its key. */
+async function shownThumbprint(page: Page): Promise<string> {
+  await page.waitForSelector("#dpop-thumbprint[data-thumbprint]");
+  return (await page.getAttribute("#dpop-thumbprint", "data-thumbprint")) ?? "";
+}
+
+async function logIn(page: Page): Promise<void> {
+  await page.getByLabel("Username").fill("alice");
+  await page.getByLabel("Password").fill("wonderland");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForSelector("body[data-session=active]");
+}
+
+async function callApi(page: Page): Promise<string> {
+  await page.getByRole("button", { name: "Call GET /api/me" }).click();
+  await page.locator("#api-result", { hasText: /^\d{3}/ }).waitFor();
+  return (await page.locator("#api-result").textContent()) ?? "";
+}
+
+function lastCall(requests: readonly SeenRequest[], path: string): SeenRequest {
+  const found = requests.filter((seen) => seen.path === path).at(-1);
+  if (found === undefined) throw new Error(`the page sent no request to ${path}`);
+  return found;
+}
+
+describe("the browser's DPoP key", () => {
+  it("is kept in IndexedDB, and not even the page's own script can export its private half", async () => {
+    const { context } = await newContext();
+    const page = await openDemo(context);
+    const thumbprint = await shownThumbprint(page);
+    expect(thumbprint).toMatch(/^[\w-]{43}$/);
+
+    const stored = (await page.evaluate(READ_STORED_KEY)) as StoredKeyFacts;
+    expect(stored.found).toBe(true);
+    expect(stored.extractable).toBe(false);
+    expect(stored.algorithm).toEqual({ name: "ECDSA", namedCurve: "P-256" });
+    expect(stored.usages).toEqual(["sign"]);
+    expect(stored.exportAttempts).toEqual({
+      jwk: "InvalidAccessError",
+      pkcs8: "InvalidAccessError",
+      raw: "InvalidAccessError",
+    });
+    expect(Object.keys(stored.publicJwk).sort()).not.toContain("d");
+    expect(await thumbprintOf(stored.publicJwk)).toBe(thumbprint);
+  });
+
+  it("survives a reload, and the session bound to it goes on", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context);
+    const thumbprint = await shownThumbprint(page);
+    await logIn(page);
+    expect(await page.getAttribute("body", "data-binding")).toBe("dpop");
+
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    expect(await shownThumbprint(page)).toBe(thumbprint);
+    expect(await page.getAttribute("body", "data-session")).toBe("active"); // resumed with a proof by the same key
+    expect(await callApi(page)).toMatch(/^200/);
+    const call = lastCall(requests, "/api/me");
+    expect(call.authorization).toMatch(/^DPoP /);
+    expect(claimsOf(tokenOf(call.authorization)).cnf?.jkt).toBe(thumbprint);
+  });
+
+  it("is one key for two tabs opened at the same moment, and both use the session", async () => {
+    const { context } = await newContext();
+    const [first, second] = await Promise.all([openDemo(context), openDemo(context)]);
+    const [a, b] = await Promise.all([shownThumbprint(first), shownThumbprint(second)]);
+    expect(a).toBe(b);
+
+    await logIn(first);
+    await second.reload();
+    await second.waitForSelector("body[data-session=active]");
+    expect(await callApi(second)).toMatch(/^200/);
+    expect(await callApi(first)).toMatch(/^200/);
+  });
+});
+
+describe("credentials copied out of the browser", () => {
+  it("the access token is refused from Node, as Bearer and with another key's proof, while the page goes on", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context);
+    const thumbprint = await shownThumbprint(page);
+    await logIn(page);
+    expect(await page.locator("#token-binding").textContent()).toMatch(/^DPoP: bound to this browser's key/);
+    const login = lastCall(requests, "/auth/login");
+    expect(login.proof).toBeDefined();
+    expect(await (await login.request.response())?.json()).toMatchObject({ token_type: "DPoP" });
+
+    expect(await callApi(page)).toMatch(/^200/);
+    const call = lastCall(requests, "/api/me");
+    expect(call.authorization).toMatch(/^DPoP /);
+    expect(call.proof).toBeDefined();
+    const token = tokenOf(call.authorization);
+    expect(claimsOf(token).cnf?.jkt).toBe(thumbprint);
+    const url = `${server.url}/api/me`;
+
+    const asBearer = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(asBearer.status).toBe(401);
+    expect(asBearer.headers.get("www-authenticate")).toMatch(/DPoP .*error="invalid_token"/);
+
+    const withoutProof = await fetch(url, { headers: { authorization: `DPoP ${token}` } });
+    expect(withoutProof.status).toBe(401);
+
+    const attacker = new ForeignKeyHolder();
+    expect(await attacker.thumbprint()).not.toBe(thumbprint);
+    const withForeignProof = await attacker.send("GET", url, { authorization: `DPoP ${token}` }, token);
+    expect(withForeignProof.status).toBe(401);
+    expect(withForeignProof.headers.get("www-authenticate")).toMatch(/error="(invalid_token|invalid_dpop_proof)"/);
+
+    // The page's own proof, lifted with the token, was used once already.
+    const replayed = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: call.proof ?? "" } });
+    expect(replayed.status).toBe(401);
+    expect(replayed.headers.get("www-authenticate")).toMatch(/error="invalid_dpop_proof"/);
+
+    expect(await callApi(page)).toMatch(/^200/);
+    expect(await page.getAttribute("body", "data-session")).toBe("active");
+  });
+
+  it("the refresh cookie is refused from Node without the key's proof, which ends the session", async () => {
+    const { context } = await newContext();
+    const page = await openDemo(context);
+    await logIn(page);
+    const cookie = (await context.cookies(server.url)).find((candidate) => candidate.name === REFRESH_COOKIE);
+    expect(cookie?.httpOnly).toBe(true);
+
+    const stolen = await fetch(`${server.url}/auth/refresh`, {
+      method: "POST",
+      headers: { cookie: `${REFRESH_COOKIE}=${cookie?.value}` },
+    });
+    expect(stolen.status).toBe(401);
+    expect(await stolen.json()).toMatchObject({ error: "invalid_grant" });
+
+    // Treated as a stolen cookie: the session is over for the page too (its token is
+    // revoked; its own refresh is then refused).
+    await expect
+      .poll(
+        async () => {
+          if ((await page.getAttribute("body", "data-session")) === "active") {
+            await page
+              .getByRole("button", { name: "Call GET /api/me" })
+              .click({ timeout: 2_000 })
+              .catch(() => undefined);
+          }
+          return page.getAttribute("body", "data-session");
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe("none");
+    expect(await page.locator("#event-log").textContent()).toContain("Session ended");
+  });
+
+  it("the refresh cookie is refused from Node with another key's proof too", async () => {
+    const { context } = await newContext();
+    const page = await openDemo(context);
+    await logIn(page);
+    const cookie = (await context.cookies(server.url)).find((candidate) => candidate.name === REFRESH_COOKIE);
+    const stolen = await new ForeignKeyHolder().send("POST", `${server.url}/auth/refresh`, {
+      cookie: `${REFRESH_COOKIE}=${cookie?.value}`,
+    });
+    expect(stolen.status).toBe(401);
+    expect(await stolen.json()).toMatchObject({ error: "invalid_grant" });
+  });
+});
+
+describe("DPoP tokens the gateway refreshes", () => {
+  it("adopts the DPoP token of a transparent refresh and goes on proving the same key", async () => {
+    const { context, requests } = await newContext();
+    const page = await openDemo(context, "?refresh=gateway");
+    const thumbprint = await shownThumbprint(page);
+    await logIn(page);
+    const sinceLogin = requests.length;
+    const issued = (await (await lastCall(requests, "/auth/login").request.response())?.json()) as {
+      access_token: string;
+    };
+    await page.waitForSelector("#countdown[data-remaining='0']", { timeout: (TOKEN_TTL_SECONDS + 5) * 1000 });
+    await page.waitForTimeout(1_100); // `exp` has whole seconds: be past it at the gateway too
+
+    expect(await callApi(page)).toMatch(/^200/);
+    const expired = lastCall(requests, "/api/me");
+    expect(expired.authorization).toBe(`DPoP ${issued.access_token}`);
+    const refreshed = (await expired.request.response())?.headers().authorization;
+    expect(refreshed).toMatch(/^DPoP /);
+    expect(refreshed).not.toBe(expired.authorization);
+    expect(claimsOf(tokenOf(refreshed)).cnf?.jkt).toBe(thumbprint);
+
+    await page.locator("#gateway-refresh-count", { hasText: "1" }).waitFor();
+    expect(await callApi(page)).toMatch(/^200/);
+    expect(lastCall(requests, "/api/me").authorization).toBe(refreshed);
+    expect(requests.slice(sinceLogin).filter((seen) => seen.path === "/auth/refresh")).toHaveLength(0);
+  });
+});
