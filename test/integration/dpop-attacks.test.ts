@@ -1,10 +1,11 @@
 /**
- * DPoP (RFC 9449) attacks against the bundled Worker, held to docs/dpop contract: every proof
- * or request in the corpus is refused with the status, `error` and `WWW-Authenticate` the
- * contract names, and nothing changed: the upstream saw no request, a refused login left no
- * session, and a refresh attack left the session as the contract says (ended where it counts
- * as refresh-token reuse, untouched where the proof itself was bad). The positives at the top
- * show the same gateway admitting well-made proofs, so the refusals cannot pass vacuously.
+ * DPoP (RFC 9449) attacks against the bundled Worker, held to the wire contract
+ * (docs/dpop.md): every proof or request in the corpus is refused with the status, `error`
+ * and `WWW-Authenticate` the contract names, and nothing changed: the upstream saw no
+ * request, a refused login left no session, and a refresh attack left the session as the
+ * contract says (ended where it counts as refresh-token reuse, untouched where the proof
+ * itself was bad). The positives at the top show the same gateway admitting well-made
+ * proofs, so the refusals cannot pass vacuously.
  */
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
