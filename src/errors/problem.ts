@@ -94,6 +94,8 @@ export interface ProblemContext {
   requestId: string;
   /** The `algs` of a DPoP challenge (RFC 9449 §7.1): the proof algorithms accepted. */
   dpopAlgs?: string;
+  /** The request used the DPoP scheme: the challenge names DPoP too, whatever was refused. */
+  dpopScheme?: boolean;
 }
 
 const DPOP_CODES = new Set<GatewayErrorCode>([
@@ -122,7 +124,7 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     if (error.code === "insufficient_scope" && error.requiredScopes?.length) {
       params.push(`scope=${quoteAuthParam(error.requiredScopes.join(" "))}`);
     }
-    const dpop = error.dpopChallenge || DPOP_CODES.has(error.code);
+    const dpop = error.dpopChallenge || context.dpopScheme === true || DPOP_CODES.has(error.code);
     if (dpop && context.dpopAlgs) params.push(`algs=${quoteAuthParam(context.dpopAlgs)}`);
     headers.set("www-authenticate", `${dpop ? "DPoP" : "Bearer"} ${params.join(", ")}`);
   }

@@ -20,6 +20,7 @@ import { isNavigation, loginRedirectFor } from "./login-redirect";
 import type { RequestContext } from "./request-context";
 
 const DPOP_ALGS = DPOP_ALGORITHMS.join(" ");
+const DPOP_SCHEME = /^\s*DPoP(\s|$)/i;
 
 /** A 5xx answer, by cause; a failed or slow upstream is also counted as an upstream error. */
 function recordServerError(context: RequestContext | undefined, code: string): void {
@@ -56,7 +57,8 @@ export async function answerError(
     if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
       return errorPage(error, { realm, requestId }, headers);
     }
-    return problemResponse(error, { realm, requestId, dpopAlgs: DPOP_ALGS }, headers);
+    const dpopScheme = DPOP_SCHEME.test(context?.incoming.authorization ?? "");
+    return problemResponse(error, { realm, requestId, dpopAlgs: DPOP_ALGS, dpopScheme }, headers);
   }
   log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });
   recordServerError(context, "internal_error");

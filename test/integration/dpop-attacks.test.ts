@@ -271,12 +271,17 @@ describe("what a DPoP client gets (the positives the refusals are measured again
     expect(response.status).toBe(200);
   });
 
-  it("lists a DPoP challenge with its algorithms beside Bearer when no token is sent", async () => {
+  it("keeps the plain Bearer challenge when no token is sent, and names DPoP with its algorithms to a DPoP client", async () => {
+    // RFC 9449 §7.1 lets a resource offer both schemes; Portcullis keeps the one challenge
+    // bearer clients parse today, and names DPoP (with `algs`) once the client speaks it.
     const response = await gateway.fetch("/api/items");
     expect(response.status).toBe(401);
-    const header = response.headers.get("www-authenticate");
-    expect(challengeOf(header, "Bearer")?.params.realm).toBe("portcullis");
-    expect(challengeOf(header, "DPoP")?.params.algs?.split(" ")).toEqual(expect.arrayContaining(OFFERED_ALGS));
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="portcullis"');
+    const expired = await gateway.fetch("/api/items", { headers: { authorization: "DPoP not.a.token" } });
+    expect(expired.status).toBe(401);
+    const challenge = challengeOf(expired.headers.get("www-authenticate"), "DPoP");
+    expect(challenge?.params.realm).toBe("portcullis");
+    expect(challenge?.params.algs?.split(" ")).toEqual(expect.arrayContaining(OFFERED_ALGS));
   });
 });
 
