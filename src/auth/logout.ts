@@ -9,12 +9,14 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { proofForToken } from "../gateway/sender-constraint";
 import { cookieValues, REFRESH_COOKIE } from "../http/cookies";
 import { assertTrustedOrigin } from "../http/origin-check";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import type { EndedSession } from "../sessions/sessions";
-import { readAccessToken } from "../tokens/read-credentials";
+import type { AccessTokenClaims } from "../tokens/access-token-claims";
+import { type PresentedToken, readAccessToken } from "../tokens/read-credentials";
 import { endProviderSession } from "./oidc-logout";
 import { revokeAccessToken, verifyForRevocation } from "./revoke-token";
 
@@ -38,7 +40,9 @@ export async function handleLogout(context: RequestContext, request: Request): P
     if (session?.idpLogout) oidcSession = session;
   }
   if (presented !== undefined) {
-    const claims = await verifyForRevocation(context, presented.token);
+    const verified = await verifyForRevocation(context, presented.token);
+    // A DPoP-bound token speaks for its session only with a proof by its key.
+    const claims = verified && (await provesKey(context, presented, verified)) ? verified : undefined;
     if (claims !== undefined) {
       await revokeAccessToken(context, claims, "logout");
       if (claims.sid !== undefined && !ended.has(claims.sid)) {
@@ -58,6 +62,18 @@ export async function handleLogout(context: RequestContext, request: Request): P
   }
   headers.set("content-type", "application/json");
   return new Response(JSON.stringify({ end_session_url: endSessionUrl }), { status: 200, headers });
+}
+
+/** The token may be used as presented (a bound one with its proof); a logout refuses nothing, it only ends less. */
+async function provesKey(context: RequestContext, presented: PresentedToken, claims: AccessTokenClaims) {
+  try {
+    await proofForToken(context, presented, claims);
+    return true;
+  } catch (error) {
+    if (!(error instanceof GatewayError)) throw error;
+    log.info("logout_token_unproven", { requestId: context.requestId, detail: error.detail });
+    return false;
+  }
 }
 
 /** A browser submitting a form (not a script): it can follow a 303 to the provider. */

@@ -34,7 +34,7 @@ export async function handleRefresh(context: RequestContext, request: Request): 
   const sid = sessionOfRefreshToken(refreshToken);
   if (sid !== undefined) await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `session:${sid}`);
   const proof = await sessionProof(context);
-  const granted = await context.sessions.refresh(refreshToken, undefined, proof?.jkt);
+  const granted = await context.sessions.refresh(refreshToken, undefined, { jkt: proof?.jkt });
   const response = tokenResponse(context.config, granted, {
     refreshInBody: fromBody !== undefined,
     setAccessCookie: context.config.accessCookie,

@@ -187,7 +187,7 @@ async function refreshTransparently(
     return await context.sessions.refresh(
       refreshToken,
       { sid: expired.sid, sub: expired.sub, authTime: expired.authTime },
-      jkt,
+      { jkt },
     );
   } catch (error) {
     if (error instanceof GatewayError && error.code === "grant_invalid") {
@@ -222,13 +222,14 @@ async function refreshNavigation(context: RequestContext): Promise<Authenticated
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   let granted: GrantedTokens;
   try {
-    granted = await context.sessions.refresh(refreshToken);
+    granted = await context.sessions.refresh(refreshToken, undefined, { navigation: true });
   } catch (error) {
     if (error instanceof GatewayError && error.code === "grant_invalid") {
-      // A dead session: the navigation goes to the login, and the dead cookies are cleared.
+      // A dead session: the navigation goes to the login, and the dead cookies are cleared
+      // (a live DPoP-bound one, which a navigation cannot prove, keeps its cookies).
       throw new GatewayError("token_missing", {
         detail: `navigation with a refresh cookie refused (${error.detail ?? error.code})`,
-        clearSession: true,
+        clearSession: error.clearSession,
         cause: error,
       });
     }
@@ -260,7 +261,7 @@ async function refreshPastRetiredKey(
   if (refreshToken === undefined || sessionOfRefreshToken(refreshToken) !== unverified.claimedSid) throw unverified;
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   try {
-    const granted = await context.sessions.refresh(refreshToken, undefined, jkt);
+    const granted = await context.sessions.refresh(refreshToken, undefined, { jkt });
     log.info("retired_key_refreshed", { requestId: context.requestId, sid: granted.session.sid });
     return granted;
   } catch (error) {

@@ -168,6 +168,8 @@ export class SessionObject extends DurableObject {
     graceSeconds: number;
     wantIdpToken?: boolean;
     jkt?: string | undefined;
+    /** A browser navigation: it cannot bring a proof, so a bound session refuses it without ending. */
+    navigation?: boolean;
   }): Promise<RotateResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
@@ -178,6 +180,9 @@ export class SessionObject extends DurableObject {
       if (record.revokedAt !== undefined) return { ok: false, reason: "revoked", session: view(record) };
       if (input.now >= record.expiresAt || input.now - record.lastUsedAt > record.idleTimeoutMs) {
         return { ok: false, reason: "expired", session: view(record) };
+      }
+      if (record.jkt !== undefined && input.jkt === undefined && input.navigation) {
+        return { ok: false, reason: "key_required", session: view(record) };
       }
       if (record.jkt !== undefined && input.jkt !== record.jkt) {
         // The session's refresh token without its key: lifted from where it was kept. As

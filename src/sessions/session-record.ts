@@ -68,9 +68,18 @@ export type RotateResult =
       /**
        * `idp_ended`: the provider refused our refresh token; `idp_unavailable`: it could not be
        * asked; `key_mismatch`: a bound session's token came without a proof by its key (the
-       * session is ended, as for reuse).
+       * session is ended, as for reuse); `key_required`: the same from a browser navigation,
+       * which cannot bring a proof (refused, the session kept).
        */
-      readonly reason: "unknown" | "expired" | "revoked" | "reused" | "key_mismatch" | "idp_ended" | "idp_unavailable";
+      readonly reason:
+        | "unknown"
+        | "expired"
+        | "revoked"
+        | "reused"
+        | "key_mismatch"
+        | "key_required"
+        | "idp_ended"
+        | "idp_unavailable";
       readonly session: SessionView | undefined;
     };
 

@@ -181,9 +181,14 @@ export class Sessions {
    * refresh token must belong to; its subject's revocation is then read from KV while the
    * session object rotates, instead of after it. `jkt`: the key of the DPoP proof that came
    * with the refresh token; a bound session needs its own, and the new access token is
-   * bound to it.
+   * bound to it. `navigation`: a browser navigation, which cannot bring a proof: a bound
+   * session refuses it but does not end.
    */
-  async refresh(refreshToken: string, expected?: ExpectedSession, jkt?: string): Promise<GrantedTokens> {
+  async refresh(
+    refreshToken: string,
+    expected?: ExpectedSession,
+    { jkt, navigation }: { jkt?: string | undefined; navigation?: boolean } = {},
+  ): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
     if (sid === undefined)
@@ -207,6 +212,7 @@ export class Sessions {
           graceSeconds: config.refreshGraceSeconds,
           wantIdpToken: config.oidc?.forwardIdpToken === true,
           jkt,
+          navigation,
         })) as RotateResult,
     );
     if (!result.ok) {
@@ -218,6 +224,9 @@ export class Sessions {
         log.security(event, { requestId, sid, sub: result.session?.sub });
         this.#options.metrics.record("reuse_detected", result.reason === "reused" ? undefined : event);
         await this.#revokeSessionTokens(sid, event);
+      }
+      if (result.reason === "key_required") {
+        throw new GatewayError("grant_invalid", { detail: "a DPoP-bound session, and no proof (a navigation)" });
       }
       if (result.reason === "idp_ended") {
         log.security("idp_grant_ended", { requestId, sid, sub: result.session?.sub });

@@ -9,6 +9,8 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DpopKey, makeDpopKey, signProof } from "../support/dpop";
 import { type Gateway, startGateway } from "../support/gateway";
+import { type OidcSetup, rawRequest, startOidcGateway } from "../support/oidc-gateway";
+import { loginThroughIdp } from "../support/oidc-login";
 import { REFRESH_COOKIE, refreshCookieHeader, setCookie } from "../support/session-helpers";
 import { decodeClaims, mintToken } from "../support/tokens";
 import { startTwoLocations, type TwoLocations } from "../support/two-locations";
@@ -163,6 +165,32 @@ describe("a session begun with a DPoP proof", () => {
     expect(withOtherKey.status).toBe(401);
   });
 
+  it("is not ended through POST /auth/logout by its access token without a proof by its key", async () => {
+    const session = await loginWith(gateway, key);
+    const thief = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
+    expect(thief.status).toBe(204);
+    expect((await callWith(gateway, "/api/items", session.accessToken, key)).status).toBe(200);
+    const proof = await signProof(key, {
+      htm: "POST",
+      htu: `${gateway.url}/auth/logout`,
+      accessToken: session.accessToken,
+    });
+    const owner = await gateway.fetch("/auth/logout", {
+      method: "POST",
+      headers: { authorization: `DPoP ${session.accessToken}`, dpop: proof },
+    });
+    expect(owner.status).toBe(204);
+    const refresh = await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
+    const after = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: { cookie: refreshCookieHeader(session.refreshToken), dpop: refresh },
+    });
+    expect(after.status).toBe(401);
+  });
+
   it('admits only DPoP-bound tokens on a route with dpop = "required"', async () => {
     const bearer = await loginWith(gateway, undefined);
     const refused = await gateway.fetch("/transfers/1", { headers: { authorization: `Bearer ${bearer.accessToken}` } });
@@ -286,5 +314,48 @@ describe('a proof replayed at another location on a revocation = "strict" route'
     expect(replay.headers.get("www-authenticate")).toMatch(/error="invalid_dpop_proof"/);
     // Refused by the object, not by a check B could make alone (the URI, its own cache).
     await locations.a.waitForLog((line) => line.includes("strict route: jti replayed"));
+  });
+});
+
+describe("a browser navigation with a bound session's refresh cookie (OIDC)", () => {
+  let setup: OidcSetup;
+  beforeAll(async () => {
+    setup = await startOidcGateway();
+  });
+  afterAll(() => setup?.close());
+
+  it("is answered as unauthenticated and ends nothing: the key's own refresh still works", async () => {
+    const { gateway } = setup;
+    const login = await loginThroughIdp(gateway.url);
+    const cookies = await login.cookieHeader();
+    const refreshToken = /__Host-portcullis-refresh=([^;]+)/.exec(cookies)?.[1] ?? "";
+    // The SDK's first refresh with a proof binds the OIDC session to its key.
+    const key = await makeDpopKey("ES256");
+    const bind = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: {
+        cookie: refreshCookieHeader(refreshToken),
+        dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
+      },
+    });
+    expect(bind.status).toBe(200);
+    const bound = setCookie(bind, REFRESH_COOKIE)?.value ?? "";
+
+    // Node's fetch overwrites Sec-Fetch-Mode: a navigation goes through node:http.
+    const navigation = await rawRequest(`${gateway.url}/app/page`, {
+      headers: { cookie: refreshCookieHeader(bound), "sec-fetch-mode": "navigate", accept: "text/html" },
+    });
+    expect(navigation.status).toBe(302);
+    expect(navigation.headers["set-cookie"] ?? []).toEqual([]);
+    await gateway.waitForLog((line) => line.includes("a DPoP-bound session, and no proof (a navigation)"));
+
+    const again = await gateway.fetch("/auth/refresh", {
+      method: "POST",
+      headers: {
+        cookie: refreshCookieHeader(bound),
+        dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
+      },
+    });
+    expect(again.status).toBe(200);
   });
 });
