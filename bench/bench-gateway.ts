@@ -38,6 +38,7 @@ export const BARE_ROUTE_HOST = "bare.bench.test";
 export const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
 const RATE_LIMITS = ["LOGIN_IP_LIMIT", "LOGIN_ACCOUNT_LIMIT", "REFRESH_IP_LIMIT", "REFRESH_SESSION_LIMIT"];
 export const BARE_SCRIPT = path.join(ROOT, "bench/bare-worker.js");
+export const P256_SCRIPT = path.join(ROOT, "bench/p256-worker.js");
 /** The forwarding floor's Worker (floor-worker.js), bundled: it imports the gateway's header functions. */
 export const FLOOR_SCRIPT = benchScript("floor-worker");
 
@@ -74,6 +75,8 @@ export interface RunningGateway {
   readonly directUrl: string;
   readonly bareUrl: string | undefined;
   readonly floorUrl: string | undefined;
+  /** The pass-through plus one ECDSA P-256 verification (p256-worker.js). */
+  readonly p256Url: string | undefined;
   readonly entryUrl: string;
 }
 
@@ -138,6 +141,15 @@ export async function startBenchGateway(upstreamUrl: string, options: BenchGatew
               unsafeDirectSockets: direct,
             },
             {
+              // The pass-through plus one ECDSA P-256 verification: the DPoP row's yardstick.
+              name: "p256",
+              modules: true,
+              scriptPath: P256_SCRIPT,
+              compatibilityDate: "2026-04-01",
+              bindings: { UPSTREAM_URL: upstreamUrl },
+              unsafeDirectSockets: direct,
+            },
+            {
               // The forwarding the gateway's contract requires, without token work (floor-worker.js).
               name: "floor",
               modules: true,
@@ -159,6 +171,7 @@ export async function startBenchGateway(upstreamUrl: string, options: BenchGatew
     directUrl: strip(await gateway.mf.unsafeGetDirectURL("portcullis")),
     bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
     floorUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("floor")) : undefined,
+    p256Url: withBare ? strip(await gateway.mf.unsafeGetDirectURL("p256")) : undefined,
     entryUrl: gateway.url,
   } satisfies RunningGateway;
 }

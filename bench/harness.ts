@@ -28,6 +28,7 @@ import { type BindingCounts, perRequest, readCounts, resetCounts } from "./bindi
 import { buildRows, type RowPlan, STORE_CALLS_PROBE } from "./build-rows";
 import { bundleScripts } from "./bundle-scripts";
 import { renderChart } from "./chart";
+import { dpopClients, dpopRequests } from "./dpop-requests";
 import { type LoadResult, runLoad } from "./load";
 import { atCleanUp, childPidsNamed, cleanUp, memoryStatus, pinToCpus, untrackPid } from "./processes";
 import {
@@ -204,6 +205,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
     let nocacheHeaders: Array<Record<string, string>> = [];
+    let dpop: Awaited<ReturnType<typeof dpopClients>> = [];
     const splitSessions: Session[] = [];
     let stores: SplitStores | undefined;
     const plans: RowPlan[] = [
@@ -273,6 +275,25 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         baseline: "bare",
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
+      },
+      {
+        id: "bare-p256",
+        label: "bare Worker + one ECDSA P-256 verification",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.p256Url as string, pid: main.workerdPid }),
+        requests: fixed(validHeaders),
+      },
+      {
+        id: "gateway-valid-dpop",
+        label: "gateway, valid DPoP-bound token and a fresh proof",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => {
+          dpop = await dpopClients(main.gateway);
+          return { url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf };
+        },
+        requests: () => dpopRequests(dpop, main.directUrl),
       },
       ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, refreshSessions)),
       {

@@ -24,6 +24,8 @@ describe("npm run bench (smoke mode)", () => {
       "floor",
       "gateway-public",
       "gateway-valid",
+      "bare-p256",
+      "gateway-valid-dpop",
       "gateway-valid-nocache",
       "gateway-valid-strict",
       "gateway-refresh",
