@@ -28,6 +28,11 @@ export interface AuthIdentity {
   readonly sid: string | undefined;
   readonly scopes: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
+  /**
+   * The thumbprint of the DPoP key the token is bound to, whose proof came with this
+   * request (docs/dpop.md); `undefined` for a bearer token.
+   */
+  readonly jkt: string | undefined;
   /** Every claim of the verified access token, as sent. */
   readonly claims: JWTPayload;
   /** The verified access token (a new one when it was refreshed on the way); not enumerable. */
@@ -52,6 +57,7 @@ function identityOf(claims: AccessTokenClaims, token: string): AuthIdentity {
     // Copies: the verified claims are cached and shared by later requests with this token.
     scopes: new Set(claims.scopes),
     roles: new Set(claims.roles),
+    jkt: claims.jkt,
     // Decoded only when read; the token's signature and claims were checked already.
     get claims() {
       raw ??= Object.freeze(decodeJwt(token));
