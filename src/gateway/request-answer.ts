@@ -130,6 +130,9 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
   if (route.strictRevocation && claims.sid === undefined) {
     return unauthenticated("token_revoked", 'a revocation = "strict" route needs a token with a session (sid)');
   }
+  if (route.dpop && claims.jkt === undefined) {
+    return unauthenticated("token_invalid", 'a dpop = "required" route needs a DPoP-bound token (cnf.jkt)');
+  }
   const missing = missingGrants(route, claims);
   if (missing.scopes.length > 0 || missing.roles.length > 0) {
     const lacks = [
@@ -139,5 +142,6 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
     return refused("insufficient_scope", `the token lacks ${lacks.join(" and ")}`, { requiredScopes: route.scopes });
   }
   const strict = route.strictRevocation ? " (and the session's object says it is alive)" : "";
-  return { outcome: "forwarded", public: false, why: `the token has what the route requires${strict}` };
+  const bound = claims.jkt === undefined ? "" : " (with a DPoP proof by the key it is bound to)";
+  return { outcome: "forwarded", public: false, why: `the token has what the route requires${bound}${strict}` };
 }

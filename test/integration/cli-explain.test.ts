@@ -22,6 +22,7 @@ const ROUTES = [
   { path: "/orders/*", methods: ["DELETE"], roles: ["operator"] },
   { path: "/reports/*", methods: ["GET"], public: true },
   { path: "/payments/*", revocation: "strict" },
+  { path: "/transfers/*", dpop: "required" },
 ];
 
 type Claims = Record<string, unknown>;
@@ -51,6 +52,8 @@ const REQUESTS: readonly [string, string, Claims | null, Record<string, string>,
   ["GET", "/auth/login", null, {}, 405],
   ["GET", "/payments/1", { scope: "read", sid: null }, {}, 401],
   ["GET", "/orders/7", { scope: ["read"] }, {}, 401],
+  ["POST", "/transfers/1", { scope: "read" }, {}, 401],
+  ["POST", "/Transfers/1", { scope: "read" }, {}, 401],
 ];
 
 let gateway: Gateway;
