@@ -1,8 +1,9 @@
 /**
  * DPoP (RFC 9449) in a real browser: the demo page and portcullis/client in headless
- * Chromium against the real gateway under `wrangler dev` (DPoP optional, the default, so
- * a session is bound because the SDK asked for it; server nonces on, so the SDK's nonce
- * handling is exercised on every first request). What is tested is what the key is for: it cannot be copied out of the
+ * Chromium against the real gateway under `wrangler dev` with the development settings
+ * (DPoP optional, so a session is bound because the SDK asked for it; no server nonces:
+ * with them every first login is sent twice, and this file's logins would outrun
+ * LOGIN_IP_LIMIT, 10 a minute from one address; test/unit/client covers the nonces). What is tested is what the key is for: it cannot be copied out of the
  * browser, it stays the same across reloads and tabs, and the credentials that can be
  * copied (the access token, the refresh cookie) are refused anywhere else.
  *
@@ -23,6 +24,8 @@ import {
 } from "./support/dpop-page";
 
 const TOKEN_TTL_SECONDS = 6;
+/** The demo users; the tests take turns, as LOGIN_ACCOUNT_LIMIT allows 5 logins a minute per account. */
+const USERS = { alice: "wonderland", admin: "portcullis" } as const;
 const REFRESH_COOKIE = "__Host-portcullis-refresh";
 
 let server: DevServer;
@@ -37,8 +40,6 @@ beforeAll(async () => {
         ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
         CLOCK_TOLERANCE_SECONDS: "0",
         REVOCATION_CACHE_SECONDS: "0",
-        DPOP_NONCE: "true",
-        DPOP_NONCE_SECRET: "browser-test-dpop-nonce-secret-0123456789",
       },
     }),
     launchChromium(),
@@ -91,9 +92,9 @@ async function shownThumbprint(page: Page): Promise<string> {
   return (await page.getAttribute("#dpop-thumbprint", "data-thumbprint")) ?? "";
 }
 
-async function logIn(page: Page): Promise<void> {
-  await page.getByLabel("Username").fill("alice");
-  await page.getByLabel("Password").fill("wonderland");
+async function logIn(page: Page, username: keyof typeof USERS): Promise<void> {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(USERS[username]);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForSelector("body[data-session=active]");
 }
@@ -135,7 +136,7 @@ describe("the browser's DPoP key", () => {
     const { context, requests } = await newContext();
     const page = await openDemo(context);
     const thumbprint = await shownThumbprint(page);
-    await logIn(page);
+    await logIn(page, "alice");
     expect(await page.getAttribute("body", "data-binding")).toBe("dpop");
 
     await page.reload();
@@ -154,7 +155,7 @@ describe("the browser's DPoP key", () => {
     const [a, b] = await Promise.all([shownThumbprint(first), shownThumbprint(second)]);
     expect(a).toBe(b);
 
-    await logIn(first);
+    await logIn(first, "admin");
     await second.reload();
     await second.waitForSelector("body[data-session=active]");
     expect(await callApi(second)).toMatch(/^200/);
@@ -167,7 +168,7 @@ describe("credentials copied out of the browser", () => {
     const { context, requests } = await newContext();
     const page = await openDemo(context);
     const thumbprint = await shownThumbprint(page);
-    await logIn(page);
+    await logIn(page, "alice");
     expect(await page.locator("#token-binding").textContent()).toMatch(/^DPoP: bound to this browser's key/);
     const login = lastCall(requests, "/auth/login");
     expect(login.proof).toBeDefined();
@@ -206,7 +207,7 @@ describe("credentials copied out of the browser", () => {
   it("the refresh cookie is refused from Node without the key's proof, which ends the session", async () => {
     const { context } = await newContext();
     const page = await openDemo(context);
-    await logIn(page);
+    await logIn(page, "admin");
     const cookie = (await context.cookies(server.url)).find((candidate) => candidate.name === REFRESH_COOKIE);
     expect(cookie?.httpOnly).toBe(true);
 
@@ -239,7 +240,7 @@ describe("credentials copied out of the browser", () => {
   it("the refresh cookie is refused from Node with another key's proof too", async () => {
     const { context } = await newContext();
     const page = await openDemo(context);
-    await logIn(page);
+    await logIn(page, "alice");
     const cookie = (await context.cookies(server.url)).find((candidate) => candidate.name === REFRESH_COOKIE);
     const stolen = await new ForeignKeyHolder().send("POST", `${server.url}/auth/refresh`, {
       cookie: `${REFRESH_COOKIE}=${cookie?.value}`,
@@ -254,7 +255,7 @@ describe("DPoP tokens the gateway refreshes", () => {
     const { context, requests } = await newContext();
     const page = await openDemo(context, "?refresh=gateway");
     const thumbprint = await shownThumbprint(page);
-    await logIn(page);
+    await logIn(page, "admin");
     const sinceLogin = requests.length;
     const issued = (await (await lastCall(requests, "/auth/login").request.response())?.json()) as {
       access_token: string;
