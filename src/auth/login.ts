@@ -29,13 +29,14 @@ export async function handleLogin(context: RequestContext, request: Request): Pr
   if (!enabled) throw new GatewayError("not_found", { detail: "password login is off (PASSWORD_LOGIN)" });
   // Login CSRF: a browser on another site must not log the victim into the attacker's account.
   assertTrustedOrigin(context.config, request);
+  // The proof first: a retry for the server's nonce is not another login attempt.
+  const proof = await sessionProof(context, config.dpop.sessions === "required");
   await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const fields = await readFields(request, ["json", "form"]);
   const { username, password } = fields;
   if (!username || !password || username.length > MAX_USERNAME || password.length > MAX_PASSWORD) {
     throw new GatewayError("request_invalid", { detail: "username and password are required strings of sane length" });
   }
-  const proof = await sessionProof(context);
   await enforceRateLimit(context, "LOGIN_ACCOUNT_LIMIT", `account:${canonicalUsername(username)}`);
   let subject: Awaited<ReturnType<typeof checkCredentials>>;
   try {

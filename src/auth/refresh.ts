@@ -18,6 +18,8 @@ import { sessionOfRefreshToken } from "../sessions/refresh-token";
 export async function handleRefresh(context: RequestContext, request: Request): Promise<Response> {
   const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
   if (cookies.length > 0) assertTrustedOrigin(context.config, request);
+  // The proof first: a retry for the server's nonce is not another refresh.
+  const proof = await sessionProof(context, false);
   await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
   const fields = await readFields(request, ["form", "empty"]);
   if (cookies.length > 1)
@@ -33,8 +35,8 @@ export async function handleRefresh(context: RequestContext, request: Request): 
   if (!refreshToken) throw new GatewayError("grant_invalid", { detail: "no refresh token", clearSession: true });
   const sid = sessionOfRefreshToken(refreshToken);
   if (sid !== undefined) await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `session:${sid}`);
-  const proof = await sessionProof(context);
-  const granted = await context.sessions.refresh(refreshToken, undefined, { jkt: proof?.jkt });
+  const proofRequired = context.config.dpop.sessions === "required";
+  const granted = await context.sessions.refresh(refreshToken, undefined, { jkt: proof?.jkt, proofRequired });
   const response = tokenResponse(context.config, granted, {
     refreshInBody: fromBody !== undefined,
     setAccessCookie: context.config.accessCookie,

@@ -17,6 +17,7 @@ import { problemResponse, statusOf } from "../errors/problem";
 import { appendClearedCookies } from "../http/token-response";
 import { type LogFields, log } from "../log/logger";
 import { isNavigation, loginRedirectFor } from "./login-redirect";
+import { answerNonce } from "./sender-constraint";
 import type { RequestContext } from "./request-context";
 
 const DPOP_ALGS = DPOP_ALGORITHMS.join(" ");
@@ -58,6 +59,8 @@ export async function answerError(
       return errorPage(error, { realm, requestId }, headers);
     }
     const dpopScheme = DPOP_SCHEME.test(context?.incoming.authorization ?? "");
+    // DPOP_NONCE: a refusal of a request with a proof names the nonce to use next, too.
+    if (context !== undefined && error.dpopNonce === undefined) await answerNonce(context, headers);
     return problemResponse(error, { realm, requestId, dpopAlgs: DPOP_ALGS, dpopScheme }, headers);
   }
   log.error("unexpected_error", { requestId, name: (error as Error)?.name, message: (error as Error)?.message });

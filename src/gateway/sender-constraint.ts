@@ -82,11 +82,13 @@ export async function requestProof(
 
 /**
  * The proof of a login or refresh (no access token, so no `ath`): the key the session and
- * its tokens are bound to. DPOP_SESSIONS = "required" refuses one without.
+ * its tokens are bound to. With `required` (DPOP_SESSIONS = "required", at login), one
+ * without is refused; a refresh leaves that to the session (sessions.ts), which ends a
+ * bound session whose refresh token comes without its key.
  */
-export async function sessionProof(context: RequestContext): Promise<VerifiedProof | undefined> {
+export async function sessionProof(context: RequestContext, required: boolean): Promise<VerifiedProof | undefined> {
   const proof = await requestProof(context, "token-endpoint", undefined);
-  if (proof === undefined && context.config.dpop.sessions === "required") {
+  if (proof === undefined && required) {
     throw refused("token-endpoint", "DPOP_SESSIONS is required and the request brought no proof");
   }
   return proof;

@@ -170,6 +170,8 @@ export class SessionObject extends DurableObject {
     jkt?: string | undefined;
     /** A browser navigation: it cannot bring a proof, so a bound session refuses it without ending. */
     navigation?: boolean;
+    /** DPOP_SESSIONS = "required": no rotation without a proof, bound session or not. */
+    proofRequired?: boolean;
   }): Promise<RotateResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
@@ -188,6 +190,9 @@ export class SessionObject extends DurableObject {
         // The session's refresh token without its key: lifted from where it was kept. As
         // for reuse, the session ends, so the thief's copy and the victim's alike are dead.
         return this.#endAsStolen(record, input.now, "dpop_key_mismatch", "key_mismatch");
+      }
+      if (input.jkt === undefined && input.proofRequired) {
+        return { ok: false, reason: "key_required", session: view(record) };
       }
 
       if (hash === record.currentHash) {

@@ -182,12 +182,17 @@ export class Sessions {
    * session object rotates, instead of after it. `jkt`: the key of the DPoP proof that came
    * with the refresh token; a bound session needs its own, and the new access token is
    * bound to it. `navigation`: a browser navigation, which cannot bring a proof: a bound
-   * session refuses it but does not end.
+   * session refuses it but does not end. `proofRequired` (DPOP_SESSIONS = "required"): an
+   * unbound session is not refreshed without a proof (a bound one ends, as always).
    */
   async refresh(
     refreshToken: string,
     expected?: ExpectedSession,
-    { jkt, navigation }: { jkt?: string | undefined; navigation?: boolean } = {},
+    {
+      jkt,
+      navigation,
+      proofRequired,
+    }: { jkt?: string | undefined; navigation?: boolean; proofRequired?: boolean } = {},
   ): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
@@ -213,6 +218,7 @@ export class Sessions {
           wantIdpToken: config.oidc?.forwardIdpToken === true,
           jkt,
           navigation,
+          proofRequired,
         })) as RotateResult,
     );
     if (!result.ok) {
@@ -224,6 +230,9 @@ export class Sessions {
         log.security(event, { requestId, sid, sub: result.session?.sub });
         this.#options.metrics.record("reuse_detected", result.reason === "reused" ? undefined : event);
         await this.#revokeSessionTokens(sid, event);
+      }
+      if (result.reason === "key_required" && !navigation) {
+        throw new GatewayError("dpop_grant_proof_invalid", { detail: "DPOP_SESSIONS is required and no proof came" });
       }
       if (result.reason === "key_required") {
         throw new GatewayError("grant_invalid", { detail: "a DPoP-bound session, and no proof (a navigation)" });

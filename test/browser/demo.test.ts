@@ -121,7 +121,7 @@ describe("demo page with portcullis/client", () => {
 
     const token = apiCalls(requests)
       .at(-1)
-      ?.authorization?.replace(/^Bearer /, "");
+      ?.authorization?.replace(/^(Bearer|DPoP) /, "");
     expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     // A string, so this file needs no DOM types: it runs in the page.
     const visible = (await page.evaluate(
@@ -152,10 +152,13 @@ describe("demo page with portcullis/client", () => {
     expect(oldToken).toBeDefined();
 
     await waitUntilExpired(page);
-    // The gateway agrees the old token is dead (sent without the cookie, it cannot refresh).
+    // The old token is dead: past its expiry, and (DPoP-bound) worth nothing without the page's key.
+    const [, payload = ""] = (oldToken ?? "").split(" ")[1]?.split(".") ?? [];
+    const { exp } = JSON.parse(Buffer.from(payload, "base64url").toString()) as { exp: number };
+    expect(exp * 1000).toBeLessThan(Date.now());
     const direct = await fetch(`${server.url}/api/me`, { headers: { authorization: oldToken ?? "" } });
     expect(direct.status).toBe(401);
-    expect(direct.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect(direct.headers.get("www-authenticate")).toMatch(/error="(invalid_token|invalid_dpop_proof)"/);
 
     const before = requests.length;
     await page.getByRole("button", { name: "Call it 10 times at once" }).click();
@@ -195,7 +198,8 @@ describe("demo page with portcullis/client", () => {
     const issued = await Promise.all(
       parallel.map(async (call) => (await call.request.response())?.headers().authorization),
     );
-    expect(issued.every((header) => header?.startsWith("Bearer "))).toBe(true);
+    // The demo's session is DPoP-bound: the refreshed token comes back in the DPoP scheme.
+    expect(issued.every((header) => header?.startsWith("DPoP "))).toBe(true);
 
     await page.getByRole("button", { name: "Call GET /api/me" }).click();
     await page.locator("#event-log li", { hasText: "GET /api/me → 200" }).first().waitFor();

@@ -219,6 +219,70 @@ describe("DPoP settings", () => {
     }
   });
 
+  it('DPOP_SESSIONS = "required" ends a bound session whose refresh cookie comes without a proof', async () => {
+    const gateway = await startGateway({ vars: { DPOP_SESSIONS: "required" } });
+    try {
+      const key = await makeDpopKey("ES256");
+      const session = await loginWith(gateway, key);
+      const stolen = await gateway.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { cookie: refreshCookieHeader(session.refreshToken) },
+      });
+      expect(stolen.status).toBe(401);
+      expect(((await stolen.json()) as { error: string }).error).toBe("invalid_grant");
+      const owner = await gateway.fetch("/auth/refresh", {
+        method: "POST",
+        headers: {
+          cookie: refreshCookieHeader(session.refreshToken),
+          dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
+        },
+      });
+      expect(owner.status).toBe(401);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("DPOP_NONCE: the retry for the nonce is not another login attempt, and every answer names the next nonce", async () => {
+    const gateway = await startGateway({
+      rateLimits: "wrangler",
+      vars: { DPOP_NONCE: "true", DPOP_NONCE_SECRET: "a-test-nonce-secret-of-32-characters-or-more" },
+    });
+    try {
+      const key = await makeDpopKey("ES256");
+      const htu = `${gateway.url}/auth/login`;
+      const headers = { "content-type": "application/json" };
+      // LOGIN_IP_LIMIT allows 10 a minute, LOGIN_ACCOUNT_LIMIT 5 (wrangler.toml): 10 logins,
+      // five for each of two users, each tried first without a nonce.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        const user = attempt % 2 === 0 ? "alice" : "admin";
+        const body = JSON.stringify({ username: user, password: TEST_USERS[user]?.password });
+        const first = await gateway.fetch("/auth/login", {
+          method: "POST",
+          headers: { ...headers, dpop: await signProof(key, { htm: "POST", htu }) },
+          body,
+        });
+        expect(first.status).toBe(400);
+        const nonce = first.headers.get("dpop-nonce") ?? "";
+        const retry = await gateway.fetch("/auth/login", {
+          method: "POST",
+          headers: { ...headers, dpop: await signProof(key, { htm: "POST", htu, nonce }) },
+          body,
+        });
+        expect(retry.status).toBe(200);
+      }
+      // A refusal of a proof-carrying request names the nonce as well (no cookie: 401).
+      const refused = await gateway.fetch("/auth/refresh", {
+        method: "POST",
+        headers: { dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }) },
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get("dpop-nonce")).not.toBeNull();
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it("DPOP_NONCE: a proof without the server's nonce is answered with one, and the retry passes", async () => {
     const gateway = await startGateway({
       vars: { DPOP_NONCE: "true", DPOP_NONCE_SECRET: "a-test-nonce-secret-of-32-characters-or-more" },
