@@ -39,6 +39,8 @@ export const UNLIMITED = { simple: { limit: 1_000_000_000, period: 60 } };
 const RATE_LIMITS = ["LOGIN_IP_LIMIT", "LOGIN_ACCOUNT_LIMIT", "REFRESH_IP_LIMIT", "REFRESH_SESSION_LIMIT"];
 export const BARE_SCRIPT = path.join(ROOT, "bench/bare-worker.js");
 export const P256_SCRIPT = path.join(ROOT, "bench/p256-worker.js");
+/** The DPoP proof check's Worker (proof-worker.js), bundled: it imports the gateway's check. */
+export const PROOF_SCRIPT = benchScript("proof-worker");
 /** The forwarding floor's Worker (floor-worker.js), bundled: it imports the gateway's header functions. */
 export const FLOOR_SCRIPT = benchScript("floor-worker");
 
@@ -77,6 +79,8 @@ export interface RunningGateway {
   readonly floorUrl: string | undefined;
   /** The pass-through plus one ECDSA P-256 verification (p256-worker.js). */
   readonly p256Url: string | undefined;
+  /** The pass-through plus the gateway's DPoP proof check (proof-worker.js). */
+  readonly proofUrl: string | undefined;
   readonly entryUrl: string;
 }
 
@@ -150,6 +154,15 @@ export async function startBenchGateway(upstreamUrl: string, options: BenchGatew
               unsafeDirectSockets: direct,
             },
             {
+              // The pass-through plus the gateway's DPoP proof check: the check on its own.
+              name: "proof",
+              modules: true,
+              scriptPath: PROOF_SCRIPT,
+              compatibilityDate: "2026-04-01",
+              bindings: { UPSTREAM_URL: upstreamUrl },
+              unsafeDirectSockets: direct,
+            },
+            {
               // The forwarding the gateway's contract requires, without token work (floor-worker.js).
               name: "floor",
               modules: true,
@@ -172,6 +185,7 @@ export async function startBenchGateway(upstreamUrl: string, options: BenchGatew
     bareUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("bare")) : undefined,
     floorUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("floor")) : undefined,
     p256Url: withBare ? strip(await gateway.mf.unsafeGetDirectURL("p256")) : undefined,
+    proofUrl: withBare ? strip(await gateway.mf.unsafeGetDirectURL("proof")) : undefined,
     entryUrl: gateway.url,
   } satisfies RunningGateway;
 }

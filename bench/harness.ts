@@ -154,7 +154,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       id === "bare-own" || id === FLOOR_OWN_ROW
         ? withBuilds
         : listed(id) || (id === STORE_CALLS_PROBE && withBuildRefresh);
-    await bundleScripts("workerd", { "floor-worker": "bench/floor-worker.js" });
+    await bundleScripts("workerd", {
+      "floor-worker": "bench/floor-worker.js",
+      "proof-worker": "bench/proof-worker.js",
+    });
 
     const upstream = await startBenchUpstream();
     atCleanUp(() => upstream.stop());
@@ -285,12 +288,23 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         requests: fixed(validHeaders),
       },
       {
+        id: "bare-proof",
+        label: "bare Worker + the gateway's DPoP proof check",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => {
+          if (dpop.length === 0) dpop = await dpopClients(main.gateway);
+          return { url: main.proofUrl as string, pid: main.workerdPid };
+        },
+        requests: () => dpopRequests(dpop, main.proofUrl as string),
+      },
+      {
         id: "gateway-valid-dpop",
         label: "gateway, valid DPoP-bound token and a fresh proof",
         server: "workerd",
         baseline: "bare",
         prepare: async () => {
-          dpop = await dpopClients(main.gateway);
+          if (dpop.length === 0) dpop = await dpopClients(main.gateway);
           return { url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf };
         },
         requests: () => dpopRequests(dpop, main.directUrl),

@@ -13,7 +13,7 @@
  * A client signs its proofs with one key, so the protected header is the same string on
  * each: its checks, the imported key and the thumbprint are remembered by that string.
  */
-import { base64url, calculateJwkThumbprint, compactVerify, importJWK, type JWK } from "jose";
+import { base64url, calculateJwkThumbprint, importJWK, type JWK } from "jose";
 import { hasDuplicateMembers } from "../tokens/verify-access-token";
 
 /** Asymmetric algorithms a proof may use (RFC 9449 §4.3 check 5), advertised in `algs=`. */
@@ -33,6 +33,21 @@ export const DPOP_ALGORITHMS: readonly string[] = Object.freeze([
 const ALGORITHMS = new Set(DPOP_ALGORITHMS);
 /** Key type each algorithm needs. */
 const KEY_TYPE: Record<string, string> = { E: "EC", P: "RSA", R: "RSA" };
+type VerifyParams = Parameters<SubtleCrypto["verify"]>[0];
+/** The WebCrypto verification parameters of each algorithm (RFC 7518 §3; RFC 8037). */
+const VERIFY_PARAMS: Record<string, VerifyParams> = {
+  ES256: { name: "ECDSA", hash: "SHA-256" },
+  ES384: { name: "ECDSA", hash: "SHA-384" },
+  ES512: { name: "ECDSA", hash: "SHA-512" },
+  EdDSA: { name: "Ed25519" },
+  Ed25519: { name: "Ed25519" },
+  PS256: { name: "RSA-PSS", saltLength: 32 },
+  PS384: { name: "RSA-PSS", saltLength: 48 },
+  PS512: { name: "RSA-PSS", saltLength: 64 },
+  RS256: { name: "RSASSA-PKCS1-v1_5" },
+  RS384: { name: "RSASSA-PKCS1-v1_5" },
+  RS512: { name: "RSASSA-PKCS1-v1_5" },
+};
 /** Members of a private or symmetric JWK: a proof's `jwk` carrying one is refused. */
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 /** Header parameters that point at some other key or change how the JWS is read. */
@@ -85,13 +100,15 @@ export interface VerifiedProof {
 }
 
 interface ProofHeader {
-  readonly alg: string;
+  readonly params: VerifyParams;
   readonly key: CryptoKey;
   readonly jkt: string;
 }
 
 /** Checked headers by their base64url text; a client's proofs all share one. */
 const headers = new Map<string, Promise<ProofHeader>>();
+/** The same once checked, read without waiting on a promise. */
+const readyHeaders = new Map<string, ProofHeader>();
 const MAX_REMEMBERED_HEADERS = 1024;
 const UTF8 = new TextDecoder();
 const ENCODER = new TextEncoder();
@@ -99,16 +116,23 @@ const ENCODER = new TextEncoder();
 export async function verifyProof(proof: string, expected: ProofExpectation): Promise<VerifiedProof> {
   if (proof.length > MAX_PROOF_LENGTH) throw new DpopRefusal("proof longer than the cap");
   if (!COMPACT_JWS.test(proof)) throw new DpopRefusal("not one compact JWS");
-  const headerText = proof.slice(0, proof.indexOf("."));
-  const header = await checkedHeader(headerText);
+  const headerEnd = proof.indexOf(".");
+  const payloadEnd = proof.indexOf(".", headerEnd + 1);
+  const headerText = proof.slice(0, headerEnd);
+  const header = readyHeaders.get(headerText) ?? (await checkedHeader(headerText));
 
-  let payload: Uint8Array;
+  // The header was checked (and its key imported by jose) once for this key; what is left is
+  // RFC 7515 §5.2's signature check over the signing input, as jose's compactVerify makes it.
+  const signingInput = ENCODER.encode(proof.slice(0, payloadEnd));
+  const signature = decoded(proof.slice(payloadEnd + 1), "signature");
+  let verified: boolean;
   try {
-    payload = (await compactVerify(proof, header.key, { algorithms: [header.alg] })).payload;
-  } catch (error) {
-    throw new DpopRefusal(`signature: ${(error as { code?: string }).code ?? "invalid"}`);
+    verified = await crypto.subtle.verify(header.params, header.key, signature, signingInput);
+  } catch {
+    verified = false;
   }
-  const claims = parseObject(UTF8.decode(payload), "claims");
+  if (!verified) throw new DpopRefusal("signature does not verify");
+  const claims = parseObject(UTF8.decode(decoded(proof.slice(headerEnd + 1, payloadEnd), "claims")), "claims");
   const { jti, htm, htu, iat, ath, nonce } = claims;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw new DpopRefusal("jti");
   if (htm !== expected.method) throw new DpopRefusal("htm is not the request's method");
@@ -119,7 +143,8 @@ export async function verifyProof(proof: string, expected: ProofExpectation): Pr
   if (iat < nowSeconds - expected.maxAgeSeconds) throw new DpopRefusal("iat too old");
   if (expected.accessToken !== undefined) {
     if (typeof ath !== "string") throw new DpopRefusal("ath missing");
-    if (ath !== (await tokenHash(expected.accessToken))) throw new DpopRefusal("ath is not the token's hash");
+    const hash = tokenHashes.get(expected.accessToken) ?? (await rememberedTokenHash(expected.accessToken));
+    if (ath !== hash) throw new DpopRefusal("ath is not the token's hash");
   }
   if (expected.nonceIsCurrent !== undefined) {
     if (typeof nonce !== "string") throw new DpopRefusal("nonce missing", true);
@@ -129,6 +154,21 @@ export async function verifyProof(proof: string, expected: ProofExpectation): Pr
   const until = (iat + expected.maxAgeSeconds + expected.clockToleranceSeconds) * 1000;
   if (!expected.claimJti(header.jkt, jti, until)) throw new DpopRefusal("jti replayed");
   return { jkt: header.jkt, jti, until };
+}
+
+/**
+ * `ath` of tokens seen before: a client sends one token with many proofs. Bounded (as the
+ * checked headers are): anyone can send tokens.
+ */
+const tokenHashes = new Map<string, string>();
+
+async function rememberedTokenHash(token: string): Promise<string> {
+  let hash = tokenHashes.get(token);
+  if (hash === undefined) {
+    hash = await tokenHash(token);
+    remember(tokenHashes, token, hash);
+  }
+  return hash;
 }
 
 /** `ath`: base64url of the SHA-256 of the token's ASCII (RFC 9449 §4.2). */
@@ -141,21 +181,23 @@ function checkedHeader(text: string): Promise<ProofHeader> {
   if (checked === undefined) {
     checked = readHeader(text);
     // A refused header is not remembered: anyone can send new ones.
-    checked.catch(() => headers.delete(text));
-    if (headers.size >= MAX_REMEMBERED_HEADERS) headers.delete(headers.keys().next().value as string);
-    headers.set(text, checked);
+    checked.then(
+      (header) => remember(readyHeaders, text, header),
+      () => headers.delete(text),
+    );
+    remember(headers, text, checked);
   }
   return checked;
 }
 
+/** Set `key` in a bounded map (oldest first out). */
+function remember<T>(map: Map<string, T>, key: string, value: T): void {
+  if (map.size >= MAX_REMEMBERED_HEADERS) map.delete(map.keys().next().value as string);
+  map.set(key, value);
+}
+
 async function readHeader(text: string): Promise<ProofHeader> {
-  let decoded: string;
-  try {
-    decoded = UTF8.decode(base64url.decode(text));
-  } catch {
-    throw new DpopRefusal("header is not base64url");
-  }
-  const header = parseObject(decoded, "header");
+  const header = parseObject(UTF8.decode(decoded(text, "header")), "header");
   if (header.typ !== "dpop+jwt") throw new DpopRefusal("typ is not dpop+jwt");
   const { alg, jwk } = header;
   if (typeof alg !== "string" || !ALGORITHMS.has(alg)) throw new DpopRefusal("alg not allowed");
@@ -165,17 +207,29 @@ async function readHeader(text: string): Promise<ProofHeader> {
   for (const name of PRIVATE_MEMBERS) if (Object.hasOwn(key, name)) throw new DpopRefusal(`jwk has ${name}`);
   const wantedType = alg.startsWith("Ed") ? "OKP" : KEY_TYPE[alg[0] as string];
   if (key.kty !== wantedType) throw new DpopRefusal("jwk type does not fit alg");
-  if (wantedType === "RSA" && (typeof key.n !== "string" || base64url.decode(key.n).length < MIN_RSA_MODULUS_BYTES)) {
+  if (wantedType === "RSA" && (typeof key.n !== "string" || decoded(key.n, "jwk n").length < MIN_RSA_MODULUS_BYTES)) {
     throw new DpopRefusal("RSA key shorter than 2048 bits");
   }
   try {
     const imported = await importJWK(key, alg);
     if (!(imported instanceof CryptoKey) || imported.type !== "public")
       throw new DpopRefusal("jwk is not a public key");
-    return { alg, key: imported, jkt: await calculateJwkThumbprint(key, "sha256") };
+    return {
+      params: VERIFY_PARAMS[alg] as VerifyParams,
+      key: imported,
+      jkt: await calculateJwkThumbprint(key, "sha256"),
+    };
   } catch (error) {
     if (error instanceof DpopRefusal) throw error;
     throw new DpopRefusal("jwk does not import");
+  }
+}
+
+function decoded(segment: string, what: string): Uint8Array {
+  try {
+    return base64url.decode(segment);
+  } catch {
+    throw new DpopRefusal(`${what} is not base64url`);
   }
 }
 

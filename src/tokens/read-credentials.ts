@@ -75,9 +75,24 @@ export interface CredentialHeaders {
   readonly cookie: string | null;
 }
 
+/** `Authorization: DPoP` values that held one well-formed token → that token, as `parsedBearers`. */
+const parsedDpop = new Map<string, string>();
+
 /** The token of an `Authorization: DPoP` value, undefined for other schemes. */
 function dpopToken(authorization: string | null): string | undefined {
-  if (authorization === null || !DPOP_SCHEME.test(authorization)) return undefined;
+  if (authorization === null) return undefined;
+  const parsed = parsedDpop.get(authorization);
+  if (parsed !== undefined) return parsed;
+  const token = parseDpop(authorization);
+  if (token !== undefined && authorization.length <= MAX_REMEMBERED_LENGTH) {
+    if (parsedDpop.size >= MAX_PARSED_BEARERS) parsedDpop.delete(parsedDpop.keys().next().value as string);
+    parsedDpop.set(authorization, token);
+  }
+  return token;
+}
+
+function parseDpop(authorization: string): string | undefined {
+  if (!DPOP_SCHEME.test(authorization)) return undefined;
   if (authorization.includes(","))
     throw new GatewayError("token_ambiguous", { detail: "several Authorization values" });
   const match = DPOP.exec(authorization);

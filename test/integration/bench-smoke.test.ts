@@ -25,6 +25,7 @@ describe("npm run bench (smoke mode)", () => {
       "gateway-public",
       "gateway-valid",
       "bare-p256",
+      "bare-proof",
       "gateway-valid-dpop",
       "gateway-valid-nocache",
       "gateway-valid-strict",
