@@ -8,79 +8,28 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_OPERATOR_TOKEN } from "../../src/config/dev-keys";
-import { launchChromium } from "./support/browser";
-import { buildDemo, type DevServer, ROOT, startDevServer } from "./support/dev-server";
+import { type DemoBrowser, logIn, type SeenRequest, startDemoBrowser } from "./support/demo-page";
+import { type DevServer, ROOT } from "./support/dev-server";
 
 const TOKEN_TTL_SECONDS = 6;
 const ARTIFACTS = path.join(ROOT, "test-results/browser");
-const USERS = { alice: "wonderland", admin: "portcullis" } as const;
 
+let demo: DemoBrowser;
 let server: DevServer;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  buildDemo();
   await mkdir(ARTIFACTS, { recursive: true });
-  [server, browser] = await Promise.all([
-    startDevServer({
-      vars: {
-        ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
-        CLOCK_TOLERANCE_SECONDS: "0",
-        REVOCATION_CACHE_SECONDS: "0",
-      },
-    }),
-    launchChromium(),
-  ]);
+  demo = await startDemoBrowser(TOKEN_TTL_SECONDS);
+  server = demo.server;
 });
 
-afterAll(async () => {
-  await Promise.all(contexts.map((context) => context.close().catch(() => undefined)));
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => demo?.close());
 
-interface SeenRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly authorization: string | undefined;
-  readonly request: Request;
-}
-
-/** A fresh browser profile state, recording every request its pages send to the gateway. */
-async function newContext(): Promise<{ context: BrowserContext; requests: SeenRequest[] }> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 1100 } });
-  contexts.push(context);
-  const requests: SeenRequest[] = [];
-  context.on("request", (request) => {
-    const url = new URL(request.url());
-    if (url.origin !== server.url) return;
-    requests.push({
-      method: request.method(),
-      path: url.pathname,
-      authorization: request.headers().authorization,
-      request,
-    });
-  });
-  return { context, requests };
-}
-
-async function openDemo(context: BrowserContext, query = ""): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${server.url}/demo/${query}`);
-  await page.waitForSelector("body[data-ready=true]");
-  return page;
-}
-
-async function logIn(page: Page, username: keyof typeof USERS): Promise<void> {
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(USERS[username]);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForSelector("body[data-session=active]");
-}
+const newContext = () => demo.newContext({ viewport: { width: 1000, height: 1100 } });
+const openDemo = (context: BrowserContext, query?: string) => demo.openDemo(context, query);
 
 /** Wait (in real time) until the page shows the access token as expired, then a little more. */
 async function waitUntilExpired(page: Page): Promise<void> {

@@ -1,19 +1,19 @@
 /**
  * DPoP (RFC 9449) in a real browser: the demo page and portcullis/client in headless
  * Chromium against the real gateway under `wrangler dev` with the development settings
- * (DPoP optional, so a session is bound because the SDK asked for it; no server nonces:
- * with them every first login is sent twice, and this file's logins would outrun
- * LOGIN_IP_LIMIT, 10 a minute from one address; test/unit/client covers the nonces). What is tested is what the key is for: it cannot be copied out of the
- * browser, it stays the same across reloads and tabs, and the credentials that can be
- * copied (the access token, the refresh cookie) are refused anywhere else.
+ * (DPoP optional, so a session is bound because the SDK asked for it; no server nonces,
+ * which test/unit/client and test/integration/dpop-sessions.test.ts cover). What is tested
+ * is what the key is for: it cannot be copied out of the browser, it stays the same across
+ * reloads and tabs, and the credentials that can be copied (the access token, the refresh
+ * cookie) are refused anywhere else.
  *
  * Each test uses a fresh browser context: its own cookie jar and its own IndexedDB, so its
  * own key and session.
  */
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./support/browser";
-import { buildDemo, type DevServer, startDevServer } from "./support/dev-server";
+import { type DemoBrowser, logIn, type SeenRequest, startDemoBrowser } from "./support/demo-page";
+import type { DevServer } from "./support/dev-server";
 import {
   claimsOf,
   ForeignKeyHolder,
@@ -24,79 +24,25 @@ import {
 } from "./support/dpop-page";
 
 const TOKEN_TTL_SECONDS = 6;
-/** The demo users; the tests take turns, as LOGIN_ACCOUNT_LIMIT allows 5 logins a minute per account. */
-const USERS = { alice: "wonderland", admin: "portcullis" } as const;
 const REFRESH_COOKIE = "__Host-portcullis-refresh";
 
+let demo: DemoBrowser;
 let server: DevServer;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  buildDemo();
-  [server, browser] = await Promise.all([
-    startDevServer({
-      vars: {
-        ACCESS_TOKEN_TTL: String(TOKEN_TTL_SECONDS),
-        CLOCK_TOLERANCE_SECONDS: "0",
-        REVOCATION_CACHE_SECONDS: "0",
-      },
-    }),
-    launchChromium(),
-  ]);
+  demo = await startDemoBrowser(TOKEN_TTL_SECONDS);
+  server = demo.server;
 });
 
-afterAll(async () => {
-  await Promise.all(contexts.map((context) => context.close().catch(() => undefined)));
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => demo?.close());
 
-interface SeenRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly authorization: string | undefined;
-  readonly proof: string | undefined;
-  readonly request: Request;
-}
-
-async function newContext(): Promise<{ context: BrowserContext; requests: SeenRequest[] }> {
-  const context = await browser.newContext();
-  contexts.push(context);
-  const requests: SeenRequest[] = [];
-  context.on("request", (request) => {
-    const url = new URL(request.url());
-    if (url.origin !== server.url) return;
-    const headers = request.headers();
-    requests.push({
-      method: request.method(),
-      path: url.pathname,
-      authorization: headers.authorization,
-      proof: headers.dpop,
-      request,
-    });
-  });
-  return { context, requests };
-}
-
-async function openDemo(context: BrowserContext, query = ""): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${server.url}/demo/${query}`);
-  await page.waitForSelector("body[data-ready=true]");
-  return page;
-}
+const newContext = () => demo.newContext();
+const openDemo = (context: BrowserContext, query?: string) => demo.openDemo(context, query);
 
 /** The thumbprint the page shows, once the client has its key. */
 async function shownThumbprint(page: Page): Promise<string> {
   await page.waitForSelector("#dpop-thumbprint[data-thumbprint]");
   return (await page.getAttribute("#dpop-thumbprint", "data-thumbprint")) ?? "";
-}
-
-async function logIn(page: Page, username: keyof typeof USERS): Promise<void> {
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(USERS[username]);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForSelector("body[data-session=active]");
 }
 
 async function callApi(page: Page): Promise<string> {
