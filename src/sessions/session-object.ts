@@ -26,7 +26,9 @@ import {
   type CreateSessionInput,
   type IdpAccessTokenResult,
   issued,
+  keyCheck,
   type RevokeResult,
+  type RotateInput,
   type RotateResult,
   type SessionRecord,
   type SessionView,
@@ -107,10 +109,7 @@ export class SessionObject extends DurableObject {
         this.#idpFailedAt = Date.now();
         return { ok: false, reason: "idp_unavailable" };
       }
-      record.revokedAt = now;
-      record.revokedReason = "idp_grant_ended";
-      await this.#save(record);
-      await this.#leaveIndex(record);
+      await this.#end(record, now, "idp_grant_ended");
       return { ok: false, reason: "idp_ended" };
     }
     return { ok: true, accessToken: fresh.tokens.accessToken };
@@ -162,17 +161,7 @@ export class SessionObject extends DurableObject {
    * Exchange a refresh token for the next one (see the class comment for races). `jkt`: the
    * key of the DPoP proof that came with it; a bound session needs its own key's.
    */
-  rotate(input: {
-    token: string;
-    now: number;
-    graceSeconds: number;
-    wantIdpToken?: boolean;
-    jkt?: string | undefined;
-    /** A browser navigation: it cannot bring a proof, so a bound session refuses it without ending. */
-    navigation?: boolean;
-    /** DPOP_SESSIONS = "required": no rotation without a proof, bound session or not. */
-    proofRequired?: boolean;
-  }): Promise<RotateResult> {
+  rotate(input: RotateInput): Promise<RotateResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined) return { ok: false, reason: "unknown", session: undefined };
@@ -183,17 +172,11 @@ export class SessionObject extends DurableObject {
       if (input.now >= record.expiresAt || input.now - record.lastUsedAt > record.idleTimeoutMs) {
         return { ok: false, reason: "expired", session: view(record) };
       }
-      if (record.jkt !== undefined && input.jkt === undefined && input.navigation) {
-        return { ok: false, reason: "key_required", session: view(record) };
-      }
-      if (record.jkt !== undefined && input.jkt !== record.jkt) {
-        // The session's refresh token without its key: lifted from where it was kept. As
-        // for reuse, the session ends, so the thief's copy and the victim's alike are dead.
-        return this.#endAsStolen(record, input.now, "dpop_key_mismatch", "key_mismatch");
-      }
-      if (input.jkt === undefined && input.proofRequired) {
-        return { ok: false, reason: "key_required", session: view(record) };
-      }
+      const key = keyCheck(record, input);
+      if (key === "key_required") return { ok: false, reason: key, session: view(record) };
+      // The session's refresh token without its key: lifted from where it was kept. As for
+      // reuse, the session ends, so the thief's copy and the victim's alike are dead.
+      if (key === "key_mismatch") return this.#endAsStolen(record, input.now, "dpop_key_mismatch", key);
 
       if (hash === record.currentHash) {
         // The provider first: if it ended the grant, so does this session; if it is down,
@@ -250,17 +233,22 @@ export class SessionObject extends DurableObject {
     });
   }
 
-  async #endAsStolen<Reason extends "reused" | "key_mismatch">(
+  async #endAsStolen(
     record: SessionRecord,
     now: number,
     revokedReason: string,
-    reason: Reason,
+    reason: "reused" | "key_mismatch",
   ): Promise<RotateResult> {
-    record.revokedAt = now;
-    record.revokedReason = revokedReason;
-    await this.#save(record);
-    await this.#leaveIndex(record);
+    await this.#end(record, now, revokedReason);
     return { ok: false, reason, session: view(record) };
+  }
+
+  /** End the session in its record: it answers as revoked from now on, and leaves the subject's index. */
+  async #end(record: SessionRecord, now: number, reason: string, leaveIndex = true): Promise<void> {
+    record.revokedAt = now;
+    record.revokedReason = reason;
+    await this.#save(record);
+    if (leaveIndex) await this.#leaveIndex(record);
   }
 
   /**
@@ -277,12 +265,7 @@ export class SessionObject extends DurableObject {
         return { revoked: false, session: undefined };
       }
       const wasLive = record.revokedAt === undefined;
-      if (wasLive) {
-        record.revokedAt = input.now;
-        record.revokedReason = input.reason;
-        await this.#save(record);
-        if (input.fromIndex !== true) await this.#leaveIndex(record);
-      }
+      if (wasLive) await this.#end(record, input.now, input.reason, input.fromIndex !== true);
       // Ending a session never depends on the OIDC settings still being there.
       const oidc = wasLive && record.idp ? configFor(this.env as ConfigEnv).oidc : undefined;
       const idpTokens = oidc && record.idp ? await openIdpTokens(oidc, record.sid, record.idp) : undefined;
@@ -304,11 +287,8 @@ export class SessionObject extends DurableObject {
 
   /**
    * Is the session alive right now? For routes with `revocation = "strict"`: asked on
-   * every request, so an ending here bites everywhere at the next request.
-   */
-  /**
-   * Alive, or not; with `proof` (a DPoP proof's jti and window), "replayed" when the
-   * session's requests brought that proof before (proof-jtis.ts).
+   * every request, so an ending here bites everywhere at the next request. With `proof` (a
+   * DPoP proof's jti and window), "replayed" when the session's requests brought it before.
    */
   async isAlive(input: { now: number; proof?: { jti: string; until: number } }): Promise<boolean | "replayed"> {
     const record = await this.#load();

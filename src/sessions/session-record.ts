@@ -48,6 +48,33 @@ export interface CreateSessionInput {
   readonly jkt?: string;
 }
 
+/** A refresh token to exchange (session-object.ts `rotate`), and how it came. */
+export interface RotateInput {
+  readonly token: string;
+  readonly now: number;
+  readonly graceSeconds: number;
+  readonly wantIdpToken?: boolean;
+  /** The key of the DPoP proof that came with it; a bound session needs its own key's. */
+  readonly jkt?: string | undefined;
+  /** A browser navigation: it cannot bring a proof, so a bound session refuses it without ending. */
+  readonly navigation?: boolean | undefined;
+  /** DPOP_SESSIONS = "required": no rotation without a proof, bound session or not. */
+  readonly proofRequired?: boolean | undefined;
+}
+
+/**
+ * Whether a refresh token may rotate as it came, by the session's DPoP key (`jkt`):
+ * `key_mismatch` for a bound session's token without a proof by its key (theft, the
+ * session ends), `key_required` where a proof is needed but its absence proves nothing (a
+ * navigation; DPOP_SESSIONS = "required"), undefined when it may.
+ */
+export function keyCheck(record: SessionRecord, input: RotateInput): "key_mismatch" | "key_required" | undefined {
+  if (record.jkt !== undefined && input.jkt === undefined && input.navigation) return "key_required";
+  if (record.jkt !== undefined && input.jkt !== record.jkt) return "key_mismatch";
+  if (input.jkt === undefined && input.proofRequired) return "key_required";
+  return undefined;
+}
+
 /** What callers learn about a session (never its token hashes). */
 export type SessionView = Pick<SessionRecord, "sid" | "sub" | "scope" | "roles" | "createdAt" | "expiresAt">;
 

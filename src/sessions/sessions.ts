@@ -1,77 +1,26 @@
-/**
- * The Worker's side of sessions: starts them, rotates refresh tokens through the
- * session's Durable Object, and turns the outcome into tokens or a refusal.
- *
- * A refused refresh token (`grant_invalid`) is dead: the answer clears the cookies.
- * Reuse of a rotated refresh token revokes the session in the object *and* records the
- * session id in the revocation ledger, so every access token of the session is refused
- * from then on. A rotation is recorded in the ledger before anything is forwarded
- * (ROTATION_RECORD "ledger", the default), or left to the session object ("session").
- *
- * Sessions begun through an OpenID Connect provider carry the provider's tokens (sealed,
- * in the object) and are listed in the IDP_LOGOUT_INDEX objects by the provider's sid and
- * sub, so a back-channel logout can find and end them. When the provider ends the grant,
- * the session ends; when it is down, the answer is 503 and the session is kept.
- *
- * The provider's side lives in idp-operations.ts, the per-subject listing in
- * subject-session-list.ts, the object call-with-retry in session-call.ts; Sessions composes them.
- */
-import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
-import type { Metrics } from "../metrics/metrics";
 import type { IdpTokens } from "../oidc/idp-tokens";
-import type { Revocations } from "../revocation/revocation-store";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
-import type { KeyRing } from "../tokens/key-ring";
 import type { ClientDescription } from "./device";
-import type { IdpLogoutIndex } from "./idp-logout-index";
 import { IdpOperations } from "./idp-operations";
 import { newSessionId, refreshTokenId, sessionOfRefreshToken } from "./refresh-token";
 import { revokeSessionTokens } from "./revoke-session-tokens";
+import { refusedRotation } from "./rotation-refusal";
 import { callSession } from "./session-call";
 import type { SessionObject } from "./session-object";
 import type { RevokeResult, RotateResult, SessionView } from "./session-record";
+import type { EndedSession, ExpectedSession, GrantedTokens, RefreshOptions, SessionsOptions } from "./sessions-types";
 import { SubjectSessionList } from "./subject-session-list";
-import type { SubjectSessions } from "./subject-sessions";
 
-/** The session a transparent refresh expects, from the expired access token's verified claims. */
-export interface ExpectedSession {
-  readonly sid: string;
-  readonly sub: string;
-  /** The session's start (the token's `auth_time` and `auth_ms`), seconds to the millisecond. */
-  readonly authTime: number;
-}
-
-export interface GrantedTokens {
-  readonly accessToken: IssuedAccessToken;
-  readonly refreshToken: string;
-  /** Seconds the refresh cookie should live. */
-  readonly refreshMaxAge: number;
-  readonly session: SessionView;
-  /** True when this call performed the rotation (false for a racer given the winner's result). */
-  readonly rotated: boolean;
-  /** The provider's access token (OIDC sessions, when OIDC_FORWARD_IDP_TOKEN is on). */
-  readonly idpAccessToken?: string;
-}
-
-/** A session that ended; `idpLogout` when it was an OIDC session (for the end-session URL). */
-export type EndedSession = SessionView & { readonly idpLogout?: RevokeResult["idpLogout"] };
-
-export interface SessionsOptions {
-  readonly config: GatewayConfig;
-  readonly namespace: DurableObjectNamespace<SessionObject>;
-  readonly revocations: Revocations;
-  readonly keys: KeyRing;
-  readonly now: () => number;
-  readonly requestId: string;
-  /** Needed for OIDC sessions (back-channel logout); see idp-logout-index.ts. */
-  readonly logoutIndex?: DurableObjectNamespace<IdpLogoutIndex>;
-  /** Each subject's index of live sessions; without it, sessions are not listed. */
-  readonly subjectIndex?: DurableObjectNamespace<SubjectSessions>;
-  readonly metrics: Metrics;
-}
+export type {
+  EndedSession,
+  ExpectedSession,
+  GrantedTokens,
+  RefreshOptions,
+  SessionsOptions,
+} from "./sessions-types";
 
 export class Sessions {
   readonly #options: SessionsOptions;
@@ -188,11 +137,7 @@ export class Sessions {
   async refresh(
     refreshToken: string,
     expected?: ExpectedSession,
-    {
-      jkt,
-      navigation,
-      proofRequired,
-    }: { jkt?: string | undefined; navigation?: boolean; proofRequired?: boolean } = {},
+    { jkt, navigation, proofRequired }: RefreshOptions = {},
   ): Promise<GrantedTokens> {
     const { config, revocations, now, requestId } = this.#options;
     const sid = sessionOfRefreshToken(refreshToken);
@@ -222,26 +167,13 @@ export class Sessions {
         })) as RotateResult,
     );
     if (!result.ok) {
-      if (result.reason === "idp_unavailable") {
-        throw new GatewayError("idp_unavailable", { detail: "IdP refresh failed; session kept", retryAfter: 5 });
-      }
-      if (result.reason === "reused" || result.reason === "key_mismatch") {
-        const event = result.reason === "reused" ? "refresh_token_reuse" : "dpop_key_mismatch";
-        log.security(event, { requestId, sid, sub: result.session?.sub });
-        this.#options.metrics.record("reuse_detected", result.reason === "reused" ? undefined : event);
-        await this.#revokeSessionTokens(sid, event);
-      }
-      if (result.reason === "key_required" && !navigation) {
-        throw new GatewayError("dpop_grant_proof_invalid", { detail: "DPOP_SESSIONS is required and no proof came" });
-      }
-      if (result.reason === "key_required") {
-        throw new GatewayError("grant_invalid", { detail: "a DPoP-bound session, and no proof (a navigation)" });
-      }
-      if (result.reason === "idp_ended") {
-        log.security("idp_grant_ended", { requestId, sid, sub: result.session?.sub });
-        await this.#revokeSessionTokens(sid, "idp_grant_ended");
-      }
-      throw new GatewayError("grant_invalid", { detail: `refresh token ${result.reason}`, clearSession: true });
+      return refusedRotation(result, {
+        sid,
+        requestId,
+        navigation,
+        metrics: this.#options.metrics,
+        revokeSessionTokens: (reason) => this.#revokeSessionTokens(sid, reason),
+      });
     }
     if (config.rotationRecord === "ledger") {
       // The replaced token's id is recorded before anything is forwarded. A racer (or the
