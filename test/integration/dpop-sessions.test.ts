@@ -36,6 +36,17 @@ async function loginWith(gateway: { url: string; fetch: Gateway["fetch"] }, key:
   return { accessToken: body.access_token, refreshToken, tokenType: body.token_type } satisfies BoundLogin;
 }
 
+/** POST /auth/refresh with the refresh cookie, and a proof by `key` when one is given. */
+async function refreshWith(
+  gateway: { url: string; fetch: Gateway["fetch"] },
+  refreshToken: string,
+  key: DpopKey | undefined,
+): Promise<Response> {
+  const headers: Record<string, string> = { cookie: refreshCookieHeader(refreshToken) };
+  if (key) headers.dpop = await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
+  return gateway.fetch("/auth/refresh", { method: "POST", headers });
+}
+
 async function callWith(
   gateway: { url: string; fetch: Gateway["fetch"] },
   path: string,
@@ -119,20 +130,13 @@ describe("a session begun with a DPoP proof", () => {
 
   it("ends when its refresh cookie comes without a proof by its key, as refresh-token reuse does", async () => {
     const session = await loginWith(gateway, key);
-    const stolen = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: { cookie: refreshCookieHeader(session.refreshToken) },
-    });
+    const stolen = await refreshWith(gateway, session.refreshToken, undefined);
     expect(stolen.status).toBe(401);
     expect(((await stolen.json()) as { error: string }).error).toBe("invalid_grant");
     await gateway.waitForLog((line) => line.includes('"dpop_key_mismatch"'));
 
     // The victim's own refresh, with the right key, finds the session ended.
-    const proof = await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
-    const victim = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: { cookie: refreshCookieHeader(session.refreshToken), dpop: proof },
-    });
+    const victim = await refreshWith(gateway, session.refreshToken, key);
     expect(victim.status).toBe(401);
     // And its access token is refused once the revocation is published (within the bound).
     await expect
@@ -145,11 +149,7 @@ describe("a session begun with a DPoP proof", () => {
   it("binds an unbound session at its first refresh with a proof; from then on the key is required", async () => {
     const session = await loginWith(gateway, undefined);
     expect(session.tokenType).toBe("Bearer");
-    const proof = await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
-    const bound = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: { cookie: refreshCookieHeader(session.refreshToken), dpop: proof },
-    });
+    const bound = await refreshWith(gateway, session.refreshToken, key);
     expect(bound.status).toBe(200);
     const body = (await bound.json()) as { access_token: string; token_type: string };
     expect(body.token_type).toBe("DPoP");
@@ -157,11 +157,7 @@ describe("a session begun with a DPoP proof", () => {
 
     const next = setCookie(bound, REFRESH_COOKIE)?.value ?? "";
     const other = await makeDpopKey("EdDSA");
-    const otherProof = await signProof(other, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
-    const withOtherKey = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: { cookie: refreshCookieHeader(next), dpop: otherProof },
-    });
+    const withOtherKey = await refreshWith(gateway, next, other);
     expect(withOtherKey.status).toBe(401);
   });
 
@@ -183,11 +179,7 @@ describe("a session begun with a DPoP proof", () => {
       headers: { authorization: `DPoP ${session.accessToken}`, dpop: proof },
     });
     expect(owner.status).toBe(204);
-    const refresh = await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` });
-    const after = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: { cookie: refreshCookieHeader(session.refreshToken), dpop: refresh },
-    });
+    const after = await refreshWith(gateway, session.refreshToken, key);
     expect(after.status).toBe(401);
   });
 
@@ -224,19 +216,10 @@ describe("DPoP settings", () => {
     try {
       const key = await makeDpopKey("ES256");
       const session = await loginWith(gateway, key);
-      const stolen = await gateway.fetch("/auth/refresh", {
-        method: "POST",
-        headers: { cookie: refreshCookieHeader(session.refreshToken) },
-      });
+      const stolen = await refreshWith(gateway, session.refreshToken, undefined);
       expect(stolen.status).toBe(401);
       expect(((await stolen.json()) as { error: string }).error).toBe("invalid_grant");
-      const owner = await gateway.fetch("/auth/refresh", {
-        method: "POST",
-        headers: {
-          cookie: refreshCookieHeader(session.refreshToken),
-          dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
-        },
-      });
+      const owner = await refreshWith(gateway, session.refreshToken, key);
       expect(owner.status).toBe(401);
     } finally {
       await gateway.close();
@@ -395,13 +378,7 @@ describe("a browser navigation with a bound session's refresh cookie (OIDC)", ()
     const refreshToken = /__Host-portcullis-refresh=([^;]+)/.exec(cookies)?.[1] ?? "";
     // The SDK's first refresh with a proof binds the OIDC session to its key.
     const key = await makeDpopKey("ES256");
-    const bind = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: {
-        cookie: refreshCookieHeader(refreshToken),
-        dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
-      },
-    });
+    const bind = await refreshWith(gateway, refreshToken, key);
     expect(bind.status).toBe(200);
     const bound = setCookie(bind, REFRESH_COOKIE)?.value ?? "";
 
@@ -413,13 +390,7 @@ describe("a browser navigation with a bound session's refresh cookie (OIDC)", ()
     expect(navigation.headers["set-cookie"] ?? []).toEqual([]);
     await gateway.waitForLog((line) => line.includes("a DPoP-bound session, and no proof (a navigation)"));
 
-    const again = await gateway.fetch("/auth/refresh", {
-      method: "POST",
-      headers: {
-        cookie: refreshCookieHeader(bound),
-        dpop: await signProof(key, { htm: "POST", htu: `${gateway.url}/auth/refresh` }),
-      },
-    });
+    const again = await refreshWith(gateway, bound, key);
     expect(again.status).toBe(200);
   });
 });

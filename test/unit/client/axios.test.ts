@@ -4,32 +4,14 @@
 import axios, { AxiosError, type AxiosInstance, type InternalAxiosRequestConfig } from "axios";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { attachToAxios, createPortcullisClient, type PortcullisClient } from "../../../src/client/index";
+import { adapterFor } from "./axios-adapter";
 import { FakeGateway, GATEWAY } from "./fake-gateway";
 
 let gateway: FakeGateway;
 let client: PortcullisClient;
 let api: AxiosInstance;
 
-function viaFakeGateway(config: InternalAxiosRequestConfig) {
-  const url = new URL(config.url ?? "", config.baseURL ?? GATEWAY);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(config.headers.toJSON())) {
-    if (typeof value === "string") headers.set(name, value);
-  }
-  return gateway
-    .fetch(url, { method: (config.method ?? "get").toUpperCase(), headers, body: config.data ?? null })
-    .then(async (response) => {
-      const result = {
-        data: await response.text(),
-        status: response.status,
-        statusText: response.statusText,
-        headers: Object.fromEntries(response.headers),
-        config,
-      };
-      if (config.validateStatus?.(response.status) ?? true) return result;
-      throw new AxiosError("refused", AxiosError.ERR_BAD_REQUEST, config, {}, result);
-    });
-}
+const viaFakeGateway = (config: InternalAxiosRequestConfig) => adapterFor(gateway.fetch, GATEWAY)(config);
 
 beforeEach(async () => {
   vi.useFakeTimers({ now: new Date("2026-05-01T12:00:00Z"), toFake: ["Date"] });

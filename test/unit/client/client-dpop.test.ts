@@ -4,7 +4,7 @@
  * sent and adopted, the nonce retries, and the fallback to bearer tokens. Real clock:
  * proofs carry `iat`, and nothing here waits.
  */
-import axios, { AxiosError, type InternalAxiosRequestConfig } from "axios";
+import axios, { type InternalAxiosRequestConfig } from "axios";
 import { base64url } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
@@ -15,6 +15,7 @@ import {
   type PortcullisClient,
   type PortcullisClientOptions,
 } from "../../../src/client/index";
+import { adapterFor } from "./axios-adapter";
 import { FakeDpopGateway, GATEWAY } from "./fake-dpop-gateway";
 
 let gateway: FakeDpopGateway;
@@ -214,26 +215,7 @@ describe("bearer tokens", () => {
 });
 
 describe("axios adapter with DPoP", () => {
-  function viaFakeGateway(config: InternalAxiosRequestConfig) {
-    const url = new URL(config.url ?? "", config.baseURL ?? GATEWAY);
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(config.headers.toJSON())) {
-      if (typeof value === "string") headers.set(name, value);
-    }
-    return gateway
-      .fetch(url, { method: (config.method ?? "get").toUpperCase(), headers, body: config.data ?? null })
-      .then(async (response) => {
-        const result = {
-          data: await response.text(),
-          status: response.status,
-          statusText: response.statusText,
-          headers: Object.fromEntries(response.headers),
-          config,
-        };
-        if (config.validateStatus?.(response.status) ?? true) return result;
-        throw new AxiosError("refused", AxiosError.ERR_BAD_REQUEST, config, {}, result);
-      });
-  }
+  const viaFakeGateway = (config: InternalAxiosRequestConfig) => adapterFor(gateway.fetch, GATEWAY)(config);
 
   it("sends the DPoP token with a proof for the request's method and URL, and retries once with a nonce", async () => {
     const auth = client();
