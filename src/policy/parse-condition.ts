@@ -163,6 +163,10 @@ function claimCondition(path: unknown, object: Raw, tests: readonly string[], wh
       `${at} must be a dotted claim path ("org.id") or a list of member names (["https://example.com/org", "id"])`,
     );
   }
+  if (typeof path === "string" && path.includes("://")) {
+    // A namespaced claim (Auth0's "https://example.com/roles") has dots in its name.
+    throw new ConditionError(`${at}: "${path}" would be split at its dots; give it as a list: ["${path}"]`);
+  }
   if (tests.length !== 1) {
     throw new ConditionError(`${where} needs exactly one of "equals", "any_of", "all_of", "exists" with "claim"`);
   }
