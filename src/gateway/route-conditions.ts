@@ -21,9 +21,18 @@ export function assertConditions(
 ): void {
   const { conditions } = route;
   if (conditions === undefined) return;
-  // `request.cf` is read only here: one call into the runtime, on routes with conditions.
-  const cf = request.cf as RequestCf | undefined;
-  const failed = failedCondition(conditions, { claims: claims.payload, clientIp: context.clientIp, cf });
+  // `request.cf` is read only when a condition asks for it (country, asn, client_certificate):
+  // a call into the runtime, which builds the object then.
+  let cf: RequestCf | undefined | null = null;
+  const facts = {
+    claims: claims.payload,
+    clientIp: context.clientIp,
+    get cf(): RequestCf | undefined {
+      if (cf === null) cf = request.cf as RequestCf | undefined;
+      return cf;
+    },
+  };
+  const failed = failedCondition(conditions, facts);
   if (failed === undefined) return;
   throw new GatewayError(failed.code, {
     detail: `condition failed: ${failed.condition.text}`,
