@@ -9,7 +9,7 @@ import path from "node:path";
 import type autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import { BUNDLE, ROOT } from "../test/support/build-worker";
-import { type Gateway, startGateway } from "../test/support/gateway";
+import { type Gateway, ISSUER, startGateway } from "../test/support/gateway";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
@@ -29,6 +29,8 @@ import type { TransferResult } from "./results";
 export const API_PATH = "/api/items?page=1";
 /** The same request on a route with `revocation = "strict"` (the session object is asked). */
 export const STRICT_PATH = "/strict/items?page=1";
+/** A route whose rule requires five conditions (docs/policy.md), all of which a bench token meets. */
+export const CONDITIONS_PATH = "/conditions/items?page=1";
 export const STRICT_SESSIONS = 64;
 /** Distinct tokens (subjects, sessions) the valid-token rows cycle through. */
 export const TOKEN_POOL = 256;
@@ -121,6 +123,18 @@ export async function startBenchGateway(upstreamUrl: string, options: BenchGatew
       ROUTES: JSON.stringify([
         { path: "/health", public: true },
         { path: "/strict/*", revocation: "strict" },
+        {
+          path: "/conditions/*",
+          require: {
+            all: [
+              { claim: "sub", exists: true },
+              { claim: "scope", any_of: ["read write", "admin"] },
+              { claim: "iss", equals: ISSUER },
+              { ip: ["127.0.0.0/8", "::1"] },
+              { not: { country: ["KP"] } },
+            ],
+          },
+        },
       ]),
       ...options.vars,
     },

@@ -7,6 +7,7 @@ import {
   API_PATH,
   BARE_ROUTE_HOST,
   BARE_SCRIPT,
+  CONDITIONS_PATH,
   createSessions,
   FLOOR_SCRIPT,
   newWorkerdPid,
@@ -278,6 +279,20 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         baseline: "bare",
         prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
         requests: fixed(validHeaders),
+      },
+      {
+        id: "gateway-valid-conditions",
+        label: "gateway, valid token, five-condition rule",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => ({ url: main.directUrl, pid: main.workerdPid, counted: main.gateway.mf }),
+        // The client address as the edge sets it: direct sockets skip miniflare's entry worker, which would.
+        requests: () =>
+          validHeaders.map((headers) => ({
+            method: "GET",
+            path: CONDITIONS_PATH,
+            headers: { ...headers, "cf-connecting-ip": "127.0.0.1" },
+          })),
       },
       {
         id: "bare-p256",

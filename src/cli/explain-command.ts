@@ -1,5 +1,5 @@
 /**
- * `portcullis explain METHOD URL [--claims JSON | --token JWT] [--header "Name: value"]`:
+ * `portcullis explain METHOD URL [--claims JSON | --token JWT] [--header "Name: value"] [--cf JSON]`:
  * what the gateway configured by the user's wrangler configuration does with one request,
  * step by step (judge-request.ts), and the answer the client would get for the identity
  * given (gateway/request-answer.ts). A configuration the Worker refuses is reported as
@@ -9,7 +9,7 @@ import { answerFor } from "../gateway/request-answer";
 import { configName, reportProblems } from "./config-report";
 import { answerLines, explanationLines } from "./explain-text";
 import { type DescribedIdentity, identityFromClaimsText, identityFromToken, NO_TOKEN } from "./identity";
-import { judgeRequest } from "./judge-request";
+import { cfFromJson, judgeRequest } from "./judge-request";
 import { type ConfigOptions, openConfig } from "./load-config";
 import { CliError, type CliOutput, EXIT } from "./output";
 
@@ -19,8 +19,20 @@ export interface ExplainOptions extends ConfigOptions {
   readonly claims?: string | undefined;
   readonly token?: string | undefined;
   readonly headers?: readonly string[];
+  /** `--cf JSON`: `request.cf` for route conditions. */
+  readonly cf?: string | undefined;
   /** The clock, for the claims' `iat`/`exp` and a token's expiry. */
   readonly now?: () => number;
+}
+
+function cfFromText(text: string) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CliError("usage", "--cf must be JSON", { cause: error });
+  }
+  return cfFromJson(parsed, "--cf");
 }
 
 export async function explainCommand(options: ExplainOptions, output: CliOutput): Promise<number> {
@@ -44,6 +56,7 @@ export async function explainCommand(options: ExplainOptions, output: CliOutput)
     method: options.method,
     target: options.target,
     headers: options.headers ?? [],
+    cf: options.cf === undefined ? undefined : cfFromText(options.cf),
   });
   if (loaded.hono) {
     output.out("note: in a portcullis/hono app, your routes decide what portcullis() guards; below is what the");

@@ -21,6 +21,7 @@ import { ConfigError } from "../config/parse-config";
 import { isNavigation } from "../gateway/login-redirect";
 import type { AnswerOptions, JudgedRequest } from "../gateway/request-answer";
 import { readingsWithin } from "../gateway/route-of";
+import type { RequestCf } from "../policy/route-condition";
 import { explainRoute } from "../policy/route-explain";
 import { readIncomingHeaders } from "../proxy/upstream-request";
 import { CliError } from "./output";
@@ -31,6 +32,8 @@ export interface RequestToJudge {
   readonly target: string;
   /** Request headers, as "Name: value". */
   readonly headers?: readonly string[];
+  /** `request.cf` for route conditions (country, asn, tlsClientAuth); undefined: none. */
+  readonly cf?: RequestCf | undefined;
 }
 
 export interface JudgedRequestDetails {
@@ -79,6 +82,14 @@ function navigation(method: string, url: URL, headers: Headers): boolean {
   return isNavigation(new Request(url, { method, headers }));
 }
 
+/** `request.cf` as the user gives it: an object (`{"country": "DE", "asn": 13335}`). */
+export function cfFromJson(value: unknown, what: string): RequestCf {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CliError("usage", `${what} must be a JSON object, e.g. {"country": "DE", "asn": 13335}`);
+  }
+  return value as RequestCf;
+}
+
 /** How far the request gets in the Worker configured by `config`, and why it stops there. */
 export function judgeRequest(config: GatewayConfig, request: RequestToJudge): JudgedRequestDetails {
   const method = methodOf(request.method);
@@ -90,6 +101,9 @@ export function judgeRequest(config: GatewayConfig, request: RequestToJudge): Ju
     oidc: config.oidc === undefined ? undefined : { loginRedirect: config.oidc.loginRedirect },
     navigation: navigation(method, url, headers),
     underAuth: path.startsWith("/auth/"),
+    // As the Worker reads it (proxy/upstream-request.ts): the CF-Connecting-IP header alone.
+    clientIp: readIncomingHeaders(headers).clientIp,
+    cf: request.cf,
   };
   const details = (judged: JudgedRequest): JudgedRequestDetails => ({ method, url, canonical, judged, answerOptions });
   try {

@@ -20,7 +20,7 @@ Worker's own code, before it is deployed.
 
 Usage:
   portcullis check [options]
-  portcullis explain METHOD URL [--claims JSON | --token JWT] [--header "Name: value" ...] [options]
+  portcullis explain METHOD URL [--claims JSON | --token JWT] [--header "Name: value" ...] [--cf JSON] [options]
   portcullis test-routes FILE [options]
 
   check        makes every check the Worker makes at start (settings, bindings, route rules);
@@ -44,8 +44,10 @@ Options:
   --claims JSON      explain for a valid token with these claims, e.g.
                      '{"scope": "read write", "roles": ["clerk"], "sub": "user-1"}'
   --token JWT        explain for this token: decoded, NOT verified
-  --header "N: v"    a request header (a method override, "Sec-Fetch-Mode: navigate");
-                     repeatable
+  --header "N: v"    a request header (a method override, "Sec-Fetch-Mode: navigate",
+                     "CF-Connecting-IP: 203.0.113.7" for ip conditions); repeatable
+  --cf JSON          request.cf for country, asn and client_certificate conditions, e.g.
+                     '{"country": "DE", "asn": 13335}'; without it, none (they do not hold)
   -h, --help         this text
 
 Exit status: 0 all is well; 1 the Worker would refuse the configuration, or a case failed;
@@ -64,6 +66,7 @@ const EXPLAIN_OPTIONS = {
   claims: { type: "string" },
   token: { type: "string" },
   header: { type: "string", multiple: true },
+  cf: { type: "string" },
 } as const;
 
 function parse<Options extends typeof CONFIG_OPTIONS | typeof EXPLAIN_OPTIONS>(args: string[], options: Options) {
@@ -111,6 +114,7 @@ async function run(argv: readonly string[], output: CliOutput): Promise<number> 
           claims: values.claims,
           token: values.token,
           headers: values.header,
+          cf: values.cf,
         },
         output,
       );

@@ -13,6 +13,7 @@
  * A case's keys are checked as strictly as a route rule's (schema/known-keys.ts).
  */
 import type { RequestAnswer } from "../gateway/request-answer";
+import type { RequestCf } from "../policy/route-condition";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import { CliError } from "./output";
 
@@ -23,6 +24,7 @@ export const ROUTE_CASE_KEYS: KeyTable = Object.freeze({
   headers: 'request headers, as an object: { "X-HTTP-Method-Override": "DELETE", "Sec-Fetch-Mode": "navigate" }',
   identity:
     'the claims of a valid token, as `--claims` takes them ({ "scope": "read write", "roles": ["clerk"] }); null or absent: no token',
+  cf: 'request.cf for route conditions, as `--cf` takes it ({ "country": "DE", "asn": 13335 }); absent: none',
   expect:
     'a status the gateway answers (302, 400, 401, 403, 404, 405, 503; 200 means forwarded), or "public", "allowed", "refused", "endpoint"',
 });
@@ -39,6 +41,8 @@ export interface RouteCase {
   readonly headers: readonly string[];
   /** The claims of the token sent, or undefined for none. */
   readonly identity: Readonly<Record<string, unknown>> | undefined;
+  /** `request.cf`, or undefined for none. */
+  readonly cf: RequestCf | undefined;
   readonly expect: Expectation;
 }
 
@@ -64,6 +68,9 @@ function parseCase(item: unknown, index: number): RouteCase {
   if (identity !== undefined && (typeof identity !== "object" || Array.isArray(identity))) {
     throw fail('"identity" must be an object of claims, or null for no token');
   }
+  if (raw.cf !== undefined && (typeof raw.cf !== "object" || raw.cf === null || Array.isArray(raw.cf))) {
+    throw fail('"cf" must be an object, as request.cf is');
+  }
   const expect = raw.expect;
   const validExpectation =
     (typeof expect === "number" && Number.isInteger(expect) && expect >= 100 && expect <= 599) ||
@@ -75,6 +82,7 @@ function parseCase(item: unknown, index: number): RouteCase {
     target,
     headers: headerLines,
     identity: identity as Record<string, unknown> | undefined,
+    cf: raw.cf as RequestCf | undefined,
     expect: expect as Expectation,
   };
 }

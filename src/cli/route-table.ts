@@ -17,6 +17,7 @@ export function requirementOf(decision: RouteDecision): string {
   if (parts.length === 0) parts.push("any valid token");
   if (decision.strictRevocation) parts.push("strict revocation");
   if (decision.dpop) parts.push("a DPoP-bound token");
+  for (const condition of decision.conditions ?? []) parts.push(`require ${condition.text}`);
   if (decision.unauthenticated !== undefined) parts.push(`unauthenticated: ${decision.unauthenticated}`);
   return parts.join("; ");
 }

@@ -15,6 +15,8 @@ export type GatewayErrorCode =
   | "token_revoked"
   | "token_ambiguous"
   | "insufficient_scope"
+  // a route condition on where the request comes from (docs/policy.md): no token would pass
+  | "access_denied"
   | "keys_unavailable"
   // DPoP proofs (RFC 9449): at a protected resource (401), and at the token endpoints (400)
   | "dpop_proof_invalid"

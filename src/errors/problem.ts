@@ -14,6 +14,7 @@ interface ProblemShape {
     | "invalid_request"
     | "invalid_token"
     | "insufficient_scope"
+    | "access_denied"
     | "invalid_grant"
     | "invalid_client"
     | "invalid_dpop_proof"
@@ -40,6 +41,8 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
     oauthError: "insufficient_scope",
     bearerChallenge: true,
   },
+  // Not RFC 6750's: the token is fine, the request's origin is not (no challenge, no scope).
+  access_denied: { status: 403, title: "Access denied", oauthError: "access_denied" },
   dpop_proof_invalid: {
     status: 401,
     title: "Invalid DPoP proof",

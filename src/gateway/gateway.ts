@@ -7,7 +7,8 @@
  *      reading of the path an upstream could route by
  *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
  *        on `revocation = "strict"` routes, also ask the session's object
- *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`)
+ *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`;
+ *      the conditions the route `require`s, route-conditions.ts)
  *   7. forward upstream with identity headers; stream both ways
  *   8. on the way back, the rotated cookie and new access token
  */
@@ -21,6 +22,7 @@ import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
+import { assertConditions } from "./route-conditions";
 import { readsAsWithin, routeOf } from "./route-of";
 import { answerNonce, dpopTokenRefused } from "./sender-constraint";
 
@@ -77,6 +79,7 @@ async function authorizeAndForward(
       requiredScopes: route.scopes,
     });
   }
+  assertConditions(context, request, route, claims);
 
   // OIDC_FORWARD_IDP_TOKEN: the upstream gets the provider's (fresh) access token instead of ours.
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {

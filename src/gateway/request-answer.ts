@@ -12,6 +12,8 @@
 import type { PathRefusal } from "../canonical/canonical-path";
 import type { GatewayErrorCode } from "../errors/gateway-error";
 import { statusOf } from "../errors/problem";
+import { failedCondition, missingFacts } from "../policy/check-condition";
+import type { RequestCf } from "../policy/route-condition";
 import type { RouteExplanation } from "../policy/route-explain";
 import { missingGrants } from "../policy/route-policy";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
@@ -56,6 +58,10 @@ export interface AnswerOptions {
   readonly navigation: boolean;
   /** The canonical path starts with /auth/ (no login redirect there). */
   readonly underAuth: boolean;
+  /** The client address, as the Worker reads it: the request's `CF-Connecting-IP`. */
+  readonly clientIp?: string | undefined;
+  /** `request.cf` as given (`--cf`, a case's `cf`); undefined: none, as a request without it. */
+  readonly cf?: RequestCf | undefined;
 }
 
 export type RequestAnswer =
@@ -141,7 +147,22 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
     ];
     return refused("insufficient_scope", `the token lacks ${lacks.join(" and ")}`, { requiredScopes: route.scopes });
   }
+  if (route.conditions !== undefined) {
+    const facts = { claims: claims.payload, clientIp: options.clientIp, cf: options.cf };
+    const failed = failedCondition(route.conditions, facts);
+    if (failed !== undefined) {
+      const missing = missingFacts(failed.condition, facts);
+      const unknown = missing.length > 0 ? ` (no ${missing.join(" or ")} given)` : "";
+      const why = `the condition ${failed.condition.text} does not hold${unknown}`;
+      return refused(failed.code, why, failed.code === "insufficient_scope" ? { requiredScopes: route.scopes } : {});
+    }
+  }
   const strict = route.strictRevocation ? " (and the session's object says it is alive)" : "";
   const bound = claims.jkt === undefined ? "" : " (with a DPoP proof by the key it is bound to)";
-  return { outcome: "forwarded", public: false, why: `the token has what the route requires${bound}${strict}` };
+  const held = route.conditions === undefined ? "" : ", and the route's conditions hold";
+  return {
+    outcome: "forwarded",
+    public: false,
+    why: `the token has what the route requires${held}${bound}${strict}`,
+  };
 }

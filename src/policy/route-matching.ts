@@ -4,6 +4,7 @@
  * (as written, without trailing slashes, in lower case, both), and which of those ways a
  * path reading must be tried in. One engine for the Worker and for `portcullis explain`.
  */
+import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
 
 export type RouteDecision =
@@ -16,6 +17,8 @@ export type RouteDecision =
       readonly strictRevocation?: true;
       /** Only a DPoP-bound token passes. */
       readonly dpop?: true;
+      /** Every one of these must hold (the `require` of each rule that decided a reading). */
+      readonly conditions?: readonly Condition[];
     };
 
 export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
@@ -106,6 +109,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.unauthenticated !== undefined ? { unauthenticated: rule.unauthenticated } : {}),
               ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
               ...(rule.dpop === "required" ? { dpop: true as const } : {}),
+              ...(rule.require !== undefined ? { conditions: Object.freeze([rule.require]) } : {}),
             }),
       }),
     );

@@ -33,6 +33,7 @@ import {
 
 export type { ProtectedDecision, RouteDecision } from "./route-matching";
 
+import type { Condition } from "./route-condition";
 import type { RouteRule } from "./route-rules";
 
 export type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
@@ -48,7 +49,16 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   const roles = union(a.roles, b.roles);
   const strict = a.strictRevocation ?? b.strictRevocation;
   const dpop = a.dpop ?? b.dpop;
-  if (scopes === a.scopes && roles === a.roles && strict === a.strictRevocation && dpop === a.dpop) return a;
+  const conditions = unionConditions(a.conditions, b.conditions);
+  if (
+    scopes === a.scopes &&
+    roles === a.roles &&
+    strict === a.strictRevocation &&
+    dpop === a.dpop &&
+    conditions === a.conditions
+  ) {
+    return a;
+  }
   const unauthenticated = a.unauthenticated ?? b.unauthenticated;
   return Object.freeze({
     access: "protected",
@@ -57,7 +67,19 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(unauthenticated !== undefined ? { unauthenticated } : {}),
     ...(strict ? { strictRevocation: true as const } : {}),
     ...(dpop ? { dpop: true as const } : {}),
+    ...(conditions !== undefined ? { conditions } : {}),
   });
+}
+
+/** Conditions of several rules: every one must hold (the same rule's condition once). */
+function unionConditions(
+  a: readonly Condition[] | undefined,
+  b: readonly Condition[] | undefined,
+): readonly Condition[] | undefined {
+  if (b === undefined || a === b) return a;
+  if (a === undefined) return b;
+  const missing = b.filter((condition) => !a.includes(condition));
+  return missing.length === 0 ? a : Object.freeze([...a, ...missing]);
 }
 
 /** Authenticated, nothing more: any other protected decision is at least as strict. */
@@ -66,7 +88,8 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.scopes.length === 0 &&
     decision.roles.length === 0 &&
     decision.strictRevocation === undefined &&
-    decision.dpop === undefined
+    decision.dpop === undefined &&
+    decision.conditions === undefined
   );
 }
 

@@ -2,6 +2,8 @@
  * One rule of the ROUTES setting, as route-rules.ts parses it and every reader of the rules
  * (matching, explanation, overlap) takes it.
  */
+import type { Condition } from "./route-condition";
+
 export interface RouteRule {
   /** Exact path ("/health"), prefix ("/api/*" matches "/api" and everything below) or "*". */
   readonly path: string;
@@ -27,6 +29,8 @@ export interface RouteRule {
   readonly revocation?: "strict";
   /** "required": only a DPoP-bound token, with its proof, passes (docs/dpop.md). */
   readonly dpop?: "required";
+  /** A condition over the token's claims and where the request comes from (docs/policy.md). */
+  readonly require?: Condition;
 }
 
 export type UnauthenticatedAnswer = "login" | "challenge";

@@ -11,6 +11,8 @@
  *   { path = "/api/*", unauthenticated = "challenge" },   # never redirect to the OIDC login
  *   { path = "/payments/*", revocation = "strict" },      # ask the session's object every time
  *   { path = "/transfers/*", dpop = "required" },         # only DPoP-bound tokens, with their proof
+ *   { path = "/ops/*", require = { all = [               # claims and origin (docs/policy.md)
+ *       { email_domain = ["example.com"] }, { ip = ["203.0.113.0/24"] } ] } },
  * ]
  * ```
  *
@@ -20,6 +22,8 @@
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
+import { ConditionError, parseCondition } from "./parse-condition";
+import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
 import { deadRule, describe } from "./rule-overlap";
 
@@ -65,6 +69,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   unauthenticated: '"login" (always redirect to the OIDC login) or "challenge" (always the RFC 6750 401)',
   revocation: '"strict": ask the session\'s Durable Object on every request',
   dpop: '"required": only a DPoP-bound token, with a proof by its key, passes (docs/dpop.md)',
+  require:
+    "a condition on the token's claims, email, groups, the client's address, country, network or certificate, combined with all / any / not (docs/policy.md)",
 });
 
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
@@ -119,6 +125,8 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   if (isPublic && (scopes.length > 0 || roles.length > 0)) {
     throw fail(`rule ${index} is public and cannot require scopes or roles`);
   }
+  if (isPublic && rule.require !== undefined) throw fail(`rule ${index} is public and cannot have "require"`);
+  const condition = rule.require === undefined ? undefined : conditionOf(rule.require, index, path, fail);
   return Object.freeze({
     path,
     match,
@@ -129,5 +137,15 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(unauthenticated !== undefined ? { unauthenticated: unauthenticated as UnauthenticatedAnswer } : {}),
     ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
     ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
+    ...(condition !== undefined ? { require: condition } : {}),
   });
+}
+
+function conditionOf(raw: unknown, index: number, path: string, fail: (problem: string) => Error): Condition {
+  try {
+    return parseCondition(raw);
+  } catch (error) {
+    if (error instanceof ConditionError) throw fail(`rule ${index} (${path}): ${error.message}`);
+    throw error;
+  }
 }

@@ -23,6 +23,12 @@ export interface AccessTokenClaims {
    * good with a DPoP proof by that key. Undefined for a bearer token.
    */
   readonly jkt: string | undefined;
+  /**
+   * The verified payload, every claim as the issuer wrote it: what route conditions
+   * (policy/check-condition.ts) read. The verifier's own object, kept by reference (no
+   * copy), so it costs nothing on routes without conditions. Read it, never change it.
+   */
+  readonly payload: Readonly<Record<string, unknown>>;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -114,6 +120,7 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
     scopes: new Set(scopes),
     roles: new Set(roles),
     jkt,
+    payload,
   });
 }
 
@@ -123,16 +130,26 @@ export function claimsOfIssued(granted: {
   session: { sid: string; sub: string; scope: readonly string[]; roles: readonly string[]; createdAt: number };
 }): AccessTokenClaims {
   const { accessToken, session } = granted;
+  const iat = accessToken.exp - accessToken.expiresIn;
+  const authTime = session.createdAt / 1000;
+  // The claims the minted token carries (issue-access-token.ts) that conditions can read.
+  const payload: Record<string, unknown> = { sub: session.sub, sid: session.sid, iat, exp: accessToken.exp };
+  payload.jti = accessToken.jti;
+  payload.auth_time = Math.floor(authTime);
+  if (session.scope.length > 0) payload.scope = session.scope.join(" ");
+  if (session.roles.length > 0) payload.roles = [...session.roles];
+  if (accessToken.jkt !== undefined) payload.cnf = { jkt: accessToken.jkt };
   return Object.freeze({
     sub: session.sub,
     iss: "",
     exp: accessToken.exp,
-    iat: accessToken.exp - accessToken.expiresIn,
+    iat,
     jti: accessToken.jti,
     sid: session.sid,
-    authTime: session.createdAt / 1000,
+    authTime,
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
     jkt: accessToken.jkt,
+    payload,
   });
 }

@@ -24,6 +24,7 @@ describe("npm run bench (smoke mode)", () => {
       "floor",
       "gateway-public",
       "gateway-valid",
+      "gateway-valid-conditions",
       "bare-p256",
       "bare-proof",
       "gateway-valid-dpop",

@@ -23,6 +23,11 @@ const ROUTES = [
   { path: "/reports/*", methods: ["GET"], public: true },
   { path: "/payments/*", revocation: "strict" },
   { path: "/transfers/*", dpop: "required" },
+  {
+    path: "/staff/*",
+    require: { all: [{ email_domain: ["example.com"] }, { claim: "org.id", any_of: ["acme", "globex"] }] },
+  },
+  { path: "/office/*", require: { ip: ["198.51.100.0/24", "2001:db8::/32"] } },
 ];
 
 type Claims = Record<string, unknown>;
@@ -54,6 +59,13 @@ const REQUESTS: readonly [string, string, Claims | null, Record<string, string>,
   ["GET", "/orders/7", { scope: ["read"] }, {}, 401],
   ["POST", "/transfers/1", { scope: "read" }, {}, 401],
   ["POST", "/Transfers/1", { scope: "read" }, {}, 401],
+  ["GET", "/staff/x", { email: "a@example.com", org: { id: "acme" } }, {}, 200],
+  ["GET", "/Staff/x", { email: "a@example.com", email_verified: false, org: { id: "acme" } }, {}, 403],
+  ["GET", "/staff/x", { email: "a@example.com", org: { id: "initech" } }, {}, 403],
+  ["GET", "/office/x", { scope: "read" }, { "cf-connecting-ip": "198.51.100.7" }, 200],
+  ["GET", "/office/x", { scope: "read" }, { "cf-connecting-ip": "::ffff:198.51.100.7" }, 200],
+  ["GET", "/office/x", { scope: "read" }, { "cf-connecting-ip": "203.0.113.7" }, 403],
+  ["GET", "/office/x", { scope: "read" }, { "cf-connecting-ip": "2001:db8::1" }, 200],
 ];
 
 let gateway: Gateway;
@@ -149,5 +161,18 @@ describe("portcullis explain agrees with the Worker", () => {
     const late = await runCli(["explain", "GET", "/admin/x", "--config", config, "--token", expired]);
     expect(answered(late)).toBe("401");
     expect(late.stdout).toContain("it has expired");
+  });
+
+  it("names the condition that failed, and a request-only one as access_denied without a challenge", async () => {
+    const claims = { email: "a@example.com", org: { id: "initech" } };
+    const staff = await explain("GET", "/staff/x", claims, {});
+    expect(staff.stdout).toContain(
+      'the route requires: any valid token; require all(email_domain in [example.com]; claim org.id any_of ["acme","globex"])',
+    );
+    expect(staff.stdout).toContain('the condition claim org.id any_of ["acme","globex"] does not hold');
+    const office = await explain("GET", "/office/x", { scope: "read" }, {});
+    expect(answered(office)).toBe("403");
+    expect(office.stdout).toContain("(no CF-Connecting-IP given)");
+    expect(office.stdout).not.toContain("WWW-Authenticate");
   });
 });

@@ -85,5 +85,6 @@ it("describes every key it accepts", () => {
     "unauthenticated",
     "revocation",
     "dpop",
+    "require",
   ]);
 });
