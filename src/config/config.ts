@@ -104,6 +104,16 @@ export interface GatewayConfig {
   readonly oidc: OidcConfig | undefined;
   /** Sender-constrained tokens (RFC 9449; docs/dpop.md). */
   readonly dpop: DpopConfig;
+  /** A signed assertion on every request forwarded on a protected route; undefined when off. */
+  readonly upstreamAssertion: UpstreamAssertionConfig | undefined;
+}
+
+/** UPSTREAM_ASSERTION (docs/upstream-assertion.md). */
+export interface UpstreamAssertionConfig {
+  /** `aud`: UPSTREAM_ASSERTION_AUDIENCE, or the upstream's origin. */
+  readonly audience: string;
+  /** How long an assertion is good for, in seconds. */
+  readonly ttlSeconds: number;
 }
 
 /** DPoP settings (docs/dpop.md). */
