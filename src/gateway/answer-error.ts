@@ -17,8 +17,8 @@ import { problemResponse, statusOf } from "../errors/problem";
 import { appendClearedCookies } from "../http/token-response";
 import { type LogFields, log } from "../log/logger";
 import { isNavigation, loginRedirectFor } from "./login-redirect";
-import { answerNonce } from "./sender-constraint";
 import type { RequestContext } from "./request-context";
+import { answerNonce } from "./sender-constraint";
 
 const DPOP_ALGS = DPOP_ALGORITHMS.join(" ");
 const DPOP_SCHEME = /^\s*DPoP(\s|$)/i;
