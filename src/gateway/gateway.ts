@@ -21,7 +21,7 @@ import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
 import { relayWebSocket } from "../proxy/websocket-relay";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import type { SigningKey } from "../tokens/key-ring";
-import { mintUpstreamAssertion } from "../tokens/upstream-assertion";
+import { upstreamAssertion } from "../tokens/upstream-assertion";
 import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
@@ -91,7 +91,9 @@ async function authorizeAndForward(
     claims.jkt !== undefined && token === authenticated.token
       ? { proof: refreshed === undefined ? (context.incoming.dpop ?? undefined) : undefined }
       : undefined;
-  const assertion = config.upstreamAssertion === undefined ? undefined : await assertionFor(context, claims);
+  let assertion =
+    config.upstreamAssertion === undefined ? undefined : assertionFor(context, claims, authenticated.token);
+  if (assertion instanceof Promise) assertion = await assertion;
   const response = counted(context, await forward(context, request, path, { claims, token, bound, assertion }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
   if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
@@ -102,12 +104,12 @@ async function authorizeAndForward(
  * UPSTREAM_ASSERTION: the signed assertion for this request, bound to its method and to the
  * path exactly as the upstream receives it (UPSTREAM_URL's base path included).
  */
-function assertionFor(context: RequestContext, claims: AccessTokenClaims): Promise<string> {
+function assertionFor(context: RequestContext, claims: AccessTokenClaims, token: string): string | Promise<string> {
   const { config, keys } = context;
   const settings = config.upstreamAssertion as UpstreamAssertionConfig;
   // The config refuses UPSTREAM_ASSERTION without SIGNING_KEYS, so there is a signer.
   const signer = keys.signer as SigningKey;
-  return mintUpstreamAssertion(claims, context.method, upstreamPath(context.upstream, context.path), signer, {
+  return upstreamAssertion(claims, token, context.method, upstreamPath(context.upstream, context.path), signer, {
     issuer: config.issuer,
     audience: settings.audience,
     ttlSeconds: settings.ttlSeconds,

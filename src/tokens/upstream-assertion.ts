@@ -65,6 +65,71 @@ function headerOf(signer: SigningKey): { alg: string; typ: string; kid?: string 
   return header;
 }
 
+/**
+ * An assertion is reused for the same token, method and path for REUSE_SECONDS: signing is
+ * most of what the assertion costs (docs/benchmarks.md), and a client repeating a request
+ * repeats it within seconds. The request it was made for is the same, and the token was
+ * authorized again for this request; only `iat`, `exp` and `jti` are the earlier ones, so
+ * `jti` names a (token, request, 5 s) rather than one request.
+ */
+export const REUSE_SECONDS = 5;
+/** At most this many remembered assertions per signing key, oldest first out. */
+export const MAX_REMEMBERED_ASSERTIONS = 4096;
+
+interface Remembered {
+  readonly assertion: string;
+  /** Milliseconds since the epoch until which it is handed out again. */
+  readonly until: number;
+}
+
+const remembered = new WeakMap<SigningKey, Map<string, Remembered>>();
+
+/**
+ * The assertion for one forwarded request: `method` and `path` exactly as the upstream
+ * receives them. A string when one made for the same token and request within
+ * REUSE_SECONDS is at hand (no await), else the promise of a new one.
+ */
+export function upstreamAssertion(
+  claims: AccessTokenClaims,
+  token: string,
+  method: string,
+  path: string,
+  signer: SigningKey,
+  options: AssertionOptions,
+): string | Promise<string> {
+  let cache = remembered.get(signer);
+  if (cache === undefined) {
+    cache = new Map();
+    remembered.set(signer, cache);
+  }
+  const key = `${method} ${path} ${token}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) {
+    if (options.now < hit.until) return hit.assertion;
+    cache.delete(key);
+  }
+  return mintAndRemember(cache, key, claims, method, path, signer, options);
+}
+
+async function mintAndRemember(
+  cache: Map<string, Remembered>,
+  key: string,
+  claims: AccessTokenClaims,
+  method: string,
+  path: string,
+  signer: SigningKey,
+  options: AssertionOptions,
+): Promise<string> {
+  const assertion = await mintUpstreamAssertion(claims, method, path, signer, options);
+  if (cache.size >= MAX_REMEMBERED_ASSERTIONS) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  // Counted from the second of `iat`, so a reused assertion always has most of its life left.
+  cache.set(key, { assertion, until: (Math.floor(options.now / 1000) + REUSE_SECONDS) * 1000 });
+  return assertion;
+}
+
 /** Signs an assertion for one forwarded request: `method` and `path` exactly as the upstream receives them. */
 export async function mintUpstreamAssertion(
   claims: AccessTokenClaims,

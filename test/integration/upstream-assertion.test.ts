@@ -99,12 +99,15 @@ describe("the assertion the upstream receives", () => {
     expect(payload.cnf).toBeUndefined();
   });
 
-  it("is new for every request", async () => {
+  it("is reused for the same token and request for a few seconds, and made anew for another", async () => {
     await gateway.fetch("/api/a", { headers: bearer });
-    const first = lastAssertion();
+    const first = lastAssertion() as string;
     await gateway.fetch("/api/a", { headers: bearer });
-    expect(lastAssertion()).not.toBe(first);
-    expect(decodeJwt(first as string).jti).not.toBe(decodeJwt(lastAssertion() as string).jti);
+    expect(lastAssertion()).toBe(first);
+    await gateway.fetch("/api/b", { headers: bearer });
+    expect(decodeJwt(lastAssertion() as string).jti).not.toBe(decodeJwt(first).jti);
+    await gateway.fetch("/api/a", { method: "DELETE", headers: bearer });
+    expect(decodeJwt(lastAssertion() as string).htm).toBe("DELETE");
   });
 
   it("carries the DPoP key's thumbprint for a DPoP-bound token", async () => {
