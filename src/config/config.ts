@@ -114,6 +114,8 @@ export interface UpstreamAssertionConfig {
   readonly audience: string;
   /** How long an assertion is good for, in seconds. */
   readonly ttlSeconds: number;
+  /** UPSTREAM_ASSERTION_CLAIMS: names of the access token's claims copied into it, when the token has them. */
+  readonly claims: readonly string[];
 }
 
 /** DPoP settings (docs/dpop.md). */

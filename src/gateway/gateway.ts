@@ -113,6 +113,7 @@ function assertionFor(context: RequestContext, claims: AccessTokenClaims, token:
     issuer: config.issuer,
     audience: settings.audience,
     ttlSeconds: settings.ttlSeconds,
+    claims: settings.claims,
     now: context.now(),
   });
 }

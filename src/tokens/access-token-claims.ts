@@ -23,6 +23,11 @@ export interface AccessTokenClaims {
    * good with a DPoP proof by that key. Undefined for a bearer token.
    */
   readonly jkt: string | undefined;
+  /**
+   * Every claim of the verified token, as sent (UPSTREAM_ASSERTION_CLAIMS copies from it);
+   * undefined for a token the gateway just minted, whose claims are all above.
+   */
+  readonly payload?: Readonly<JWTPayload>;
 }
 
 const MAX_ID_LENGTH = 256;
@@ -114,6 +119,7 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
     scopes: new Set(scopes),
     roles: new Set(roles),
     jkt,
+    payload,
   });
 }
 

@@ -21,6 +21,8 @@ export interface AssertionOptions {
   readonly issuer: string;
   readonly audience: string;
   readonly ttlSeconds: number;
+  /** Names of the token's claims to copy (UPSTREAM_ASSERTION_CLAIMS). */
+  readonly claims: readonly string[];
   /** Milliseconds since the epoch. */
   readonly now: number;
 }
@@ -35,21 +37,23 @@ export async function requestHash(method: string, path: string): Promise<string>
 
 /**
  * The identity part of the claims set, as JSON members, made once per verified claims
- * object (claims are cached per token, so a token's later requests reuse it).
+ * object (claims are cached per token, so a token's later requests reuse it) and list of
+ * copied claims.
  */
-const identityMembers = new WeakMap<AccessTokenClaims, string>();
+const identityMembers = new WeakMap<AccessTokenClaims, { copied: readonly string[]; members: string }>();
 
-function identityOf(claims: AccessTokenClaims): string {
-  let members = identityMembers.get(claims);
-  if (members === undefined) {
-    const identity: Record<string, unknown> = { sub: claims.sub };
-    if (claims.sid !== undefined) identity.sid = claims.sid;
-    identity.scope = [...claims.scopes].join(" ");
-    identity.roles = [...claims.roles];
-    if (claims.jkt !== undefined) identity.cnf = { jkt: claims.jkt };
-    members = JSON.stringify(identity).slice(1, -1);
-    identityMembers.set(claims, members);
-  }
+function identityOf(claims: AccessTokenClaims, copied: readonly string[]): string {
+  const made = identityMembers.get(claims);
+  if (made !== undefined && made.copied === copied) return made.members;
+  const identity: Record<string, unknown> = { sub: claims.sub };
+  if (claims.sid !== undefined) identity.sid = claims.sid;
+  identity.scope = [...claims.scopes].join(" ");
+  identity.roles = [...claims.roles];
+  if (claims.jkt !== undefined) identity.cnf = { jkt: claims.jkt };
+  // The config refuses a copied name the assertion sets itself.
+  for (const name of copied) if (claims.payload?.[name] !== undefined) identity[name] = claims.payload[name];
+  const members = JSON.stringify(identity).slice(1, -1);
+  identityMembers.set(claims, { copied, members });
   return members;
 }
 
@@ -144,7 +148,7 @@ export async function mintUpstreamAssertion(
   // was verified, and the identity part is serialized once per token.
   const text =
     `{"iss":${JSON.stringify(options.issuer)},"aud":${JSON.stringify(options.audience)},` +
-    `${identityOf(claims)},"iat":${iat},"exp":${iat + options.ttlSeconds},` +
+    `${identityOf(claims, options.claims)},"iat":${iat},"exp":${iat + options.ttlSeconds},` +
     `"jti":"${crypto.randomUUID()}","htm":${JSON.stringify(method)},"req":"${req}"}`;
   return new CompactSign(ENCODER.encode(text)).setProtectedHeader(headerOf(signer)).sign(signer.key);
 }

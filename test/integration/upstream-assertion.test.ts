@@ -49,7 +49,7 @@ function honoUpstream(options: { audience?: string; now?: () => number; pathPref
 const lastAssertion = () => gateway.upstream.proxied().at(-1)?.headers["portcullis-assertion"] as string | undefined;
 
 beforeAll(async () => {
-  gateway = await startGateway({ vars: { UPSTREAM_ASSERTION: "true" } });
+  gateway = await startGateway({ vars: { UPSTREAM_ASSERTION: "true", UPSTREAM_ASSERTION_CLAIMS: '["email"]' } });
   audience = new URL(gateway.upstream.url).origin;
   based = await startGateway({
     upstream: gateway.upstream,
@@ -117,6 +117,14 @@ describe("the assertion the upstream receives", () => {
     const response = await gateway.fetch("/api/bound", { headers: { authorization: `DPoP ${token}`, dpop: proof } });
     expect(response.status).toBe(200);
     expect(decodeJwt(lastAssertion() as string).cnf).toEqual({ jkt: key.thumbprint });
+  });
+
+  it("copies the claims UPSTREAM_ASSERTION_CLAIMS names, and no others", async () => {
+    const token = await mintToken(gateway.key, { claims: { email: "alice@example.com", phone: "+1 555" } });
+    expect((await gateway.fetch("/api/claims", { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const payload = decodeJwt(lastAssertion() as string);
+    expect(payload.email).toBe("alice@example.com");
+    expect(payload).not.toHaveProperty("phone");
   });
 
   it("is not made for a public route", async () => {

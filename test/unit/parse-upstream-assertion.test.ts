@@ -39,6 +39,7 @@ describe("UPSTREAM_ASSERTION", () => {
     expect(parse({ UPSTREAM_ASSERTION: true }).upstreamAssertion).toEqual({
       audience: "https://api.internal.example:8443",
       ttlSeconds: 60,
+      claims: [],
     });
   });
 
@@ -73,5 +74,18 @@ describe("UPSTREAM_ASSERTION", () => {
       /^UPSTREAM_ASSERTION_AUDIENCE: must not/,
     );
     expect(refusal({ UPSTREAM_ASSERTION: "yes" })).toMatch(/^UPSTREAM_ASSERTION: must be "true" or "false"/);
+  });
+
+  it("takes UPSTREAM_ASSERTION_CLAIMS, and refuses one the assertion sets itself", () => {
+    expect(
+      parse({ UPSTREAM_ASSERTION: "true", UPSTREAM_ASSERTION_CLAIMS: '["email","groups"]' }).upstreamAssertion?.claims,
+    ).toEqual(["email", "groups"]);
+    expect(refusal({ UPSTREAM_ASSERTION: "true", UPSTREAM_ASSERTION_CLAIMS: '["email","aud"]' })).toMatch(
+      /^UPSTREAM_ASSERTION_CLAIMS: "aud" is set by the gateway itself/,
+    );
+    expect(refusal({ UPSTREAM_ASSERTION: "true", UPSTREAM_ASSERTION_CLAIMS: '"email"' })).toMatch(
+      /^UPSTREAM_ASSERTION_CLAIMS: must be a list/,
+    );
+    expect(refusal({ UPSTREAM_ASSERTION_CLAIMS: '["email"]' })).toMatch(/^UPSTREAM_ASSERTION_CLAIMS: is set but/);
   });
 });

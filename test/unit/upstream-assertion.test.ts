@@ -22,7 +22,13 @@ async function signer(): Promise<SigningKey> {
   return { key: privateKey, alg: "EdDSA", kid: "k1" };
 }
 
-const at = (now: number) => ({ issuer: "https://gateway.test", audience: "https://api.test", ttlSeconds: 60, now });
+const at = (now: number, claims: readonly string[] = []) => ({
+  issuer: "https://gateway.test",
+  audience: "https://api.test",
+  ttlSeconds: 60,
+  claims,
+  now,
+});
 
 describe("upstreamAssertion", () => {
   it("hashes the method and path it was made for", async () => {
@@ -46,5 +52,24 @@ describe("upstreamAssertion", () => {
     const later = upstreamAssertion(claims, "tok", "GET", "/x", key, at(1_005_000));
     expect(later).toBeInstanceOf(Promise);
     expect(decodeJwt(await later).iat).toBe(1005);
+  });
+
+  it("copies the claims UPSTREAM_ASSERTION_CLAIMS names, when the token has them", async () => {
+    const withEmail = Object.freeze({
+      ...claims,
+      payload: { email: "a@example.com", groups: ["x", "y"], secret: "s" },
+    });
+    const assertion = await upstreamAssertion(
+      withEmail,
+      "t2",
+      "GET",
+      "/",
+      await signer(),
+      at(1_000_000, ["email", "groups", "phone"]),
+    );
+    const payload = decodeJwt(assertion);
+    expect(payload).toMatchObject({ email: "a@example.com", groups: ["x", "y"], sub: "user-1" });
+    expect(payload).not.toHaveProperty("secret");
+    expect(payload).not.toHaveProperty("phone");
   });
 });
