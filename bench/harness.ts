@@ -209,6 +209,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
     let nocacheHeaders: Array<Record<string, string>> = [];
+    let assertionHeaders: Array<Record<string, string>> = [];
+    let ownHeaders: Array<Record<string, string>> = [];
     let dpop: Awaited<ReturnType<typeof dpopClients>> = [];
     const splitSessions: Session[] = [];
     let stores: SplitStores | undefined;
@@ -337,6 +339,32 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
           return { ...servedBy(nocache), counted: nocache.gateway.mf };
         },
         requests: () => staticRequests(nocacheHeaders),
+      },
+      {
+        id: "gateway-valid-own",
+        label: "gateway, valid token, in a workerd of its own",
+        server: "workerd",
+        baseline: "bare",
+        // The assertion row's control: the same shape (a gateway alone in its workerd), the setting off.
+        prepare: async () => {
+          const own = await startBenchGateway(upstreamUrl);
+          ownHeaders = await validTokenHeaders(own.gateway);
+          return { ...servedBy(own), counted: own.gateway.mf };
+        },
+        requests: () => staticRequests(ownHeaders),
+      },
+      {
+        id: "gateway-valid-assertion",
+        label: "gateway, valid token, upstream assertion",
+        server: "workerd",
+        baseline: "bare",
+        prepare: async () => {
+          // UPSTREAM_ASSERTION on: every forwarded request gets a freshly signed assertion.
+          const asserting = await startBenchGateway(upstreamUrl, { vars: { UPSTREAM_ASSERTION: "true" } });
+          assertionHeaders = await validTokenHeaders(asserting.gateway);
+          return { ...servedBy(asserting), counted: asserting.gateway.mf };
+        },
+        requests: () => staticRequests(assertionHeaders),
       },
       {
         id: "gateway-valid-strict",

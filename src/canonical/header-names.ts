@@ -84,6 +84,8 @@ export const REQUEST_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   "cookie",
   // a DPoP proof: forwarded only with the bound token it was checked against
   "dpop",
+  // the signed upstream assertion: only the gateway makes one (docs/upstream-assertion.md)
+  "portcullis-assertion",
 ]);
 
 /** Method overrides that Express's method-override, Symfony, Laravel and others honour. */
@@ -106,7 +108,7 @@ export function isDroppedRequestHeader(key: string): boolean {
  * name): `Authorization` would be adopted by the browser SDK as a new access token (the
  * gateway sends one only after its own refresh), `Proxy-Authenticate` describes a proxy the
  * client never talked to, `Clear-Site-Data` would clear the gateway's cookies,
- * `Portcullis-Degraded` and `DPoP-Nonce` are the gateway's own, `Proxy-Connection` is hop-by-hop. The
+ * `Portcullis-Degraded`, `DPoP-Nonce` and `Portcullis-Assertion` are the gateway's own, `Proxy-Connection` is hop-by-hop. The
  * gateway's own cookies are filtered from `Set-Cookie` (http/cookies.ts).
  */
 export const RESPONSE_HEADERS_DROPPED: ReadonlySet<string> = new Set([
@@ -116,4 +118,5 @@ export const RESPONSE_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   "portcullis-degraded",
   "proxy-connection",
   "dpop-nonce",
+  "portcullis-assertion",
 ]);

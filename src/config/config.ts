@@ -104,6 +104,18 @@ export interface GatewayConfig {
   readonly oidc: OidcConfig | undefined;
   /** Sender-constrained tokens (RFC 9449; docs/dpop.md). */
   readonly dpop: DpopConfig;
+  /** A signed assertion on every request forwarded on a protected route; undefined when off. */
+  readonly upstreamAssertion: UpstreamAssertionConfig | undefined;
+}
+
+/** UPSTREAM_ASSERTION (docs/upstream-assertion.md). */
+export interface UpstreamAssertionConfig {
+  /** `aud`: UPSTREAM_ASSERTION_AUDIENCE, or the upstream's origin. */
+  readonly audience: string;
+  /** How long an assertion is good for, in seconds. */
+  readonly ttlSeconds: number;
+  /** UPSTREAM_ASSERTION_CLAIMS: names of the access token's claims copied into it, when the token has them. */
+  readonly claims: readonly string[];
 }
 
 /** DPoP settings (docs/dpop.md). */

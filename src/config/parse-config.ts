@@ -25,6 +25,7 @@ import { nearMisses } from "./near-misses";
 import { parseDpopConfig } from "./parse-dpop-config";
 import { parseOidcConfig } from "./parse-oidc-config";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
+import { parseUpstreamAssertion } from "./parse-upstream-assertion";
 
 export { ConfigError };
 
@@ -197,10 +198,11 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     );
   }
 
+  const upstream = parseUpstream(env, options.requireUpstream ?? true);
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
-    upstream: parseUpstream(env, options.requireUpstream ?? true),
+    upstream,
     upstreamTimeoutMs: integer(env, "UPSTREAM_TIMEOUT_MS", 30_000, 100, 600_000),
     issuer,
     audience,
@@ -238,6 +240,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc: parseOidcConfig(env, mode),
     dpop: parseDpopConfig(env),
+    upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys),
   };
   return Object.freeze(config);
 }

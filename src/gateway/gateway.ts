@@ -9,16 +9,20 @@
  *        on `revocation = "strict"` routes, also ask the session's object
  *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`;
  *      the conditions the route `require`s, route-conditions.ts)
- *   7. forward upstream with identity headers; stream both ways
+ *   7. forward upstream with identity headers (and the signed assertion, UPSTREAM_ASSERTION); stream both ways
  *   8. on the way back, the rotated cookie and new access token
  */
+
+import type { UpstreamAssertionConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import { missingGrants, type ProtectedDecision } from "../policy/route-policy";
-import { sendUpstream, upstreamUrl } from "../proxy/forward";
+import { sendUpstream, upstreamPath, upstreamUrl } from "../proxy/forward";
 import { type Identity, upstreamRequestInit } from "../proxy/upstream-request";
 import { relayWebSocket } from "../proxy/websocket-relay";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
+import type { SigningKey } from "../tokens/key-ring";
+import { upstreamAssertion } from "../tokens/upstream-assertion";
 import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
@@ -90,10 +94,31 @@ async function authorizeAndForward(
     claims.jkt !== undefined && token === authenticated.token
       ? { proof: refreshed === undefined ? (context.incoming.dpop ?? undefined) : undefined }
       : undefined;
-  const response = counted(context, await forward(context, request, path, { claims, token, bound }));
+  let assertion =
+    config.upstreamAssertion === undefined ? undefined : assertionFor(context, claims, authenticated.token);
+  if (assertion instanceof Promise) assertion = await assertion;
+  const response = counted(context, await forward(context, request, path, { claims, token, bound, assertion }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
   if (context.incoming.webSocket && response.webSocket) return relay(context, response, claims);
   return response;
+}
+
+/**
+ * UPSTREAM_ASSERTION: the signed assertion for this request, bound to its method and to the
+ * path exactly as the upstream receives it (UPSTREAM_URL's base path included).
+ */
+function assertionFor(context: RequestContext, claims: AccessTokenClaims, token: string): string | Promise<string> {
+  const { config, keys } = context;
+  const settings = config.upstreamAssertion as UpstreamAssertionConfig;
+  // The config refuses UPSTREAM_ASSERTION without SIGNING_KEYS, so there is a signer.
+  const signer = keys.signer as SigningKey;
+  return upstreamAssertion(claims, token, context.method, upstreamPath(context.upstream, context.path), signer, {
+    issuer: config.issuer,
+    audience: settings.audience,
+    ttlSeconds: settings.ttlSeconds,
+    claims: settings.claims,
+    now: context.now(),
+  });
 }
 
 /**

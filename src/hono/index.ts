@@ -27,3 +27,10 @@ export type { AuthIdentity, PortcullisVariables } from "./middleware";
 export { portcullis, requireRoles, requireScopes } from "./middleware";
 export { mountAuthEndpoints } from "./mount";
 export type { PortcullisOptions } from "./options";
+export type {
+  AssertedIdentity,
+  AssertionRefusal,
+  AssertionVariables,
+  VerifyAssertionOptions,
+} from "./verify-assertion";
+export { verifyAssertion } from "./verify-assertion";

@@ -37,6 +37,12 @@ export function upstreamUrl(upstream: Upstream, incoming: URL, path = incoming.p
   return `${target.origin}${target.basePath}${path}`;
 }
 
+/** The path the upstream receives for a request's path: UPSTREAM_URL's base path before it. */
+export function upstreamPath(upstream: Upstream, path: string): string {
+  const target = upstream.config.upstream;
+  return target.kind === "url" ? `${target.basePath}${path}` : path;
+}
+
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 /** Resends after the first attempt, for connection failures before any answer. */
 export const MAX_RESENDS = 3;

@@ -18,6 +18,7 @@
 import { headerKey, isDroppedRequestHeader, METHOD_OVERRIDE_HEADERS } from "../canonical/header-names";
 import { withoutGatewayCookies } from "../http/cookies";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
+import { ASSERTION_HEADER } from "../tokens/upstream-assertion";
 
 /**
  * Exported for the benchmark's forwarding floor (bench/floor-worker.js), which drops
@@ -34,6 +35,8 @@ export interface Identity {
    * `proof` (the client's, checked against this very token) when there is one.
    */
   readonly bound?: { readonly proof: string | undefined };
+  /** The signed upstream assertion for this request (UPSTREAM_ASSERTION), sent as `Portcullis-Assertion`. */
+  readonly assertion?: string | undefined;
 }
 
 export interface UpstreamRequestOptions {
@@ -171,6 +174,7 @@ export function upstreamHeaders(options: UpstreamRequestOptions): HeaderRecord {
     headers.authorization = identity.bound === undefined ? `Bearer ${identity.token}` : `DPoP ${identity.token}`;
     if (identity.bound?.proof !== undefined) headers.dpop = identity.bound.proof;
     for (const [name, value] of identityHeaders(identity.claims)) headers[name] = value;
+    if (identity.assertion !== undefined) headers[ASSERTION_HEADER] = identity.assertion;
   }
   return headers;
 }

@@ -25,8 +25,9 @@ export interface AccessTokenClaims {
   readonly jkt: string | undefined;
   /**
    * The verified payload, every claim as the issuer wrote it: what route conditions
-   * (policy/check-condition.ts) read. The verifier's own object, kept by reference (no
-   * copy), so it costs nothing on routes without conditions. Read it, never change it.
+   * (policy/check-condition.ts) read and UPSTREAM_ASSERTION_CLAIMS copies from. The
+   * verifier's own object, kept by reference (no copy), so it costs nothing on routes
+   * without conditions. Read it, never change it.
    */
   readonly payload: Readonly<Record<string, unknown>>;
 }

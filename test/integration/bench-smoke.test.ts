@@ -29,6 +29,8 @@ describe("npm run bench (smoke mode)", () => {
       "bare-proof",
       "gateway-valid-dpop",
       "gateway-valid-nocache",
+      "gateway-valid-own",
+      "gateway-valid-assertion",
       "gateway-valid-strict",
       "gateway-refresh",
       "gateway-refresh-split",
