@@ -29,8 +29,9 @@ import {
   type TokenSource,
 } from "./client-options";
 import { DpopProver, isNonceChallenge } from "./dpop-prover";
-import { PortcullisClientError } from "./errors";
+import { endSessionUrlOf, loginToken } from "./endpoint-answers";
 import { credentialHeaders, postToTokenEndpoint, type RequestAuthorization } from "./gateway-request";
+import { RefreshFlight, type RefreshOutcome } from "./refresh-flight";
 import {
   deleteSession,
   fetchSessionPage,
@@ -41,11 +42,6 @@ import {
   type SessionPageOptions,
 } from "./session-list";
 import { TabCoordinator, type TabMessage } from "./tab-coordinator";
-
-type RefreshOutcome = "refreshed" | "rejected" | "unavailable";
-
-/** How long a tab that waited for another tab's refresh waits for that tab's token. */
-const OTHER_TAB_GRACE_MS = 500;
 
 /** Report a throwing callback without breaking the client. */
 function callSafely(callback: () => void): void {
@@ -72,8 +68,9 @@ export class PortcullisClient {
   readonly #onTokenChange: ResolvedOptions["onTokenChange"];
   readonly #onSessionEnded: ResolvedOptions["onSessionEnded"];
 
+  readonly #flight: RefreshFlight;
+
   #token: HeldToken | undefined;
-  #refreshing: Promise<RefreshOutcome> | undefined;
   /** Bumped whenever a session starts or ends, so a late answer cannot revive an old one. */
   #epoch = 0;
 
@@ -92,6 +89,12 @@ export class PortcullisClient {
     const store = resolved.dpopKeyStore;
     this.#dpop = store && new DpopProver({ origin: this.#origin, store, now: this.#now });
     this.#tabs = resolved.crossTab && new TabCoordinator(resolved.crossTab, (message) => this.#receive(message));
+    const host = {
+      current: () => this.#token,
+      isDue: (token: HeldToken) => this.#isDue(token),
+      refresh: () => this.#refresh(),
+    };
+    this.#flight = new RefreshFlight(host, this.#tabs);
   }
 
   /** True while the client holds an access token. */
@@ -128,25 +131,7 @@ export class PortcullisClient {
    */
   async login(username: string, password: string): Promise<void> {
     const response = await this.#post(this.#paths.login, JSON.stringify({ username, password }));
-    if (response.status === 401) {
-      await response.body?.cancel();
-      throw new PortcullisClientError("credentials_invalid", "wrong username or password", { status: 401 });
-    }
-    if (response.status === 429) {
-      await response.body?.cancel();
-      const retryAfter = Number(response.headers.get("retry-after"));
-      throw new PortcullisClientError("rate_limited", "too many login attempts", {
-        status: 429,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
-      });
-    }
-    const token = response.ok ? await readTokenResponse(response, this.#now()) : undefined;
-    if (token === undefined) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new PortcullisClientError("login_failed", `login answered ${response.status}`, {
-        status: response.status,
-      });
-    }
+    const token = await loginToken(response, this.#now());
     this.#epoch += 1;
     this.#adopt(token, "login", true);
   }
@@ -158,7 +143,7 @@ export class PortcullisClient {
    */
   async resume(): Promise<boolean> {
     if (this.#token !== undefined) return true;
-    await this.#refreshOnce();
+    await this.#flight.once();
     return this.#token !== undefined;
   }
 
@@ -170,17 +155,7 @@ export class PortcullisClient {
   async logout(): Promise<{ endSessionUrl?: string }> {
     const token = this.#token;
     this.#end("logout", true);
-    const response = await this.#post(this.#paths.logout, undefined, token);
-    if (response.status !== 200 || !response.headers.get("content-type")?.startsWith("application/json")) {
-      await response.body?.cancel();
-      return {};
-    }
-    try {
-      const body = (await response.json()) as { end_session_url?: unknown };
-      return typeof body.end_session_url === "string" ? { endSessionUrl: body.end_session_url } : {};
-    } catch {
-      return {};
-    }
+    return endSessionUrlOf(await this.#post(this.#paths.logout, undefined, token));
   }
 
   /** The user's sessions at the gateway, newest first, the current one marked: every page. */
@@ -289,7 +264,7 @@ export class PortcullisClient {
     if (this.#token === undefined) return false;
     // Another call (or tab) has refreshed since this one was sent: just use the new token.
     if (this.#token.value !== tokenUsed) return true;
-    await this.#refreshOnce();
+    await this.#flight.once();
     return this.#token !== undefined && this.#token.value !== tokenUsed;
   }
 
@@ -306,7 +281,7 @@ export class PortcullisClient {
   async #currentToken(): Promise<HeldToken | undefined> {
     const token = this.#token;
     if (token === undefined || !this.#proactive || !this.#isDue(token)) return token;
-    await this.#refreshOnce();
+    await this.#flight.once();
     return this.#token;
   }
 
@@ -319,39 +294,6 @@ export class PortcullisClient {
   #observe(header: (name: string) => string | null | undefined): void {
     this.#adoptFromGateway(header("authorization"));
     this.#dpop?.observe(header);
-  }
-
-  /** Single flight: every caller during a refresh waits for the same one. */
-  #refreshOnce(): Promise<RefreshOutcome> {
-    if (this.#refreshing === undefined) {
-      const before = this.#token;
-      const tabs = this.#tabs;
-      const run = tabs
-        ? tabs.exclusive((contended) => this.#refreshUnlessDone(tabs, before, contended))
-        : this.#refresh();
-      this.#refreshing = run.finally(() => {
-        this.#refreshing = undefined;
-      });
-    }
-    return this.#refreshing;
-  }
-
-  /**
-   * Inside the cross-tab lock. When another tab held it first, its fresh token may be on
-   * the way (or already here): wait briefly for it rather than refresh a second time.
-   */
-  async #refreshUnlessDone(
-    tabs: TabCoordinator,
-    before: HeldToken | undefined,
-    contended: boolean,
-  ): Promise<RefreshOutcome> {
-    if (contended && this.#token === before) await tabs.nextMessage(OTHER_TAB_GRACE_MS);
-    const current = this.#token;
-    if (current !== before) {
-      if (current === undefined) return "rejected";
-      if (!this.#isDue(current)) return "refreshed";
-    }
-    return this.#refresh();
   }
 
   async #refresh(): Promise<RefreshOutcome> {
