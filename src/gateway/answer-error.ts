@@ -16,12 +16,12 @@ import { GatewayError } from "../errors/gateway-error";
 import { problemResponse, statusOf } from "../errors/problem";
 import { appendClearedCookies } from "../http/token-response";
 import { type LogFields, log } from "../log/logger";
+import { usesDpopScheme } from "../tokens/read-credentials";
 import { isNavigation, loginRedirectFor } from "./login-redirect";
 import type { RequestContext } from "./request-context";
 import { answerNonce } from "./sender-constraint";
 
 const DPOP_ALGS = DPOP_ALGORITHMS.join(" ");
-const DPOP_SCHEME = /^\s*DPoP(\s|$)/i;
 
 /** A 5xx answer, by cause; a failed or slow upstream is also counted as an upstream error. */
 function recordServerError(context: RequestContext | undefined, code: string): void {
@@ -58,7 +58,7 @@ export async function answerError(
     if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
       return errorPage(error, { realm, requestId }, headers);
     }
-    const dpopScheme = DPOP_SCHEME.test(context?.incoming.authorization ?? "");
+    const dpopScheme = usesDpopScheme(context?.incoming.authorization ?? null);
     // DPOP_NONCE: a refusal of a request with a proof names the nonce to use next, too.
     if (context !== undefined && error.dpopNonce === undefined) await answerNonce(context, headers);
     return problemResponse(error, { realm, requestId, dpopAlgs: DPOP_ALGS, dpopScheme }, headers);

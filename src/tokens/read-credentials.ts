@@ -40,16 +40,21 @@ export const MAX_REMEMBERED_LENGTH = 4096;
  * Throws for a Bearer header that is malformed or holds more than one credential.
  */
 export function bearerToken(authorization: string | null): string | undefined {
-  if (authorization === null) return undefined;
-  const parsed = parsedBearers.get(authorization);
-  if (parsed !== undefined) return parsed;
-  const token = parseBearer(authorization);
+  return authorization === null ? undefined : rememberedParse(parsedBearers, authorization, parseBearer);
+}
+
+/** `parse(authorization)`, remembered in `parsed` for values that held a token (bounded as above). */
+function rememberedParse(
+  parsed: Map<string, string>,
+  authorization: string,
+  parse: (authorization: string) => string | undefined,
+): string | undefined {
+  const known = parsed.get(authorization);
+  if (known !== undefined) return known;
+  const token = parse(authorization);
   if (token !== undefined && authorization.length <= MAX_REMEMBERED_LENGTH) {
-    if (parsedBearers.size >= MAX_PARSED_BEARERS) {
-      const oldest = parsedBearers.keys().next().value;
-      if (oldest !== undefined) parsedBearers.delete(oldest);
-    }
-    parsedBearers.set(authorization, token);
+    if (parsed.size >= MAX_PARSED_BEARERS) parsed.delete(parsed.keys().next().value as string);
+    parsed.set(authorization, token);
   }
   return token;
 }
@@ -80,15 +85,12 @@ const parsedDpop = new Map<string, string>();
 
 /** The token of an `Authorization: DPoP` value, undefined for other schemes. */
 function dpopToken(authorization: string | null): string | undefined {
-  if (authorization === null) return undefined;
-  const parsed = parsedDpop.get(authorization);
-  if (parsed !== undefined) return parsed;
-  const token = parseDpop(authorization);
-  if (token !== undefined && authorization.length <= MAX_REMEMBERED_LENGTH) {
-    if (parsedDpop.size >= MAX_PARSED_BEARERS) parsedDpop.delete(parsedDpop.keys().next().value as string);
-    parsedDpop.set(authorization, token);
-  }
-  return token;
+  return authorization === null ? undefined : rememberedParse(parsedDpop, authorization, parseDpop);
+}
+
+/** Does this Authorization value use the DPoP scheme (whatever follows)? The challenge then names DPoP. */
+export function usesDpopScheme(authorization: string | null): boolean {
+  return authorization !== null && DPOP_SCHEME.test(authorization);
 }
 
 function parseDpop(authorization: string): string | undefined {
