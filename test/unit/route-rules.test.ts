@@ -86,5 +86,8 @@ it("describes every key it accepts", () => {
     "revocation",
     "dpop",
     "require",
+    "max_auth_age",
+    "acr",
+    "amr",
   ]);
 });
