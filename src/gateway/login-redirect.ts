@@ -9,7 +9,7 @@
 
 import { htmlPage } from "../errors/error-page";
 import type { GatewayError, StepUp } from "../errors/gateway-error";
-import { cookieValues, LANDED_COOKIE, landedCookie } from "../http/cookies";
+import { cookieValues, LANDED_COOKIE, LANDED_STEP_UP, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
@@ -60,7 +60,11 @@ export function loginRedirectFor(context: RequestContext, request: Request, erro
     navigation: isNavigation(request),
   });
   if (!redirects) return undefined;
-  if (cookieValues(context.incoming.cookie, LANDED_COOKIE).length > 0) return loopStopped(context, error);
+  // A login just completed: if it did not mend this refusal, another would not either. A
+  // plain login that lands short of a route's step-up is not that: the step-up login may.
+  const landed = cookieValues(context.incoming.cookie, LANDED_COOKIE);
+  const stepUp = error.code === "insufficient_user_authentication";
+  if (stepUp ? landed.includes(LANDED_STEP_UP) : landed.length > 0) return loopStopped(context, error);
   const location = `${OIDC_LOGIN_PATH}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);

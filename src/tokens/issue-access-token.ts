@@ -36,6 +36,8 @@ export interface IssuedAccessToken {
   readonly exp: number;
   /** The key the token is bound to; undefined for a bearer token. */
   readonly jkt: string | undefined;
+  /** The claims set signed, as the verifier would read it back (for the request that minted it). */
+  readonly payload: Readonly<Record<string, unknown>>;
 }
 
 const ENCODER = new TextEncoder();
@@ -73,5 +75,5 @@ export async function issueAccessToken(
   const token = await new CompactSign(ENCODER.encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYPE, ...(signer.kid ? { kid: signer.kid } : {}) })
     .sign(signer.key);
-  return { token, jti, expiresIn: options.ttlSeconds, exp, jkt: subject.jkt };
+  return { token, jti, expiresIn: options.ttlSeconds, exp, jkt: subject.jkt, payload: claims };
 }
