@@ -1,0 +1,149 @@
+/**
+ * `decision` in ROUTES: checked at config time with the rule named in every refusal, a
+ * service that is not bound refused with the env, and carried into the route decision over
+ * every reading of a path (every matched rule's decision must allow).
+ */
+import { describe, expect, it } from "vitest";
+import { checkBindings } from "../../src/config/bindings";
+import type { GatewayConfig } from "../../src/config/config";
+import type { ConfigEnv } from "../../src/config/env";
+import { ConfigError } from "../../src/config/env-readers";
+import { decideRoute, parseRouteRules, strictest } from "../../src/policy/route-policy";
+
+const fail = (problem: string) => new Error(problem);
+const parse = (raw: unknown) => parseRouteRules(raw, fail);
+
+describe("parseRouteRules with decision", () => {
+  it("reads the service and the timeout, 500 ms by default", () => {
+    const [first, second] = parse([
+      { path: "/reports/*", decision: { service: "POLICY" } },
+      { path: "/admin/*", scopes: ["admin"], decision: { service: "ADMIN_POLICY", timeout_ms: 50 } },
+    ]);
+    expect(first?.decision).toEqual({
+      service: "POLICY",
+      timeoutMs: 500,
+      rule: 0,
+      rulePath: "/reports/*",
+      text: "decision by service POLICY (timeout 500 ms)",
+    });
+    expect(second?.decision).toMatchObject({ service: "ADMIN_POLICY", timeoutMs: 50, rule: 1 });
+  });
+
+  it.each([
+    [{ service: "POLICY", timeoutms: 100 }, 'rule 0 (/a/*): decision has "timeoutms"; did you mean "timeout_ms"?'],
+    [{ Service: "POLICY" }, 'rule 0 (/a/*): decision has "Service"; did you mean "service"?'],
+    [
+      { service: "POLICY", url: "https://x" },
+      'rule 0 (/a/*): decision has "url", which is not one of "service", "timeout_ms"',
+    ],
+    [{}, "rule 0 (/a/*): decision.service must name a service binding"],
+    [{ service: "" }, "rule 0 (/a/*): decision.service must name a service binding"],
+    [{ service: "policy-worker" }, "rule 0 (/a/*): decision.service must name a service binding"],
+    [{ service: "1POLICY" }, "rule 0 (/a/*): decision.service must name a service binding"],
+    [{ service: ["POLICY"] }, "rule 0 (/a/*): decision.service must name a service binding"],
+    [
+      { service: "POLICY", timeout_ms: 49 },
+      "rule 0 (/a/*): decision.timeout_ms must be a whole number of milliseconds from 50 to 5000",
+    ],
+    [{ service: "POLICY", timeout_ms: 5001 }, "rule 0 (/a/*): decision.timeout_ms must be"],
+    [{ service: "POLICY", timeout_ms: 100.5 }, "rule 0 (/a/*): decision.timeout_ms must be"],
+    [{ service: "POLICY", timeout_ms: "500" }, "rule 0 (/a/*): decision.timeout_ms must be"],
+    ["POLICY", 'rule 0 (/a/*): decision must be an object, e.g. { service = "POLICY", timeout_ms = 500 }'],
+    [["POLICY"], "rule 0 (/a/*): decision must be an object"],
+    [null, "rule 0 (/a/*): decision must be an object"],
+  ])("refuses %j, naming the rule", (decision, message) => {
+    expect(() => parse([{ path: "/a/*", decision }])).toThrow(message);
+  });
+
+  it("names the rule by its index among others", () => {
+    expect(() =>
+      parse([
+        { path: "/health", public: true },
+        { path: "/b", decision: { service: "x-y" } },
+      ]),
+    ).toThrow("rule 1 (/b): decision.service must name a service binding");
+  });
+
+  it("refuses a decision on a public rule, and a near miss of the key", () => {
+    expect(() => parse([{ path: "/a", public: true, decision: { service: "POLICY" } }])).toThrow(
+      'rule 0 is public and cannot have a "decision"',
+    );
+    expect(() => parse([{ path: "/a", decisions: { service: "POLICY" } }])).toThrow(
+      'rule 0 (/a) has "decisions"; did you mean "decision"?',
+    );
+  });
+});
+
+describe("the route decision", () => {
+  const rules = parse([
+    { path: "/admin", decision: { service: "EXACT" } },
+    { path: "/admin/*", decision: { service: "PREFIX" } },
+    { path: "/reports/*", require: { groups: ["readers"] } },
+    { path: "/public/*", public: true },
+  ]);
+  const services = (path: string) => {
+    const decision = decideRoute(rules, "GET", [path]);
+    return decision.access === "protected" ? decision.decisions?.map((item) => item.service) : undefined;
+  };
+
+  it("carries the rule's decision, and none for rules without one", () => {
+    expect(services("/admin/users")).toEqual(["PREFIX"]);
+    expect(services("/reports/q")).toBeUndefined();
+    expect(decideRoute(rules, "GET", ["/public/x"])).toEqual({ access: "public" });
+  });
+
+  it("asks every rule that decides a reading of the path: /Admin/ is /admin/* as written and /admin folded and trimmed", () => {
+    expect(services("/Admin/")).toEqual(["PREFIX", "EXACT"]);
+    expect(services("/ADMIN")).toEqual(["EXACT"]);
+  });
+
+  it("strictest keeps one copy of a decision two readings share, and the decisions of both otherwise", () => {
+    const prefix = decideRoute(rules, "GET", ["/admin/a"]);
+    expect(strictest(prefix, decideRoute(rules, "GET", ["/admin/b"]))).toBe(prefix);
+    const other = decideRoute(rules, "GET", ["/elsewhere"]);
+    expect(strictest(other, prefix)).toBe(prefix);
+    const both = strictest(prefix, decideRoute(rules, "GET", ["/admin"]));
+    expect(both.access === "protected" && both.decisions?.map((item) => item.service)).toEqual(["PREFIX", "EXACT"]);
+  });
+});
+
+describe("the binding check", () => {
+  const config = (routes: unknown) =>
+    ({ routes: parse(routes), signingKeys: [], rateLimits: false, mode: "production" }) as unknown as GatewayConfig;
+  const env = (bindings: Record<string, unknown>) =>
+    ({ REVOKED: { get: () => undefined }, ...bindings }) as unknown as ConfigEnv;
+  const check = (routes: unknown, bindings: Record<string, unknown>) =>
+    checkBindings(env(bindings), config(routes), { onMissingRateLimits: () => undefined });
+
+  it("passes a service bound as a service binding", () => {
+    expect(() =>
+      check([{ path: "/a/*", decision: { service: "POLICY" } }], { POLICY: { fetch: () => undefined } }),
+    ).not.toThrow();
+  });
+
+  it("refuses a service that is not bound, naming the rule, and says what to declare", () => {
+    let error: unknown;
+    try {
+      check(
+        [
+          { path: "/health", public: true },
+          { path: "/a/*", decision: { service: "POLICY" } },
+        ],
+        {},
+      );
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe("ROUTES");
+    expect((error as ConfigError).detail).toBe(
+      'ROUTES: rule 1 (/a/*): decision.service "POLICY" is not bound; add [[services]] binding = "POLICY" service = "<the Worker that decides>" to wrangler.toml (docs/policy.md)',
+    );
+  });
+
+  it("refuses a binding of another kind under that name", () => {
+    expect(() => check([{ path: "/a/*", decision: { service: "REVOKED" } }], {})).toThrow(
+      'rule 0 (/a/*): decision.service "REVOKED" is bound, but not as a service binding',
+    );
+  });
+});
