@@ -23,7 +23,7 @@ export interface ExternalDecision {
   readonly rule: number;
   /** The rule's path as written, sent to the service and named in the log. */
   readonly rulePath: string;
-  /** In words, for the log and `portcullis explain` (`decision by service POLICY (timeout 500 ms)`). */
+  /** In words, for `portcullis check` and `explain` (`asks service POLICY (timeout 500 ms)`). */
   readonly text: string;
 }
 
@@ -77,6 +77,6 @@ export function parseDecision(
     timeoutMs: timeout,
     rule: index,
     rulePath: path,
-    text: `decision by service ${service} (timeout ${timeout} ms)`,
+    text: `asks service ${service} (timeout ${timeout} ms)`,
   });
 }

@@ -4,10 +4,13 @@
  * external server of workerd's), as a Worker of yours would be reached on Cloudflare. It
  * answers by the path it is asked about, and records every request it gets.
  */
+import { rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../support/gateway";
+import { runCli, writeProject } from "../support/cli";
+import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
+import { TEST_SECRETS } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
 
 interface Asked {
@@ -26,8 +29,9 @@ let gateway: Gateway;
 
 /** The decision service: what it answers, by the first segment of the path it is asked about. */
 function answer(body: Asked["body"], response: http.ServerResponse): void {
-  const send = (status: number, text: string) =>
+  const send = (status: number, text: string): void => {
     response.writeHead(status, { "content-type": "application/json" }).end(text);
+  };
   const segment = body.request.path.split("/")[1]?.toLowerCase();
   switch (segment) {
     case "allow":
@@ -230,4 +234,43 @@ it("a rule whose service is not bound stops the gateway, naming the rule and wha
   } finally {
     await unbound.close();
   }
+});
+
+describe("portcullis check and explain, which cannot ask the service", () => {
+  const project = (services: readonly string[]) =>
+    writeProject({
+      vars: {
+        PORTCULLIS_ENV: "production",
+        UPSTREAM_URL: "https://api.example.com",
+        TOKEN_ISSUER: ISSUER,
+        TOKEN_AUDIENCE: AUDIENCE,
+        ROUTES: [{ path: "/reports/*", scopes: ["read"], decision: { service: "POLICY", timeout_ms: 300 } }],
+      },
+      secrets: { SIGNING_KEYS: "[]", CREDENTIAL_CHECK_SECRET: TEST_SECRETS.CREDENTIAL_CHECK_SECRET },
+      services,
+    });
+  const bound = project(["POLICY"]);
+  const unbound = project([]);
+  afterAll(() => {
+    for (const { dir } of [bound, unbound]) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("check lists the rule as asking the service and refuses it unbound; explain forwards, assuming it allows, and says so", async () => {
+    const [ok, refused, explained] = await Promise.all([
+      runCli(["check", "--config", bound.config]),
+      runCli(["check", "--config", unbound.config]),
+      runCli(["explain", "GET", "/Reports/q", "--config", bound.config, "--claims", '{"scope":"read"}']),
+    ]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/\/reports\/\*\s+any\s+scopes read; asks service POLICY \(timeout 300 ms\)/);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(
+      'error: ROUTES: rule 0 (/reports/*): decision.service "POLICY" is not bound; add [[services]] binding = "POLICY"',
+    );
+    expect(explained.status).toBe(0);
+    expect(explained.stdout).toContain("answer: forwarded, if service POLICY allows (not asked)");
+    expect(explained.stdout).toContain(
+      "rule 0 asks service POLICY (timeout 300 ms), which is not asked here: assumed to allow",
+    );
+  });
 });

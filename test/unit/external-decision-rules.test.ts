@@ -1,14 +1,20 @@
 /**
  * `decision` in ROUTES: checked at config time with the rule named in every refusal, a
  * service that is not bound refused with the env, and carried into the route decision over
- * every reading of a path (every matched rule's decision must allow).
+ * every reading of a path (every matched rule's decision must allow); and what
+ * `portcullis check`, `explain` and `test-routes` say of a rule they cannot ask.
  */
 import { describe, expect, it } from "vitest";
+import { answerSummary } from "../../src/cli/explain-text";
+import { routeTable } from "../../src/cli/route-table";
 import { checkBindings } from "../../src/config/bindings";
 import type { GatewayConfig } from "../../src/config/config";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError } from "../../src/config/env-readers";
+import { type AnswerOptions, answerFor, type RequestIdentity } from "../../src/gateway/request-answer";
+import { explainRoute } from "../../src/policy/route-explain";
 import { decideRoute, parseRouteRules, strictest } from "../../src/policy/route-policy";
+import { readClaims } from "../../src/tokens/access-token-claims";
 
 const fail = (problem: string) => new Error(problem);
 const parse = (raw: unknown) => parseRouteRules(raw, fail);
@@ -24,7 +30,7 @@ describe("parseRouteRules with decision", () => {
       timeoutMs: 500,
       rule: 0,
       rulePath: "/reports/*",
-      text: "decision by service POLICY (timeout 500 ms)",
+      text: "asks service POLICY (timeout 500 ms)",
     });
     expect(second?.decision).toMatchObject({ service: "ADMIN_POLICY", timeoutMs: 50, rule: 1 });
   });
@@ -145,5 +151,41 @@ describe("the binding check", () => {
     expect(() => check([{ path: "/a/*", decision: { service: "REVOKED" } }], {})).toThrow(
       'rule 0 (/a/*): decision.service "REVOKED" is bound, but not as a service binding',
     );
+  });
+});
+
+describe("portcullis explain and test-routes", () => {
+  const rules = parse([
+    { path: "/reports", decision: { service: "AUDIT" } },
+    { path: "/reports/*", scopes: ["reports"], decision: { service: "POLICY", timeout_ms: 300 } },
+  ]);
+  const identity = (scope: string): RequestIdentity => {
+    const claims = readClaims({ iss: "https://gateway.test", sub: "alice", iat: 1, exp: 2, scope });
+    if (claims === undefined) throw new Error("claims do not read");
+    return { kind: "valid", claims };
+  };
+  const options: AnswerOptions = { oidc: undefined, navigation: false, underAuth: false };
+  const answer = (path: string, scope: string) =>
+    answerFor({ stage: "routed", explanation: explainRoute(rules, "GET", [path]) }, identity(scope), options);
+
+  it("shows that a rule asks a service, in the route table", () => {
+    expect(routeTable(rules)[2]).toContain("scopes reports; asks service POLICY (timeout 300 ms)");
+  });
+
+  it("cannot ask the service: forwards, assuming it allows, and says so", async () => {
+    const forwarded = answer("/reports/q", "reports");
+    expect(forwarded).toMatchObject({ outcome: "forwarded", public: false, assumes: ["POLICY"] });
+    expect(forwarded.why).toContain(
+      "rule 1 asks service POLICY (timeout 300 ms), which is not asked here: assumed to allow (a denial is 403 access_denied, no answer 503)",
+    );
+    const config = { realm: "portcullis" } as GatewayConfig;
+    expect(await answerSummary(forwarded, config)).toBe("forwarded, if service POLICY allows (not asked)");
+    expect(await answerSummary(answer("/reports/", "reports"), config)).toBe(
+      "forwarded, if service POLICY and service AUDIT allow (not asked)",
+    );
+  });
+
+  it("refuses what the cheaper checks refuse before any service would be asked", () => {
+    expect(answer("/reports/q", "read")).toMatchObject({ outcome: "refused", code: "insufficient_scope" });
   });
 });
