@@ -27,29 +27,29 @@ const asked: Asked[] = [];
 let service: http.Server;
 let gateway: Gateway;
 
-/** The decision service: what it answers, by the first segment of the path it is asked about. */
-function answer(body: Asked["body"], response: http.ServerResponse): void {
-  const send = (status: number, text: string): void => {
-    response.writeHead(status, { "content-type": "application/json" }).end(text);
-  };
-  const segment = body.request.path.split("/")[1]?.toLowerCase();
-  switch (segment) {
+/** The decision service's answer (status, body), by the first segment of the path it is asked about. */
+function answerTo(body: Asked["body"]): [number, string] {
+  switch (body.request.path.split("/")[1]?.toLowerCase()) {
     case "allow":
-      return send(200, '{"allow": true}');
+      return [200, '{"allow": true}'];
     case "admin":
-      return send(200, JSON.stringify({ allow: body.subject.sub === "user-admin" }));
-    case "slow":
-      setTimeout(() => send(200, '{"allow": true}'), 3_000).unref();
-      return;
+      return [200, JSON.stringify({ allow: body.subject.sub === "user-admin" })];
     case "broken":
-      return send(500, '{"allow": true}');
+      return [500, '{"allow": true}'];
     case "garbage":
-      return send(200, "<html>allow</html>");
+      return [200, "<html>allow</html>"];
     case "cached":
-      return send(200, '{"allow": true, "cache_seconds": 60}');
+      return [200, '{"allow": true, "cache_seconds": 60}'];
     default:
-      return send(200, '{"allow": false}');
+      return [200, '{"allow": false}'];
   }
+}
+
+function answer(body: Asked["body"], response: http.ServerResponse): void {
+  const [status, text] = answerTo(body);
+  // /slow/*: a service that answers long after the rule's timeout_ms.
+  const delay = body.request.path.startsWith("/slow/") ? 3_000 : 0;
+  setTimeout(() => response.writeHead(status, { "content-type": "application/json" }).end(text), delay).unref();
 }
 
 const POLICY = { service: "POLICY" };
