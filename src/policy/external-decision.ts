@@ -29,8 +29,10 @@ export interface ExternalDecision {
 
 /** The keys of a `decision` object, each with what it means (docs/policy.md lists the same). */
 export const DECISION_KEYS: KeyTable = Object.freeze({
-  service: 'the service binding to ask, as declared in wrangler.toml ([[services]] binding = "POLICY")',
-  timeout_ms: "how long the answer may take, in milliseconds (50 to 5000; default 500); later is a failure",
+  service:
+    'the service binding to ask, as declared in wrangler.toml ([[services]] binding = "POLICY"): letters, digits and "_"',
+  timeout_ms:
+    "how long the whole exchange may take, answer body included, in milliseconds: 50 to 5000, default 500. Later is no decision",
 });
 
 export const DEFAULT_DECISION_TIMEOUT_MS = 500;

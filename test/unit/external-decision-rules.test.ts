@@ -4,6 +4,8 @@
  * every reading of a path (every matched rule's decision must allow); and what
  * `portcullis check`, `explain` and `test-routes` say of a rule they cannot ask.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { answerSummary } from "../../src/cli/explain-text";
 import { routeTable } from "../../src/cli/route-table";
@@ -12,6 +14,7 @@ import type { GatewayConfig } from "../../src/config/config";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError } from "../../src/config/env-readers";
 import { type AnswerOptions, answerFor, type RequestIdentity } from "../../src/gateway/request-answer";
+import { DECISION_KEYS } from "../../src/policy/external-decision";
 import { explainRoute } from "../../src/policy/route-explain";
 import { decideRoute, parseRouteRules, strictest } from "../../src/policy/route-policy";
 import { readClaims } from "../../src/tokens/access-token-claims";
@@ -188,4 +191,17 @@ describe("portcullis explain and test-routes", () => {
   it("refuses what the cheaper checks refuse before any service would be asked", () => {
     expect(answer("/reports/q", "read")).toMatchObject({ outcome: "refused", code: "insufficient_scope" });
   });
+});
+
+it("docs/policy.md describes a decision's keys exactly as they are checked", () => {
+  const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/policy.md"), "utf8");
+  const section = docs.slice(docs.indexOf("\n## An external decision\n"));
+  const rows = section
+    .split("\n")
+    .filter((line) => /^\| `(service|timeout_ms)` \| /.test(line))
+    .map((line) => {
+      const [, key, meaning] = /^\| `([a-z_]+)` \| (.*) \|$/.exec(line) ?? [];
+      return [key, meaning];
+    });
+  expect(rows).toEqual(Object.entries(DECISION_KEYS));
 });
