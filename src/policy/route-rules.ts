@@ -28,6 +28,7 @@ import {
   type AuthenticationRequirement,
   parseAuthenticationRequirement,
 } from "./authentication-requirement";
+import { parseDecision } from "./external-decision";
 import { ConditionError, parseCondition } from "./parse-condition";
 import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
@@ -78,6 +79,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   require:
     "a condition on the token's claims, email, groups, the client's address, country, network or certificate, combined with all / any / not (docs/policy.md)",
   ...AUTHENTICATION_KEYS,
+  decision:
+    '{ service = "POLICY", timeout_ms = 500 }: ask that service binding to allow or deny, after every other check (docs/policy.md)',
 });
 
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
@@ -138,6 +141,8 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   if (isPublic && authentication !== undefined) {
     throw fail(`rule ${index} is public and cannot require a recent or stronger sign-in`);
   }
+  if (isPublic && rule.decision !== undefined) throw fail(`rule ${index} is public and cannot have a "decision"`);
+  const decision = rule.decision === undefined ? undefined : parseDecision(rule.decision, index, path, fail);
   return Object.freeze({
     path,
     match,
@@ -150,6 +155,7 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
     ...(condition !== undefined ? { require: condition } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
+    ...(decision !== undefined ? { decision } : {}),
   });
 }
 

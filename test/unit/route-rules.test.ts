@@ -89,5 +89,6 @@ it("describes every key it accepts", () => {
     "max_auth_age",
     "acr",
     "amr",
+    "decision",
   ]);
 });
