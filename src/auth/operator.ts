@@ -27,7 +27,7 @@ import { describeSession } from "./user-sessions";
  * OPERATOR_TOKEN, or during a rotation OPERATOR_TOKEN_PREVIOUS: both compared in constant
  * time, always both, so the answer's timing does not tell which one matched.
  */
-async function authenticateOperator(context: RequestContext): Promise<void> {
+export async function authenticateOperator(context: RequestContext): Promise<void> {
   const { operatorToken, operatorTokenPrevious } = context.config;
   let presented: string | undefined;
   try {

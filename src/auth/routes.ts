@@ -10,8 +10,15 @@ import { handleBackchannelLogout } from "./oidc-backchannel-logout";
 import { handleOidcCallback } from "./oidc-callback";
 import { handleOidcLogin } from "./oidc-login";
 import { handleListSubjectSessions, handleRevokeSession, handleRevokeSubject } from "./operator";
+import {
+  handleCreateServiceClient,
+  handleListServiceClients,
+  handleRevokeServiceClient,
+  handleRotateServiceClient,
+} from "./operator-service-clients";
 import { handleRefresh } from "./refresh";
 import { handleRevoke } from "./revoke-token";
+import { handleServiceToken } from "./service-token";
 import { handleEndSession, handleListSessions, handleRevokeOtherSessions } from "./user-sessions";
 
 export type AuthHandler = (context: RequestContext, request: Request) => Promise<Response>;
@@ -34,6 +41,12 @@ export const AUTH_ROUTES: ReadonlyArray<readonly [AuthMethod, string, AuthHandle
   ["POST", "/auth/operator/revoke-subject", handleRevokeSubject],
   ["POST", "/auth/operator/revoke-session", handleRevokeSession],
   ["GET", "/auth/operator/sessions", handleListSubjectSessions],
+  // Service clients (docs/identities.md): off, 404, without the SERVICE_CLIENTS binding.
+  ["POST", "/auth/token", handleServiceToken],
+  ["POST", "/auth/operator/service-clients", handleCreateServiceClient],
+  ["GET", "/auth/operator/service-clients", handleListServiceClients],
+  ["POST", "/auth/operator/service-clients/:id/rotate", handleRotateServiceClient],
+  ["DELETE", "/auth/operator/service-clients/:id", handleRevokeServiceClient],
   ["POST", "/auth/oidc/backchannel-logout", handleBackchannelLogout],
 ];
 

@@ -51,6 +51,11 @@ export const BINDINGS = {
     purpose: "OIDC back-channel logout",
     declare: DURABLE_OBJECT("IDP_LOGOUT_INDEX", "IdpLogoutIndex"),
   },
+  SERVICE_CLIENTS: {
+    kind: "durable-object",
+    purpose: "service clients for machines (POST /auth/token, docs/identities.md)",
+    declare: DURABLE_OBJECT("SERVICE_CLIENTS", "ServiceClients"),
+  },
   LOGIN_IP_LIMIT: { kind: "rate-limit", purpose: "login attempts per client address", declare: "[[ratelimits]]" },
   LOGIN_ACCOUNT_LIMIT: { kind: "rate-limit", purpose: "login attempts per account", declare: "[[ratelimits]]" },
   REFRESH_IP_LIMIT: { kind: "rate-limit", purpose: "refreshes per client address", declare: "[[ratelimits]]" },

@@ -35,6 +35,9 @@ export type GatewayErrorCode =
   | "grant_invalid"
   | "credentials_invalid"
   | "client_invalid"
+  // the token endpoint (RFC 6749 §5.2): client_credentials
+  | "grant_type_unsupported"
+  | "scope_invalid"
   | "request_invalid"
   | "payload_too_large"
   | "unsupported_media_type"
@@ -54,6 +57,7 @@ export type GatewayErrorCode =
   | "credential_check_unavailable"
   | "revocation_store_unavailable"
   | "session_store_unavailable"
+  | "service_clients_unavailable"
   | "idp_unavailable"
   | "decision_unavailable"
   | "misconfigured"
@@ -83,6 +87,8 @@ export interface GatewayErrorOptions {
   dpopNonce?: string;
   /** For `insufficient_user_authentication`: what a new sign-in must bring (RFC 9470 `max_age`, `acr_values`). */
   stepUp?: StepUp;
+  /** For `client_invalid`: the client tried HTTP Basic, so the 401 challenges Basic (RFC 6749 §5.2). */
+  basicChallenge?: boolean;
 }
 
 export class GatewayError extends Error {
@@ -96,6 +102,7 @@ export class GatewayError extends Error {
   readonly dpopChallenge: boolean;
   readonly dpopNonce: string | undefined;
   readonly stepUp: StepUp | undefined;
+  readonly basicChallenge: boolean;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -110,5 +117,6 @@ export class GatewayError extends Error {
     this.dpopChallenge = options.dpopChallenge ?? false;
     this.dpopNonce = options.dpopNonce;
     this.stepUp = options.stepUp;
+    this.basicChallenge = options.basicChallenge ?? false;
   }
 }

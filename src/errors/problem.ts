@@ -18,6 +18,8 @@ interface ProblemShape {
     | "access_denied"
     | "invalid_grant"
     | "invalid_client"
+    | "unsupported_grant_type"
+    | "invalid_scope"
     | "invalid_dpop_proof"
     | "use_dpop_nonce";
   /** Send `WWW-Authenticate: Bearer …` (protected resources). */
@@ -73,6 +75,8 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   grant_invalid: { status: 401, title: "Invalid refresh token", oauthError: "invalid_grant" },
   credentials_invalid: { status: 401, title: "Invalid credentials" },
   client_invalid: { status: 401, title: "Client authentication failed", oauthError: "invalid_client" },
+  grant_type_unsupported: { status: 400, title: "Unsupported grant type", oauthError: "unsupported_grant_type" },
+  scope_invalid: { status: 400, title: "Invalid scope", oauthError: "invalid_scope" },
   request_invalid: { status: 400, title: "Malformed request", oauthError: "invalid_request" },
   payload_too_large: { status: 413, title: "Request body too large" },
   unsupported_media_type: { status: 415, title: "Unsupported content type" },
@@ -90,6 +94,7 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   credential_check_unavailable: { status: 503, title: "Login is temporarily unavailable" },
   revocation_store_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
   session_store_unavailable: { status: 503, title: "Sessions are temporarily unavailable" },
+  service_clients_unavailable: { status: 503, title: "Service clients are temporarily unavailable" },
   idp_unavailable: { status: 503, title: "The identity provider is temporarily unavailable" },
   // A rule's decision service did not decide (timeout, failure, an answer that is not one): fail closed.
   decision_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
@@ -152,6 +157,8 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     if (dpop && context.dpopAlgs) params.push(`algs=${quoteAuthParam(context.dpopAlgs)}`);
     headers.set("www-authenticate", `${dpop ? "DPoP" : "Bearer"} ${params.join(", ")}`);
   }
+  // RFC 6749 §5.2: a client that tried HTTP Basic gets a challenge of the scheme it used.
+  if (error.basicChallenge) headers.set("www-authenticate", `Basic realm=${quoteAuthParam(context.realm)}`);
   if (error.dpopNonce !== undefined) headers.set("dpop-nonce", error.dpopNonce);
   if (error.retryAfter !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfter))));
 

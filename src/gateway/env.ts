@@ -11,6 +11,7 @@
  * (sessions/, revocation/), which sit above config.
  */
 import type { PortcullisSettings, RateLimitBinding } from "../config/env";
+import type { ServiceClients } from "../machines/service-clients";
 import type { RevocationLedger } from "../revocation/revocation-ledger";
 import type { IdpLogoutIndex } from "../sessions/idp-logout-index";
 import type { SessionObject } from "../sessions/session-object";
@@ -28,6 +29,8 @@ export interface PortcullisBindings {
   IDP_LOGOUT_INDEX?: DurableObjectNamespace<IdpLogoutIndex>;
   /** Optional: per subject, the index of their live sessions (GET /auth/sessions, MAX_SESSIONS_PER_USER). */
   SUBJECT_SESSIONS?: DurableObjectNamespace<SubjectSessions>;
+  /** Optional: service clients for machines (POST /auth/token, docs/identities.md); without it that is off. */
+  SERVICE_CLIENTS?: DurableObjectNamespace<ServiceClients>;
   /** Optional: a Workers Analytics Engine dataset for the gateway's counters (docs/operations.md). */
   METRICS?: AnalyticsEngineDataset;
   /** Optional: the upstream as a service binding (standalone gateway). */

@@ -18,6 +18,8 @@ export type { PortcullisSettings, RateLimitBinding, SettingName } from "../confi
 export { ConfigError } from "../config/parse-config";
 export type { Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
 export type { PortcullisBindings } from "../gateway/env";
+/** Optional: bind it as SERVICE_CLIENTS for service tokens (POST /auth/token, docs/identities.md). */
+export { ServiceClients } from "../machines/service-clients";
 export { RevocationLedger } from "../revocation/revocation-ledger";
 export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";

@@ -10,7 +10,10 @@ import { ACCESS_TOKEN_TYPE } from "./verify-access-token";
 
 export interface AccessTokenSubject {
   readonly sub: string;
-  readonly sid: string;
+  /** The session; undefined for a token no session stands behind (a service client's). */
+  readonly sid: string | undefined;
+  /** `client_id` (RFC 9068): the service client the token was issued to; default the audience. */
+  readonly clientId?: string | undefined;
   /** When the session began: seconds since the epoch, to the millisecond. */
   readonly authTime: number;
   readonly scope: readonly string[];
@@ -60,12 +63,12 @@ export async function issueAccessToken(
     exp,
     iat,
     jti,
-    sid: subject.sid,
+    ...(subject.sid !== undefined ? { sid: subject.sid } : {}),
     auth_time: Math.floor(subject.authTime),
     // The millisecond part, so a revocation of the subject made earlier in the same second
     // does not cover this session (revocation-snapshot.ts coversSession).
     auth_ms: Math.round(subject.authTime * 1000) % 1000,
-    client_id: options.audience,
+    client_id: subject.clientId ?? options.audience,
   };
   // Fixed names (identity-claims.ts), none of them one of the protocol's claims above.
   if (subject.identity !== undefined) Object.assign(claims, subject.identity);
