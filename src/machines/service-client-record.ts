@@ -3,9 +3,11 @@
  * methods answer, and the subject its access tokens carry.
  */
 
-/** The `sub` of a service client's access tokens: namespaced, so it never names a person. */
-export const SERVICE_SUBJECT_PREFIX = "svc|";
+import { SERVICE_SUBJECT_PREFIX } from "../tokens/access-token-claims";
 
+export { SERVICE_SUBJECT_PREFIX };
+
+/** The `sub` of a service client's access tokens. */
 export function serviceSubject(clientId: string): string {
   return SERVICE_SUBJECT_PREFIX + clientId;
 }

@@ -32,6 +32,12 @@ export interface AccessTokenClaims {
   readonly payload: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The `sub` prefix of a service client's tokens (machines/, POST /auth/token): namespaced,
+ * so it never names a person, and the one kind of the gateway's own tokens without a `sid`.
+ */
+export const SERVICE_SUBJECT_PREFIX = "svc|";
+
 const MAX_ID_LENGTH = 256;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 // sub, sid and roles travel upstream in X-Auth-* headers. Headers drop leading/trailing

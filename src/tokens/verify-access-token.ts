@@ -7,10 +7,11 @@
  * refresh cookie of its session. Anything else throws a GatewayError whose detail (log
  * only) says why; an UnknownSigningKey for a token of ours whose key was retired.
  */
+
 import { base64url, errors, type JWTHeaderParameters, jwtVerify } from "jose";
 import { SIGNING_ALGORITHMS } from "../config/parse-signing-keys";
 import { GatewayError } from "../errors/gateway-error";
-import { type AccessTokenClaims, readClaims } from "./access-token-claims";
+import { type AccessTokenClaims, readClaims, SERVICE_SUBJECT_PREFIX } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
 
 /** Longest token we look at; anything longer is refused before decoding. */
@@ -210,7 +211,7 @@ export async function verifyAccessToken(token: string, keys: KeyRing, options: V
       audience: options.audience,
       clockTolerance: tolerance,
       currentDate: new Date(verifyAt),
-      requiredClaims: key.source === "signing-key" ? ["sub", "exp", "iat", "jti", "sid"] : ["sub", "exp", "iat"],
+      requiredClaims: key.source === "signing-key" ? ["sub", "exp", "iat", "jti"] : ["sub", "exp", "iat"],
       ...(key.source === "signing-key" ? { typ: ACCESS_TOKEN_TYPE } : {}),
     });
     payload = result.payload;
@@ -221,6 +222,10 @@ export async function verifyAccessToken(token: string, keys: KeyRing, options: V
 
   const claims = readClaims(payload);
   if (claims === undefined) throw invalid("claims have the wrong types or sizes");
+  // The gateway's own tokens name their session; only a service client's (client_credentials) has none.
+  if (key.source === "signing-key" && claims.sid === undefined && !claims.sub.startsWith(SERVICE_SUBJECT_PREFIX)) {
+    throw invalid("a token of the gateway's own without a session (sid)");
+  }
   if (claims.iat > nowSeconds + options.clockToleranceSeconds) throw invalid("iat is in the future");
   if (claims.exp - claims.iat > MAX_ACCESS_TOKEN_LIFETIME) throw invalid("lifetime longer than the cap");
   return expired ? { status: "expired", claims } : { status: "valid", claims };
