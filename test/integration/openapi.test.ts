@@ -193,6 +193,70 @@ describe("the operator endpoints", () => {
   });
 });
 
+describe("service tokens", () => {
+  it("create, list, exchange, rotate and revoke a service client; refuse bad clients, grants, scopes and bodies", async () => {
+    const clients = "/auth/operator/service-clients";
+    const created = await call(
+      gateway,
+      "POST",
+      clients,
+      json({ name: "ci", scopes: ["read"], expires_in: 600 }, OPERATOR),
+    );
+    expect(created.status).toBe(201);
+    const { client_id: id, client_secret: secret } = JSON.parse(created.body) as Record<string, string>;
+    expect(await statusOf(call(gateway, "POST", clients, json({ name: "ci", scopes: "read" }, OPERATOR)))).toBe(400);
+    expect(await statusOf(call(gateway, "POST", clients, json({ name: "ci" })))).toBe(401);
+    expect(await statusOf(call(gateway, "POST", clients, form({ name: "ci" }, OPERATOR)))).toBe(415);
+    const huge = json({ name: "x".repeat(9 * 1024) }, OPERATOR);
+    expect(await statusOf(call(gateway, "POST", clients, huge))).toBe(413);
+    expect(await statusOf(call(gateway, "GET", clients, { headers: OPERATOR }))).toBe(200);
+    expect(await statusOf(call(gateway, "GET", clients))).toBe(401);
+    expect(await statusOf(call(gateway, "DELETE", clients, { headers: OPERATOR }))).toBe(405);
+
+    const token = "/auth/token";
+    const basic = { authorization: `Basic ${btoa(`${id}:${secret}`)}` };
+    expect(await statusOf(call(gateway, "POST", token, form({ grant_type: "client_credentials" }, basic)))).toBe(200);
+    const posted = form({ grant_type: "client_credentials", client_id: id ?? "", client_secret: secret ?? "" });
+    expect(await statusOf(call(gateway, "POST", token, posted))).toBe(200);
+    expect(await statusOf(call(gateway, "POST", token, form({ grant_type: "password" }, basic)))).toBe(400);
+    expect(
+      await statusOf(call(gateway, "POST", token, form({ grant_type: "client_credentials", scope: "admin" }, basic))),
+    ).toBe(400);
+    const wrong = { authorization: `Basic ${btoa(`${id}:pcs_${"A".repeat(43)}`)}` };
+    expect(await statusOf(call(gateway, "POST", token, form({ grant_type: "client_credentials" }, wrong)))).toBe(401);
+    expect(await statusOf(call(gateway, "POST", token, json({ grant_type: "client_credentials" }, basic)))).toBe(415);
+    const big = form({ grant_type: "client_credentials", padding: "x".repeat(9 * 1024) }, basic);
+    expect(await statusOf(call(gateway, "POST", token, big))).toBe(413);
+    expect(await statusOf(call(gateway, "GET", token))).toBe(405);
+
+    const rotate = "/auth/operator/service-clients/{id}/rotate";
+    const rotatePath = `${clients}/${id}/rotate`;
+    expect(await statusOf(call(gateway, "POST", rotatePath, json({ overlap_seconds: 60 }, OPERATOR), rotate))).toBe(
+      200,
+    );
+    expect(await statusOf(call(gateway, "POST", rotatePath, json({ overlap_seconds: -1 }, OPERATOR), rotate))).toBe(
+      400,
+    );
+    expect(await statusOf(call(gateway, "POST", rotatePath, form({ overlap_seconds: "1" }, OPERATOR), rotate))).toBe(
+      415,
+    );
+    const bigRotation = json({ overlap_seconds: 1, padding: "x".repeat(9 * 1024) }, OPERATOR);
+    expect(await statusOf(call(gateway, "POST", rotatePath, bigRotation, rotate))).toBe(413);
+    expect(await statusOf(call(gateway, "POST", rotatePath, json({ overlap_seconds: 1 }), rotate))).toBe(401);
+    const unknown = `${clients}/${"0".repeat(32)}`;
+    expect(
+      await statusOf(call(gateway, "POST", `${unknown}/rotate`, json({ overlap_seconds: 1 }, OPERATOR), rotate)),
+    ).toBe(404);
+    expect(await statusOf(call(gateway, "GET", rotatePath, { headers: OPERATOR }, rotate))).toBe(405);
+
+    const one = "/auth/operator/service-clients/{id}";
+    expect(await statusOf(call(gateway, "DELETE", `${clients}/${id}`, { headers: OPERATOR }, one))).toBe(200);
+    expect(await statusOf(call(gateway, "DELETE", unknown, { headers: OPERATOR }, one))).toBe(404);
+    expect(await statusOf(call(gateway, "DELETE", `${clients}/${id}`, {}, one))).toBe(401);
+    expect(await statusOf(call(gateway, "GET", `${clients}/${id}`, { headers: OPERATOR }, one))).toBe(405);
+  });
+});
+
 describe("the keys, and OpenID Connect endpoints that are not configured", () => {
   it("serves the JWKS; answers 404 at the OIDC endpoints", async () => {
     const keys = await call(gateway, "GET", "/.well-known/jwks.json");
