@@ -5,7 +5,8 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
-import { SERVICE_CLIENTS_INSTANCE, type ServiceClients } from "../machines/service-clients";
+import { SERVICE_CLIENTS_INSTANCE } from "../machines/service-client-record";
+import type { ServiceClients } from "../machines/service-clients";
 
 export type ServiceClientsStub = DurableObjectStub<ServiceClients>;
 

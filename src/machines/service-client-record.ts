@@ -7,6 +7,12 @@ import { SERVICE_SUBJECT_PREFIX } from "../tokens/access-token-claims";
 
 export { SERVICE_SUBJECT_PREFIX };
 
+/**
+ * The one ServiceClients instance's name. Here, not beside the class, so endpoints reach it
+ * without importing the Durable Object's module (and `cloudflare:workers` with it).
+ */
+export const SERVICE_CLIENTS_INSTANCE = "directory";
+
 /** The `sub` of a service client's access tokens. */
 export function serviceSubject(clientId: string): string {
   return SERVICE_SUBJECT_PREFIX + clientId;

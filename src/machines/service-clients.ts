@@ -25,8 +25,6 @@ import {
   viewOf,
 } from "./service-client-record";
 
-/** The one instance's name. */
-export const SERVICE_CLIENTS_INSTANCE = "directory";
 /** Live clients one deployment may hold (Cloudflare Access allows 50 service tokens per account). */
 export const MAX_SERVICE_CLIENTS = 1000;
 /** "Last used" is written at most this often per client: to the minute is what a list needs. */
