@@ -250,6 +250,31 @@ describe("the lifecycle of a service client", () => {
   });
 });
 
+describe("a leaked secret", () => {
+  it("rotated without overlap and its subject revoked: the tokens issued before are refused, those after are not", async () => {
+    const client = await createClient({ name: "leaky", scopes: ["reports:read"], expires_in: 3600 });
+    const before = await tokenFor(client, client.client_secret);
+    const rotate = await gateway.fetch(`${CLIENTS}/${client.client_id}/rotate`, {
+      method: "POST",
+      headers: OPERATOR,
+      body: JSON.stringify({ overlap_seconds: 0 }),
+    });
+    const { client_secret: fresh } = (await rotate.json()) as { client_secret: string };
+    handedOut.push(fresh);
+    const revoked = await gateway.fetch("/auth/operator/revoke-subject", {
+      method: "POST",
+      headers: OPERATOR,
+      body: JSON.stringify({ sub: `svc|${client.client_id}` }),
+    });
+    expect(revoked.status).toBe(200);
+    // auth_time is when the object checked the secret: after the revocation, for this one.
+    const after = await tokenFor(client, fresh);
+    expect(await call("/reports/x", before)).toBe(401);
+    expect(await call("/reports/x", after)).toBe(200);
+    expect((await listed()).map((item) => item.client_id)).toContain(client.client_id);
+  });
+});
+
 describe("what a client can get wrong at POST /auth/token", () => {
   let client: CreatedClient;
   beforeAll(async () => {
@@ -376,6 +401,39 @@ describe("without the SERVICE_CLIENTS binding", () => {
       expect((await off.fetch(CLIENTS, { headers: OPERATOR })).status).toBe(404);
     } finally {
       await off.close();
+    }
+  });
+});
+
+describe("wrangler.toml's rate limits", () => {
+  it("limit exchanges per client once it authenticated: 429 with Retry-After after ten a minute", async () => {
+    const limited = await startGateway({ rateLimits: "wrangler" });
+    try {
+      const create = await limited.fetch(CLIENTS, {
+        method: "POST",
+        headers: OPERATOR,
+        body: JSON.stringify({ name: "busy", scopes: [], expires_in: 600 }),
+      });
+      const client = (await create.json()) as CreatedClient;
+      handedOut.push(client.client_secret);
+      const exchangeAt = (authorization: string) =>
+        limited.fetch("/auth/token", {
+          method: "POST",
+          headers: { ...formHeaders, authorization },
+          body: "grant_type=client_credentials",
+        });
+      // Wrong secrets are not counted against the client: nobody can use up its allowance.
+      for (let attempt = 0; attempt < 12; attempt += 1) {
+        expect((await exchangeAt(basic(client.client_id, `pcs_${"B".repeat(43)}`))).status).toBe(401);
+      }
+      for (let attempt = 0; attempt < 10; attempt += 1) {
+        expect((await exchangeAt(basic(client.client_id, client.client_secret))).status).toBe(200);
+      }
+      const last = await exchangeAt(basic(client.client_id, client.client_secret));
+      expect(last.status).toBe(429);
+      expect(last.headers.get("retry-after")).toBe("60");
+    } finally {
+      await limited.close();
     }
   });
 });
