@@ -1,18 +1,41 @@
 /**
  * Who is calling the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` (HTTP Basic,
- * client id and secret form-urlencoded, then base64) or `client_secret_post` (the
- * `client_id` and `client_secret` form parameters). Exactly one method per request
- * (§2.3). Pure: reads the Authorization header and the form, touches nothing.
+ * client id and secret form-urlencoded, then base64), `client_secret_post` (the
+ * `client_id` and `client_secret` form parameters), or `private_key_jwt` (RFC 7523 §2.2:
+ * `client_assertion_type` and a signed `client_assertion`, whose `iss`/`sub` name the
+ * client; verified by the ServiceClients object). Exactly one method per request (§2.3).
+ * Pure: reads the Authorization header and the form, touches nothing.
  *
  * Every failure is `client_invalid` (401 with a Basic challenge, §5.2) or, for a request
  * that uses two methods at once, `request_invalid`; the reason goes to the log only.
  */
 import { GatewayError } from "../errors/gateway-error";
+import { CLIENT_ASSERTION_TYPE, claimedClient } from "../machines/client-assertion";
 
-export interface PresentedClient {
-  readonly method: "client_secret_basic" | "client_secret_post";
-  readonly clientId: string;
-  readonly secret: string;
+export type PresentedClient =
+  | {
+      readonly method: "client_secret_basic" | "client_secret_post";
+      readonly clientId: string;
+      readonly secret: string;
+    }
+  | { readonly method: "private_key_jwt"; readonly clientId: string; readonly assertion: string };
+
+const twoMethods = () =>
+  new GatewayError("request_invalid", { detail: "client authenticated in more than one way (RFC 6749 §2.3)" });
+
+/** RFC 7523 §2.2: the assertion names the client (unverified here: only to find its key). */
+function fromAssertion(authorization: string | null, fields: Readonly<Record<string, string>>): PresentedClient {
+  if ((authorization !== null && authorization !== "") || fields.client_secret !== undefined) throw twoMethods();
+  const assertion = fields.client_assertion;
+  if (fields.client_assertion_type !== CLIENT_ASSERTION_TYPE || assertion === undefined || assertion === "") {
+    throw refused("client_assertion_type is not jwt-bearer, or no client_assertion");
+  }
+  const clientId = claimedClient(assertion);
+  if (clientId === undefined) throw refused("client_assertion: not a JWT whose iss and sub name the client");
+  if (fields.client_id !== undefined && fields.client_id !== clientId) {
+    throw refused("client_id differs from the assertion's iss");
+  }
+  return { method: "private_key_jwt", clientId, assertion };
 }
 
 /** The longest client id or secret read at all. */
@@ -33,7 +56,7 @@ function formDecoded(value: string): string {
   }
 }
 
-function fromBasic(header: string): PresentedClient {
+function fromBasic(header: string): Extract<PresentedClient, { method: "client_secret_basic" | "client_secret_post" }> {
   const encoded = BASIC.exec(header)?.[1];
   if (encoded === undefined) throw refused("Authorization: not Basic, or not base64");
   let text: string;
@@ -64,15 +87,13 @@ export function presentedClient(
 ): PresentedClient {
   const inBody = fields.client_secret !== undefined;
   if (fields.client_assertion !== undefined || fields.client_assertion_type !== undefined) {
-    throw refused("client_assertion (private_key_jwt) is not supported");
+    return fromAssertion(authorization, fields);
   }
-  let client: PresentedClient;
+  let client: { method: "client_secret_basic" | "client_secret_post"; clientId: string; secret: string };
   if (authorization !== null && authorization !== "") {
     const scheme = SCHEME.exec(authorization)?.[1]?.toLowerCase();
     if (scheme !== "basic") throw refused(`Authorization scheme ${scheme ?? "(unreadable)"} at the token endpoint`);
-    if (inBody) {
-      throw new GatewayError("request_invalid", { detail: "client authenticated both by Basic and in the body" });
-    }
+    if (inBody) throw twoMethods();
     client = fromBasic(authorization);
     // A client_id parameter beside Basic may only repeat it.
     if (fields.client_id !== undefined && fields.client_id !== client.clientId) {

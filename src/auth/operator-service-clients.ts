@@ -2,9 +2,9 @@
  * The operator's service-client endpoints (docs/identities.md), authenticated like every
  * operator endpoint (`Authorization: Bearer <OPERATOR_TOKEN>`, operator.ts):
  *
- *   POST   /auth/operator/service-clients              {name, scopes, expires_in} → 201, the secret once
+ *   POST   /auth/operator/service-clients              {name, scopes, expires_in, jwk?} → 201, the secret once
  *   GET    /auth/operator/service-clients              the clients, with last use; no secret or hash
- *   POST   /auth/operator/service-clients/:id/rotate   {overlap_seconds} → a new secret
+ *   POST   /auth/operator/service-clients/:id/rotate   {overlap_seconds, jwk?} → a new secret (or key)
  *   DELETE /auth/operator/service-clients/:id          revoke: its secrets and every token it was given
  *
  * Revoking uses the one revocation mechanism there is: the client's subject (`svc|<id>`)
@@ -17,7 +17,7 @@ import { bodyKind, readLimitedText } from "../http/read-body";
 import { log } from "../log/logger";
 import { isClientId } from "../machines/client-secret";
 import { type Checked, checkNewClient, checkRotation } from "../machines/service-client-input";
-import { type IssuedSecret, serviceSubject } from "../machines/service-client-record";
+import { type IssuedSecret, type RotateOutcome, serviceSubject } from "../machines/service-client-record";
 import type { CreateResult } from "../machines/service-clients";
 import { authenticateOperator } from "./operator";
 import { callServiceClients, serviceClientsOf } from "./service-clients";
@@ -53,11 +53,17 @@ function clientIdOf(context: RequestContext, suffix = ""): string {
   return id;
 }
 
+/** The client's id and expiry, and its new secret (none for a `private_key_jwt` client). */
 const secretAnswer = (issued: IssuedSecret) => ({
   client_id: issued.clientId,
-  client_secret: issued.secret,
+  ...(issued.secret === undefined ? {} : { client_secret: issued.secret }),
   expires_at: new Date(issued.expiresAt).toISOString(),
 });
+
+const ROTATION_REFUSED: Record<"key_required" | "key_not_taken", string> = {
+  key_required: 'a private_key_jwt client is rotated to a new key: send "jwk"',
+  key_not_taken: 'a client with a secret is rotated to a new secret: send no "jwk"',
+};
 
 export async function handleCreateServiceClient(context: RequestContext, request: Request): Promise<Response> {
   await authenticateOperator(context);
@@ -74,7 +80,12 @@ export async function handleCreateServiceClient(context: RequestContext, request
     name: wanted.name,
     scope: wanted.scopes.join(" "),
   });
-  return json(201, { ...secretAnswer(created.issued), name: wanted.name, scopes: wanted.scopes });
+  return json(201, {
+    ...secretAnswer(created.issued),
+    auth_method: wanted.key === undefined ? "client_secret" : "private_key_jwt",
+    name: wanted.name,
+    scopes: wanted.scopes,
+  });
 }
 
 export async function handleListServiceClients(context: RequestContext): Promise<Response> {
@@ -87,14 +98,20 @@ export async function handleRotateServiceClient(context: RequestContext, request
   await authenticateOperator(context);
   const clients = serviceClientsOf(context);
   const clientId = clientIdOf(context, "/rotate");
-  const { overlapSeconds } = await readChecked(request, checkRotation);
-  const issued = await callServiceClients(() => clients.rotate(clientId, overlapSeconds));
-  if (issued === undefined) throw new GatewayError("not_found", { detail: "no live service client of that id" });
+  const rotation = await readChecked(request, checkRotation);
+  const outcome = await callServiceClients(async () => (await clients.rotate(clientId, rotation)) as RotateOutcome);
+  if (!outcome.ok) {
+    if (outcome.reason === "not_found")
+      throw new GatewayError("not_found", { detail: "no live service client of that id" });
+    const reason = ROTATION_REFUSED[outcome.reason];
+    throw new GatewayError("request_invalid", { detail: reason, publicDetail: reason });
+  }
+  const { issued } = outcome;
   const previousUntil = issued.previousUntil === null ? null : new Date(issued.previousUntil).toISOString();
   log.security("service_client_rotated", {
     requestId: context.requestId,
     client_id: clientId,
-    overlap_seconds: overlapSeconds,
+    overlap_seconds: rotation.overlapSeconds,
   });
   return json(200, { ...secretAnswer(issued), previous_secret_expires_at: previousUntil });
 }

@@ -51,12 +51,27 @@ export async function handleServiceToken(context: RequestContext, request: Reque
   const presented = presentedClient(context.incoming.authorization ?? null, fields);
   // Not the shape of anything issued here: refused without a call to the object.
   if (!isClientId(presented.clientId)) throw refusedClient(context, presented.clientId, "unknown_client");
-  if (!isClientSecretShape(presented.secret)) throw refusedClient(context, presented.clientId, "wrong_secret");
-
-  const result = await callServiceClients(
-    async () => (await clients.authenticate(presented.clientId, presented.secret)) as AuthenticateResult,
-  );
-  if (!result.ok) throw refusedClient(context, presented.clientId, result.reason);
+  let result: AuthenticateResult;
+  if (presented.method === "private_key_jwt") {
+    // RFC 7523 §3: the assertion's audience is this endpoint, as the client reached it.
+    const audience = `${context.url.origin}${TOKEN_PATH}`;
+    result = await callServiceClients(
+      async () =>
+        (await clients.authenticateAssertion(presented.clientId, presented.assertion, audience)) as AuthenticateResult,
+    );
+  } else {
+    if (!isClientSecretShape(presented.secret)) throw refusedClient(context, presented.clientId, "wrong_secret");
+    result = await callServiceClients(
+      async () => (await clients.authenticate(presented.clientId, presented.secret)) as AuthenticateResult,
+    );
+  }
+  if (!result.ok) {
+    throw refusedClient(
+      context,
+      presented.clientId,
+      result.detail ? `${result.reason}: ${result.detail}` : result.reason,
+    );
+  }
   const { client } = result;
   await enforceRateLimit(context, "REFRESH_SESSION_LIMIT", `client:${client.clientId}`);
 

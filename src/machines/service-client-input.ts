@@ -3,6 +3,7 @@
  * stored, and the scope a client may ask for at the token endpoint. Pure functions: each
  * returns the checked value or a reason (a string for the log and the operator's 400).
  */
+import { type ClientKey, checkClientKey } from "./client-key";
 
 /** The longest a client may live: a year and a day. A client without an expiry is refused on purpose. */
 export const MAX_CLIENT_LIFETIME_SECONDS = 366 * 24 * 3600;
@@ -25,6 +26,8 @@ export interface NewClientRequest {
   readonly name: string;
   readonly scopes: readonly string[];
   readonly expiresInSeconds: number;
+  /** A `private_key_jwt` client's public key (RFC 7523); absent for a client with a secret. */
+  readonly key?: ClientKey;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -35,12 +38,17 @@ function isWholeSeconds(value: unknown, min: number, max: number): value is numb
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
 
-/** `{ name, scopes, expires_in }`: a name, RFC 6749 scope tokens, seconds until it expires. */
+/**
+ * `{ name, scopes, expires_in, jwk? }`: a name, RFC 6749 scope tokens, seconds until it
+ * expires, and for a `private_key_jwt` client its public key.
+ */
 export function checkNewClient(body: unknown): Checked<NewClientRequest> {
   if (!isRecord(body)) return refuse("the body must be a JSON object");
   const { name, scopes, expires_in: expiresIn } = body;
   for (const key of Object.keys(body)) {
-    if (key !== "name" && key !== "scopes" && key !== "expires_in") return refuse(`unknown field "${key}"`);
+    if (key !== "name" && key !== "scopes" && key !== "expires_in" && key !== "jwk") {
+      return refuse(`unknown field "${key}"`);
+    }
   }
   if (typeof name !== "string" || name.trim() === "" || name.length > MAX_CLIENT_NAME_LENGTH || !NAME.test(name)) {
     return refuse(`"name" must be 1–${MAX_CLIENT_NAME_LENGTH} printable characters`);
@@ -54,20 +62,34 @@ export function checkNewClient(body: unknown): Checked<NewClientRequest> {
   if (!isWholeSeconds(expiresIn, 1, MAX_CLIENT_LIFETIME_SECONDS)) {
     return refuse(`"expires_in" must be whole seconds, 1–${MAX_CLIENT_LIFETIME_SECONDS}`);
   }
-  return { ok: true, value: { name, scopes: [...new Set(scopes)], expiresInSeconds: expiresIn } };
+  const value = { name, scopes: [...new Set(scopes)], expiresInSeconds: expiresIn };
+  if (body.jwk === undefined) return { ok: true, value };
+  const key = checkClientKey(body.jwk);
+  return key.ok ? { ok: true, value: { ...value, key: key.value } } : key;
 }
 
-/** `{ overlap_seconds }`: how long the previous secret keeps working (0: not at all). */
-export function checkRotation(body: unknown): Checked<{ readonly overlapSeconds: number }> {
+export interface RotationRequest {
+  readonly overlapSeconds: number;
+  /** A `private_key_jwt` client's new public key; absent for a client with a secret. */
+  readonly key?: ClientKey;
+}
+
+/**
+ * `{ overlap_seconds, jwk? }`: how long the previous secret (or key) keeps working (0: not
+ * at all), and for a `private_key_jwt` client the new public key.
+ */
+export function checkRotation(body: unknown): Checked<RotationRequest> {
   if (!isRecord(body)) return refuse("the body must be a JSON object");
   for (const key of Object.keys(body)) {
-    if (key !== "overlap_seconds") return refuse(`unknown field "${key}"`);
+    if (key !== "overlap_seconds" && key !== "jwk") return refuse(`unknown field "${key}"`);
   }
   const overlap = body.overlap_seconds;
   if (!isWholeSeconds(overlap, 0, MAX_OVERLAP_SECONDS)) {
     return refuse(`"overlap_seconds" must be whole seconds, 0–${MAX_OVERLAP_SECONDS}`);
   }
-  return { ok: true, value: { overlapSeconds: overlap } };
+  if (body.jwk === undefined) return { ok: true, value: { overlapSeconds: overlap } };
+  const key = checkClientKey(body.jwk);
+  return key.ok ? { ok: true, value: { overlapSeconds: overlap, key: key.value } } : key;
 }
 
 /**

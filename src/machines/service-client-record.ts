@@ -26,8 +26,12 @@ export interface ServiceClientRow {
   readonly scopes: string;
   readonly created_at: number;
   readonly expires_at: number;
-  /** SHA-256 (base64url) of the current secret. */
+  /** SHA-256 (base64url) of the current secret; empty for a `private_key_jwt` client. */
   readonly secret_hash: string;
+  /** A `private_key_jwt` client's public key and algorithm (JSON of a ClientKey); null for a secret's. */
+  readonly public_jwk: string | null;
+  /** The key a rotation replaced, while its overlap lasts (`previous_until`). */
+  readonly previous_jwk: string | null;
   /** SHA-256 of the secret a rotation replaced, while its overlap lasts; else null. */
   readonly previous_hash: string | null;
   /** Until when the previous secret is accepted (null: none). */
@@ -42,6 +46,8 @@ export interface ServiceClientRow {
 /** What the operator's list shows of a client: never a secret or a hash. */
 export interface ServiceClientView {
   readonly client_id: string;
+  /** How it authenticates: with a secret (Basic or in the form), or a signed assertion (RFC 7523). */
+  readonly auth_method: "client_secret" | "private_key_jwt";
   readonly name: string;
   readonly scopes: readonly string[];
   readonly created_at: string;
@@ -61,6 +67,7 @@ export function viewOf(row: ServiceClientRow, now: number): ServiceClientView {
   const overlapping = row.previous_until !== null && row.previous_until > now;
   return {
     client_id: row.id,
+    auth_method: row.public_jwk === null ? "client_secret" : "private_key_jwt",
     name: row.name,
     scopes: scopesOf(row),
     created_at: new Date(row.created_at).toISOString(),
@@ -78,24 +85,39 @@ export interface AuthenticatedClient {
   readonly scopes: readonly string[];
   readonly expiresAt: number;
   readonly authenticatedAt: number;
-  /** Which secret matched: the previous one means the machine has not picked up a rotation yet. */
+  /** Which secret (or key) matched: the previous one means the machine has not picked up a rotation yet. */
   readonly secret: "current" | "previous";
 }
 
 /** Why a client was not authenticated: for the log only, the client hears `invalid_client`. */
-export type ClientRefusal = "unknown_client" | "wrong_secret" | "expired" | "revoked";
+export type ClientRefusal =
+  | "unknown_client"
+  | "wrong_secret"
+  | "expired"
+  | "revoked"
+  // private_key_jwt: the client has no key (or a secret client sent an assertion), the
+  // assertion does not verify, or its jti was used before
+  | "wrong_method"
+  | "bad_assertion"
+  | "replayed_assertion";
 
 export type AuthenticateResult =
   | { readonly ok: true; readonly client: AuthenticatedClient }
-  | { readonly ok: false; readonly reason: ClientRefusal };
+  | { readonly ok: false; readonly reason: ClientRefusal; readonly detail?: string };
 
 export interface IssuedSecret {
   readonly clientId: string;
-  readonly secret: string;
+  /** Undefined for a `private_key_jwt` client: it has no secret. */
+  readonly secret: string | undefined;
   readonly expiresAt: number;
   /** For a rotation: until when the previous secret still works (null: not at all). */
   readonly previousUntil: number | null;
 }
+
+/** A rotation: done, no live client of that id, or a key client without a key (or the reverse). */
+export type RotateOutcome =
+  | { readonly ok: true; readonly issued: IssuedSecret }
+  | { readonly ok: false; readonly reason: "not_found" | "key_required" | "key_not_taken" };
 
 /** What revoking a client found: gone now (`revoked`), gone before (`already`), or never there. */
 export type RevokeOutcome =

@@ -13,12 +13,16 @@
  * Only SHA-256 hashes of secrets are stored (client-secret.ts says why that hash).
  */
 import { DurableObject } from "cloudflare:workers";
+import { verifyClientAssertion } from "./client-assertion";
+import type { ClientKey } from "./client-key";
 import { hashClientSecret, hashesEqual, newClientId, newClientSecret } from "./client-secret";
-import type { NewClientRequest } from "./service-client-input";
+import type { NewClientRequest, RotationRequest } from "./service-client-input";
 import {
+  type AuthenticatedClient,
   type AuthenticateResult,
   type IssuedSecret,
   type RevokeOutcome,
+  type RotateOutcome,
   type ServiceClientRow,
   type ServiceClientView,
   scopesOf,
@@ -32,21 +36,33 @@ export const LAST_USED_PRECISION_MS = 60_000;
 /** A revoked client's row is kept this long, so revoking it again is answered, and re-recorded. */
 const REVOKED_KEPT_MS = 24 * 3600 * 1000;
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS clients (
+const CLIENTS_TABLE = `CREATE TABLE IF NOT EXISTS clients (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
   scopes TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
   secret_hash TEXT NOT NULL,
+  public_jwk TEXT,
+  previous_jwk TEXT,
   previous_hash TEXT,
   previous_until INTEGER,
   rotated_at INTEGER,
   last_used_at INTEGER,
   revoked_at INTEGER
 )`;
+/** The `jti`s of accepted client assertions (RFC 7523), each until its `exp` (ms). */
+const ASSERTION_JTIS_TABLE = `CREATE TABLE IF NOT EXISTS assertion_jtis (
+  client_id TEXT NOT NULL,
+  jti TEXT NOT NULL,
+  exp INTEGER NOT NULL,
+  PRIMARY KEY (client_id, jti)
+)`;
 
 export type CreateResult = { readonly ok: true; readonly issued: IssuedSecret } | { readonly ok: false };
+
+const keyOf = (stored: string | null): ClientKey | undefined =>
+  stored === null ? undefined : (JSON.parse(stored) as ClientKey);
 
 export class ServiceClients extends DurableObject {
   readonly #sql: SqlStorage;
@@ -54,7 +70,8 @@ export class ServiceClients extends DurableObject {
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
     this.#sql = ctx.storage.sql;
-    this.#sql.exec(SCHEMA);
+    this.#sql.exec(CLIENTS_TABLE);
+    this.#sql.exec(ASSERTION_JTIS_TABLE);
   }
 
   #row(clientId: string): ServiceClientRow | undefined {
@@ -67,23 +84,27 @@ export class ServiceClients extends DurableObject {
     this.#sql.exec("DELETE FROM clients WHERE revoked_at IS NOT NULL AND revoked_at < ?", now - REVOKED_KEPT_MS);
   }
 
-  /** A new client and its first secret; `ok: false` when MAX_SERVICE_CLIENTS are live already. */
+  /**
+   * A new client and its first secret (none for a `private_key_jwt` client: its key is
+   * stored instead); `ok: false` when MAX_SERVICE_CLIENTS are live already.
+   */
   async create(request: NewClientRequest): Promise<CreateResult> {
     const now = Date.now();
     this.#prune(now);
     const live = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM clients WHERE revoked_at IS NULL").one().n;
     if (live >= MAX_SERVICE_CLIENTS) return { ok: false };
     const clientId = newClientId();
-    const secret = newClientSecret();
+    const secret = request.key === undefined ? newClientSecret() : undefined;
     const expiresAt = now + request.expiresInSeconds * 1000;
     this.#sql.exec(
-      "INSERT INTO clients (id, name, scopes, created_at, expires_at, secret_hash) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO clients (id, name, scopes, created_at, expires_at, secret_hash, public_jwk) VALUES (?, ?, ?, ?, ?, ?, ?)",
       clientId,
       request.name,
       request.scopes.join(" "),
       now,
       expiresAt,
-      await hashClientSecret(secret),
+      secret === undefined ? "" : await hashClientSecret(secret),
+      request.key === undefined ? null : JSON.stringify(request.key),
     );
     return { ok: true, issued: { clientId, secret, expiresAt, previousUntil: null } };
   }
@@ -98,26 +119,33 @@ export class ServiceClients extends DurableObject {
   }
 
   /**
-   * A new secret for a live client; the current one becomes the previous one, accepted for
-   * `overlapSeconds` more (0: refused from now on). A secret replaced earlier, whose overlap
-   * still ran, is refused from now on: at most two secrets work at once. Undefined for a
-   * client that is unknown, revoked or expired.
+   * A new secret (or, for a `private_key_jwt` client, the new key) for a live client; the
+   * current one becomes the previous one, accepted for `overlapSeconds` more (0: refused
+   * from now on). One replaced earlier, whose overlap still ran, is refused from now on:
+   * at most two work at once.
    */
-  async rotate(clientId: string, overlapSeconds: number): Promise<IssuedSecret | undefined> {
+  async rotate(clientId: string, rotation: RotationRequest): Promise<RotateOutcome> {
     const now = Date.now();
     const row = this.#row(clientId);
-    if (row === undefined || row.revoked_at !== null || row.expires_at <= now) return undefined;
-    const secret = newClientSecret();
-    const previousUntil = overlapSeconds > 0 ? now + overlapSeconds * 1000 : null;
+    if (row === undefined || row.revoked_at !== null || row.expires_at <= now)
+      return { ok: false, reason: "not_found" };
+    const keyClient = row.public_jwk !== null;
+    if (keyClient && rotation.key === undefined) return { ok: false, reason: "key_required" };
+    if (!keyClient && rotation.key !== undefined) return { ok: false, reason: "key_not_taken" };
+    const previousUntil = rotation.overlapSeconds > 0 ? now + rotation.overlapSeconds * 1000 : null;
+    const keep = previousUntil !== null;
+    const secret = keyClient ? undefined : newClientSecret();
     this.#sql.exec(
-      "UPDATE clients SET secret_hash = ?, previous_hash = ?, previous_until = ?, rotated_at = ? WHERE id = ?",
-      await hashClientSecret(secret),
-      previousUntil === null ? null : row.secret_hash,
+      "UPDATE clients SET secret_hash = ?, previous_hash = ?, public_jwk = ?, previous_jwk = ?, previous_until = ?, rotated_at = ? WHERE id = ?",
+      secret === undefined ? "" : await hashClientSecret(secret),
+      keep && !keyClient ? row.secret_hash : null,
+      rotation.key === undefined ? null : JSON.stringify(rotation.key),
+      keep && keyClient ? row.public_jwk : null,
       previousUntil,
       now,
       clientId,
     );
-    return { clientId, secret, expiresAt: row.expires_at, previousUntil };
+    return { ok: true, issued: { clientId, secret, expiresAt: row.expires_at, previousUntil } };
   }
 
   /**
@@ -131,7 +159,7 @@ export class ServiceClients extends DurableObject {
     if (row === undefined) return { found: false };
     if (row.revoked_at !== null) return { found: true, already: true, expiresAt: row.expires_at };
     this.#sql.exec(
-      "UPDATE clients SET revoked_at = ?, secret_hash = '', previous_hash = NULL, previous_until = NULL WHERE id = ?",
+      "UPDATE clients SET revoked_at = ?, secret_hash = '', previous_hash = NULL, previous_until = NULL, previous_jwk = NULL WHERE id = ?",
       now,
       clientId,
     );
@@ -154,19 +182,52 @@ export class ServiceClients extends DurableObject {
     if (row.revoked_at !== null) return { ok: false, reason: "revoked" };
     if (!current && !previous) return { ok: false, reason: "wrong_secret" };
     if (row.expires_at <= now) return { ok: false, reason: "expired" };
+    return { ok: true, client: this.#used(row, now, current ? "current" : "previous") };
+  }
+
+  /**
+   * Check a `private_key_jwt` client's assertion (client-assertion.ts) against its key, or
+   * the previous one while a rotation's overlap lasts, and accept its `jti` once: it is
+   * kept until the assertion's `exp`. `audience` is the token endpoint's URL.
+   */
+  async authenticateAssertion(clientId: string, assertion: string, audience: string): Promise<AuthenticateResult> {
+    // Before any await: a revocation that lands while this runs is later than every token it leads to.
+    const now = Date.now();
+    const row = this.#row(clientId);
+    if (row === undefined) return { ok: false, reason: "unknown_client" };
+    if (row.revoked_at !== null) return { ok: false, reason: "revoked" };
+    const current = keyOf(row.public_jwk);
+    if (current === undefined) return { ok: false, reason: "wrong_method" };
+    const previous = row.previous_until !== null && row.previous_until > now ? keyOf(row.previous_jwk) : undefined;
+    const keys = previous === undefined ? [current] : [current, previous];
+    const checked = await verifyClientAssertion(assertion, keys, { clientId, audience, now });
+    if (!checked.ok) return { ok: false, reason: "bad_assertion", detail: checked.reason };
+    const after = this.#row(clientId);
+    if (after === undefined || after.revoked_at !== null) return { ok: false, reason: "revoked" };
+    if (after.expires_at <= now) return { ok: false, reason: "expired" };
+    this.#sql.exec("DELETE FROM assertion_jtis WHERE exp <= ?", now);
+    const fresh = this.#sql.exec(
+      "INSERT OR IGNORE INTO assertion_jtis (client_id, jti, exp) VALUES (?, ?, ?)",
+      clientId,
+      checked.jti,
+      checked.exp * 1000,
+    ).rowsWritten;
+    if (fresh === 0) return { ok: false, reason: "replayed_assertion" };
+    return { ok: true, client: this.#used(after, now, checked.key) };
+  }
+
+  /** A successful authentication: its last use noted (coarsely), the client as the token endpoint needs it. */
+  #used(row: ServiceClientRow, now: number, secret: "current" | "previous"): AuthenticatedClient {
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_PRECISION_MS) {
-      this.#sql.exec("UPDATE clients SET last_used_at = ? WHERE id = ?", now, clientId);
+      this.#sql.exec("UPDATE clients SET last_used_at = ? WHERE id = ?", now, row.id);
     }
     return {
-      ok: true,
-      client: {
-        clientId,
-        name: row.name,
-        scopes: scopesOf(row),
-        expiresAt: row.expires_at,
-        authenticatedAt: now,
-        secret: current ? "current" : "previous",
-      },
+      clientId: row.id,
+      name: row.name,
+      scopes: scopesOf(row),
+      expiresAt: row.expires_at,
+      authenticatedAt: now,
+      secret,
     };
   }
 }

@@ -7,6 +7,7 @@
  * setting (every endpoint 503); one logging in at the test OpenID provider.
  */
 import { randomUUID } from "node:crypto";
+import { exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { type OidcSetup, rawRequest, startOidcGateway } from "../support/oidc-gateway";
@@ -205,6 +206,9 @@ describe("service tokens", () => {
     expect(created.status).toBe(201);
     const { client_id: id, client_secret: secret } = JSON.parse(created.body) as Record<string, string>;
     expect(await statusOf(call(gateway, "POST", clients, json({ name: "ci", scopes: "read" }, OPERATOR)))).toBe(400);
+    const { publicKey } = await generateKeyPair("EdDSA");
+    const signer = { name: "signer", scopes: [], expires_in: 600, jwk: await exportJWK(publicKey) };
+    expect(await statusOf(call(gateway, "POST", clients, json(signer, OPERATOR)))).toBe(201);
     expect(await statusOf(call(gateway, "POST", clients, json({ name: "ci" })))).toBe(401);
     expect(await statusOf(call(gateway, "POST", clients, form({ name: "ci" }, OPERATOR)))).toBe(415);
     const huge = json({ name: "x".repeat(9 * 1024) }, OPERATOR);

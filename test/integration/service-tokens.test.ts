@@ -6,8 +6,9 @@
  * the overlap's length: a second), revocation that refuses the tokens already given,
  * expiry, and every way a client can get it wrong answered 4xx without a secret in a log.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import path from "node:path";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../support/build-worker";
@@ -145,12 +146,14 @@ describe("the lifecycle of a service client", () => {
 
     const entry = (await listed()).find((item) => item.client_id === client.client_id);
     expect(entry).toMatchObject({
+      auth_method: "client_secret",
       name: "nightly reports",
       scopes: ["reports:read", "reports:write"],
       rotated_at: null,
     });
     expect(Date.now() - Date.parse(String(entry?.last_used_at))).toBeLessThan(10_000);
     expect(Object.keys(entry ?? {}).sort()).toEqual([
+      "auth_method",
       "client_id",
       "created_at",
       "expires_at",
@@ -247,6 +250,115 @@ describe("the lifecycle of a service client", () => {
     expect((await gateway.fetch(`${CLIENTS}/${"0".repeat(32)}`, { method: "DELETE", headers: OPERATOR })).status).toBe(
       404,
     );
+  });
+});
+
+describe("private_key_jwt clients (RFC 7523)", () => {
+  const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+  const newKey = async (alg: "ES256" | "EdDSA") => {
+    const { privateKey, publicKey } = await generateKeyPair(alg);
+    return { alg, privateKey, publicJwk: (await exportJWK(publicKey)) as JWK };
+  };
+  type Key = Awaited<ReturnType<typeof newKey>>;
+  const assertionFor = (
+    clientId: string,
+    key: Key,
+    claims: { aud?: string; exp?: number; jti?: string; iss?: string } = {},
+  ) =>
+    new SignJWT({ jti: claims.jti ?? randomUUID() })
+      .setProtectedHeader({ alg: key.alg })
+      .setIssuer(claims.iss ?? clientId)
+      .setSubject(clientId)
+      .setAudience(claims.aud ?? `${gateway.url}/auth/token`)
+      .setIssuedAt()
+      .setExpirationTime(claims.exp ?? Math.floor(Date.now() / 1000) + 60)
+      .sign(key.privateKey);
+  const exchangeWith = (assertion: string, extra: Record<string, string> = {}) =>
+    exchange({
+      grant_type: "client_credentials",
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: assertion,
+      ...extra,
+    });
+
+  it("authenticates with a signed assertion, once per jti; refuses another audience, a far exp, another key, a secret", async () => {
+    const key = await newKey("ES256");
+    const response = await gateway.fetch(CLIENTS, {
+      method: "POST",
+      headers: OPERATOR,
+      body: JSON.stringify({ name: "signer", scopes: ["reports:read"], expires_in: 3600, jwk: key.publicJwk }),
+    });
+    expect(response.status).toBe(201);
+    const client = (await response.json()) as Record<string, unknown>;
+    expect(client.client_secret).toBeUndefined();
+    expect(client.auth_method).toBe("private_key_jwt");
+    const id = String(client.client_id);
+
+    const assertion = await assertionFor(id, key);
+    const granted = await exchangeWith(assertion, { client_id: id });
+    expect(granted.status).toBe(200);
+    const { access_token: token } = (await granted.json()) as { access_token: string };
+    handedOut.push(token);
+    expect(decodeClaims(token)).toMatchObject({ sub: `svc|${id}`, client_id: id, scope: "reports:read" });
+    expect(await call("/reports/x", token)).toBe(200);
+
+    expect(await refusal(await exchangeWith(assertion))).toEqual(INVALID_CLIENT);
+    const elsewhere = await assertionFor(id, key, { aud: "https://other.example/auth/token" });
+    expect(await refusal(await exchangeWith(elsewhere))).toEqual(INVALID_CLIENT);
+    const farAhead = await assertionFor(id, key, { exp: Math.floor(Date.now() / 1000) + 600 });
+    expect(await refusal(await exchangeWith(farAhead))).toEqual(INVALID_CLIENT);
+    const expired = await assertionFor(id, key, { exp: Math.floor(Date.now() / 1000) - 60 });
+    expect(await refusal(await exchangeWith(expired))).toEqual(INVALID_CLIENT);
+    const stranger = await newKey("ES256");
+    expect(await refusal(await exchangeWith(await assertionFor(id, stranger)))).toEqual(INVALID_CLIENT);
+    expect(await refusal(await exchangeWith(await assertionFor(id, key, { iss: "f".repeat(32) })))).toEqual(
+      INVALID_CLIENT,
+    );
+    expect(await refusal(await exchangeWith(await assertionFor(id, key), { client_id: "f".repeat(32) }))).toEqual(
+      INVALID_CLIENT,
+    );
+    const twoWays = await exchangeWith(await assertionFor(id, key), { client_secret: `pcs_${"A".repeat(43)}` });
+    expect(await refusal(twoWays)).toMatchObject({ status: 400, error: "invalid_request" });
+    const wrongType = await exchange({
+      grant_type: "client_credentials",
+      client_assertion_type: "saml",
+      client_assertion: assertion,
+    });
+    expect(await refusal(wrongType)).toEqual(INVALID_CLIENT);
+    // A key client has no secret: Basic with anything is refused.
+    expect(
+      await refusal(await exchange({ grant_type: "client_credentials" }, basic(id, `pcs_${"A".repeat(43)}`))),
+    ).toEqual(INVALID_CLIENT);
+    const entry = (await listed()).find((item) => item.client_id === id);
+    expect(entry?.auth_method).toBe("private_key_jwt");
+  });
+
+  it("rotates to a new key with an overlap: both keys sign during it; a secret client takes no key", async () => {
+    const first = await newKey("ES256");
+    const create = await gateway.fetch(CLIENTS, {
+      method: "POST",
+      headers: OPERATOR,
+      body: JSON.stringify({ name: "rotating signer", scopes: [], expires_in: 3600, jwk: first.publicJwk }),
+    });
+    const id = String(((await create.json()) as Record<string, unknown>).client_id);
+    const second = await newKey("EdDSA");
+    const rotate = (body: unknown, clientId = id) =>
+      gateway.fetch(`${CLIENTS}/${clientId}/rotate`, { method: "POST", headers: OPERATOR, body: JSON.stringify(body) });
+    expect((await rotate({ overlap_seconds: 60 })).status).toBe(400);
+    const rotated = await rotate({ overlap_seconds: 60, jwk: second.publicJwk });
+    expect(rotated.status).toBe(200);
+    expect(((await rotated.json()) as Record<string, unknown>).client_secret).toBeUndefined();
+    expect((await exchangeWith(await assertionFor(id, first))).status).toBe(200);
+    expect((await exchangeWith(await assertionFor(id, second))).status).toBe(200);
+    expect((await rotate({ overlap_seconds: 0, jwk: (await newKey("ES256")).publicJwk })).status).toBe(200);
+    expect(await refusal(await exchangeWith(await assertionFor(id, second)))).toEqual(INVALID_CLIENT);
+
+    const secretClient = await createClient({ name: "secret holder", scopes: [], expires_in: 60 });
+    expect((await rotate({ overlap_seconds: 0, jwk: second.publicJwk }, secretClient.client_id)).status).toBe(400);
+    const withPrivate = { name: "x", scopes: [], expires_in: 60, jwk: { ...second.publicJwk, d: "AAAA" } };
+    expect(
+      (await gateway.fetch(CLIENTS, { method: "POST", headers: OPERATOR, body: JSON.stringify(withPrivate) })).status,
+    ).toBe(400);
   });
 });
 

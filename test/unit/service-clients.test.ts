@@ -6,6 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { presentedClient } from "../../src/auth/client-authentication";
 import { GatewayError } from "../../src/errors/gateway-error";
+import { CLIENT_ASSERTION_TYPE, claimedClient } from "../../src/machines/client-assertion";
+import { checkClientKey } from "../../src/machines/client-key";
 import {
   checkNewClient,
   checkRotation,
@@ -114,7 +116,9 @@ describe("presentedClient", () => {
     ["Basic with bad percent-encoding", basic("abc:%zz"), {}],
     ["Basic that is not UTF-8", `Basic ${Buffer.from([0x61, 0x3a, 0xff]).toString("base64")}`, {}],
     ["another scheme", "Bearer abc", {}],
-    ["a client assertion (RFC 7523, not served)", null, { client_assertion: "a.b.c" }],
+    ["an assertion without its type", null, { client_assertion: "a.b.c" }],
+    ["an assertion of another type", null, { client_assertion_type: "saml2", client_assertion: "a.b.c" }],
+    ["an assertion that is no JWT", null, { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: "a.b.c" }],
     ["an id too long", basic(`${"a".repeat(600)}:x`), {}],
   ])("refuses %s: invalid_client with a Basic challenge", (_what, header, fields) => {
     expect(codeOf(() => presentedClient(header, fields))).toBe("client_invalid (Basic)");
@@ -123,5 +127,59 @@ describe("presentedClient", () => {
   it("refuses two methods at once, and a client_id beside Basic that differs: invalid_request", () => {
     expect(codeOf(() => presentedClient(basic("abc:def"), { client_secret: "def" }))).toBe("request_invalid");
     expect(codeOf(() => presentedClient(basic("abc:def"), { client_id: "xyz" }))).toBe("request_invalid");
+  });
+});
+
+const B64_43 = "A".repeat(43);
+const unsignedJwt = (claims: Record<string, unknown>) =>
+  `${Buffer.from('{"alg":"ES256"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`;
+
+describe("private_key_jwt: reading the assertion", () => {
+  it("takes the client from iss = sub, and only then", () => {
+    expect(claimedClient(unsignedJwt({ iss: "abc", sub: "abc" }))).toBe("abc");
+    expect(claimedClient(unsignedJwt({ iss: "abc", sub: "xyz" }))).toBeUndefined();
+    expect(claimedClient(unsignedJwt({ sub: "abc" }))).toBeUndefined();
+    expect(claimedClient("not a jwt")).toBeUndefined();
+  });
+
+  it("presents it as private_key_jwt, refusing a client_id that differs and a second method", () => {
+    const assertion = unsignedJwt({ iss: "abc", sub: "abc" });
+    const fields = { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion };
+    expect(presentedClient(null, fields)).toEqual({ method: "private_key_jwt", clientId: "abc", assertion });
+    expect(presentedClient(null, { ...fields, client_id: "abc" }).clientId).toBe("abc");
+    expect(codeOf(() => presentedClient(null, { ...fields, client_id: "xyz" }))).toBe("client_invalid (Basic)");
+    expect(codeOf(() => presentedClient(basic("abc:def"), fields))).toBe("request_invalid");
+    expect(codeOf(() => presentedClient(null, { ...fields, client_secret: "def" }))).toBe("request_invalid");
+  });
+});
+
+describe("checkClientKey", () => {
+  it("keeps the public members of a P-256, Ed25519 or RSA key and names its algorithm", () => {
+    expect(checkClientKey({ kty: "EC", crv: "P-256", x: B64_43, y: B64_43, kid: "k1", use: "sig" })).toEqual({
+      ok: true,
+      value: { jwk: { kty: "EC", crv: "P-256", x: B64_43, y: B64_43 }, alg: "ES256" },
+    });
+    expect(checkClientKey({ kty: "OKP", crv: "Ed25519", x: B64_43, alg: "EdDSA" })).toEqual({
+      ok: true,
+      value: { jwk: { kty: "OKP", crv: "Ed25519", x: B64_43 }, alg: "EdDSA" },
+    });
+    const n = "B".repeat(342);
+    expect(checkClientKey({ kty: "RSA", n, e: "AQAB", alg: "PS256" })).toEqual({
+      ok: true,
+      value: { jwk: { kty: "RSA", n, e: "AQAB" }, alg: "PS256" },
+    });
+  });
+
+  it.each([
+    ["a private EC key", { kty: "EC", crv: "P-256", x: B64_43, y: B64_43, d: B64_43 }],
+    ["a symmetric key", { kty: "oct", k: B64_43 }],
+    ["another curve", { kty: "EC", crv: "P-384", x: B64_43, y: B64_43 }],
+    ["a key for encryption", { kty: "OKP", crv: "Ed25519", x: B64_43, use: "enc" }],
+    ["an algorithm that does not fit", { kty: "EC", crv: "P-256", x: B64_43, y: B64_43, alg: "RS256" }],
+    ["a short RSA key", { kty: "RSA", n: "B".repeat(171), e: "AQAB" }],
+    ["a member that is not base64url", { kty: "OKP", crv: "Ed25519", x: `${"A".repeat(42)}=` }],
+    ["no key at all", "key"],
+  ])("refuses %s", (_what, jwk) => {
+    expect(checkClientKey(jwk).ok).toBe(false);
   });
 });
