@@ -11,10 +11,12 @@
  * is revoked in the ledger after the object stops accepting its secrets, so every token
  * it was given before is refused, and it can be given none after.
  */
+import { importJWK } from "jose";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { bodyKind, readLimitedText } from "../http/read-body";
 import { log } from "../log/logger";
+import type { ClientKey } from "../machines/client-key";
 import { isClientId } from "../machines/client-secret";
 import { type Checked, checkNewClient, checkRotation } from "../machines/service-client-input";
 import { type IssuedSecret, type RotateOutcome, serviceSubject } from "../machines/service-client-record";
@@ -32,7 +34,10 @@ function json(status: number, body: unknown): Response {
 }
 
 /** A JSON body, checked by `check`; what is wrong is told to the operator (never a secret: none is in it). */
-async function readChecked<T>(request: Request, check: (body: unknown) => Checked<T>): Promise<T> {
+async function readChecked<T extends { readonly key?: ClientKey }>(
+  request: Request,
+  check: (body: unknown) => Checked<T>,
+): Promise<T> {
   if (bodyKind(request) !== "json") throw new GatewayError("unsupported_media_type");
   let body: unknown;
   try {
@@ -43,6 +48,16 @@ async function readChecked<T>(request: Request, check: (body: unknown) => Checke
   }
   const checked = check(body);
   if (!checked.ok) throw new GatewayError("request_invalid", { detail: checked.reason, publicDetail: checked.reason });
+  const { key } = checked.value;
+  // A public key of the right shape that still does not import (a point off its curve) is refused now, not at every exchange.
+  if (key !== undefined) {
+    try {
+      await importJWK(key.jwk, key.alg);
+    } catch {
+      const reason = '"jwk" is not a usable public key';
+      throw new GatewayError("request_invalid", { detail: reason, publicDetail: reason });
+    }
+  }
   return checked.value;
 }
 

@@ -89,12 +89,14 @@ export class ServiceClients extends DurableObject {
    * stored instead); `ok: false` when MAX_SERVICE_CLIENTS are live already.
    */
   async create(request: NewClientRequest): Promise<CreateResult> {
+    // Hashed before anything is read: no await between the checks below and the write.
+    const secret = request.key === undefined ? newClientSecret() : undefined;
+    const secretHash = secret === undefined ? "" : await hashClientSecret(secret);
     const now = Date.now();
     this.#prune(now);
     const live = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM clients WHERE revoked_at IS NULL").one().n;
     if (live >= MAX_SERVICE_CLIENTS) return { ok: false };
     const clientId = newClientId();
-    const secret = request.key === undefined ? newClientSecret() : undefined;
     const expiresAt = now + request.expiresInSeconds * 1000;
     this.#sql.exec(
       "INSERT INTO clients (id, name, scopes, created_at, expires_at, secret_hash, public_jwk) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -103,7 +105,7 @@ export class ServiceClients extends DurableObject {
       request.scopes.join(" "),
       now,
       expiresAt,
-      secret === undefined ? "" : await hashClientSecret(secret),
+      secretHash,
       request.key === undefined ? null : JSON.stringify(request.key),
     );
     return { ok: true, issued: { clientId, secret, expiresAt, previousUntil: null } };
@@ -125,6 +127,9 @@ export class ServiceClients extends DurableObject {
    * at most two work at once.
    */
   async rotate(clientId: string, rotation: RotationRequest): Promise<RotateOutcome> {
+    // Hashed before the row is read: no await between reading it and writing it back.
+    const newSecret = newClientSecret();
+    const newHash = await hashClientSecret(newSecret);
     const now = Date.now();
     const row = this.#row(clientId);
     if (row === undefined || row.revoked_at !== null || row.expires_at <= now)
@@ -134,10 +139,10 @@ export class ServiceClients extends DurableObject {
     if (!keyClient && rotation.key !== undefined) return { ok: false, reason: "key_not_taken" };
     const previousUntil = rotation.overlapSeconds > 0 ? now + rotation.overlapSeconds * 1000 : null;
     const keep = previousUntil !== null;
-    const secret = keyClient ? undefined : newClientSecret();
+    const secret = keyClient ? undefined : newSecret;
     this.#sql.exec(
       "UPDATE clients SET secret_hash = ?, previous_hash = ?, public_jwk = ?, previous_jwk = ?, previous_until = ?, rotated_at = ? WHERE id = ?",
-      secret === undefined ? "" : await hashClientSecret(secret),
+      secret === undefined ? "" : newHash,
       keep && !keyClient ? row.secret_hash : null,
       rotation.key === undefined ? null : JSON.stringify(rotation.key),
       keep && keyClient ? row.public_jwk : null,

@@ -355,6 +355,11 @@ describe("private_key_jwt clients (RFC 7523)", () => {
 
     const secretClient = await createClient({ name: "secret holder", scopes: [], expires_in: 60 });
     expect((await rotate({ overlap_seconds: 0, jwk: second.publicJwk }, secretClient.client_id)).status).toBe(400);
+    const offCurve = { kty: "EC", crv: "P-256", x: "A".repeat(43), y: "A".repeat(43) };
+    const notAKey = { name: "x", scopes: [], expires_in: 60, jwk: offCurve };
+    const refused = await gateway.fetch(CLIENTS, { method: "POST", headers: OPERATOR, body: JSON.stringify(notAKey) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { detail?: string }).detail).toBe('"jwk" is not a usable public key');
     const withPrivate = { name: "x", scopes: [], expires_in: 60, jwk: { ...second.publicJwk, d: "AAAA" } };
     expect(
       (await gateway.fetch(CLIENTS, { method: "POST", headers: OPERATOR, body: JSON.stringify(withPrivate) })).status,
