@@ -14,7 +14,7 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../support/build-worker";
 import { type Gateway, startGateway } from "../support/gateway";
 import { TEST_SECRETS } from "../support/test-keys";
-import { decodeClaims } from "../support/tokens";
+import { decodeClaims, mintToken } from "../support/tokens";
 
 const production = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"), "production").workerOptions;
 
@@ -364,6 +364,17 @@ describe("private_key_jwt clients (RFC 7523)", () => {
     expect(
       (await gateway.fetch(CLIENTS, { method: "POST", headers: OPERATOR, body: JSON.stringify(withPrivate) })).status,
     ).toBe(400);
+  });
+});
+
+describe("a token of the gateway's own without a session", () => {
+  it("is a service client's only: without sid and without the svc| subject it is refused", async () => {
+    const user = await mintToken(gateway.key, { claims: { sid: undefined, sub: "user-alice", scope: "reports:read" } });
+    expect(await call("/reports/x", user)).toBe(401);
+    const machine = await mintToken(gateway.key, {
+      claims: { sid: undefined, sub: "svc|0123", scope: "reports:read" },
+    });
+    expect(await call("/reports/x", machine)).toBe(200);
   });
 });
 
