@@ -157,6 +157,12 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
       return refused(failed.code, why, failed.code === "insufficient_scope" ? { requiredScopes: route.scopes } : {});
     }
   }
+  if (route.audienceConflict) {
+    return refused(
+      "request_invalid",
+      "the path's readings are decided by route rules with different assertion audiences (assertion_audience)",
+    );
+  }
   const strict = route.strictRevocation ? " (and the session's object says it is alive)" : "";
   const bound = claims.jkt === undefined ? "" : " (with a DPoP proof by the key it is bound to)";
   const held = route.conditions === undefined ? "" : ", and the route's conditions hold";

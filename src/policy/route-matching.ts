@@ -19,6 +19,13 @@ export type RouteDecision =
       readonly dpop?: true;
       /** Every one of these must hold (the `require` of each rule that decided a reading). */
       readonly conditions?: readonly Condition[];
+      /** The upstream assertion's `aud` (a rule's `assertion_audience`); absent: UPSTREAM_ASSERTION_AUDIENCE. */
+      readonly assertionAudience?: string;
+      /**
+       * Readings of the path were decided by rules naming different assertion audiences: which
+       * service the upstream routes it to is unknown, so the request is refused (400).
+       */
+      readonly audienceConflict?: true;
     };
 
 export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
@@ -110,6 +117,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
               ...(rule.dpop === "required" ? { dpop: true as const } : {}),
               ...(rule.require !== undefined ? { conditions: Object.freeze([rule.require]) } : {}),
+              ...(rule.assertionAudience !== undefined ? { assertionAudience: rule.assertionAudience } : {}),
             }),
       }),
     );

@@ -31,6 +31,11 @@ export interface RouteRule {
   readonly dpop?: "required";
   /** A condition over the token's claims and where the request comes from (docs/policy.md). */
   readonly require?: Condition;
+  /**
+   * The `aud` of the upstream assertion on this route (UPSTREAM_ASSERTION); absent:
+   * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.
+   */
+  readonly assertionAudience?: string;
 }
 
 export type UnauthenticatedAnswer = "login" | "challenge";

@@ -21,6 +21,7 @@
  * common framework answers with its GET handler. How rules are matched is route-policy.ts.
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
+import { isAudienceName } from "../schema/audience-name";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import { ConditionError, parseCondition } from "./parse-condition";
 import type { Condition } from "./route-condition";
@@ -71,6 +72,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   dpop: '"required": only a DPoP-bound token, with a proof by its key, passes (docs/dpop.md)',
   require:
     "a condition on the token's claims, email, groups, the client's address, country, network or certificate, combined with all / any / not (docs/policy.md)",
+  assertion_audience:
+    "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
 });
 
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
@@ -127,6 +130,13 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   }
   if (isPublic && rule.require !== undefined) throw fail(`rule ${index} is public and cannot have "require"`);
   const condition = rule.require === undefined ? undefined : conditionOf(rule.require, index, path, fail);
+  const audience = rule.assertion_audience;
+  if (audience !== undefined && (typeof audience !== "string" || !isAudienceName(audience))) {
+    throw fail(`rule ${index} (${path}): "assertion_audience" must be a name without spaces or quotes`);
+  }
+  if (isPublic && audience !== undefined) {
+    throw fail(`rule ${index} (${path}) is public, and a public route gets no assertion: remove "assertion_audience"`);
+  }
   return Object.freeze({
     path,
     match,
@@ -138,6 +148,7 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
     ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
     ...(condition !== undefined ? { require: condition } : {}),
+    ...(audience !== undefined ? { assertionAudience: audience } : {}),
   });
 }
 

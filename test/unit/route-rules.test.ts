@@ -86,5 +86,6 @@ it("describes every key it accepts", () => {
     "revocation",
     "dpop",
     "require",
+    "assertion_audience",
   ]);
 });
