@@ -14,6 +14,16 @@
  * export default app;
  */
 
+/** The upstream's check of the signed upstream assertion; also `portcullis/assertion`, which loads outside Workers. */
+export type {
+  AssertedIdentity,
+  AssertionChecker,
+  AssertionCheckOptions,
+  AssertionRefusal,
+  AssertionVariables,
+  VerifyAssertionOptions,
+} from "../assertion";
+export { AssertionRefusedError, createAssertionChecker, verifyAssertion } from "../assertion";
 export type { PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
 export { ConfigError } from "../config/parse-config";
 export type { Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
@@ -27,10 +37,3 @@ export type { AuthIdentity, PortcullisVariables } from "./middleware";
 export { portcullis, requireRoles, requireScopes } from "./middleware";
 export { mountAuthEndpoints } from "./mount";
 export type { PortcullisOptions } from "./options";
-export type {
-  AssertedIdentity,
-  AssertionRefusal,
-  AssertionVariables,
-  VerifyAssertionOptions,
-} from "./verify-assertion";
-export { verifyAssertion } from "./verify-assertion";

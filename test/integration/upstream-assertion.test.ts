@@ -9,8 +9,8 @@ import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// From its module: "portcullis/hono" also exports the Durable Object classes, which need the Workers runtime.
-import { type AssertionRefusal, type AssertionVariables, verifyAssertion } from "../../src/hono/verify-assertion";
+// portcullis/assertion's source, which runs in plain Node (portcullis/hono also exports the Durable Objects, which need workerd).
+import { type AssertionRefusal, type AssertionVariables, verifyAssertion } from "../../src/assertion";
 import { requestHash } from "../../src/tokens/upstream-assertion";
 import { makeDpopKey, signProof } from "../support/dpop";
 import { type Gateway, ISSUER, startGateway } from "../support/gateway";
