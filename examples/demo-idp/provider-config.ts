@@ -11,7 +11,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
-import type { ClientMetadata, Configuration } from "oidc-provider";
+import type Provider from "oidc-provider";
+import { type ClientMetadata, type Configuration, interactionPolicy } from "oidc-provider";
 
 export const IDP_CLIENT_ID = "portcullis";
 /** Where the gateway's OIDC endpoints live, relative to its origin. */
@@ -20,6 +21,77 @@ export const BACKCHANNEL_PATH = "/auth/oidc/backchannel-logout";
 
 /** The claims of a login name at the IdP, beyond `sub`. */
 export type AccountClaims = (sub: string) => Record<string, unknown>;
+
+/** How a sign-in went, as the IdP records it: the level (`acr`) and the methods (`amr`). */
+export interface SignInResult {
+  readonly acr?: string;
+  readonly amr?: string[];
+  /** When the user signed in, seconds since the epoch (default now): an older single sign-on. */
+  readonly ts?: number;
+}
+
+/** What the relying party asked of this sign-in (a step-up: `acr_values`, `max_age`). */
+export interface SignInAsked {
+  readonly acrValues: readonly string[] | undefined;
+  readonly maxAge: number | undefined;
+}
+
+/** A password sign-in's level, and the level a sign-in asked for `acr_values` performs. */
+export const PASSWORD_ACR = "urn:portcullis:demo:pwd";
+export const MFA_ACR = "urn:portcullis:demo:mfa";
+
+/**
+ * The demo's sign-in: a password, and when the gateway asks for a stronger level
+ * (`acr_values`, a route's step-up) a pretend second factor, so the first value asked for
+ * is met. A real IdP would prompt for the factor here.
+ */
+export const demoSignIn = (_login: string, asked: SignInAsked): SignInResult =>
+  asked.acrValues === undefined
+    ? { acr: PASSWORD_ACR, amr: ["pwd"] }
+    : { acr: asked.acrValues[0], amr: ["pwd", "otp"] };
+
+/**
+ * Makes the provider record `signIn`'s acr and amr with every login, and prompt for a login
+ * again when `acr_values` asks for a level the current session at the IdP was not signed in
+ * at (oidc-provider by itself would reuse the session: acr_values are voluntary in OIDC).
+ */
+export function recordSignIns(provider: Provider, signIn: (login: string, asked: SignInAsked) => SignInResult): void {
+  const finished = provider.interactionFinished.bind(provider);
+  provider.interactionFinished = async (req, res, result, options) => {
+    const login = (result as { login?: { accountId: string } }).login;
+    if (login !== undefined) {
+      const { params } = await provider.interactionDetails(req, res);
+      const acrValues = typeof params.acr_values === "string" ? params.acr_values.split(" ") : undefined;
+      // max_age=0 is prompt=login (OIDC Core §3.1.2.1), which is how the provider passes it on.
+      const prompt = typeof params.prompt === "string" ? params.prompt.split(" ") : [];
+      const maxAge =
+        typeof params.max_age === "number" || typeof params.max_age === "string"
+          ? Number(params.max_age)
+          : prompt.includes("login")
+            ? 0
+            : undefined;
+      Object.assign(login, signIn(login.accountId, { acrValues, maxAge }));
+    }
+    return finished(req, res, result, options);
+  };
+}
+
+/** The login prompt, also when the session's acr is not one of the `acr_values` asked for. */
+function interactionsWithStepUp(): Configuration["interactions"] {
+  const policy = interactionPolicy.base();
+  const login = policy.get("login");
+  login?.checks.add(
+    new interactionPolicy.Check("acr_values", "a stronger sign-in was asked for", (ctx) => {
+      const asked = ctx.oidc.params?.acr_values;
+      const acr = (ctx.oidc.session as { acr?: string } | undefined)?.acr;
+      if (typeof asked !== "string" || ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return asked.split(" ").includes(String(acr))
+        ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+        : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return { policy };
+}
 
 /** The provider configuration shared by the test IdP and the demo IdP of `npm run dev`. */
 export function idpConfiguration(options: {
@@ -40,8 +112,16 @@ export function idpConfiguration(options: {
     rotateRefreshToken: true,
     conformIdTokenClaims: false,
     responseTypes: ["code"],
+    interactions: interactionsWithStepUp(),
+    // The levels a sign-in can be at (the provider leaves `acr` out of ID tokens otherwise).
+    acrValues: [PASSWORD_ACR, MFA_ACR],
     scopes: ["openid", "offline_access", "profile", "email"],
-    claims: { openid: ["sub", "groups", "roles"], profile: ["name"], email: ["email", "email_verified"] },
+    claims: {
+      // How and when the user signed in (step-up: acr, amr, auth_time), in every ID token.
+      openid: ["sub", "groups", "roles", "acr", "amr", "auth_time"],
+      profile: ["name"],
+      email: ["email", "email_verified"],
+    },
     features: {
       devInteractions: { enabled: true },
       backchannelLogout: { enabled: true },

@@ -15,7 +15,14 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import Provider from "oidc-provider";
 import { DEV_OIDC_CLIENT_SECRET } from "../../src/config/dev-keys.ts";
-import { type AccountClaims, gatewayClient, idpConfiguration, signingKey } from "./provider-config.ts";
+import {
+  type AccountClaims,
+  demoSignIn,
+  gatewayClient,
+  idpConfiguration,
+  recordSignIns,
+  signingKey,
+} from "./provider-config.ts";
 
 export const DEFAULT_IDP_PORT = 8790;
 
@@ -61,6 +68,7 @@ export async function startDemoIdp(
   provider.on("backchannel.error", (_ctx: unknown, error: Error, _client: unknown, sub: string) =>
     console.error(`[demo-idp] back-channel logout of ${sub} failed: ${error.message}`),
   );
+  recordSignIns(provider, demoSignIn);
   handler = provider.callback();
   return { server, issuer };
 }

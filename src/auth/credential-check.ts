@@ -2,7 +2,9 @@
  * Asks the upstream who a user is. The gateway stores no passwords: it POSTs the
  * credentials to CREDENTIAL_CHECK_PATH on the upstream, authenticated with the shared
  * CREDENTIAL_CHECK_SECRET in `X-Portcullis-Credential-Secret`, and reads
- * `{ "sub": "...", "scope": "a b" | ["a","b"], "roles": ["..."] }` from a 200.
+ * `{ "sub": "...", "scope": "a b" | ["a","b"], "roles": ["..."] }` from a 200, with
+ * optional `email`, `email_verified`, `acr` and `amr` (["pwd", "otp"]) carried into the
+ * session's tokens for route rules.
  * 401/403/404 mean "no such user or wrong password"; anything else means the check is down.
  * A 401 may name the account whose password was wrong (`{"sub": "..."}`): login then counts
  * the attempt against that account's limit, whichever of its names was used.
@@ -15,6 +17,7 @@ import type { Credentials, SubjectAnswer } from "../gateway/credential-check-con
 import type { RequestContext } from "../gateway/request-context";
 import { sendUpstream, upstreamUrl } from "../proxy/forward";
 import { isIdentifier, isRole, isScopeToken } from "../tokens/access-token-claims";
+import { type IdentityClaims, identityClaimsOf } from "../tokens/identity-claims";
 
 export const CREDENTIAL_SECRET_HEADER = "x-portcullis-credential-secret";
 const MAX_ANSWER_BYTES = 16 * 1024;
@@ -34,7 +37,10 @@ export interface CheckedSubject {
   readonly sub: string;
   readonly scope: readonly string[];
   readonly roles: readonly string[];
+  readonly identity: IdentityClaims;
 }
+
+type Answer = { sub?: unknown; scope?: unknown; roles?: unknown } & Record<string, unknown>;
 
 /** A list from a space-separated string or an array, every item passing `valid`. */
 function names(value: unknown, valid: (item: unknown) => boolean): string[] | undefined {
@@ -45,13 +51,13 @@ function names(value: unknown, valid: (item: unknown) => boolean): string[] | un
 }
 
 /** The same rules the verifier applies, so login never mints a token that is refused on use. */
-function checkedSubject(answer: { sub?: unknown; scope?: unknown; roles?: unknown } | undefined): CheckedSubject {
+function checkedSubject(answer: Answer | undefined): CheckedSubject {
   const scope = names(answer?.scope, isScopeToken);
   const roles = names(answer?.roles, isRole);
   if (!isIdentifier(answer?.sub) || !scope || !roles) {
     throw new GatewayError("credential_check_unavailable", { detail: "credential check answer has the wrong shape" });
   }
-  return { sub: answer.sub, scope, roles };
+  return { sub: answer.sub, scope, roles, identity: identityClaimsOf(answer) };
 }
 
 /** The `sub` a refusal names, if its small JSON body has a valid one; never fails. */
@@ -87,7 +93,7 @@ export async function checkCredentials(
       });
     }
     if (answer === undefined || answer === null) throw new CredentialsRefused(undefined);
-    return checkedSubject(answer);
+    return checkedSubject(answer as unknown as Answer);
   }
   const secret = context.config.credentialCheckSecret;
   if (secret === undefined)
@@ -111,7 +117,7 @@ export async function checkCredentials(
     await response.body?.cancel();
     throw new GatewayError("credential_check_unavailable", { detail: `credential check answered ${response.status}` });
   }
-  let answer: { sub?: unknown; scope?: unknown; roles?: unknown };
+  let answer: Answer;
   try {
     const text = await response.text();
     if (text.length > MAX_ANSWER_BYTES) throw new Error("too large");

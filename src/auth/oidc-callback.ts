@@ -57,7 +57,8 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   for (const cookie of sessionCookies(context.config, granted, context.config.accessCookie)) {
     headers.append("set-cookie", cookie);
   }
-  headers.append("set-cookie", landedCookie(true));
+  const stepUp = transaction.maxAge !== undefined || transaction.acrValues !== undefined;
+  headers.append("set-cookie", landedCookie(true, stepUp));
   if (context.config.cookieSameSite !== "Strict") {
     headers.set("location", transaction.returnTo);
     return new Response(null, { status: 303, headers });

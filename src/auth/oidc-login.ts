@@ -1,17 +1,18 @@
 /**
  * GET /auth/oidc/login?return_to=/path — start a login at the OpenID Connect provider:
  * a 302 to its authorization endpoint (code, PKCE S256, state, nonce), the transaction
- * sealed in its own short-lived cookie.
+ * sealed in its own short-lived cookie. A step-up adds `&max_age=…&acr_values=…`.
  */
 import type { GatewayMode, OidcConfig } from "../config/config";
 import { ConfigError } from "../config/env-readers";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
-import { authorizationRequest } from "../oidc/authorization-request";
+import { authorizationRequest, type StepUpRequest } from "../oidc/authorization-request";
 import { OIDC_CALLBACK_PATH } from "../oidc/endpoints";
 import { providerFor } from "../oidc/provider";
 import { safeReturnTo } from "../oidc/return-to";
+import { MAX_AUTH_AGE_LIMIT } from "../policy/authentication-requirement";
 import { storeTransaction } from "./oidc-transaction";
 
 /** The OIDC settings, or a 404 when login through a provider is not configured. */
@@ -37,6 +38,34 @@ export function redirectUriFor(oidc: OidcConfig, mode: GatewayMode, requestUrl: 
   return `${requestUrl.origin}${OIDC_CALLBACK_PATH}`;
 }
 
+const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
+const MAX_ACR_VALUES = 16;
+
+/**
+ * `max_age` and `acr_values`, as the gateway's step-up redirect (gateway/login-redirect.ts)
+ * sets them: what the provider must be asked for so the new session meets the route. A
+ * client may set them too; they only make the sign-in stricter.
+ */
+function stepUpRequestOf(query: URLSearchParams): StepUpRequest {
+  const maxAgeText = query.get("max_age");
+  const acrText = query.get("acr_values");
+  let maxAge: number | undefined;
+  if (maxAgeText !== null) {
+    maxAge = /^\d{1,9}$/.test(maxAgeText) ? Number(maxAgeText) : Number.NaN;
+    if (!(maxAge <= MAX_AUTH_AGE_LIMIT)) {
+      throw new GatewayError("request_invalid", { detail: "max_age must be a whole number of seconds" });
+    }
+  }
+  let acrValues: string[] | undefined;
+  if (acrText !== null) {
+    acrValues = acrText.split(" ");
+    if (acrValues.length > MAX_ACR_VALUES || !acrValues.every((value) => ACR_VALUE.test(value))) {
+      throw new GatewayError("request_invalid", { detail: "acr_values must be values separated by single spaces" });
+    }
+  }
+  return { maxAge, acrValues };
+}
+
 export async function handleOidcLogin(context: RequestContext, request: Request): Promise<Response> {
   const oidc = oidcConfigOf(context);
   const url = new URL(request.url);
@@ -46,12 +75,14 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
   if (returnTo === undefined) {
     throw new GatewayError("request_invalid", { detail: "return_to must be a path on this origin" });
   }
+  const stepUp = stepUpRequestOf(url.searchParams);
   const now = context.now();
   const provider = await providerFor(oidc, now);
   const { url: location, transaction } = await authorizationRequest(provider, {
     redirectUri,
     returnTo,
     now,
+    stepUp,
   });
   const headers = new Headers({
     location: location.href,

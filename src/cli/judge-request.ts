@@ -104,6 +104,7 @@ export function judgeRequest(config: GatewayConfig, request: RequestToJudge): Ju
     // As the Worker reads it (proxy/upstream-request.ts): the CF-Connecting-IP header alone.
     clientIp: readIncomingHeaders(headers).clientIp,
     cf: request.cf,
+    clockToleranceSeconds: config.clockToleranceSeconds,
   };
   const details = (judged: JudgedRequest): JudgedRequestDetails => ({ method, url, canonical, judged, answerOptions });
   try {

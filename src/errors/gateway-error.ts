@@ -6,6 +6,12 @@
  * and must never contain a token, cookie or secret.
  */
 
+/** What a new sign-in must bring: RFC 9470's challenge parameters, and the OIDC login's. */
+export interface StepUp {
+  readonly maxAge?: number;
+  readonly acrValues?: readonly string[];
+}
+
 export type GatewayErrorCode =
   // credentials on a protected request (RFC 6750)
   | "token_missing"
@@ -15,6 +21,8 @@ export type GatewayErrorCode =
   | "token_revoked"
   | "token_ambiguous"
   | "insufficient_scope"
+  // a route's step-up (max_auth_age, acr, amr): the user must sign in again (RFC 9470)
+  | "insufficient_user_authentication"
   // a route condition on where the request comes from (docs/policy.md): no token would pass
   | "access_denied"
   | "keys_unavailable"
@@ -72,6 +80,8 @@ export interface GatewayErrorOptions {
   dpopChallenge?: boolean;
   /** A fresh server nonce to send as `DPoP-Nonce`. */
   dpopNonce?: string;
+  /** For `insufficient_user_authentication`: what a new sign-in must bring (RFC 9470 `max_age`, `acr_values`). */
+  stepUp?: StepUp;
 }
 
 export class GatewayError extends Error {
@@ -84,6 +94,7 @@ export class GatewayError extends Error {
   readonly publicDetail: string | undefined;
   readonly dpopChallenge: boolean;
   readonly dpopNonce: string | undefined;
+  readonly stepUp: StepUp | undefined;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -97,5 +108,6 @@ export class GatewayError extends Error {
     this.publicDetail = options.publicDetail;
     this.dpopChallenge = options.dpopChallenge ?? false;
     this.dpopNonce = options.dpopNonce;
+    this.stepUp = options.stepUp;
   }
 }

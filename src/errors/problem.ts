@@ -4,7 +4,7 @@
  * `WWW-Authenticate` (RFC 6750 §3). Answers are deliberately generic: the reason an
  * attacker would like to know (expired vs. bad signature vs. revoked) goes to the log.
  */
-import type { GatewayError, GatewayErrorCode } from "./gateway-error";
+import type { GatewayError, GatewayErrorCode, StepUp } from "./gateway-error";
 
 interface ProblemShape {
   status: number;
@@ -14,6 +14,7 @@ interface ProblemShape {
     | "invalid_request"
     | "invalid_token"
     | "insufficient_scope"
+    | "insufficient_user_authentication"
     | "access_denied"
     | "invalid_grant"
     | "invalid_client"
@@ -39,6 +40,13 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
     status: 403,
     title: "Insufficient scope",
     oauthError: "insufficient_scope",
+    bearerChallenge: true,
+  },
+  // RFC 9470: the token is fine, but the sign-in behind it is too old or too weak.
+  insufficient_user_authentication: {
+    status: 401,
+    title: "A more recent or stronger sign-in is required",
+    oauthError: "insufficient_user_authentication",
     bearerChallenge: true,
   },
   // Not RFC 6750's: the token is fine, the request's origin is not (no challenge, no scope).
@@ -92,6 +100,16 @@ function quoteAuthParam(value: string): string {
   return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
 }
 
+/** RFC 9470 §3's challenge parameters: what a new sign-in must bring. */
+function stepUpParams(stepUp: StepUp): string[] {
+  const params = [
+    `error_description=${quoteAuthParam(stepUp.acrValues === undefined ? "A more recent sign-in is required" : "A stronger sign-in is required")}`,
+  ];
+  if (stepUp.acrValues !== undefined) params.push(`acr_values=${quoteAuthParam(stepUp.acrValues.join(" "))}`);
+  if (stepUp.maxAge !== undefined) params.push(`max_age=${quoteAuthParam(String(stepUp.maxAge))}`);
+  return params;
+}
+
 export interface ProblemContext {
   realm: string;
   requestId: string;
@@ -127,6 +145,7 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     if (error.code === "insufficient_scope" && error.requiredScopes?.length) {
       params.push(`scope=${quoteAuthParam(error.requiredScopes.join(" "))}`);
     }
+    if (error.stepUp !== undefined) params.push(...stepUpParams(error.stepUp));
     const dpop = error.dpopChallenge || context.dpopScheme === true || DPOP_CODES.has(error.code);
     if (dpop && context.dpopAlgs) params.push(`algs=${quoteAuthParam(context.dpopAlgs)}`);
     headers.set("www-authenticate", `${dpop ? "DPoP" : "Bearer"} ${params.join(", ")}`);
@@ -141,6 +160,8 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
     request_id: context.requestId,
   };
   if (shape.oauthError) body.error = shape.oauthError;
+  if (error.stepUp?.maxAge !== undefined) body.max_age = error.stepUp.maxAge;
+  if (error.stepUp?.acrValues !== undefined) body.acr_values = error.stepUp.acrValues.join(" ");
   if (error.publicDetail !== undefined) body.detail = error.publicDetail;
   return new Response(JSON.stringify(body), { status: shape.status, headers });
 }

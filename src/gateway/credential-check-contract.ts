@@ -9,11 +9,19 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** What a credential check answers for a known user: scopes as a list or space-separated. */
+/**
+ * What a credential check answers for a known user: scopes as a list or space-separated;
+ * optionally the user's email and how the check authenticated them (`acr`, `amr`: e.g.
+ * `["pwd", "otp"]` after a second factor), which route rules can require (docs/policy.md).
+ */
 export interface SubjectAnswer {
   readonly sub: string;
   readonly scope?: string | readonly string[];
   readonly roles?: readonly string[];
+  readonly email?: string;
+  readonly email_verified?: boolean;
+  readonly acr?: string;
+  readonly amr?: readonly string[];
 }
 
 /** A credential check in code: the subject, or `undefined` for unknown user or wrong password. */

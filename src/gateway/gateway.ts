@@ -26,7 +26,7 @@ import { upstreamAssertion } from "../tokens/upstream-assertion";
 import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
-import { assertConditions } from "./route-conditions";
+import { assertAuthentication, assertConditions } from "./route-conditions";
 import { readsAsWithin, routeOf } from "./route-of";
 import { answerNonce, dpopTokenRefused } from "./sender-constraint";
 
@@ -84,6 +84,7 @@ async function authorizeAndForward(
     });
   }
   assertConditions(context, request, route, claims);
+  assertAuthentication(context, route, claims);
 
   // OIDC_FORWARD_IDP_TOKEN: the upstream gets the provider's (fresh) access token instead of ours.
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {

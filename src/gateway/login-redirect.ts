@@ -8,8 +8,8 @@
  */
 
 import { htmlPage } from "../errors/error-page";
-import type { GatewayError } from "../errors/gateway-error";
-import { cookieValues, LANDED_COOKIE, landedCookie } from "../http/cookies";
+import type { GatewayError, StepUp } from "../errors/gateway-error";
+import { cookieValues, LANDED_COOKIE, LANDED_STEP_UP, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
 import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
@@ -17,7 +17,15 @@ import type { RouteDecision } from "../policy/route-policy";
 import type { RequestContext } from "./request-context";
 import { routeOf } from "./route-of";
 
-const UNAUTHENTICATED = new Set(["token_missing", "token_expired", "token_invalid", "token_revoked"]);
+// Refusals a sign-in at the provider mends: no usable token, or (step-up) one whose
+// sign-in is too old or too weak for the route.
+const UNAUTHENTICATED = new Set([
+  "token_missing",
+  "token_expired",
+  "token_invalid",
+  "token_revoked",
+  "insufficient_user_authentication",
+]);
 
 /** Is this request a browser navigating (rather than a script fetching)? */
 export function isNavigation(request: Request): boolean {
@@ -52,11 +60,23 @@ export function loginRedirectFor(context: RequestContext, request: Request, erro
     navigation: isNavigation(request),
   });
   if (!redirects) return undefined;
-  if (cookieValues(context.incoming.cookie, LANDED_COOKIE).length > 0) return loopStopped(context, error);
-  const location = `${OIDC_LOGIN_PATH}?return_to=${encodeURIComponent(`${context.path}${context.url.search}`)}`;
+  // A login just completed: if it did not mend this refusal, another would not either. A
+  // plain login that lands short of a route's step-up is not that: the step-up login may.
+  const landed = cookieValues(context.incoming.cookie, LANDED_COOKIE);
+  const stepUp = error.code === "insufficient_user_authentication";
+  if (stepUp ? landed.includes(LANDED_STEP_UP) : landed.length > 0) return loopStopped(context, error);
+  const location = `${OIDC_LOGIN_PATH}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);
   return new Response(null, { status: 302, headers });
+}
+
+/** The login's query: where to come back to, and for a step-up what the provider must be asked for. */
+function loginQuery(returnTo: string, stepUp: StepUp | undefined): string {
+  let query = `return_to=${encodeURIComponent(returnTo)}`;
+  if (stepUp?.maxAge !== undefined) query += `&max_age=${stepUp.maxAge}`;
+  if (stepUp?.acrValues !== undefined) query += `&acr_values=${encodeURIComponent(stepUp.acrValues.join(" "))}`;
+  return query;
 }
 
 /**
@@ -69,6 +89,18 @@ function loopStopped(context: RequestContext, error: GatewayError): Response {
   const headers = new Headers({ vary: "Sec-Fetch-Mode, Accept", "x-request-id": context.requestId });
   headers.append("set-cookie", landedCookie(false));
   if (error.clearSession) appendClearedCookies(headers, context.config);
+  if (error.code === "insufficient_user_authentication") {
+    return htmlPage({
+      status: 401,
+      title: "Signed in, but not as this page requires",
+      paragraphs: [
+        "This page needs a more recent or stronger sign-in than the identity provider just performed, so this browser was not sent to sign in again.",
+        "Sign in again with the method your organization requires (for example a second factor). If it keeps happening, tell the site's operators (request id " +
+          `${context.requestId}).`,
+      ],
+      headers,
+    });
+  }
   return htmlPage({
     status: 401,
     title: "Signed in, but the session did not arrive",

@@ -12,6 +12,7 @@
 import type { PathRefusal } from "../canonical/canonical-path";
 import type { GatewayErrorCode } from "../errors/gateway-error";
 import { statusOf } from "../errors/problem";
+import { unmetRequirement } from "../policy/authentication-requirement";
 import { failedCondition, missingFacts } from "../policy/check-condition";
 import type { RequestCf } from "../policy/route-condition";
 import type { RouteExplanation } from "../policy/route-explain";
@@ -38,6 +39,7 @@ export type JudgedRequest =
 
 /** Why a request has no usable token. */
 export type UnauthenticatedCode =
+  | "insufficient_user_authentication"
   | "token_missing"
   | "token_malformed"
   | "token_invalid"
@@ -48,7 +50,11 @@ export type UnauthenticatedCode =
 export type RequestIdentity =
   | { readonly kind: "none" }
   /** A token the gateway refuses before any rule's grants are compared. */
-  | { readonly kind: "refused"; readonly code: Exclude<UnauthenticatedCode, "token_missing">; readonly why: string }
+  | {
+      readonly kind: "refused";
+      readonly code: Exclude<UnauthenticatedCode, "token_missing" | "insufficient_user_authentication">;
+      readonly why: string;
+    }
   | { readonly kind: "valid"; readonly claims: AccessTokenClaims };
 
 export interface AnswerOptions {
@@ -62,6 +68,9 @@ export interface AnswerOptions {
   readonly clientIp?: string | undefined;
   /** `request.cf` as given (`--cf`, a case's `cf`); undefined: none, as a request without it. */
   readonly cf?: RequestCf | undefined;
+  /** Seconds since the epoch, for a route's `max_auth_age`; and the clock tolerance. */
+  readonly nowSeconds?: number;
+  readonly clockToleranceSeconds?: number;
 }
 
 export type RequestAnswer =
@@ -157,6 +166,13 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
       return refused(failed.code, why, failed.code === "insufficient_scope" ? { requiredScopes: route.scopes } : {});
     }
   }
+  if (route.authentication !== undefined) {
+    const now = options.nowSeconds ?? Date.now() / 1000;
+    const unmet = unmetRequirement(route.authentication, claims.payload, now, options.clockToleranceSeconds ?? 0);
+    if (unmet !== undefined) {
+      return unauthenticated("insufficient_user_authentication", `a step-up is needed: ${unmet.why}`);
+    }
+  }
   if (route.audienceConflict) {
     return refused(
       "request_invalid",
@@ -165,7 +181,9 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
   }
   const strict = route.strictRevocation ? " (and the session's object says it is alive)" : "";
   const bound = claims.jkt === undefined ? "" : " (with a DPoP proof by the key it is bound to)";
-  const held = route.conditions === undefined ? "" : ", and the route's conditions hold";
+  const held =
+    (route.conditions === undefined ? "" : ", and the route's conditions hold") +
+    (route.authentication === undefined ? "" : ", and the sign-in is as recent and strong as the route asks");
   return {
     outcome: "forwarded",
     public: false,

@@ -3,9 +3,11 @@
  * conditions of every rule that decided the request, judged on the verified token's
  * payload, the platform's client address and `request.cf`. The answer says no more than
  * its code (`insufficient_scope` or `access_denied`); the log's `request_refused` detail
- * names the condition that failed.
+ * names the condition that failed. Then the route's step-up (`max_auth_age`, `acr`, `amr`):
+ * last, since signing in again cannot mend anything refused before it.
  */
 import { GatewayError } from "../errors/gateway-error";
+import { stepUpFor, unmetRequirement } from "../policy/authentication-requirement";
 import { failedCondition } from "../policy/check-condition";
 import type { RequestCf } from "../policy/route-condition";
 import type { ProtectedDecision } from "../policy/route-policy";
@@ -37,5 +39,30 @@ export function assertConditions(
   throw new GatewayError(failed.code, {
     detail: `condition failed: ${failed.condition.text}`,
     ...(failed.code === "insufficient_scope" ? { requiredScopes: route.scopes } : {}),
+  });
+}
+
+/**
+ * Throws RFC 9470's `insufficient_user_authentication` when the sign-in behind the token is
+ * older or weaker than the route asks; a browser navigation is sent through the OIDC login
+ * with `max_age` / `acr_values` instead (login-redirect.ts).
+ */
+export function assertAuthentication(
+  context: RequestContext,
+  route: ProtectedDecision,
+  claims: AccessTokenClaims,
+): void {
+  const { authentication } = route;
+  if (authentication === undefined) return;
+  const unmet = unmetRequirement(
+    authentication,
+    claims.payload,
+    context.now() / 1000,
+    context.config.clockToleranceSeconds,
+  );
+  if (unmet === undefined) return;
+  throw new GatewayError("insufficient_user_authentication", {
+    detail: `step-up: ${unmet.why}`,
+    stepUp: stepUpFor(authentication),
   });
 }

@@ -99,13 +99,17 @@ export function clearedCookies(settings: CookieSettings): string[] {
   ];
 }
 
+/** The LANDED_COOKIE value of a login that was a step-up (asked for max_age or acr_values). */
+export const LANDED_STEP_UP = "step-up";
+
 /**
  * The marker of a login that just completed (LANDED_COOKIE), or its removal. SameSite=Lax,
  * whatever COOKIE_SAMESITE says, so it rides the navigation that comes back from the
- * provider even where the session's Strict cookies do not. It holds no credential.
+ * provider even where the session's Strict cookies do not. It holds no credential; its
+ * value says whether the login was a step-up.
  */
-export function landedCookie(present: boolean): string {
-  return serialize(LANDED_COOKIE, present ? "1" : "", {
+export function landedCookie(present: boolean, stepUp = false): string {
+  return serialize(LANDED_COOKIE, present ? (stepUp ? LANDED_STEP_UP : "1") : "", {
     path: "/",
     secure: true,
     httpOnly: true,

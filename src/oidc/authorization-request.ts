@@ -15,12 +15,23 @@ export interface LoginTransaction {
   readonly redirectUri: string;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
+  /** Step-up: the `max_age` asked of the provider; the ID token's `auth_time` must meet it. */
+  readonly maxAge?: number;
+  /** Step-up: the `acr_values` asked of the provider; the ID token's `acr` must be one of them. */
+  readonly acrValues?: readonly string[];
+}
+
+/** What a step-up asks of the provider (a route's `max_auth_age`, `acr`, `amr`; docs/policy.md). */
+export interface StepUpRequest {
+  readonly maxAge?: number | undefined;
+  readonly acrValues?: readonly string[] | undefined;
 }
 
 export async function authorizationRequest(
   provider: Provider,
-  options: { redirectUri: string; returnTo: string; now: number },
+  options: { redirectUri: string; returnTo: string; now: number; stepUp?: StepUpRequest },
 ): Promise<{ url: URL; transaction: LoginTransaction }> {
+  const { maxAge, acrValues } = options.stepUp ?? {};
   const verifier = oauth.generateRandomCodeVerifier();
   const transaction: LoginTransaction = {
     state: oauth.generateRandomState(),
@@ -29,6 +40,8 @@ export async function authorizationRequest(
     returnTo: options.returnTo,
     redirectUri: options.redirectUri,
     createdAt: options.now,
+    ...(maxAge !== undefined ? { maxAge } : {}),
+    ...(acrValues !== undefined ? { acrValues } : {}),
   };
   const url = new URL(provider.server.authorization_endpoint as string);
   const { config } = provider;
@@ -44,6 +57,9 @@ export async function authorizationRequest(
     nonce: transaction.nonce,
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
+    // A step-up's own asks win over OIDC_AUTHORIZATION_PARAMS': the route needs them.
+    ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
+    ...(acrValues !== undefined ? { acr_values: acrValues.join(" ") } : {}),
   };
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return { url, transaction };

@@ -1,11 +1,14 @@
 /**
- * From a provider's ID token to a Portcullis subject: the namespaced `sub`, and the
- * `scope` and `roles` taken from the configured claims (a space-separated string, or a
- * list of strings, e.g. Okta/Entra/Keycloak `groups`). Values that could not travel
- * safely in a token or an upstream header are dropped, not passed on.
+ * From a provider's ID token to a Portcullis subject: the namespaced `sub`, the `scope`
+ * and `roles` taken from the configured claims, and the identity claims (email, acr, amr,
+ * auth_time) the gateway's tokens carry on (tokens/identity-claims.ts). Scope and roles
+ * are a space-separated string or a list of strings (e.g. Okta/Entra/Keycloak `groups`).
+ * Values that could not travel safely in a token or an upstream header are dropped, not
+ * passed on.
  */
 import type { OidcConfig } from "../config/config";
 import { isIdentifier, isRole, isScopeToken } from "../tokens/access-token-claims";
+import { type IdentityClaims, identityClaimsOf, providerAuthTime } from "../tokens/identity-claims";
 
 const MAX_VALUES = 64;
 
@@ -18,6 +21,8 @@ export interface MappedSubject {
   readonly sub: string;
   readonly scope: readonly string[];
   readonly roles: readonly string[];
+  /** email (with email_verified), acr, amr and the provider's auth_time, where it sent them. */
+  readonly identity: IdentityClaims;
 }
 
 /** Undefined when the provider's `sub` cannot be a Portcullis subject. */
@@ -28,5 +33,12 @@ export function mapSubject(config: OidcConfig, claims: Readonly<Record<string, u
     sub,
     scope: config.scopeClaim === undefined ? [] : values(claims[config.scopeClaim], isScopeToken),
     roles: config.rolesClaim === undefined ? [] : values(claims[config.rolesClaim], isRole),
+    identity: identityOf(claims),
   };
+}
+
+function identityOf(claims: Readonly<Record<string, unknown>>): IdentityClaims {
+  const identity = identityClaimsOf(claims);
+  const authTime = providerAuthTime(claims);
+  return authTime === undefined ? identity : { ...identity, idp_auth_time: authTime };
 }

@@ -77,6 +77,8 @@ export async function completeLogin(
     result = await oauth.processAuthorizationCodeResponse(server, client, response, {
       expectedNonce: transaction.nonce,
       requireIdToken: true,
+      // A step-up asked for a recent sign-in: oauth4webapi then requires `auth_time` and checks it.
+      ...(transaction.maxAge !== undefined ? { maxAge: transaction.maxAge } : {}),
     });
   } catch (error) {
     if (isProviderOutage(error)) throw providerDown("token endpoint failed", error);
@@ -94,6 +96,11 @@ export async function completeLogin(
   } catch (error) {
     if (isProviderOutage(error)) throw providerDown("JWKS unavailable", error);
     throw refused("ID token signature or claims refused", error);
+  }
+  // A step-up asked for these sign-in levels; a provider may answer with another (OIDC Core
+  // §3.1.2.1: acr_values is voluntary), which would only send the browser round again.
+  if (transaction.acrValues !== undefined && !transaction.acrValues.includes(claims.acr as string)) {
+    throw refused(`the provider signed in at acr ${String(claims.acr ?? "none")}, not one of those asked for`);
   }
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (claims.azp !== undefined ? claims.azp !== client.client_id : audiences.length > 1) {

@@ -4,6 +4,7 @@
  * (as written, without trailing slashes, in lower case, both), and which of those ways a
  * path reading must be tried in. One engine for the Worker and for `portcullis explain`.
  */
+import type { AuthenticationRequirement } from "./authentication-requirement";
 import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
 
@@ -19,6 +20,8 @@ export type RouteDecision =
       readonly dpop?: true;
       /** Every one of these must hold (the `require` of each rule that decided a reading). */
       readonly conditions?: readonly Condition[];
+      /** Step-up: every one of these must be met (each rule's `max_auth_age` / `acr` / `amr`). */
+      readonly authentication?: readonly AuthenticationRequirement[];
       /** The upstream assertion's `aud` (a rule's `assertion_audience`); absent: UPSTREAM_ASSERTION_AUDIENCE. */
       readonly assertionAudience?: string;
       /**
@@ -117,6 +120,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.revocation === "strict" ? { strictRevocation: true as const } : {}),
               ...(rule.dpop === "required" ? { dpop: true as const } : {}),
               ...(rule.require !== undefined ? { conditions: Object.freeze([rule.require]) } : {}),
+              ...(rule.authentication !== undefined ? { authentication: Object.freeze([rule.authentication]) } : {}),
               ...(rule.assertionAudience !== undefined ? { assertionAudience: rule.assertionAudience } : {}),
             }),
       }),

@@ -33,7 +33,6 @@ import {
 
 export type { ProtectedDecision, RouteDecision } from "./route-matching";
 
-import type { Condition } from "./route-condition";
 import type { RouteRule } from "./route-rules";
 
 export type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
@@ -52,13 +51,15 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   const roles = union(a.roles, b.roles);
   const strict = a.strictRevocation ?? b.strictRevocation;
   const dpop = a.dpop ?? b.dpop;
-  const conditions = unionConditions(a.conditions, b.conditions);
+  const conditions = unionOf(a.conditions, b.conditions);
+  const authentication = unionOf(a.authentication, b.authentication);
   if (
     scopes === a.scopes &&
     roles === a.roles &&
     strict === a.strictRevocation &&
     dpop === a.dpop &&
-    conditions === a.conditions
+    conditions === a.conditions &&
+    authentication === a.authentication
   ) {
     return a;
   }
@@ -71,6 +72,7 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(strict ? { strictRevocation: true as const } : {}),
     ...(dpop ? { dpop: true as const } : {}),
     ...(conditions !== undefined ? { conditions } : {}),
+    ...(authentication !== undefined ? { authentication } : {}),
     ...(a.assertionAudience !== undefined ? { assertionAudience: a.assertionAudience } : {}),
     ...(a.audienceConflict ? { audienceConflict: true as const } : {}),
   });
@@ -93,11 +95,8 @@ function withAudienceOf(a: ProtectedDecision, b: ProtectedDecision): ProtectedDe
   return a.assertionAudience === undefined ? requirements : { ...requirements, assertionAudience: a.assertionAudience };
 }
 
-/** Conditions of several rules: every one must hold (the same rule's condition once). */
-function unionConditions(
-  a: readonly Condition[] | undefined,
-  b: readonly Condition[] | undefined,
-): readonly Condition[] | undefined {
+/** Conditions (or step-up requirements) of several rules: every one must hold (the same rule's once). */
+function unionOf<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): readonly T[] | undefined {
   if (b === undefined || a === b) return a;
   if (a === undefined) return b;
   const missing = b.filter((condition) => !a.includes(condition));
@@ -112,6 +111,7 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.strictRevocation === undefined &&
     decision.dpop === undefined &&
     decision.conditions === undefined &&
+    decision.authentication === undefined &&
     decision.audienceConflict === undefined
   );
 }

@@ -2,6 +2,7 @@
  * One rule of the ROUTES setting, as route-rules.ts parses it and every reader of the rules
  * (matching, explanation, overlap) takes it.
  */
+import type { AuthenticationRequirement } from "./authentication-requirement";
 import type { Condition } from "./route-condition";
 
 export interface RouteRule {
@@ -31,6 +32,8 @@ export interface RouteRule {
   readonly dpop?: "required";
   /** A condition over the token's claims and where the request comes from (docs/policy.md). */
   readonly require?: Condition;
+  /** Step-up: `max_auth_age`, `acr`, `amr` (docs/policy.md, "Step-up"). */
+  readonly authentication?: AuthenticationRequirement;
   /**
    * The `aud` of the upstream assertion on this route (UPSTREAM_ASSERTION); absent:
    * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.

@@ -13,6 +13,7 @@
  *   { path = "/transfers/*", dpop = "required" },         # only DPoP-bound tokens, with their proof
  *   { path = "/ops/*", require = { all = [               # claims and origin (docs/policy.md)
  *       { email_domain = ["example.com"] }, { ip = ["203.0.113.0/24"] } ] } },
+ *   { path = "/billing/*", max_auth_age = 900, acr = ["mfa"] },  # step-up (docs/policy.md)
  * ]
  * ```
  *
@@ -23,6 +24,11 @@
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
 import { isAudienceName } from "../schema/audience-name";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
+import {
+  AUTHENTICATION_KEYS,
+  type AuthenticationRequirement,
+  parseAuthenticationRequirement,
+} from "./authentication-requirement";
 import { ConditionError, parseCondition } from "./parse-condition";
 import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
@@ -72,6 +78,7 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   dpop: '"required": only a DPoP-bound token, with a proof by its key, passes (docs/dpop.md)',
   require:
     "a condition on the token's claims, email, groups, the client's address, country, network or certificate, combined with all / any / not (docs/policy.md)",
+  ...AUTHENTICATION_KEYS,
   assertion_audience:
     "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
 });
@@ -130,6 +137,10 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   }
   if (isPublic && rule.require !== undefined) throw fail(`rule ${index} is public and cannot have "require"`);
   const condition = rule.require === undefined ? undefined : conditionOf(rule.require, index, path, fail);
+  const authentication = authenticationOf(rule, index, path, fail);
+  if (isPublic && authentication !== undefined) {
+    throw fail(`rule ${index} is public and cannot require a recent or stronger sign-in`);
+  }
   const audience = rule.assertion_audience;
   if (audience !== undefined && (typeof audience !== "string" || !isAudienceName(audience))) {
     throw fail(`rule ${index} (${path}): "assertion_audience" must be a name without spaces or quotes`);
@@ -148,8 +159,22 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(rule.revocation === "strict" ? { revocation: "strict" as const } : {}),
     ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
     ...(condition !== undefined ? { require: condition } : {}),
+    ...(authentication !== undefined ? { authentication } : {}),
     ...(audience !== undefined ? { assertionAudience: audience } : {}),
   });
+}
+
+function authenticationOf(
+  rule: Readonly<Record<string, unknown>>,
+  index: number,
+  path: string,
+  fail: (problem: string) => Error,
+): AuthenticationRequirement | undefined {
+  try {
+    return parseAuthenticationRequirement(rule);
+  } catch (error) {
+    throw fail(`rule ${index} (${path}): ${(error as Error).message}`);
+  }
 }
 
 function conditionOf(raw: unknown, index: number, path: string, fail: (problem: string) => Error): Condition {

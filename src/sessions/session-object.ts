@@ -150,6 +150,7 @@ export class SessionObject extends DurableObject {
         revokedReason: undefined,
         idp: input.idp === undefined ? undefined : await sealIdpTokens(this.#oidc(), input.sid, input.idp),
         ...(input.jkt !== undefined ? { jkt: input.jkt } : {}),
+        ...(input.identity !== undefined ? { identity: input.identity } : {}),
       };
       await this.#save(record);
       await this.ctx.storage.setAlarm(record.expiresAt);

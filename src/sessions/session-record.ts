@@ -5,6 +5,7 @@
  * object's module is the operations alone.
  */
 import type { IdpTokens } from "../oidc/idp-tokens";
+import type { IdentityClaims } from "../tokens/identity-claims";
 import type { IdpState } from "./idp-session";
 import type { Sealed } from "./successor-seal";
 
@@ -32,6 +33,8 @@ export interface SessionRecord {
    * proof by it. Set at login, or by the first refresh that brings a proof; never changed.
    */
   jkt?: string | undefined;
+  /** What the login reported about the user (email, acr, amr…), written into every access token. */
+  readonly identity?: IdentityClaims | undefined;
 }
 
 export interface CreateSessionInput {
@@ -46,6 +49,7 @@ export interface CreateSessionInput {
   readonly idp?: IdpTokens;
   /** Bind the session to this DPoP key (the login brought a proof by it). */
   readonly jkt?: string;
+  readonly identity?: IdentityClaims;
 }
 
 /** A refresh token to exchange (session-object.ts `rotate`), and how it came. */
@@ -76,7 +80,10 @@ export function keyCheck(record: SessionRecord, input: RotateInput): "key_mismat
 }
 
 /** What callers learn about a session (never its token hashes). */
-export type SessionView = Pick<SessionRecord, "sid" | "sub" | "scope" | "roles" | "createdAt" | "expiresAt">;
+export type SessionView = Pick<
+  SessionRecord,
+  "sid" | "sub" | "scope" | "roles" | "createdAt" | "expiresAt" | "identity"
+>;
 
 export type RotateResult =
   | {
@@ -127,6 +134,8 @@ export function issued(record: SessionRecord, hash: string): boolean {
 }
 
 export function view(record: SessionRecord): SessionView {
-  const { sid, sub, scope, roles, createdAt, expiresAt } = record;
-  return { sid, sub, scope, roles, createdAt, expiresAt };
+  const { sid, sub, scope, roles, createdAt, expiresAt, identity } = record;
+  return identity === undefined
+    ? { sid, sub, scope, roles, createdAt, expiresAt }
+    : { sid, sub, scope, roles, createdAt, expiresAt, identity };
 }

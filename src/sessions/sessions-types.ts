@@ -5,12 +5,22 @@
 import type { GatewayConfig } from "../config/config";
 import type { Metrics } from "../metrics/metrics";
 import type { Revocations } from "../revocation/revocation-store";
+import type { IdentityClaims } from "../tokens/identity-claims";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import type { KeyRing } from "../tokens/key-ring";
 import type { IdpLogoutIndex } from "./idp-logout-index";
 import type { SessionObject } from "./session-object";
 import type { RevokeResult, SessionView } from "./session-record";
 import type { SubjectSessions } from "./subject-sessions";
+
+/** Who a session is for, as the login (credential check or OIDC provider) vouched. */
+export interface SessionSubject {
+  readonly sub: string;
+  readonly scope: readonly string[];
+  readonly roles: readonly string[];
+  /** Email, acr, amr… as the login reported them; written into every access token. */
+  readonly identity?: IdentityClaims | undefined;
+}
 
 /** The session a transparent refresh expects, from the expired access token's verified claims. */
 export interface ExpectedSession {

@@ -1,6 +1,7 @@
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import type { IdpTokens } from "../oidc/idp-tokens";
+import { hasIdentityClaims } from "../tokens/identity-claims";
 import type { IssuedAccessToken } from "../tokens/issue-access-token";
 import { issueAccessToken } from "../tokens/issue-access-token";
 import type { ClientDescription } from "./device";
@@ -11,7 +12,14 @@ import { refusedRotation } from "./rotation-refusal";
 import { callSession } from "./session-call";
 import type { SessionObject } from "./session-object";
 import type { RevokeResult, RotateResult, SessionView } from "./session-record";
-import type { EndedSession, ExpectedSession, GrantedTokens, RefreshOptions, SessionsOptions } from "./sessions-types";
+import type {
+  EndedSession,
+  ExpectedSession,
+  GrantedTokens,
+  RefreshOptions,
+  SessionSubject,
+  SessionsOptions,
+} from "./sessions-types";
 import { SubjectSessionList } from "./subject-session-list";
 
 export type {
@@ -19,6 +27,7 @@ export type {
   ExpectedSession,
   GrantedTokens,
   RefreshOptions,
+  SessionSubject,
   SessionsOptions,
 } from "./sessions-types";
 
@@ -74,6 +83,7 @@ export class Sessions {
         scope: session.scope,
         roles: session.roles,
         jkt,
+        identity: session.identity,
       },
       keys.signer,
       { issuer: config.issuer, audience: config.audience, ttlSeconds: config.accessTokenTtl, now },
@@ -85,7 +95,7 @@ export class Sessions {
    * vouched for; with `jkt`, bound to that DPoP key.
    */
   async start(
-    subject: { sub: string; scope: readonly string[]; roles: readonly string[] },
+    subject: SessionSubject,
     client: ClientDescription,
     { idp, jkt }: { idp?: IdpTokens; jkt?: string | undefined } = {},
   ): Promise<GrantedTokens> {
@@ -98,7 +108,10 @@ export class Sessions {
     const { refreshToken, session } = await this.#call(sid, (stub) =>
       stub.create({
         sid,
-        ...subject,
+        sub: subject.sub,
+        scope: subject.scope,
+        roles: subject.roles,
+        ...(hasIdentityClaims(subject.identity) ? { identity: subject.identity } : {}),
         now: time,
         refreshTtlSeconds: config.refreshTokenTtl,
         idleTtlSeconds: config.sessionIdleTtl,

@@ -127,22 +127,21 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
 
 /** The claims of a token the gateway just minted for a session (no need to re-verify it). */
 export function claimsOfIssued(granted: {
-  accessToken: { jti: string; exp: number; expiresIn: number; jkt?: string | undefined };
+  accessToken: {
+    jti: string;
+    exp: number;
+    expiresIn: number;
+    jkt?: string | undefined;
+    payload: Readonly<Record<string, unknown>>;
+  };
   session: { sid: string; sub: string; scope: readonly string[]; roles: readonly string[]; createdAt: number };
 }): AccessTokenClaims {
   const { accessToken, session } = granted;
   const iat = accessToken.exp - accessToken.expiresIn;
   const authTime = session.createdAt / 1000;
-  // The claims the minted token carries (issue-access-token.ts) that conditions can read.
-  const payload: Record<string, unknown> = { sub: session.sub, sid: session.sid, iat, exp: accessToken.exp };
-  payload.jti = accessToken.jti;
-  payload.auth_time = Math.floor(authTime);
-  if (session.scope.length > 0) payload.scope = session.scope.join(" ");
-  if (session.roles.length > 0) payload.roles = [...session.roles];
-  if (accessToken.jkt !== undefined) payload.cnf = { jkt: accessToken.jkt };
   return Object.freeze({
     sub: session.sub,
-    iss: "",
+    iss: String(accessToken.payload.iss),
     exp: accessToken.exp,
     iat,
     jti: accessToken.jti,
@@ -151,6 +150,7 @@ export function claimsOfIssued(granted: {
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
     jkt: accessToken.jkt,
-    payload,
+    // What was signed, so conditions judge the new token exactly as they would on its next use.
+    payload: accessToken.payload,
   });
 }

@@ -4,6 +4,7 @@
  */
 import { CompactSign } from "jose";
 import { GatewayError } from "../errors/gateway-error";
+import type { IdentityClaims } from "./identity-claims";
 import type { SigningKey } from "./key-ring";
 import { ACCESS_TOKEN_TYPE } from "./verify-access-token";
 
@@ -16,6 +17,8 @@ export interface AccessTokenSubject {
   readonly roles: readonly string[];
   /** Bind the token to this key (`cnf.jkt`): a DPoP proof by the key must come with it. */
   readonly jkt?: string | undefined;
+  /** Who the user is and how they signed in (email, acr, amr…), as the login reported it. */
+  readonly identity?: IdentityClaims | undefined;
 }
 
 export interface IssueOptions {
@@ -33,6 +36,8 @@ export interface IssuedAccessToken {
   readonly exp: number;
   /** The key the token is bound to; undefined for a bearer token. */
   readonly jkt: string | undefined;
+  /** The claims set signed, as the verifier would read it back (for the request that minted it). */
+  readonly payload: Readonly<Record<string, unknown>>;
 }
 
 const ENCODER = new TextEncoder();
@@ -62,11 +67,13 @@ export async function issueAccessToken(
     auth_ms: Math.round(subject.authTime * 1000) % 1000,
     client_id: options.audience,
   };
+  // Fixed names (identity-claims.ts), none of them one of the protocol's claims above.
+  if (subject.identity !== undefined) Object.assign(claims, subject.identity);
   if (subject.scope.length > 0) claims.scope = subject.scope.join(" ");
   if (subject.roles.length > 0) claims.roles = subject.roles;
   if (subject.jkt !== undefined) claims.cnf = { jkt: subject.jkt };
   const token = await new CompactSign(ENCODER.encode(JSON.stringify(claims)))
     .setProtectedHeader({ alg: signer.alg, typ: ACCESS_TOKEN_TYPE, ...(signer.kid ? { kid: signer.kid } : {}) })
     .sign(signer.key);
-  return { token, jti, expiresIn: options.ttlSeconds, exp, jkt: subject.jkt };
+  return { token, jti, expiresIn: options.ttlSeconds, exp, jkt: subject.jkt, payload: claims };
 }

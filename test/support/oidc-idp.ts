@@ -35,7 +35,16 @@ import Provider, {
   type KoaContextWithOIDC,
 } from "oidc-provider";
 
-import { gatewayClient, IDP_CLIENT_ID, idpConfiguration, signingKey } from "../../examples/demo-idp/provider-config";
+import {
+  demoSignIn,
+  gatewayClient,
+  IDP_CLIENT_ID,
+  idpConfiguration,
+  recordSignIns,
+  type SignInAsked,
+  type SignInResult,
+  signingKey,
+} from "../../examples/demo-idp/provider-config";
 
 export { BACKCHANNEL_PATH, CALLBACK_PATH, IDP_CLIENT_ID } from "../../examples/demo-idp/provider-config";
 
@@ -46,6 +55,11 @@ export interface IdpOptions {
   readonly accounts?: Record<string, Record<string, unknown>>;
   /** Client metadata overriding the defaults (e.g. `redirect_uris` when the gateway URL is known). */
   readonly client?: Partial<ClientMetadata>;
+  /**
+   * The acr and amr each sign-in records (default: the demo's: a password, or when
+   * `acr_values` asks for more, a pretend second factor at the first level asked for).
+   */
+  readonly signIn?: (login: string, asked: SignInAsked) => SignInResult;
 }
 
 export interface TokenRequest {
@@ -197,6 +211,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<TestIdp> {
     };
   provider.on("backchannel.success", record(true));
   provider.on("backchannel.error", record(false));
+  recordSignIns(provider, options.signIn ?? demoSignIn);
   handler = provider.callback();
 
   const grantsOf = (accountId: string) =>

@@ -86,6 +86,9 @@ it("describes every key it accepts", () => {
     "revocation",
     "dpop",
     "require",
+    "max_auth_age",
+    "acr",
+    "amr",
     "assertion_audience",
   ]);
 });

@@ -58,6 +58,10 @@ export default {
       });
     }
     if (url.pathname === "/api/admin/stats") return json({ users: Object.keys(USERS).length });
+    // Behind a step-up rule in the demo's ROUTES: only a sign-in with a second factor gets here.
+    if (url.pathname === "/api/billing/summary") {
+      return json({ subject: request.headers.get("x-auth-subject"), invoices: 3, due: "EUR 120.00" });
+    }
     if (url.pathname === "/api/echo") {
       const body = await request.arrayBuffer();
       return json({
