@@ -85,7 +85,13 @@ export function explanationLines(details: JudgedRequestDetails, config: GatewayC
 
 /** The answer in a few words: "403 insufficient_scope", "forwarded (public)", "302 to the login". */
 export async function answerSummary(answer: RequestAnswer, config: GatewayConfig): Promise<string> {
-  if (answer.outcome === "forwarded") return answer.public ? "forwarded (public)" : "forwarded";
+  if (answer.outcome === "forwarded") {
+    if (answer.public) return "forwarded (public)";
+    const assumes = answer.assumes ?? [];
+    if (assumes.length === 0) return "forwarded";
+    const services = assumes.map((service) => `service ${service}`).join(" and ");
+    return `forwarded, if ${services} ${assumes.length === 1 ? "allows" : "allow"} (not asked)`;
+  }
   if (answer.outcome === "endpoint") return "the gateway's own endpoint";
   if (answer.loginRedirect) return "302 to the OIDC login";
   if (answer.code === undefined) return `${answer.status} not found`;

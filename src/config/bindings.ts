@@ -120,6 +120,7 @@ export function checkBindings(env: ConfigEnv, config: GatewayConfig, check: Bind
     const value = bound[name];
     if (value !== undefined && !isShaped(value, BINDINGS[name].kind)) throw missing(name, true);
   }
+  checkDecisionServices(bound, config);
   if (!config.rateLimits || config.signingKeys.length === 0) return;
   const absent = RATE_LIMIT_BINDINGS.filter((name) => bound[name] === undefined);
   if (absent.length === 0) return;
@@ -131,4 +132,23 @@ export function checkBindings(env: ConfigEnv, config: GatewayConfig, check: Bind
     );
   }
   check.onMissingRateLimits(absent);
+}
+
+/**
+ * Every service a rule's `decision` names must be bound as a service binding (something
+ * with `fetch`): a rule whose service is missing would otherwise refuse every request it
+ * decides, which is a configuration mistake to name at start, not an outage to find later.
+ */
+function checkDecisionServices(bound: Record<string, unknown>, config: GatewayConfig): void {
+  for (const rule of config.routes) {
+    const decision = rule.decision;
+    if (decision === undefined) continue;
+    const value = bound[decision.service];
+    if (typeof (value as { fetch?: unknown } | null | undefined)?.fetch === "function") continue;
+    const what = value === undefined ? "is not bound" : "is bound, but not as a service binding";
+    throw new ConfigError(
+      "ROUTES",
+      `rule ${decision.rule} (${decision.rulePath}): decision.service "${decision.service}" ${what}; add [[services]] binding = "${decision.service}" service = "<the Worker that decides>" to wrangler.toml (docs/policy.md)`,
+    );
+  }
 }

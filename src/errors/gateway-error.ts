@@ -55,6 +55,7 @@ export type GatewayErrorCode =
   | "revocation_store_unavailable"
   | "session_store_unavailable"
   | "idp_unavailable"
+  | "decision_unavailable"
   | "misconfigured"
   // a bug: anything not anticipated above
   | "internal_error";

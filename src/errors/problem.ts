@@ -91,6 +91,8 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
   revocation_store_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
   session_store_unavailable: { status: 503, title: "Sessions are temporarily unavailable" },
   idp_unavailable: { status: 503, title: "The identity provider is temporarily unavailable" },
+  // A rule's decision service did not decide (timeout, failure, an answer that is not one): fail closed.
+  decision_unavailable: { status: 503, title: "Authorization is temporarily unavailable" },
   misconfigured: { status: 503, title: "Gateway is not configured" },
   internal_error: { status: 500, title: "Internal error" },
 };

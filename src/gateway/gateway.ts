@@ -8,7 +8,8 @@
  *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
  *        on `revocation = "strict"` routes, also ask the session's object
  *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`;
- *      the conditions the route `require`s, route-conditions.ts)
+ *      the conditions the route `require`s, route-conditions.ts; last, the services its
+ *      `decision` asks, route-decisions.ts)
  *   7. forward upstream with identity headers (and the signed assertion, UPSTREAM_ASSERTION); stream both ways
  *   8. on the way back, the rotated cookie and new access token
  */
@@ -27,6 +28,7 @@ import { answerError } from "./answer-error";
 import { type Authenticated, answerRefresh, authenticate } from "./authenticate";
 import type { RequestContext } from "./request-context";
 import { assertAuthentication, assertConditions } from "./route-conditions";
+import { assertDecisions } from "./route-decisions";
 import { readsAsWithin, routeOf } from "./route-of";
 import { answerNonce, dpopTokenRefused } from "./sender-constraint";
 
@@ -85,6 +87,15 @@ async function authorizeAndForward(
   }
   assertConditions(context, request, route, claims);
   assertAuthentication(context, route, claims);
+  if (route.audienceConflict) {
+    // UPSTREAM_ASSERTION: which service behind the upstream gets this path depends on how it
+    // reads it, so no audience is right (route-policy.ts).
+    throw new GatewayError("request_invalid", {
+      detail: "the path's readings are decided by route rules with different assertion audiences",
+    });
+  }
+  // Last: a subrequest per uncached request, only for requests every cheaper check let through.
+  if (route.decisions !== undefined) await assertDecisions(context, request, route, claims);
 
   // OIDC_FORWARD_IDP_TOKEN: the upstream gets the provider's (fresh) access token instead of ours.
   if (config.oidc?.forwardIdpToken && claims.sid !== undefined) {
@@ -116,12 +127,6 @@ function assertionFor(
   token: string,
 ): string | Promise<string> {
   const { config, keys } = context;
-  if (route.audienceConflict) {
-    // Which service behind the upstream gets this path depends on how it reads it (route-policy.ts).
-    throw new GatewayError("request_invalid", {
-      detail: "the path's readings are decided by route rules with different assertion audiences",
-    });
-  }
   const settings = config.upstreamAssertion as UpstreamAssertionConfig;
   // The config refuses UPSTREAM_ASSERTION without SIGNING_KEYS, so there is a signer.
   const signer = keys.signer as SigningKey;

@@ -74,8 +74,17 @@ export interface AnswerOptions {
 }
 
 export type RequestAnswer =
-  /** Sent to the upstream, whose answer the client gets. `public`: no token was needed. */
-  | { readonly outcome: "forwarded"; readonly public: boolean; readonly why: string }
+  /**
+   * Sent to the upstream, whose answer the client gets. `public`: no token was needed.
+   * `assumes`: the services whose decision the route asks, which cannot be asked here and
+   * are assumed to allow (the Worker refuses 403 if one denies, 503 if it does not answer).
+   */
+  | {
+      readonly outcome: "forwarded";
+      readonly public: boolean;
+      readonly why: string;
+      readonly assumes?: readonly string[];
+    }
   /** Answered by one of the gateway's own endpoints (login, refresh, JWKS, …). */
   | { readonly outcome: "endpoint"; readonly why: string }
   | {
@@ -184,9 +193,15 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
   const held =
     (route.conditions === undefined ? "" : ", and the route's conditions hold") +
     (route.authentication === undefined ? "" : ", and the sign-in is as recent and strong as the route asks");
+  const forwarded = `the token has what the route requires${held}${bound}${strict}`;
+  if (route.decisions === undefined) return { outcome: "forwarded", public: false, why: forwarded };
+  // The Worker asks these last; nothing here can call them, so the answer says what it assumed.
+  const assumes = [...new Set(route.decisions.map((decision) => decision.service))];
+  const asks = route.decisions.map((decision) => `rule ${decision.rule} ${decision.text}`).join(", ");
   return {
     outcome: "forwarded",
     public: false,
-    why: `the token has what the route requires${held}${bound}${strict}`,
+    why: `${forwarded}; ${asks}, which is not asked here: assumed to allow (a denial is 403 access_denied, no answer 503)`,
+    assumes,
   };
 }

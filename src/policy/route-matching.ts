@@ -5,6 +5,7 @@
  * path reading must be tried in. One engine for the Worker and for `portcullis explain`.
  */
 import type { AuthenticationRequirement } from "./authentication-requirement";
+import type { ExternalDecision } from "./external-decision";
 import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
 
@@ -22,6 +23,8 @@ export type RouteDecision =
       readonly conditions?: readonly Condition[];
       /** Step-up: every one of these must be met (each rule's `max_auth_age` / `acr` / `amr`). */
       readonly authentication?: readonly AuthenticationRequirement[];
+      /** Every one of these services must allow (the `decision` of each rule that decided a reading). */
+      readonly decisions?: readonly ExternalDecision[];
       /** The upstream assertion's `aud` (a rule's `assertion_audience`); absent: UPSTREAM_ASSERTION_AUDIENCE. */
       readonly assertionAudience?: string;
       /**
@@ -121,6 +124,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.dpop === "required" ? { dpop: true as const } : {}),
               ...(rule.require !== undefined ? { conditions: Object.freeze([rule.require]) } : {}),
               ...(rule.authentication !== undefined ? { authentication: Object.freeze([rule.authentication]) } : {}),
+              ...(rule.decision !== undefined ? { decisions: Object.freeze([rule.decision]) } : {}),
               ...(rule.assertionAudience !== undefined ? { assertionAudience: rule.assertionAudience } : {}),
             }),
       }),

@@ -53,13 +53,15 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   const dpop = a.dpop ?? b.dpop;
   const conditions = unionOf(a.conditions, b.conditions);
   const authentication = unionOf(a.authentication, b.authentication);
+  const decisions = unionOf(a.decisions, b.decisions);
   if (
     scopes === a.scopes &&
     roles === a.roles &&
     strict === a.strictRevocation &&
     dpop === a.dpop &&
     conditions === a.conditions &&
-    authentication === a.authentication
+    authentication === a.authentication &&
+    decisions === a.decisions
   ) {
     return a;
   }
@@ -73,6 +75,7 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(dpop ? { dpop: true as const } : {}),
     ...(conditions !== undefined ? { conditions } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
+    ...(decisions !== undefined ? { decisions } : {}),
     ...(a.assertionAudience !== undefined ? { assertionAudience: a.assertionAudience } : {}),
     ...(a.audienceConflict ? { audienceConflict: true as const } : {}),
   });
@@ -95,7 +98,7 @@ function withAudienceOf(a: ProtectedDecision, b: ProtectedDecision): ProtectedDe
   return a.assertionAudience === undefined ? requirements : { ...requirements, assertionAudience: a.assertionAudience };
 }
 
-/** Conditions (or step-up requirements) of several rules: every one must hold (the same rule's once). */
+/** Conditions (step-up requirements, decisions) of several rules: every one must hold (the same rule's once). */
 function unionOf<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): readonly T[] | undefined {
   if (b === undefined || a === b) return a;
   if (a === undefined) return b;
@@ -112,6 +115,7 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.dpop === undefined &&
     decision.conditions === undefined &&
     decision.authentication === undefined &&
+    decision.decisions === undefined &&
     decision.audienceConflict === undefined
   );
 }

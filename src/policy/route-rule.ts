@@ -3,6 +3,7 @@
  * (matching, explanation, overlap) takes it.
  */
 import type { AuthenticationRequirement } from "./authentication-requirement";
+import type { ExternalDecision } from "./external-decision";
 import type { Condition } from "./route-condition";
 
 export interface RouteRule {
@@ -34,6 +35,8 @@ export interface RouteRule {
   readonly require?: Condition;
   /** Step-up: `max_auth_age`, `acr`, `amr` (docs/policy.md, "Step-up"). */
   readonly authentication?: AuthenticationRequirement;
+  /** Ask a service binding whether the request may pass, after every other check (docs/policy.md). */
+  readonly decision?: ExternalDecision;
   /**
    * The `aud` of the upstream assertion on this route (UPSTREAM_ASSERTION); absent:
    * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.

@@ -29,6 +29,7 @@ import {
   type AuthenticationRequirement,
   parseAuthenticationRequirement,
 } from "./authentication-requirement";
+import { parseDecision } from "./external-decision";
 import { ConditionError, parseCondition } from "./parse-condition";
 import type { Condition } from "./route-condition";
 import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
@@ -79,6 +80,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   require:
     "a condition on the token's claims, email, groups, the client's address, country, network or certificate, combined with all / any / not (docs/policy.md)",
   ...AUTHENTICATION_KEYS,
+  decision:
+    '{ service = "POLICY", timeout_ms = 500 }: ask that service binding to allow or deny, after every other check (docs/policy.md)',
   assertion_audience:
     "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
 });
@@ -141,6 +144,8 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   if (isPublic && authentication !== undefined) {
     throw fail(`rule ${index} is public and cannot require a recent or stronger sign-in`);
   }
+  if (isPublic && rule.decision !== undefined) throw fail(`rule ${index} is public and cannot have a "decision"`);
+  const decision = rule.decision === undefined ? undefined : parseDecision(rule.decision, index, path, fail);
   const audience = rule.assertion_audience;
   if (audience !== undefined && (typeof audience !== "string" || !isAudienceName(audience))) {
     throw fail(`rule ${index} (${path}): "assertion_audience" must be a name without spaces or quotes`);
@@ -160,6 +165,7 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(rule.dpop === "required" ? { dpop: "required" as const } : {}),
     ...(condition !== undefined ? { require: condition } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
+    ...(decision !== undefined ? { decision } : {}),
     ...(audience !== undefined ? { assertionAudience: audience } : {}),
   });
 }

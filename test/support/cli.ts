@@ -91,6 +91,8 @@ export interface TestProjectOptions {
   readonly secrets?: Readonly<Record<string, string>>;
   /** Bindings to leave out. */
   readonly omit?: readonly string[];
+  /** Service bindings to declare (`[[services]]`), by binding name. */
+  readonly services?: readonly string[];
 }
 
 /** A Worker project in a fresh temporary folder: wrangler.toml and .dev.vars. */
@@ -105,6 +107,11 @@ export function writeProject(options: TestProjectOptions): TestProject {
     ...vars,
     "",
     bindings(options.omit ?? []),
+    ...(options.services ?? []).flatMap((name) => [
+      "[[services]]",
+      `binding = "${name}"`,
+      `service = "${name.toLowerCase()}-worker"`,
+    ]),
   ].join("\n");
   const config = path.join(dir, "wrangler.toml");
   writeFileSync(config, toml);

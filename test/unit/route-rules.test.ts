@@ -89,6 +89,7 @@ it("describes every key it accepts", () => {
     "max_auth_age",
     "acr",
     "amr",
+    "decision",
     "assertion_audience",
   ]);
 });
