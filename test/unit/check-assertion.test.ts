@@ -8,6 +8,7 @@ import { type AssertionRefusal, AssertionRefusedError, createAssertionChecker } 
 import type { AccessTokenClaims } from "../../src/tokens/access-token-claims";
 import type { SigningKey } from "../../src/tokens/key-ring";
 import { mintUpstreamAssertion } from "../../src/tokens/upstream-assertion";
+import { freePort } from "../support/free-port";
 
 const ISSUER = "https://gateway.test";
 const AUDIENCE = "https://billing.internal";
@@ -89,12 +90,9 @@ describe("createAssertionChecker", () => {
   });
 
   it("answers keys_unavailable when the JWKS cannot be fetched", async () => {
-    // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
-    const check = createAssertionChecker({
-      jwksUrl: "http://127.0.0.1:9/jwks.json",
-      issuer: ISSUER,
-      audience: AUDIENCE,
-    });
+    // A loopback port nothing listens on: the connection is refused at once.
+    const jwksUrl = `http://127.0.0.1:${await freePort()}/jwks.json`;
+    const check = createAssertionChecker({ jwksUrl, issuer: ISSUER, audience: AUDIENCE });
     expect(await refusal(check(await mint("GET", "/x"), "GET", "/x"))).toBe("keys_unavailable");
   });
 });
