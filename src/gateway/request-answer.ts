@@ -143,7 +143,9 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
     const because =
       route.unauthenticated === "login"
         ? 'the route says unauthenticated = "login"'
-        : "a browser navigation without a valid token, with OIDC login on";
+        : code === "insufficient_user_authentication"
+          ? "a browser navigation, with OIDC login on: sent to sign in again as the route asks"
+          : "a browser navigation without a valid token, with OIDC login on";
     return { outcome: "refused", status: 302, code: undefined, why: `${why}; ${because}`, loginRedirect: true };
   };
   if (identity.kind === "none") {

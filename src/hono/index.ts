@@ -33,7 +33,7 @@ export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";
 /** Optional: bind it as SUBJECT_SESSIONS for GET /auth/sessions and the rest of the sessions list. */
 export { SubjectSessions } from "../sessions/subject-sessions";
-export type { AuthIdentity, PortcullisVariables } from "./middleware";
-export { portcullis, requireRoles, requireScopes } from "./middleware";
+export type { AuthIdentity, PortcullisVariables, SignInRequirement } from "./middleware";
+export { portcullis, requireRoles, requireScopes, requireSignIn } from "./middleware";
 export { mountAuthEndpoints } from "./mount";
 export type { PortcullisOptions } from "./options";
