@@ -199,6 +199,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   }
 
   const upstream = parseUpstream(env, options.requireUpstream ?? true);
+  const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem));
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
@@ -217,7 +218,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     jwksCacheSeconds: integer(env, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
     jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
     accessSecret,
-    routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
+    routes,
     paths: Object.freeze({
       semicolons: parseBoolean(env, "ALLOW_PATH_SEMICOLONS", false),
       doubleSlashes: parseBoolean(env, "ALLOW_DOUBLE_SLASHES", false),
@@ -240,7 +241,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc: parseOidcConfig(env, mode),
     dpop: parseDpopConfig(env),
-    upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys),
+    upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys, routes),
   };
   return Object.freeze(config);
 }

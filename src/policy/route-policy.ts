@@ -42,6 +42,9 @@ export { parseRouteRules } from "./route-rules";
 export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   if (a === b || b.access === "public") return a;
   if (a.access === "public") return b;
+  if (a.assertionAudience !== b.assertionAudience || (b.audienceConflict && !a.audienceConflict)) {
+    return withAudienceConflict(strictest(a, withAudienceOf(a, b)));
+  }
   if (requiresNothing(b)) return a;
   if (requiresNothing(a)) return b;
   const scopes = union(a.scopes, b.scopes);
@@ -73,7 +76,26 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(conditions !== undefined ? { conditions } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decisions !== undefined ? { decisions } : {}),
+    ...(a.assertionAudience !== undefined ? { assertionAudience: a.assertionAudience } : {}),
+    ...(a.audienceConflict ? { audienceConflict: true as const } : {}),
   });
+}
+
+/**
+ * Readings decided by rules that name different assertion audiences: which service behind
+ * the upstream gets the request depends on how it reads the path, so no audience is right
+ * and the request is refused (docs/upstream-assertion.md, "Audience per route"). Their
+ * requirements are still joined, for `portcullis explain` and the refusal's order.
+ */
+function withAudienceConflict(decision: RouteDecision): RouteDecision {
+  if (decision.access === "public" || decision.audienceConflict) return decision;
+  return Object.freeze({ ...decision, audienceConflict: true as const });
+}
+
+/** `b` with `a`'s audience and no conflict of its own, to join their other requirements. */
+function withAudienceOf(a: ProtectedDecision, b: ProtectedDecision): ProtectedDecision {
+  const { assertionAudience: _audience, audienceConflict: _conflict, ...requirements } = b;
+  return a.assertionAudience === undefined ? requirements : { ...requirements, assertionAudience: a.assertionAudience };
 }
 
 /** Conditions (step-up requirements, decisions) of several rules: every one must hold (the same rule's once). */
@@ -93,7 +115,8 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.dpop === undefined &&
     decision.conditions === undefined &&
     decision.authentication === undefined &&
-    decision.decisions === undefined
+    decision.decisions === undefined &&
+    decision.audienceConflict === undefined
   );
 }
 

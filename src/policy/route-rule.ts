@@ -37,6 +37,11 @@ export interface RouteRule {
   readonly authentication?: AuthenticationRequirement;
   /** Ask a service binding whether the request may pass, after every other check (docs/policy.md). */
   readonly decision?: ExternalDecision;
+  /**
+   * The `aud` of the upstream assertion on this route (UPSTREAM_ASSERTION); absent:
+   * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.
+   */
+  readonly assertionAudience?: string;
 }
 
 export type UnauthenticatedAnswer = "login" | "challenge";

@@ -22,6 +22,7 @@
  * common framework answers with its GET handler. How rules are matched is route-policy.ts.
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
+import { isAudienceName } from "../schema/audience-name";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import {
   AUTHENTICATION_KEYS,
@@ -81,6 +82,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   ...AUTHENTICATION_KEYS,
   decision:
     '{ service = "POLICY", timeout_ms = 500 }: ask that service binding to allow or deny, after every other check (docs/policy.md)',
+  assertion_audience:
+    "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
 });
 
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
@@ -143,6 +146,13 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   }
   if (isPublic && rule.decision !== undefined) throw fail(`rule ${index} is public and cannot have a "decision"`);
   const decision = rule.decision === undefined ? undefined : parseDecision(rule.decision, index, path, fail);
+  const audience = rule.assertion_audience;
+  if (audience !== undefined && (typeof audience !== "string" || !isAudienceName(audience))) {
+    throw fail(`rule ${index} (${path}): "assertion_audience" must be a name without spaces or quotes`);
+  }
+  if (isPublic && audience !== undefined) {
+    throw fail(`rule ${index} (${path}) is public, and a public route gets no assertion: remove "assertion_audience"`);
+  }
   return Object.freeze({
     path,
     match,
@@ -156,6 +166,7 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(condition !== undefined ? { require: condition } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decision !== undefined ? { decision } : {}),
+    ...(audience !== undefined ? { assertionAudience: audience } : {}),
   });
 }
 
