@@ -25,6 +25,7 @@ import { nearMisses } from "./near-misses";
 import { parseDpopConfig } from "./parse-dpop-config";
 import { parseOidcConfig } from "./parse-oidc-config";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
+import { parseTrustedIssuers } from "./parse-trusted-issuers";
 import { parseUpstreamAssertion } from "./parse-upstream-assertion";
 
 export { ConfigError };
@@ -199,6 +200,13 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   }
 
   const upstream = parseUpstream(env, options.requireUpstream ?? true);
+  const oidc = parseOidcConfig(env, mode);
+  const trustedIssuers = parseTrustedIssuers(json(env, "TRUSTED_ISSUERS"), {
+    mode,
+    ownIssuer: issuer,
+    ownJwksUrl: jwksUrl,
+    oidcSubjectPrefix: oidc?.subjectPrefix,
+  });
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
@@ -217,7 +225,10 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     jwksCacheSeconds: integer(env, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
     jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
     accessSecret,
-    routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem)),
+    trustedIssuers,
+    routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
+      issuers: trustedIssuers.map((trusted) => trusted.id),
+    }),
     paths: Object.freeze({
       semicolons: parseBoolean(env, "ALLOW_PATH_SEMICOLONS", false),
       doubleSlashes: parseBoolean(env, "ALLOW_DOUBLE_SLASHES", false),
@@ -238,7 +249,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     operatorTokenPrevious: operatorTokenPrevious === operatorToken ? undefined : operatorTokenPrevious,
     allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
-    oidc: parseOidcConfig(env, mode),
+    oidc,
     dpop: parseDpopConfig(env),
     upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys),
   };

@@ -37,6 +37,14 @@ export interface RouteRule {
   readonly authentication?: AuthenticationRequirement;
   /** Ask a service binding whether the request may pass, after every other check (docs/policy.md). */
   readonly decision?: ExternalDecision;
+  /**
+   * Whose tokens the route accepts: ids of TRUSTED_ISSUERS, and "self" for the gateway's
+   * own. Absent: the gateway's own only.
+   */
+  readonly issuers?: readonly string[];
 }
+
+/** The id rules use for the gateway's own tokens (TOKEN_ISSUER); no trusted issuer may take it. */
+export const OWN_TOKENS = "self";
 
 export type UnauthenticatedAnswer = "login" | "challenge";

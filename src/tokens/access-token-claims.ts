@@ -24,6 +24,12 @@ export interface AccessTokenClaims {
    */
   readonly jkt: string | undefined;
   /**
+   * The id (TRUSTED_ISSUERS) of the issuer whose keys verified the token; undefined for the
+   * gateway's own tokens (TOKEN_ISSUER). Routes accept another issuer's tokens only where
+   * their rule names it (`issuers`).
+   */
+  readonly trustedIssuer: string | undefined;
+  /**
    * The verified payload, every claim as the issuer wrote it: what route conditions
    * (policy/check-condition.ts) read and UPSTREAM_ASSERTION_CLAIMS copies from. The
    * verifier's own object, kept by reference (no copy), so it costs nothing on routes
@@ -121,6 +127,7 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
     scopes: new Set(scopes),
     roles: new Set(roles),
     jkt,
+    trustedIssuer: undefined,
     payload,
   });
 }
@@ -150,6 +157,7 @@ export function claimsOfIssued(granted: {
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
     jkt: accessToken.jkt,
+    trustedIssuer: undefined,
     // What was signed, so conditions judge the new token exactly as they would on its next use.
     payload: accessToken.payload,
   });

@@ -90,5 +90,6 @@ it("describes every key it accepts", () => {
     "acr",
     "amr",
     "decision",
+    "issuers",
   ]);
 });
