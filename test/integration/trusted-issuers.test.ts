@@ -13,7 +13,7 @@
  */
 import { type JWTPayload, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, type Gateway, ISSUER, startGateway } from "../support/gateway";
+import { AUDIENCE, type Gateway, startGateway } from "../support/gateway";
 import { type JwksServer, startJwksServer } from "../support/jwks-server";
 import { makeKey, TEST_SECRETS, type TestKey } from "../support/test-keys";
 import { mintToken } from "../support/tokens";
