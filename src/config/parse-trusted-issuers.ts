@@ -34,7 +34,7 @@ export const TRUSTED_ISSUER_KEYS: KeyTable = Object.freeze({
   audience: "the `aud` its tokens must carry (one of these, when a list); required (RFC 8725 §3.9)",
   algorithms: 'the `alg`s accepted, of "RS256", "ES256", "EdDSA" (default: all three); never HS256 or none',
   subject_prefix:
-    'prepended to its `sub` (default: the id and "|", "github-actions|"); unique, not the start of another prefix',
+    "prepended to its `sub`, so its subjects never meet another's (default: the id and a vertical bar); unique, and not the start of another issuer's or OIDC_SUBJECT_PREFIX",
   scope_claim: 'the claim whose values (a space-separated string or a list) become the scopes (default "scope")',
   roles_claim: 'the claim whose values become the roles (default "roles")',
   max_token_age: "seconds: refuse a token whose `iat` is older (default: only the 24-hour lifetime cap)",
