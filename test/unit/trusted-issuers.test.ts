@@ -3,9 +3,13 @@
  * the issuer, and a route's readings join to the issuers they all accept.
  */
 import { describe, expect, it } from "vitest";
+import { identityFromClaims } from "../../src/cli/identity";
+import { ruleText } from "../../src/cli/route-table";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
 import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
+import { answerFor } from "../../src/gateway/request-answer";
+import { explainRoute } from "../../src/policy/route-explain";
 import { acceptsIssuer } from "../../src/policy/route-matching";
 import { decideRoute, parseRouteRules, strictest } from "../../src/policy/route-policy";
 
@@ -213,5 +217,46 @@ describe("the issuers rule key", () => {
     expect(strictest(plain, ci)).toEqual(none);
     // Public joined with either keeps the protected side's issuers.
     expect(strictest({ access: "public" }, ci)).toBe(ci);
+  });
+});
+
+describe("portcullis explain and test-routes", () => {
+  const fail = (problem: string) => new Error(problem);
+  const config = parse([{ ...GITHUB, subject_prefix: "gha|" }], {
+    ROUTES: JSON.stringify([
+      { path: "/deploy/*", issuers: ["github-actions"], require: { claim: "repository", equals: "acme/api" } },
+      { path: "/ci/*", issuers: ["self", "github-actions"] },
+    ]),
+  });
+  const routed = (path: string) => ({
+    stage: "routed" as const,
+    explanation: explainRoute(config.routes, "GET", [path]),
+  });
+  const options = { oidc: undefined, navigation: false, underAuth: false };
+
+  it("shows a rule's issuers in the route table", () => {
+    const rules = parseRouteRules([{ path: "/ci/*", issuers: ["self", "github-actions"] }], fail, {
+      issuers: ["github-actions"],
+    });
+    expect(ruleText(rules, 0)).toBe("rule 0 (/ci/*: a valid token; issuers self github-actions)");
+  });
+
+  it("judges --claims with a trusted issuer's iss as that issuer's token, on its routes only", () => {
+    const ci = identityFromClaims(
+      { iss: GITHUB.issuer, sub: "repo:acme/api:ref:refs/heads/main", repository: "acme/api" },
+      config,
+      Date.now(),
+    );
+    expect(ci.identity.kind === "valid" && ci.identity.claims).toMatchObject({
+      sub: "gha|repo:acme/api:ref:refs/heads/main",
+      sid: undefined,
+      trustedIssuer: "github-actions",
+    });
+    expect(answerFor(routed("/deploy/x"), ci.identity, options)).toMatchObject({ outcome: "forwarded" });
+    expect(answerFor(routed("/ci/x"), ci.identity, options)).toMatchObject({ outcome: "forwarded" });
+    expect(answerFor(routed("/api/x"), ci.identity, options)).toMatchObject({ status: 401, code: "token_invalid" });
+    const own = identityFromClaims({}, config, Date.now());
+    expect(answerFor(routed("/deploy/x"), own.identity, options)).toMatchObject({ status: 401, code: "token_invalid" });
+    expect(answerFor(routed("/ci/x"), own.identity, options)).toMatchObject({ outcome: "forwarded" });
   });
 });
