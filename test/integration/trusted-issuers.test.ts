@@ -8,6 +8,8 @@
  * - "cluster": a Kubernetes service-account-shaped issuer (ES256, `kubernetes.io` claims),
  *   with `max_token_age`.
  *
+ * UPSTREAM_ASSERTION is on, so the upstream's view of a CI caller includes the assertion.
+ *
  * A token of an issuer is accepted on the routes that name it and refused (401
  * invalid_token) everywhere else; no token is ever verified with another issuer's keys.
  */
@@ -16,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUDIENCE, type Gateway, startGateway } from "../support/gateway";
 import { type JwksServer, startJwksServer } from "../support/jwks-server";
 import { makeKey, TEST_SECRETS, type TestKey } from "../support/test-keys";
-import { mintToken } from "../support/tokens";
+import { decodeClaims, mintToken } from "../support/tokens";
 import { startUpstream, type TestUpstream } from "../support/upstream";
 
 const GITHUB_ISSUER = "https://token.actions.githubusercontent.com";
@@ -48,6 +50,7 @@ beforeAll(async () => {
       PORTCULLIS_ENV: "development",
       // HS256 is accepted for the gateway's own tokens: a trusted issuer's must never be.
       ACCESS_SECRET: TEST_SECRETS.ACCESS_SECRET,
+      UPSTREAM_ASSERTION: "true",
       TRUSTED_ISSUERS: JSON.stringify([
         {
           id: "github-actions",
@@ -170,6 +173,10 @@ describe("a GitHub Actions token", () => {
     expect(seen["x-auth-issuer"]).toBe("github-actions");
     expect(seen["x-auth-session"]).toBeUndefined();
     expect(seen["x-auth-scopes"]).toBeUndefined();
+    // The signed assertion names the issuer too.
+    const assertion = decodeClaims(String(seen["portcullis-assertion"]));
+    expect(assertion).toMatchObject({ sub: `gha|${MAIN_SUBJECT}`, token_issuer: "github-actions" });
+    expect(assertion.sid).toBeUndefined();
   });
 
   it("is refused (403) on its route when the workflow ran for another ref or repository", async () => {
@@ -259,7 +266,9 @@ describe("the gateway's own tokens", () => {
     const own = await mintToken(gateway.key);
     expect((await call("/api/me", own)).response.status).toBe(200);
     expect((await call("/ci/status", own)).response.status).toBe(200);
-    expect(upstream.proxied().at(-1)?.headers["x-auth-issuer"]).toBeUndefined();
+    const seen = upstream.proxied().at(-1)?.headers ?? {};
+    expect(seen["x-auth-issuer"]).toBeUndefined();
+    expect(decodeClaims(String(seen["portcullis-assertion"])).token_issuer).toBeUndefined();
     await expectRefused("/deploy/api", own);
     await expectRefused("/internal/jobs", own);
   });
