@@ -81,7 +81,11 @@ beforeAll(async () => {
           },
         },
         { path: "/ci/*", issuers: ["self", "github-actions"] },
-        { path: "/internal/*", issuers: ["cluster"] },
+        {
+          path: "/internal/*",
+          issuers: ["cluster"],
+          require: { claim: ["kubernetes.io", "namespace"], equals: "prod" },
+        },
       ]),
     },
   });
@@ -254,6 +258,11 @@ describe("a Kubernetes service-account token", () => {
     expect(seen["x-auth-issuer"]).toBe("cluster");
     await expectRefused("/deploy/api", token);
     await expectRefused("/ci/status", token);
+  });
+
+  it("is refused (403) by the route's condition on its namespace", async () => {
+    const dev = { namespace: "dev", serviceaccount: { name: "deployer", uid: crypto.randomUUID() } };
+    await expectRefused("/internal/jobs", await clusterToken({ "kubernetes.io": dev }), 403);
   });
 
   it("is refused when older than the issuer's max_token_age", async () => {
