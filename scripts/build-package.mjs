@@ -3,6 +3,7 @@
 //
 //   index.js        "portcullis"               the standalone Worker and its SessionObject
 //   hono/index.js   "portcullis/hono"          the middleware for your own Hono app
+//   assertion/index.js "portcullis/assertion"  the upstream's check of the signed assertion (any runtime)
 //   client/index.js "portcullis/client"        the browser SDK
 //   client/axios.js "portcullis/client/axios"  its axios adapter
 //   cli/main.js     the `portcullis` command (bin: scripts/portcullis.mjs), built for Node
@@ -20,7 +21,13 @@ import { build } from "esbuild";
 const root = path.resolve(import.meta.dirname, "..");
 export const PACKAGE_DIR = path.join(root, "dist/package");
 
-const ENTRY_POINTS = ["src/index.ts", "src/hono/index.ts", "src/client/index.ts", "src/client/axios.ts"];
+const ENTRY_POINTS = [
+  "src/index.ts",
+  "src/hono/index.ts",
+  "src/assertion/index.ts",
+  "src/client/index.ts",
+  "src/client/axios.ts",
+];
 
 const RELATIVE_SPECIFIER = /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']*)\2/g;
 
@@ -61,13 +68,16 @@ export async function buildCli(outfile) {
   return outfile;
 }
 
-export async function buildPackage() {
-  rmSync(PACKAGE_DIR, { recursive: true, force: true });
+/**
+ * The package's JavaScript, as shipped, into `outdir`: also what a test runs when it loads an
+ * entry point the way a user's runtime would (test/integration/upstream-assertion-node.test.ts).
+ */
+export async function bundleEntryPoints(outdir) {
   await build({
     absWorkingDir: root,
     entryPoints: ENTRY_POINTS,
     outbase: "src",
-    outdir: PACKAGE_DIR,
+    outdir,
     entryNames: "[dir]/[name]",
     chunkNames: "chunks/[name]-[hash]",
     bundle: true,
@@ -79,6 +89,12 @@ export async function buildPackage() {
     external: ["cloudflare:*"],
     logLevel: "warning",
   });
+  return outdir;
+}
+
+export async function buildPackage() {
+  rmSync(PACKAGE_DIR, { recursive: true, force: true });
+  await bundleEntryPoints(PACKAGE_DIR);
   await buildCli(path.join(PACKAGE_DIR, "cli/main.js"));
   const tsc = path.join(root, "node_modules/.bin/tsc");
   const declarations = ["--noEmit", "false", "--declaration", "--emitDeclarationOnly"];

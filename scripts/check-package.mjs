@@ -21,6 +21,7 @@ const bin = (name) => path.join(root, "node_modules/.bin", name);
 const ENTRY_POINTS = {
   ".": "index.js",
   "./hono": "hono/index.js",
+  "./assertion": "assertion/index.js",
   "./client": "client/index.js",
   "./client/axios": "client/axios.js",
 };

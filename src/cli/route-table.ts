@@ -27,6 +27,8 @@ export function requirementOf(decision: RouteDecision): string {
   for (const condition of decision.conditions ?? []) parts.push(`require ${condition.text}`);
   for (const requirement of decision.authentication ?? []) parts.push(`sign-in ${requirement.text}`);
   for (const asked of decision.decisions ?? []) parts.push(asked.text);
+  if (decision.audienceConflict) parts.push("assertion audiences that differ between readings (refused, 400)");
+  else if (decision.assertionAudience !== undefined) parts.push(`assertion audience ${decision.assertionAudience}`);
   if (decision.unauthenticated !== undefined) parts.push(`unauthenticated: ${decision.unauthenticated}`);
   return parts.join("; ");
 }

@@ -21,4 +21,6 @@ export { PortcullisClientError } from "./errors";
 export type { RequestAuthorization } from "./gateway-request";
 export { createPortcullisClient, PortcullisClient } from "./portcullis-client";
 export type { SessionInfo, SessionPage, SessionPageOptions } from "./session-list";
+export type { StepUpChallenge } from "./step-up";
+export { stepUpChallenge, stepUpLoginUrl } from "./step-up";
 export type { BroadcastChannelLike, CrossTabOptions, LockManagerLike } from "./tab-coordinator";

@@ -207,6 +207,9 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     ownJwksUrl: jwksUrl,
     oidcSubjectPrefix: oidc?.subjectPrefix,
   });
+  const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
+    issuers: trustedIssuers.map((trusted) => trusted.id),
+  });
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
@@ -226,9 +229,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
     accessSecret,
     trustedIssuers,
-    routes: parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
-      issuers: trustedIssuers.map((trusted) => trusted.id),
-    }),
+    routes,
     paths: Object.freeze({
       semicolons: parseBoolean(env, "ALLOW_PATH_SEMICOLONS", false),
       doubleSlashes: parseBoolean(env, "ALLOW_DOUBLE_SLASHES", false),
@@ -251,7 +252,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
     oidc,
     dpop: parseDpopConfig(env),
-    upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys),
+    upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys, routes),
   };
   return Object.freeze(config);
 }

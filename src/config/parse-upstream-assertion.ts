@@ -1,13 +1,16 @@
 /**
  * The signed upstream assertion (docs/upstream-assertion.md): UPSTREAM_ASSERTION turns it
  * on, UPSTREAM_ASSERTION_AUDIENCE names who it is for (by default the upstream's origin),
- * UPSTREAM_ASSERTION_CLAIMS which of the access token's other claims it copies.
+ * UPSTREAM_ASSERTION_CLAIMS which of the access token's other claims it copies; a route
+ * rule's `assertion_audience` names another audience for its route.
  *
  * It is signed with the gateway's own active key (SIGNING_KEYS), whose public half the
  * upstream fetches from /.well-known/jwks.json; an HS256 ACCESS_SECRET cannot be verified
  * from a JWKS, so the setting needs SIGNING_KEYS.
  */
 import type { JWK } from "jose";
+import type { RouteRule } from "../policy/route-rule";
+import { isAudienceName } from "../schema/audience-name";
 import type { UpstreamAssertionConfig, UpstreamTarget } from "./config";
 import type { ConfigEnv } from "./env";
 import { ConfigError, json, parseBoolean, text } from "./env-readers";
@@ -52,10 +55,20 @@ export function parseUpstreamAssertion(
   env: ConfigEnv,
   upstream: UpstreamTarget,
   signingKeys: readonly JWK[],
+  routes: readonly RouteRule[],
 ): UpstreamAssertionConfig | undefined {
   const audience = text(env, "UPSTREAM_ASSERTION_AUDIENCE");
   const claims = parseCopiedClaims(env);
   if (!parseBoolean(env, "UPSTREAM_ASSERTION", false)) {
+    // Refused rather than ignored: an upstream team told its route gets its own audience
+    // would otherwise find out from requests without any assertion.
+    const index = routes.findIndex((rule) => rule.assertionAudience !== undefined);
+    if (index !== -1) {
+      throw new ConfigError(
+        "ROUTES",
+        `rule ${index} (${routes[index]?.path}) has "assertion_audience" but UPSTREAM_ASSERTION is not true`,
+      );
+    }
     if (audience !== undefined) {
       throw new ConfigError("UPSTREAM_ASSERTION_AUDIENCE", "is set but UPSTREAM_ASSERTION is not true");
     }
@@ -71,7 +84,7 @@ export function parseUpstreamAssertion(
   }
   if (audience !== undefined) {
     // A URL or any other name the upstream checks for; only its form is ours to check.
-    if (/[\s"]/.test(audience))
+    if (!isAudienceName(audience))
       throw new ConfigError("UPSTREAM_ASSERTION_AUDIENCE", "must not contain spaces or quotes");
     return Object.freeze({ audience, ttlSeconds: UPSTREAM_ASSERTION_TTL_SECONDS, claims });
   }

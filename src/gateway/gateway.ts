@@ -92,6 +92,13 @@ async function authorizeAndForward(
   }
   assertConditions(context, request, route, claims);
   assertAuthentication(context, route, claims);
+  if (route.audienceConflict) {
+    // UPSTREAM_ASSERTION: which service behind the upstream gets this path depends on how it
+    // reads it, so no audience is right (route-policy.ts).
+    throw new GatewayError("request_invalid", {
+      detail: "the path's readings are decided by route rules with different assertion audiences",
+    });
+  }
   // Last: a subrequest per uncached request, only for requests every cheaper check let through.
   if (route.decisions !== undefined) await assertDecisions(context, request, route, claims);
 
@@ -105,7 +112,7 @@ async function authorizeAndForward(
       ? { proof: refreshed === undefined ? (context.incoming.dpop ?? undefined) : undefined }
       : undefined;
   let assertion =
-    config.upstreamAssertion === undefined ? undefined : assertionFor(context, claims, authenticated.token);
+    config.upstreamAssertion === undefined ? undefined : assertionFor(context, route, claims, authenticated.token);
   if (assertion instanceof Promise) assertion = await assertion;
   const response = counted(context, await forward(context, request, path, { claims, token, bound, assertion }));
   // Each property of a Response is a call into the runtime: only read what this request can have.
@@ -115,16 +122,22 @@ async function authorizeAndForward(
 
 /**
  * UPSTREAM_ASSERTION: the signed assertion for this request, bound to its method and to the
- * path exactly as the upstream receives it (UPSTREAM_URL's base path included).
+ * path exactly as the upstream receives it (UPSTREAM_URL's base path included), for the
+ * route's audience.
  */
-function assertionFor(context: RequestContext, claims: AccessTokenClaims, token: string): string | Promise<string> {
+function assertionFor(
+  context: RequestContext,
+  route: ProtectedDecision,
+  claims: AccessTokenClaims,
+  token: string,
+): string | Promise<string> {
   const { config, keys } = context;
   const settings = config.upstreamAssertion as UpstreamAssertionConfig;
   // The config refuses UPSTREAM_ASSERTION without SIGNING_KEYS, so there is a signer.
   const signer = keys.signer as SigningKey;
   return upstreamAssertion(claims, token, context.method, upstreamPath(context.upstream, context.path), signer, {
     issuer: config.issuer,
-    audience: settings.audience,
+    audience: route.assertionAudience ?? settings.audience,
     ttlSeconds: settings.ttlSeconds,
     claims: settings.claims,
     now: context.now(),

@@ -144,7 +144,9 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
     const because =
       route.unauthenticated === "login"
         ? 'the route says unauthenticated = "login"'
-        : "a browser navigation without a valid token, with OIDC login on";
+        : code === "insufficient_user_authentication"
+          ? "a browser navigation, with OIDC login on: sent to sign in again as the route asks"
+          : "a browser navigation without a valid token, with OIDC login on";
     return { outcome: "refused", status: 302, code: undefined, why: `${why}; ${because}`, loginRedirect: true };
   };
   if (identity.kind === "none") {
@@ -187,6 +189,12 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
     if (unmet !== undefined) {
       return unauthenticated("insufficient_user_authentication", `a step-up is needed: ${unmet.why}`);
     }
+  }
+  if (route.audienceConflict) {
+    return refused(
+      "request_invalid",
+      "the path's readings are decided by route rules with different assertion audiences (assertion_audience)",
+    );
   }
   const strict = route.strictRevocation ? " (and the session's object says it is alive)" : "";
   const bound = claims.jkt === undefined ? "" : " (with a DPoP proof by the key it is bound to)";

@@ -14,6 +14,16 @@
  * export default app;
  */
 
+/** The upstream's check of the signed upstream assertion; also `portcullis/assertion`, which loads outside Workers. */
+export type {
+  AssertedIdentity,
+  AssertionChecker,
+  AssertionCheckOptions,
+  AssertionRefusal,
+  AssertionVariables,
+  VerifyAssertionOptions,
+} from "../assertion";
+export { AssertionRefusedError, createAssertionChecker, verifyAssertion } from "../assertion";
 export type { PortcullisSettings, RateLimitBinding, SettingName } from "../config/env";
 export { ConfigError } from "../config/parse-config";
 export type { Credentials, SubjectAnswer } from "../gateway/credential-check-contract";
@@ -23,14 +33,7 @@ export { IdpLogoutIndex } from "../sessions/idp-logout-index";
 export { SessionObject } from "../sessions/session-object";
 /** Optional: bind it as SUBJECT_SESSIONS for GET /auth/sessions and the rest of the sessions list. */
 export { SubjectSessions } from "../sessions/subject-sessions";
-export type { AuthIdentity, PortcullisVariables } from "./middleware";
-export { portcullis, requireRoles, requireScopes } from "./middleware";
+export type { AuthIdentity, PortcullisVariables, SignInRequirement } from "./middleware";
+export { portcullis, requireRoles, requireScopes, requireSignIn } from "./middleware";
 export { mountAuthEndpoints } from "./mount";
 export type { PortcullisOptions } from "./options";
-export type {
-  AssertedIdentity,
-  AssertionRefusal,
-  AssertionVariables,
-  VerifyAssertionOptions,
-} from "./verify-assertion";
-export { verifyAssertion } from "./verify-assertion";

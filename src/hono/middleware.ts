@@ -9,6 +9,7 @@
  * app.use("/api/*", portcullis());
  * app.get("/api/me", (c) => c.json({ sub: c.var.auth.sub }));
  * app.delete("/api/orders/:id", requireRoles("operator"), handler);
+ * app.post("/api/payouts", requireSignIn({ maxAge: 300, acr: ["urn:okta:loa:2fa:any"] }), handler);
  */
 
 import type { Env as HonoEnv, MiddlewareHandler } from "hono";
@@ -17,6 +18,7 @@ import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
 import { answerRefresh, authenticate } from "../gateway/authenticate";
 import type { RequestContext } from "../gateway/request-context";
+import { parseAuthenticationRequirement, stepUpFor, unmetRequirement } from "../policy/authentication-requirement";
 import { missingGrants } from "../policy/route-policy";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { type PortcullisOptions, resolveOptions } from "./options";
@@ -138,4 +140,55 @@ export function requireScopes(...scopes: string[]): MiddlewareHandler<AuthEnv> {
 /** Refuses (403 insufficient_scope) a caller who lacks any of these roles. */
 export function requireRoles(...roles: string[]): MiddlewareHandler<AuthEnv> {
   return requireGrants("roles", roles);
+}
+
+/** What `requireSignIn` asks of the sign-in behind the caller's token (docs/policy.md, "Step-up"). */
+export interface SignInRequirement {
+  /** Seconds since the user last signed in, at most (the provider's `auth_time`, else the session's start). */
+  readonly maxAge?: number;
+  /** The token's `acr` is one of these. */
+  readonly acr?: readonly string[];
+  /** The token's `amr` holds one of these. */
+  readonly amr?: readonly string[];
+}
+
+/**
+ * Refuses a caller whose sign-in is older or weaker than asked: 401
+ * `insufficient_user_authentication` with `max_age` / `acr_values` (RFC 9470), or, for a
+ * browser navigation with OIDC login on, the login that asks the provider for them. The
+ * options are checked here, once, as a route rule's `max_auth_age` / `acr` / `amr` are.
+ *
+ * @example
+ * app.post("/api/payouts", requireSignIn({ maxAge: 300 }), handler);
+ */
+export function requireSignIn(requirement: SignInRequirement): MiddlewareHandler<AuthEnv> {
+  let parsed: ReturnType<typeof parseAuthenticationRequirement>;
+  try {
+    parsed = parseAuthenticationRequirement({
+      max_auth_age: requirement?.maxAge,
+      acr: requirement?.acr,
+      amr: requirement?.amr,
+    });
+  } catch (error) {
+    throw new TypeError(`requireSignIn: ${(error as Error).message.replace(/"max_auth_age"/, '"maxAge"')}`);
+  }
+  if (parsed === undefined) throw new TypeError("requireSignIn: give maxAge, acr or amr");
+  const requirements = [parsed];
+  const stepUp = stepUpFor(requirements);
+  return async function requireSignInOfRoute(c, next) {
+    const auth = c.get("auth") as AuthIdentity | undefined;
+    const context = contexts.get(c.req.raw);
+    if (auth === undefined || context === undefined) {
+      const error = new GatewayError("misconfigured", { detail: "requireSignIn runs after portcullis()" });
+      return answerError(error, context, c.req.raw);
+    }
+    const now = context.now() / 1000;
+    const unmet = unmetRequirement(requirements, auth.claims, now, context.config.clockToleranceSeconds);
+    if (unmet !== undefined) {
+      const error = new GatewayError("insufficient_user_authentication", { detail: `step-up: ${unmet.why}`, stepUp });
+      return answerError(error, context, c.req.raw);
+    }
+    await next();
+    return undefined;
+  };
 }

@@ -25,6 +25,13 @@ export type RouteDecision =
       readonly authentication?: readonly AuthenticationRequirement[];
       /** Every one of these services must allow (the `decision` of each rule that decided a reading). */
       readonly decisions?: readonly ExternalDecision[];
+      /** The upstream assertion's `aud` (a rule's `assertion_audience`); absent: UPSTREAM_ASSERTION_AUDIENCE. */
+      readonly assertionAudience?: string;
+      /**
+       * Readings of the path were decided by rules naming different assertion audiences: which
+       * service the upstream routes it to is unknown, so the request is refused (400).
+       */
+      readonly audienceConflict?: true;
       /**
        * Whose tokens pass: "self" (the gateway's own) and ids of TRUSTED_ISSUERS. Absent:
        * "self" alone. Possibly empty, where two readings' rules accept no issuer in common.
@@ -123,6 +130,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.require !== undefined ? { conditions: Object.freeze([rule.require]) } : {}),
               ...(rule.authentication !== undefined ? { authentication: Object.freeze([rule.authentication]) } : {}),
               ...(rule.decision !== undefined ? { decisions: Object.freeze([rule.decision]) } : {}),
+              ...(rule.assertionAudience !== undefined ? { assertionAudience: rule.assertionAudience } : {}),
               ...(rule.issuers !== undefined && !ownTokensOnly(rule.issuers) ? { issuers: rule.issuers } : {}),
             }),
       }),

@@ -43,6 +43,9 @@ export { parseRouteRules } from "./route-rules";
 export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   if (a === b || b.access === "public") return a;
   if (a.access === "public") return b;
+  if (a.assertionAudience !== b.assertionAudience || (b.audienceConflict && !a.audienceConflict)) {
+    return withAudienceConflict(strictest(a, withAudienceOf(a, b)));
+  }
   // The default accepts the gateway's own tokens only: joined with a rule naming issuers, the issuers still narrow.
   if (requiresNothing(b) && a.issuers === undefined) return a;
   if (requiresNothing(a) && b.issuers === undefined) return b;
@@ -78,7 +81,26 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decisions !== undefined ? { decisions } : {}),
     ...(issuers !== undefined ? { issuers } : {}),
+    ...(a.assertionAudience !== undefined ? { assertionAudience: a.assertionAudience } : {}),
+    ...(a.audienceConflict ? { audienceConflict: true as const } : {}),
   });
+}
+
+/**
+ * Readings decided by rules that name different assertion audiences: which service behind
+ * the upstream gets the request depends on how it reads the path, so no audience is right
+ * and the request is refused (docs/upstream-assertion.md, "Audience per route"). Their
+ * requirements are still joined, for `portcullis explain` and the refusal's order.
+ */
+function withAudienceConflict(decision: RouteDecision): RouteDecision {
+  if (decision.access === "public" || decision.audienceConflict) return decision;
+  return Object.freeze({ ...decision, audienceConflict: true as const });
+}
+
+/** `b` with `a`'s audience and no conflict of its own, to join their other requirements. */
+function withAudienceOf(a: ProtectedDecision, b: ProtectedDecision): ProtectedDecision {
+  const { assertionAudience: _audience, audienceConflict: _conflict, ...requirements } = b;
+  return a.assertionAudience === undefined ? requirements : { ...requirements, assertionAudience: a.assertionAudience };
 }
 
 const OWN_ONLY: readonly string[] = Object.freeze([OWN_TOKENS]);
@@ -119,7 +141,8 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.conditions === undefined &&
     decision.authentication === undefined &&
     decision.decisions === undefined &&
-    decision.issuers === undefined
+    decision.issuers === undefined &&
+    decision.audienceConflict === undefined
   );
 }
 

@@ -38,6 +38,11 @@ export interface RouteRule {
   /** Ask a service binding whether the request may pass, after every other check (docs/policy.md). */
   readonly decision?: ExternalDecision;
   /**
+   * The `aud` of the upstream assertion on this route (UPSTREAM_ASSERTION); absent:
+   * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.
+   */
+  readonly assertionAudience?: string;
+  /**
    * Whose tokens the route accepts: ids of TRUSTED_ISSUERS, and "self" for the gateway's
    * own. Absent: the gateway's own only.
    */

@@ -23,6 +23,7 @@
  * common framework answers with its GET handler. How rules are matched is route-policy.ts.
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
+import { isAudienceName } from "../schema/audience-name";
 import { type KeyTable, nearestName, unknownKey } from "../schema/known-keys";
 import {
   AUTHENTICATION_KEYS,
@@ -82,6 +83,8 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
   ...AUTHENTICATION_KEYS,
   decision:
     '{ service = "POLICY", timeout_ms = 500 }: ask that service binding to allow or deny, after every other check (docs/policy.md)',
+  assertion_audience:
+    "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
   issuers:
     'whose tokens the route accepts: ids of TRUSTED_ISSUERS, and "self" for the gateway\'s own; absent: ["self"], so another issuer\'s token passes only where a rule names it (docs/identities.md)',
 });
@@ -161,6 +164,13 @@ function parseRule(
   }
   if (isPublic && rule.decision !== undefined) throw fail(`rule ${index} is public and cannot have a "decision"`);
   const decision = rule.decision === undefined ? undefined : parseDecision(rule.decision, index, path, fail);
+  const audience = rule.assertion_audience;
+  if (audience !== undefined && (typeof audience !== "string" || !isAudienceName(audience))) {
+    throw fail(`rule ${index} (${path}): "assertion_audience" must be a name without spaces or quotes`);
+  }
+  if (isPublic && audience !== undefined) {
+    throw fail(`rule ${index} (${path}) is public, and a public route gets no assertion: remove "assertion_audience"`);
+  }
   if (isPublic && rule.issuers !== undefined) throw fail(`rule ${index} is public and cannot name "issuers"`);
   const issuers = rule.issuers === undefined ? undefined : issuersOf(rule.issuers, index, path, known, fail);
   return Object.freeze({
@@ -176,6 +186,7 @@ function parseRule(
     ...(condition !== undefined ? { require: condition } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decision !== undefined ? { decision } : {}),
+    ...(audience !== undefined ? { assertionAudience: audience } : {}),
     ...(issuers !== undefined ? { issuers } : {}),
   });
 }

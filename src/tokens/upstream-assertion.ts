@@ -108,7 +108,7 @@ export function upstreamAssertion(
     cache = new Map();
     remembered.set(signer, cache);
   }
-  const key = `${method} ${path} ${token}`;
+  const key = `${options.audience} ${method} ${path} ${token}`;
   const hit = cache.get(key);
   if (hit !== undefined) {
     if (options.now < hit.until) return hit.assertion;

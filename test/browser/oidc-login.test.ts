@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./support/browser";
 import { buildDemo, type DevServer, ROOT, startDevServer } from "./support/dev-server";
+import { signInAtIdp } from "./support/idp-sign-in";
 
 const ARTIFACTS = path.join(ROOT, "test-results/browser");
 
@@ -40,15 +41,6 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page; navigat
   return { context, page, navigations };
 }
 
-/** At the IdP: its sign-in form (any name and password), then its consent form. */
-async function signInAtIdp(page: Page, login: string): Promise<void> {
-  await page.waitForURL((url) => url.origin === server.idpUrl && url.pathname.startsWith("/interaction/"));
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill("any password at all");
-  await page.getByRole("button", { name: "Sign-in" }).click();
-  await page.getByRole("button", { name: "Continue" }).click();
-}
-
 describe("demo page: sign in with the demo identity provider", () => {
   it("goes to the IdP's sign-in, comes back to the page signed in, and calls the API", async () => {
     const { context, page, navigations } = await newPage();
@@ -57,7 +49,7 @@ describe("demo page: sign in with the demo identity provider", () => {
     expect(await page.locator("#login-section").isVisible()).toBe(true);
 
     await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
-    await signInAtIdp(page, "alice");
+    await signInAtIdp(page, server.idpUrl, "alice");
 
     // Back on the demo page (no code or state left in its URL), with a session resumed from the cookie.
     await page.waitForURL(`${server.url}/demo/`);
@@ -86,7 +78,7 @@ describe("demo page: sign in with the demo identity provider", () => {
     await page.goto(`${server.url}/demo/`);
     await page.waitForSelector("body[data-ready=true]");
     await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
-    await signInAtIdp(page, "erin");
+    await signInAtIdp(page, server.idpUrl, "erin");
     await page.waitForSelector("body[data-session=active]");
 
     // At the IdP, in the same browser: its logout page, "Yes, sign me out".
@@ -112,7 +104,7 @@ describe("demo page: sign in with the demo identity provider", () => {
     await page.goto(`${server.url}/demo/`);
     await page.waitForSelector("body[data-ready=true]");
     await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
-    await signInAtIdp(page, "frank");
+    await signInAtIdp(page, server.idpUrl, "frank");
     await page.waitForSelector("body[data-session=active]");
 
     await page.getByRole("button", { name: "Log out everywhere" }).click();
@@ -139,7 +131,7 @@ describe("demo page: sign in with the demo identity provider", () => {
     await page.goto(`${server.url}/demo/?refresh=gateway`);
     await page.waitForSelector("body[data-ready=true]");
     await page.getByRole("link", { name: "Sign in with the demo identity provider" }).click();
-    await signInAtIdp(page, "admin");
+    await signInAtIdp(page, server.idpUrl, "admin");
     await page.waitForURL(`${server.url}/demo/?refresh=gateway`);
     await page.waitForSelector("body[data-session=active]");
     expect(await page.locator("#mode-name").textContent()).toContain("gateway-managed");

@@ -6,11 +6,12 @@
  * `wrangler dev`, and with it its own LOGIN_IP_LIMIT (10 a minute), which the other OIDC
  * browser tests' logins would use up.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MFA_ACR } from "../../examples/demo-idp/provider-config";
 import { launchChromium } from "./support/browser";
 import { buildDemo, type DevServer, startDevServer } from "./support/dev-server";
+import { signInAtIdp } from "./support/idp-sign-in";
 
 let server: DevServer;
 let browser: Browser;
@@ -27,22 +28,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** At the IdP: its sign-in form (any name and password), then its consent form. */
-async function signInAtIdp(page: Page, login: string): Promise<void> {
-  await page.waitForURL((url) => url.origin === server.idpUrl && url.pathname.startsWith("/interaction/"));
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill("any password at all");
-  await page.getByRole("button", { name: "Sign-in" }).click();
-  await page.getByRole("button", { name: "Continue" }).click();
-}
-
 describe("step-up in the browser", () => {
   it("steps up: a page that needs a second factor sends the browser to sign in again, and back", async () => {
     // Signed in by navigation alone (the backend-for-frontend way: the session is the cookie).
     context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${server.url}/auth/oidc/login?return_to=${encodeURIComponent("/api/me")}`);
-    await signInAtIdp(page, "grace");
+    await signInAtIdp(page, server.idpUrl, "grace");
     await page.waitForURL(`${server.url}/api/me`);
     expect(JSON.parse((await page.locator("body").textContent()) ?? "{}")).toMatchObject({ subject: "oidc|grace" });
     const requested: string[] = [];

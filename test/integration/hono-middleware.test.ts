@@ -79,6 +79,25 @@ describe("portcullis() with a remote JWKS and no signing key", () => {
     expect(body.serialized).not.toContain(bearer);
   });
 
+  it("requireSignIn: a recent sign-in with a second factor passes; an old or weaker one gets RFC 9470's challenge", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payout = (bearer: string) =>
+      fetch(`${url}/api/payouts`, { method: "POST", headers: { authorization: `Bearer ${bearer}` } });
+    const recent = await payout(await token({ auth_time: now - 60, amr: ["pwd", "otp"] }));
+    expect(recent.status).toBe(200);
+    expect(await recent.text()).toBe("payout sent");
+    for (const claims of [
+      { auth_time: now - 60, amr: ["pwd"] },
+      { auth_time: now - 3600, amr: ["pwd", "otp"] },
+      { amr: ["pwd", "otp"] },
+    ]) {
+      const refused = await payout(await token(claims));
+      expect(refused.status, JSON.stringify(claims)).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toContain('error="insufficient_user_authentication"');
+      expect(refused.headers.get("www-authenticate")).toContain('max_age="300"');
+    }
+  });
+
   it("refuses a token signed by a key the JWKS does not hold, or for another audience", async () => {
     const stranger = await makeKey("ES256", "other-issuer-key");
     for (const bad of [await token({}, stranger), await token({ aud: "someone-else" })]) {

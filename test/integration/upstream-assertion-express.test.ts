@@ -1,5 +1,5 @@
 /**
- * docs/upstream-assertion.md's Express check, as written there, in a real Express 5
+ * docs/upstream-assertion.md's Express check with jose alone, as written there, in a real Express 5
  * upstream on 127.0.0.1 behind the bundled gateway: it accepts what the gateway forwards
  * and refuses a request that goes around the gateway or replays an assertion elsewhere.
  */

@@ -5,13 +5,15 @@
  * 127.0.0.1 behind the bundled gateway, accepts it and refuses it on any other request,
  * audience, time or key; a client's own assertion never reaches the upstream.
  */
+import http from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// From its module: "portcullis/hono" also exports the Durable Object classes, which need the Workers runtime.
-import { type AssertionRefusal, type AssertionVariables, verifyAssertion } from "../../src/hono/verify-assertion";
+// portcullis/assertion's source, which runs in plain Node (portcullis/hono also exports the Durable Objects, which need workerd).
+import { type AssertionRefusal, type AssertionVariables, verifyAssertion } from "../../src/assertion";
 import { requestHash } from "../../src/tokens/upstream-assertion";
+import { sendRaw } from "../support/differential/raw-request";
 import { makeDpopKey, signProof } from "../support/dpop";
 import { type Gateway, ISSUER, startGateway } from "../support/gateway";
 import { login } from "../support/session-helpers";
@@ -231,7 +233,14 @@ describe("verifyAssertion in a Hono upstream behind the gateway", () => {
 });
 
 describe("a client's own assertion", () => {
-  const spellings = ["Portcullis-Assertion", "Portcullis_Assertion", "portcullis.assertion", "PORTCULLIS-ASSERTION"];
+  const spellings = [
+    "Portcullis-Assertion",
+    "Portcullis_Assertion",
+    "portcullis.assertion",
+    "PORTCULLIS-ASSERTION",
+    "pOrTcUlLiS_aSsErTiOn",
+    "Portcullis.Assertion",
+  ];
 
   it("never reaches the upstream on a public route, under any spelling", async () => {
     for (const name of spellings) {
@@ -268,6 +277,42 @@ describe("a client's own assertion", () => {
     expect(await response.json()).toMatchObject({ sub: "user-admin" });
     // Without a token at all, the gateway refuses before anything is forwarded.
     expect((await gateway.fetch("/hono/api/me", { headers: { "portcullis-assertion": stolen } })).status).toBe(401);
+  });
+
+  it("sent twice and under several spellings on one request, none of it reaches the upstream", async () => {
+    await gateway.fetch("/hono/api/me", { headers: bearer });
+    const stolen = lastAssertion() as string;
+    const agent = new http.Agent();
+    const headers = {
+      "Portcullis-Assertion": [stolen, "client-made"],
+      Portcullis_Assertion: stolen,
+      "portcullis.assertion": stolen,
+    };
+    try {
+      for (const [target, extra] of [
+        ["/public/x", {}],
+        ["/api/x", bearer],
+      ] as const) {
+        const answer = await sendRaw({
+          port: Number(new URL(gateway.url).port),
+          target,
+          method: "GET",
+          headers: { ...headers, ...extra },
+          agent,
+        });
+        expect(answer.status).toBe(200);
+        const seen = gateway.upstream.proxied().at(-1);
+        const raw = seen?.rawHeaders ?? [];
+        const values = raw.filter(
+          (_, index) => index % 2 === 1 && /^portcullis[-_.]assertion$/i.test(raw[index - 1] ?? ""),
+        );
+        // Public: none at all; protected: exactly one, the gateway's own, made for this request.
+        expect(values).toHaveLength(target === "/public/x" ? 0 : 1);
+        if (target === "/api/x") expect(decodeJwt(values[0] as string).req).toBe(await requestHash("GET", "/api/x"));
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("is not passed back when the upstream sends one in its answer", async () => {

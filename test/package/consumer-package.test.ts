@@ -3,7 +3,8 @@
  * into an empty folder outside it, and a small Hono Worker there (test/consumer/) that
  * uses portcullis/hono with its own wrangler.toml is type-checked against the installed
  * declarations, bundled by wrangler and run in miniflare. A browser module there that
- * imports portcullis/client and portcullis/client/axios is type-checked too.
+ * imports portcullis/client and portcullis/client/axios is type-checked too, and so is a
+ * Hono upstream using portcullis/assertion, which a plain `node` process there also runs.
  *
  * The signing key is made by the package's `portcullis-keygen`, and the package's
  * `portcullis` command checks the consumer's wrangler.toml and explains a request. The
@@ -19,6 +20,8 @@ import { importJWK, type JWK } from "jose";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import type { AccessTokenClaims } from "../../src/tokens/access-token-claims";
+import { mintUpstreamAssertion } from "../../src/tokens/upstream-assertion";
 import { ROOT } from "../support/build-worker";
 import { setCookie } from "../support/session-helpers";
 import type { TestKey } from "../support/test-keys";
@@ -303,6 +306,40 @@ describe("a Hono Worker that installed the packed portcullis", () => {
     } finally {
       rmSync(path.join(work, ".dev.vars"), { force: true });
     }
+  });
+
+  it("checks the gateway's signed assertion with portcullis/assertion in plain Node", async () => {
+    // What the standalone gateway signs (its own minting code), with the consumer's key.
+    const claims = { sub: "alice", sid: "s1", scopes: new Set(["read"]), roles: new Set(), payload: {} };
+    const assertion = await mintUpstreamAssertion(
+      claims as unknown as AccessTokenClaims,
+      "GET",
+      "/orders/7",
+      { key: key.privateKey, alg: "EdDSA", kid: key.privateJwk.kid },
+      {
+        issuer: "https://consumer.test",
+        audience: "https://orders.internal",
+        ttlSeconds: 60,
+        claims: [],
+        now: Date.now(),
+      },
+    );
+    const { d: _private, ...publicJwk } = key.privateJwk;
+    const input = {
+      jwks: { keys: [{ ...publicJwk, kid: key.privateJwk.kid, alg: "EdDSA" }] },
+      issuer: "https://consumer.test",
+      audience: "https://orders.internal",
+      assertion,
+      method: "GET",
+      target: "/orders/7?page=2",
+    };
+    const output = run(process.execPath, [path.join(work, "node/check-assertion.mjs"), JSON.stringify(input)]);
+    expect(JSON.parse(output)).toEqual({
+      sub: "alice",
+      scopes: ["read"],
+      refused: "wrong_request",
+      middleware: "function",
+    });
   });
 
   it("declares the bindings of docs/hono.md's wrangler.toml, no more and no fewer", () => {

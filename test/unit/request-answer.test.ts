@@ -17,6 +17,7 @@ const rules = parseRouteRules(
     { path: "/app/*", unauthenticated: "login" },
     { path: "/admin/*", scopes: ["admin"], roles: ["operator"] },
     { path: "/payments/*", revocation: "strict" },
+    { path: "/billing/*", max_auth_age: 300, acr: ["urn:mfa"] },
   ],
   (problem) => new Error(problem),
 );
@@ -35,6 +36,34 @@ function token(claims: Record<string, unknown>): RequestIdentity {
   if (read === undefined) throw new Error("claims do not read");
   return { kind: "valid", claims: read };
 }
+
+describe("answerFor, step-up", () => {
+  const now = 1_800_000_000;
+  const at = { ...NO_OIDC, navigation: false, nowSeconds: now, clockToleranceSeconds: 0 };
+
+  it("forwards a recent sign-in at the level asked for", () => {
+    const strong = token({ auth_time: now - 60, acr: "urn:mfa" });
+    expect(answerFor(routed("GET", "/billing/x"), strong, at)).toMatchObject({ outcome: "forwarded" });
+  });
+
+  it("refuses an old or weaker one 401 insufficient_user_authentication, saying why", () => {
+    const old = answerFor(routed("GET", "/billing/x"), token({ auth_time: now - 301, acr: "urn:mfa" }), at);
+    expect(old).toMatchObject({ status: 401, code: "insufficient_user_authentication" });
+    expect(old.why).toContain("more than max_auth_age 300");
+    const weak = answerFor(routed("GET", "/billing/x"), token({ auth_time: now, acr: "urn:pwd" }), at);
+    expect(weak.why).toContain("acr (urn:pwd) is not one of [urn:mfa]");
+  });
+
+  it("sends a browser navigation to the login instead, with OIDC on", () => {
+    const weak = token({ auth_time: now, acr: "urn:pwd" });
+    expect(
+      answerFor(routed("GET", "/billing/x"), weak, { ...at, oidc: { loginRedirect: true }, navigation: true }),
+    ).toMatchObject({
+      status: 302,
+      loginRedirect: true,
+    });
+  });
+});
 
 describe("answerFor", () => {
   it("forwards a public route, and refuses a protected one without a token 401 token_missing", () => {

@@ -90,6 +90,7 @@ it("describes every key it accepts", () => {
     "acr",
     "amr",
     "decision",
+    "assertion_audience",
     "issuers",
   ]);
 });

@@ -56,6 +56,17 @@ describe("upstreamAssertion", () => {
     expect(decodeJwt(await later).iat).toBe(1005);
   });
 
+  it("is not handed out again for another audience (a route's assertion_audience)", async () => {
+    const key = await signer();
+    const first = await upstreamAssertion(claims, "tok", "GET", "/y", key, at(1_000_000));
+    const other = await upstreamAssertion(claims, "tok", "GET", "/y", key, {
+      ...at(1_000_001),
+      audience: "https://billing.internal",
+    });
+    expect(decodeJwt(other).aud).toBe("https://billing.internal");
+    expect(upstreamAssertion(claims, "tok", "GET", "/y", key, at(1_000_002))).toBe(first);
+  });
+
   it("copies the claims UPSTREAM_ASSERTION_CLAIMS names, when the token has them", async () => {
     const withEmail = Object.freeze({
       ...claims,

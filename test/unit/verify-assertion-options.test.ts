@@ -1,6 +1,6 @@
 import { createLocalJWKSet } from "jose";
 import { describe, expect, it } from "vitest";
-import { verifyAssertion } from "../../src/hono/verify-assertion";
+import { verifyAssertion } from "../../src/assertion";
 
 const keys = createLocalJWKSet({ keys: [] });
 

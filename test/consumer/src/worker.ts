@@ -7,6 +7,7 @@ import {
   type PortcullisVariables,
   portcullis,
   requireScopes,
+  requireSignIn,
 } from "portcullis/hono";
 
 export { RevocationLedger, SessionObject, SubjectSessions } from "portcullis/hono";
@@ -49,5 +50,7 @@ app.get("/api/me", (c) => {
 });
 
 app.get("/api/admin", requireScopes("admin"), (c) => c.text("admin only"));
+// Step-up: a second factor, and a sign-in within the last five minutes.
+app.post("/api/payouts", requireSignIn({ maxAge: 300, amr: ["otp"] }), (c) => c.text("payout sent"));
 
 export default app;
