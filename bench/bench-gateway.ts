@@ -10,6 +10,8 @@ import type autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import { BUNDLE, ROOT } from "../test/support/build-worker";
 import { type Gateway, ISSUER, startGateway } from "../test/support/gateway";
+import { type JwksServer, startJwksServer } from "../test/support/jwks-server";
+import { makeKey } from "../test/support/test-keys";
 import { decodeClaims, mintToken } from "../test/support/tokens";
 import { TEST_USERS, type TestUpstream } from "../test/support/upstream";
 import { writeBytes } from "../test/support/write-bytes";
@@ -434,4 +436,99 @@ export async function startLoneWorker(scriptPath: string, bindings: Record<strin
       untrackPid(pid);
     },
   };
+}
+
+/** The verify-only rows' route: it accepts the gateway's own tokens and both trusted issuers' (TRUSTED_ISSUERS). */
+export const ISSUERS_PATH = "/ci/items?page=1";
+/**
+ * Distinct tokens each verify-only row cycles through: more than the verification cache
+ * holds (MAX_VERIFIED_TOKENS, 4,096, oldest first out), so every request is verified afresh.
+ */
+export const FRESH_TOKENS = 6_000;
+
+export interface IssuersGateway {
+  readonly running: RunningGateway;
+  /** Tokens of the one issuer of today's setup: iss TOKEN_ISSUER, keys from JWKS_URL. */
+  readonly single: string[];
+  /** Tokens of the two trusted issuers, alternating. */
+  readonly trusted: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A gateway that verifies tokens of three issuers, each ES256 with its own JWKS on
+ * 127.0.0.1: TOKEN_ISSUER's through JWKS_URL (today's single external issuer), and two of
+ * TRUSTED_ISSUERS (http key sets: development mode). Both verify-only rows run here, on one
+ * route, so they differ only in whose token it is: what choosing among issuers costs.
+ */
+export async function startIssuersGateway(upstreamUrl: string, count = FRESH_TOKENS): Promise<IssuersGateway> {
+  const [single, first, second] = await Promise.all([
+    makeKey("ES256", "single-1"),
+    makeKey("ES256", "ci-a-1"),
+    makeKey("ES256", "ci-b-1"),
+  ]);
+  const servers = await Promise.all([single, first, second].map((key) => startJwksServer([key.publicJwk])));
+  const [singleKeys, firstKeys, secondKeys] = servers as [JwksServer, JwksServer, JwksServer];
+  const issuer = (id: string, url: string) => ({
+    id,
+    issuer: `https://${id}.bench.test`,
+    jwks_url: url,
+    audience: "bench-api",
+    algorithms: ["ES256"],
+  });
+  const running = await startBenchGateway(upstreamUrl, {
+    vars: {
+      PORTCULLIS_ENV: "development",
+      JWKS_URL: singleKeys.url,
+      TRUSTED_ISSUERS: JSON.stringify([issuer("ci-a", firstKeys.url), issuer("ci-b", secondKeys.url)]),
+      ROUTES: JSON.stringify([
+        { path: "/health", public: true },
+        { path: "/ci/*", issuers: ["self", "ci-a", "ci-b"] },
+      ]),
+    },
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const claims = (index: number) => ({ sub: `job-${index}`, sid: undefined, iat: now, exp: now + 6 * 3600 });
+  const singleTokens: string[] = [];
+  const trustedTokens: string[] = [];
+  for (let index = 0; index < count; index++) {
+    singleTokens.push(await mintToken(single, { claims: claims(index), header: { typ: "JWT" } }));
+    const key = index % 2 === 0 ? first : second;
+    const id = index % 2 === 0 ? "ci-a" : "ci-b";
+    trustedTokens.push(
+      await mintToken(key, {
+        claims: { ...claims(index), iss: `https://${id}.bench.test`, aud: "bench-api" },
+        header: { typ: "JWT" },
+      }),
+    );
+  }
+  return {
+    running,
+    single: singleTokens,
+    trusted: trustedTokens,
+    stop: async () => {
+      await servedBy(running).stop();
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}
+
+/**
+ * One request whose token is the next of `tokens`, shared by every connection, so no token
+ * comes back before the whole list has gone round (autocannon starts each connection at
+ * the first of a static list).
+ */
+export function rotatingRequests(tokens: readonly string[], path = ISSUERS_PATH): autocannon.Request[] {
+  let next = 0;
+  return [
+    {
+      method: "GET",
+      path,
+      setupRequest: (request) => {
+        const token = tokens[next] as string;
+        next = (next + 1) % tokens.length;
+        return { ...request, headers: { authorization: `Bearer ${token}` } };
+      },
+    },
+  ];
 }

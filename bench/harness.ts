@@ -10,9 +10,12 @@ import {
   CONDITIONS_PATH,
   createSessions,
   FLOOR_SCRIPT,
+  FRESH_TOKENS,
+  type IssuersGateway,
   newWorkerdPid,
   REFRESH_COOKIE_PREFIX,
   refreshSessionCount,
+  rotatingRequests,
   type Session,
   STRICT_PATH,
   STRICT_SESSIONS,
@@ -20,6 +23,7 @@ import {
   sessionRequests,
   startBenchGateway,
   startBenchUpstream,
+  startIssuersGateway,
   startLoneWorker,
   staticRequests,
   transfer,
@@ -208,6 +212,22 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const seedRowPlans = await seedRows(upstreamUrl);
     const fixed = (headers: Array<Record<string, string>>) => () => staticRequests(headers);
 
+    // The verify-only rows share one gateway (bench-gateway.ts, startIssuersGateway), started by the first of them.
+    let issuers: Promise<IssuersGateway> | undefined;
+    let issuersUsers = 0;
+    let issuersTokens: IssuersGateway | undefined;
+    const issuersRow = async () => {
+      // Smoke mode sends a few requests a row: a few fresh tokens do.
+      issuers ??= startIssuersGateway(upstreamUrl, smoke ? 64 : FRESH_TOKENS);
+      issuersUsers++;
+      issuersTokens = await issuers;
+      return {
+        ...servedBy(issuersTokens.running),
+        stop: async () => {
+          if (--issuersUsers === 0) await issuersTokens?.stop();
+        },
+      };
+    };
     let nocacheHeaders: Array<Record<string, string>> = [];
     let assertionHeaders: Array<Record<string, string>> = [];
     let ownHeaders: Array<Record<string, string>> = [];
@@ -327,6 +347,23 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         requests: () => dpopRequests(dpop, main.directUrl),
       },
       ...(options.builds ?? []).flatMap((ref) => buildRows(ref, upstreamUrl, refreshSessions)),
+      {
+        id: "gateway-verify-single",
+        label: "gateway, verify only, a token it has not seen: one issuer (JWKS_URL, ES256)",
+        server: "workerd",
+        baseline: "bare",
+        prepare: issuersRow,
+        requests: () => rotatingRequests(issuersTokens?.single ?? []),
+      },
+      {
+        id: "gateway-verify-issuers",
+        label:
+          "gateway, verify only, a token it has not seen: two trusted issuers, alternating (added: over the row above)",
+        server: "workerd",
+        baseline: "gateway-verify-single",
+        prepare: issuersRow,
+        requests: () => rotatingRequests(issuersTokens?.trusted ?? []),
+      },
       {
         id: "gateway-valid-nocache",
         label: "gateway, valid token, revocation cache off",

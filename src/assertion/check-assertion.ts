@@ -74,6 +74,8 @@ export interface AssertedIdentity {
   readonly roles: ReadonlySet<string>;
   /** The thumbprint of the DPoP key the caller's token is bound to (`cnf.jkt`); undefined for a bearer token. */
   readonly jkt: string | undefined;
+  /** The id (TRUSTED_ISSUERS) of the issuer of the caller's token (`token_issuer`); undefined for the gateway's own. */
+  readonly tokenIssuer: string | undefined;
   /** Every claim of the verified assertion. */
   readonly claims: JWTPayload;
 }
@@ -94,7 +96,7 @@ const ALGORITHMS = ["EdDSA", "ES256", "RS256"];
 const REQUIRED_CLAIMS = ["iat", "exp", "jti", "sub", "htm", "req"];
 
 function identityOf(claims: JWTPayload): AssertedIdentity {
-  const { sub, sid, scope, roles, cnf } = claims as JWTPayload & Record<string, unknown>;
+  const { sub, sid, scope, roles, cnf, token_issuer } = claims as JWTPayload & Record<string, unknown>;
   if (typeof sub !== "string") throw new AssertionRefusedError("invalid", "no sub");
   const jkt = (cnf as { jkt?: unknown } | undefined)?.jkt;
   return Object.freeze({
@@ -103,6 +105,7 @@ function identityOf(claims: JWTPayload): AssertedIdentity {
     scopes: new Set(typeof scope === "string" ? scope.split(" ").filter((item) => item !== "") : []),
     roles: new Set(Array.isArray(roles) ? roles.filter((role): role is string => typeof role === "string") : []),
     jkt: typeof jkt === "string" ? jkt : undefined,
+    tokenIssuer: typeof token_issuer === "string" ? token_issuer : undefined,
     claims,
   });
 }

@@ -8,7 +8,8 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from "jose";
 import type { GatewayConfig } from "../config/config";
 import type { RequestIdentity } from "../gateway/request-answer";
-import { readClaims } from "../tokens/access-token-claims";
+import { type AccessTokenClaims, readClaims } from "../tokens/access-token-claims";
+import { readTrustedClaims } from "../tokens/trusted-issuers";
 import { CliError } from "./output";
 
 /** An identity, and how it was arrived at, in a sentence. */
@@ -31,6 +32,12 @@ function given(value: unknown): string {
   return Array.isArray(value) && value.every((item) => typeof item === "string")
     ? value.join(" ")
     : JSON.stringify(value);
+}
+
+/** The claims as the Worker reads them: a token claiming a TRUSTED_ISSUERS `iss` with that issuer's mapping. */
+function claimsOf(payload: JWTPayload, config: GatewayConfig): AccessTokenClaims | undefined {
+  const trusted = config.trustedIssuers.find((issuer) => issuer.issuer === payload.iss);
+  return trusted === undefined ? readClaims(payload) : readTrustedClaims(payload, trusted);
 }
 
 function summary(payload: JWTPayload): string {
@@ -56,7 +63,7 @@ export function identityFromClaims(claims: unknown, config: GatewayConfig, now: 
     ...claims,
   };
   for (const [name, value] of Object.entries(payload)) if (value === null) delete payload[name];
-  const read = readClaims(payload);
+  const read = claimsOf(payload, config);
   const token = `a token with ${summary(payload)}`;
   if (read === undefined) {
     return {
@@ -85,10 +92,19 @@ export function identityFromClaimsText(text: string, config: GatewayConfig, now:
 function claimProblem(payload: JWTPayload, config: GatewayConfig, seconds: number): RequestIdentity | undefined {
   const tolerance = config.clockToleranceSeconds;
   const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
-  if (payload.iss !== config.issuer) {
-    return { kind: "refused", code: "token_invalid", why: `its iss is not TOKEN_ISSUER (${config.issuer})` };
-  }
-  if (!audiences.includes(config.audience)) {
+  const trusted = config.trustedIssuers.find((issuer) => issuer.issuer === payload.iss);
+  if (trusted !== undefined) {
+    if (!trusted.audience.some((audience) => audiences.includes(audience))) {
+      const why = `its aud does not name the audience of trusted issuer ${trusted.id} (${trusted.audience.join(", ")})`;
+      return { kind: "refused", code: "token_invalid", why };
+    }
+  } else if (payload.iss !== config.issuer) {
+    return {
+      kind: "refused",
+      code: "token_invalid",
+      why: `its iss is not TOKEN_ISSUER (${config.issuer}) nor that of a trusted issuer`,
+    };
+  } else if (!audiences.includes(config.audience)) {
     return { kind: "refused", code: "token_invalid", why: `its aud does not name TOKEN_AUDIENCE (${config.audience})` };
   }
   if (typeof payload.exp === "number" && payload.exp <= seconds - tolerance) {
@@ -120,7 +136,7 @@ export function identityFromToken(token: string, config: GatewayConfig, now: num
   const description = `the token given (${summary(payload)}; ${unverified})`;
   const problem = claimProblem(payload, config, Math.floor(now / 1000));
   if (problem !== undefined) return { identity: problem, description };
-  const claims = readClaims(payload);
+  const claims = claimsOf(payload, config);
   if (claims === undefined) {
     const why = `its claims have the wrong types (sub, iss, exp and iat are required; ${CLAIMS_SHAPE})`;
     return { identity: { kind: "refused", code: "token_invalid", why }, description };

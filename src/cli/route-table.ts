@@ -14,7 +14,14 @@ export function requirementOf(decision: RouteDecision): string {
   const parts: string[] = [];
   if (decision.scopes.length > 0) parts.push(`scopes ${decision.scopes.join(" ")}`);
   if (decision.roles.length > 0) parts.push(`roles ${decision.roles.join(" ")}`);
-  if (parts.length === 0) parts.push("any valid token");
+  if (parts.length === 0) parts.push(decision.issuers === undefined ? "any valid token" : "a valid token");
+  if (decision.issuers !== undefined) {
+    parts.push(
+      decision.issuers.length === 0
+        ? "no issuer's tokens (its rules accept none in common)"
+        : `issuers ${decision.issuers.join(" ")}`,
+    );
+  }
   if (decision.strictRevocation) parts.push("strict revocation");
   if (decision.dpop) parts.push("a DPoP-bound token");
   for (const condition of decision.conditions ?? []) parts.push(`require ${condition.text}`);

@@ -58,6 +58,11 @@ export interface GatewayConfig {
   readonly jwksCooldownSeconds: number;
   /** HS256 shared secret, as the seed design's backend uses (`ACCESS_SECRET`). */
   readonly accessSecret: string | undefined;
+  /**
+   * TRUSTED_ISSUERS: other issuers whose bearer tokens are verified with their own keys,
+   * audience and algorithms, and accepted only on routes that name them (docs/identities.md).
+   */
+  readonly trustedIssuers: readonly TrustedIssuerConfig[];
 
   readonly routes: readonly RouteRule[];
   /** What request paths may hold beyond the canonical form (ALLOW_PATH_SEMICOLONS, …). */
@@ -106,6 +111,26 @@ export interface GatewayConfig {
   readonly dpop: DpopConfig;
   /** A signed assertion on every request forwarded on a protected route; undefined when off. */
   readonly upstreamAssertion: UpstreamAssertionConfig | undefined;
+}
+
+/** One entry of TRUSTED_ISSUERS (config/parse-trusted-issuers.ts). */
+export interface TrustedIssuerConfig {
+  /** The short name route rules use (`issuers = ["github-actions"]`). */
+  readonly id: string;
+  /** The exact `iss` of its tokens. */
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  /** The token's `aud` must hold one of these. */
+  readonly audience: readonly string[];
+  /** The `alg`s accepted (asymmetric only). */
+  readonly algorithms: readonly string[];
+  /** Prepended to the token's `sub`, so its subjects never collide with others. */
+  readonly subjectPrefix: string;
+  /** The claims whose values become the scopes and the roles. */
+  readonly scopeClaim: string;
+  readonly rolesClaim: string;
+  /** Seconds: a token whose `iat` is older is refused. */
+  readonly maxTokenAge: number | undefined;
 }
 
 /** UPSTREAM_ASSERTION (docs/upstream-assertion.md). */

@@ -25,6 +25,7 @@ import { nearMisses } from "./near-misses";
 import { parseDpopConfig } from "./parse-dpop-config";
 import { parseOidcConfig } from "./parse-oidc-config";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
+import { parseTrustedIssuers } from "./parse-trusted-issuers";
 import { parseUpstreamAssertion } from "./parse-upstream-assertion";
 
 export { ConfigError };
@@ -199,7 +200,16 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   }
 
   const upstream = parseUpstream(env, options.requireUpstream ?? true);
-  const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem));
+  const oidc = parseOidcConfig(env, mode);
+  const trustedIssuers = parseTrustedIssuers(json(env, "TRUSTED_ISSUERS"), {
+    mode,
+    ownIssuer: issuer,
+    ownJwksUrl: jwksUrl,
+    oidcSubjectPrefix: oidc?.subjectPrefix,
+  });
+  const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
+    issuers: trustedIssuers.map((trusted) => trusted.id),
+  });
   const config: GatewayConfig = {
     mode,
     realm: text(env, "REALM") ?? "portcullis",
@@ -218,6 +228,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     jwksCacheSeconds: integer(env, "JWKS_CACHE_SECONDS", 600, 1, 86_400),
     jwksCooldownSeconds: integer(env, "JWKS_COOLDOWN_SECONDS", 30, 0, 3_600),
     accessSecret,
+    trustedIssuers,
     routes,
     paths: Object.freeze({
       semicolons: parseBoolean(env, "ALLOW_PATH_SEMICOLONS", false),
@@ -239,7 +250,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     operatorTokenPrevious: operatorTokenPrevious === operatorToken ? undefined : operatorTokenPrevious,
     allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
-    oidc: parseOidcConfig(env, mode),
+    oidc,
     dpop: parseDpopConfig(env),
     upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys, routes),
   };

@@ -33,6 +33,7 @@ const OWN_CLAIMS = new Set([
   "jti",
   "htm",
   "req",
+  "token_issuer",
 ]);
 const CLAIM_NAME = /^[\x21-\x7e]{1,64}$/;
 

@@ -20,6 +20,8 @@ import { assertTrustedOrigin } from "../http/origin-check";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { applyRefresh } from "../http/token-response";
 import { log } from "../log/logger";
+import { acceptsIssuer } from "../policy/route-matching";
+import { OWN_TOKENS } from "../policy/route-rule";
 import type { RevocationVerdict } from "../revocation/revocation-store";
 import { sessionOfRefreshToken } from "../sessions/refresh-token";
 import type { GrantedTokens } from "../sessions/sessions";
@@ -50,9 +52,27 @@ export interface AuthenticateOptions {
    * for endpoints whose answers do not hand tokens back.
    */
   readonly refresh: boolean;
+  /**
+   * Whose tokens are accepted: the route's `issuers` ("self" and ids of TRUSTED_ISSUERS).
+   * Absent: the gateway's own tokens only, so another issuer's token passes only where a
+   * rule names it. Checked right after verification, before a refresh or revocation check.
+   */
+  readonly issuers?: readonly string[];
 }
 
 const REFRESHING: AuthenticateOptions = Object.freeze({ refresh: true });
+
+/**
+ * A token of an issuer the route does not name is refused as an invalid token (401), not as
+ * lacking a grant (403): for this resource its issuer is no authority at all, as with a
+ * token made for another audience (RFC 9068 §4), and no scope would mend it.
+ */
+function assertIssuerAccepted(claims: AccessTokenClaims, options: AuthenticateOptions): void {
+  if (acceptsIssuer(options.issuers, claims.trustedIssuer)) return;
+  throw new GatewayError("token_invalid", {
+    detail: `tokens of issuer ${claims.trustedIssuer ?? OWN_TOKENS} are not accepted on this route`,
+  });
+}
 
 /**
  * Steps 2–5. Throws (or rejects with) the GatewayError that the one error mapping answers.
@@ -67,7 +87,9 @@ export function authenticate(
 ): Authenticated | Promise<Authenticated> {
   const presented = readAccessToken(context.incoming);
   if (presented === undefined) {
-    if (options.refresh && navigatesWithSession(context, request)) return refreshNavigation(context);
+    if (options.refresh && acceptsIssuer(options.issuers, undefined) && navigatesWithSession(context, request)) {
+      return refreshNavigation(context);
+    }
     throw new GatewayError("token_missing");
   }
   // A cookie rides along on cross-site requests and WebSocket handshakes; a header does not.
@@ -82,6 +104,7 @@ export function authenticate(
   if (remembered === undefined || remembered.status === "expired") {
     return verifyThenAdmit(context, presented, remembered, options);
   }
+  assertIssuerAccepted(remembered.claims, options);
   if (remembered.claims.jkt !== undefined || presented.dpop)
     return proveThenAdmit(context, remembered.claims, presented);
   return admit(context, remembered.claims, presented, undefined, undefined);
@@ -107,13 +130,16 @@ async function verifyThenAdmit(
   try {
     verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
   } catch (error) {
-    if (!(error instanceof UnknownSigningKey) || !options.refresh) throw error;
+    if (!(error instanceof UnknownSigningKey) || !options.refresh || !acceptsIssuer(options.issuers, undefined)) {
+      throw error;
+    }
     // Nothing in the token can be checked; a proof, if any, is checked against it all the same.
     const proof = await requestProof(context, "resource", presented.token);
     const refreshed = await refreshPastRetiredKey(context, error, proof?.jkt);
     return admit(context, claimsOfIssued(refreshed), presented, refreshed, proof);
   }
   const { claims } = verified;
+  assertIssuerAccepted(claims, options);
   const proof =
     claims.jkt !== undefined || presented.dpop ? await proofForToken(context, presented, claims) : undefined;
   if (verified.status !== "expired") return admit(context, claims, presented, undefined, proof);

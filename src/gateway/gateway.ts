@@ -42,7 +42,12 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   const route = routeOf(context);
   if (route.access === "public") return counted(context, await forward(context, request, path, undefined));
 
-  const pending = authenticate(context, request);
+  // A route naming `issuers` accepts those issuers' tokens; any other, the gateway's own alone.
+  const pending = authenticate(
+    context,
+    request,
+    route.issuers === undefined ? undefined : { refresh: true, issuers: route.issuers },
+  );
   const authenticated = pending instanceof Promise ? await pending : pending;
   const nonce = authenticated.proof !== undefined && context.config.dpop.nonceSecrets !== undefined;
   if (authenticated.refreshed === undefined && !nonce) {

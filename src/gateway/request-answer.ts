@@ -16,6 +16,7 @@ import { unmetRequirement } from "../policy/authentication-requirement";
 import { failedCondition, missingFacts } from "../policy/check-condition";
 import type { RequestCf } from "../policy/route-condition";
 import type { RouteExplanation } from "../policy/route-explain";
+import { acceptsIssuer } from "../policy/route-matching";
 import { missingGrants } from "../policy/route-policy";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { redirectsToLogin } from "./login-redirect";
@@ -153,6 +154,11 @@ function routedAnswer(explanation: RouteExplanation, identity: RequestIdentity, 
   }
   if (identity.kind === "refused") return unauthenticated(identity.code, identity.why);
   const { claims } = identity;
+  if (!acceptsIssuer(route.issuers, claims.trustedIssuer)) {
+    const issuer =
+      claims.trustedIssuer === undefined ? "the gateway's own" : `trusted issuer ${claims.trustedIssuer}'s`;
+    return unauthenticated("token_invalid", `the route does not accept ${issuer} tokens (issuers)`);
+  }
   if (route.strictRevocation && claims.sid === undefined) {
     return unauthenticated("token_revoked", 'a revocation = "strict" route needs a token with a session (sid)');
   }

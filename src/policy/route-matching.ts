@@ -7,7 +7,7 @@
 import type { AuthenticationRequirement } from "./authentication-requirement";
 import type { ExternalDecision } from "./external-decision";
 import type { Condition } from "./route-condition";
-import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
+import { OWN_TOKENS, type RouteRule, type UnauthenticatedAnswer } from "./route-rule";
 
 export type RouteDecision =
   | { readonly access: "public" }
@@ -32,6 +32,11 @@ export type RouteDecision =
        * service the upstream routes it to is unknown, so the request is refused (400).
        */
       readonly audienceConflict?: true;
+      /**
+       * Whose tokens pass: "self" (the gateway's own) and ids of TRUSTED_ISSUERS. Absent:
+       * "self" alone. Possibly empty, where two readings' rules accept no issuer in common.
+       */
+      readonly issuers?: readonly string[];
     };
 
 export type ProtectedDecision = Extract<RouteDecision, { access: "protected" }>;
@@ -126,6 +131,7 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
               ...(rule.authentication !== undefined ? { authentication: Object.freeze([rule.authentication]) } : {}),
               ...(rule.decision !== undefined ? { decisions: Object.freeze([rule.decision]) } : {}),
               ...(rule.assertionAudience !== undefined ? { assertionAudience: rule.assertionAudience } : {}),
+              ...(rule.issuers !== undefined && !ownTokensOnly(rule.issuers) ? { issuers: rule.issuers } : {}),
             }),
       }),
     );
@@ -139,6 +145,20 @@ export function compile(rules: readonly RouteRule[]): CompiledRules {
     compiledLists.set(rules, compiled);
   }
   return compiled;
+}
+
+/** ["self"]: what a rule without `issuers` accepts. */
+export function ownTokensOnly(issuers: readonly string[]): boolean {
+  return issuers.length === 1 && issuers[0] === OWN_TOKENS;
+}
+
+/**
+ * Does a route whose decision has `issuers` accept a token of `issuer` (a TRUSTED_ISSUERS
+ * id; undefined for the gateway's own)? Absent `issuers`: the gateway's own tokens only.
+ */
+export function acceptsIssuer(issuers: readonly string[] | undefined, issuer: string | undefined): boolean {
+  if (issuers === undefined) return issuer === undefined;
+  return issuers.includes(issuer ?? OWN_TOKENS);
 }
 
 export function firstMatch(

@@ -25,6 +25,7 @@ import {
   FOLDABLE,
   firstMatch,
   forEachReading,
+  ownTokensOnly,
   PROTECTED_DEFAULT,
   type ProtectedDecision,
   type RouteDecision,
@@ -33,7 +34,7 @@ import {
 
 export type { ProtectedDecision, RouteDecision } from "./route-matching";
 
-import type { RouteRule } from "./route-rules";
+import { OWN_TOKENS, type RouteRule } from "./route-rules";
 
 export type { RouteRule, UnauthenticatedAnswer } from "./route-rules";
 export { parseRouteRules } from "./route-rules";
@@ -45,8 +46,9 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   if (a.assertionAudience !== b.assertionAudience || (b.audienceConflict && !a.audienceConflict)) {
     return withAudienceConflict(strictest(a, withAudienceOf(a, b)));
   }
-  if (requiresNothing(b)) return a;
-  if (requiresNothing(a)) return b;
+  // The default accepts the gateway's own tokens only: joined with a rule naming issuers, the issuers still narrow.
+  if (requiresNothing(b) && a.issuers === undefined) return a;
+  if (requiresNothing(a) && b.issuers === undefined) return b;
   const scopes = union(a.scopes, b.scopes);
   const roles = union(a.roles, b.roles);
   const strict = a.strictRevocation ?? b.strictRevocation;
@@ -54,6 +56,7 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
   const conditions = unionOf(a.conditions, b.conditions);
   const authentication = unionOf(a.authentication, b.authentication);
   const decisions = unionOf(a.decisions, b.decisions);
+  const issuers = commonIssuers(a.issuers, b.issuers);
   if (
     scopes === a.scopes &&
     roles === a.roles &&
@@ -61,7 +64,8 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     dpop === a.dpop &&
     conditions === a.conditions &&
     authentication === a.authentication &&
-    decisions === a.decisions
+    decisions === a.decisions &&
+    issuers === a.issuers
   ) {
     return a;
   }
@@ -76,6 +80,7 @@ export function strictest(a: RouteDecision, b: RouteDecision): RouteDecision {
     ...(conditions !== undefined ? { conditions } : {}),
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decisions !== undefined ? { decisions } : {}),
+    ...(issuers !== undefined ? { issuers } : {}),
     ...(a.assertionAudience !== undefined ? { assertionAudience: a.assertionAudience } : {}),
     ...(a.audienceConflict ? { audienceConflict: true as const } : {}),
   });
@@ -98,6 +103,26 @@ function withAudienceOf(a: ProtectedDecision, b: ProtectedDecision): ProtectedDe
   return a.assertionAudience === undefined ? requirements : { ...requirements, assertionAudience: a.assertionAudience };
 }
 
+const OWN_ONLY: readonly string[] = Object.freeze([OWN_TOKENS]);
+
+/**
+ * The issuers both accept (absent: the gateway's own alone): the strictest is the
+ * intersection, which may be empty (no token passes). Absent again when it is just "self".
+ */
+function commonIssuers(
+  a: readonly string[] | undefined,
+  b: readonly string[] | undefined,
+): readonly string[] | undefined {
+  if (a === b) return a;
+  const left = a ?? OWN_ONLY;
+  const right = b ?? OWN_ONLY;
+  const common = left.filter((id) => right.includes(id));
+  if (ownTokensOnly(common)) return undefined;
+  if (a !== undefined && common.length === a.length) return a;
+  if (b !== undefined && common.length === b.length) return b;
+  return Object.freeze(common);
+}
+
 /** Conditions (step-up requirements, decisions) of several rules: every one must hold (the same rule's once). */
 function unionOf<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): readonly T[] | undefined {
   if (b === undefined || a === b) return a;
@@ -116,6 +141,7 @@ function requiresNothing(decision: ProtectedDecision): boolean {
     decision.conditions === undefined &&
     decision.authentication === undefined &&
     decision.decisions === undefined &&
+    decision.issuers === undefined &&
     decision.audienceConflict === undefined
   );
 }

@@ -42,6 +42,14 @@ export interface RouteRule {
    * UPSTREAM_ASSERTION_AUDIENCE. For upstreams that are several services behind one URL.
    */
   readonly assertionAudience?: string;
+  /**
+   * Whose tokens the route accepts: ids of TRUSTED_ISSUERS, and "self" for the gateway's
+   * own. Absent: the gateway's own only.
+   */
+  readonly issuers?: readonly string[];
 }
+
+/** The id rules use for the gateway's own tokens (TOKEN_ISSUER); no trusted issuer may take it. */
+export const OWN_TOKENS = "self";
 
 export type UnauthenticatedAnswer = "login" | "challenge";

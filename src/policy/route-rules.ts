@@ -14,6 +14,7 @@
  *   { path = "/ops/*", require = { all = [               # claims and origin (docs/policy.md)
  *       { email_domain = ["example.com"] }, { ip = ["203.0.113.0/24"] } ] } },
  *   { path = "/billing/*", max_auth_age = 900, acr = ["mfa"] },  # step-up (docs/policy.md)
+ *   { path = "/deploy/*", issuers = ["github-actions"] },  # only that trusted issuer's tokens (TRUSTED_ISSUERS)
  * ]
  * ```
  *
@@ -23,7 +24,7 @@
  */
 import { canonicalPath, PATH_REFUSALS } from "../canonical/canonical-path";
 import { isAudienceName } from "../schema/audience-name";
-import { type KeyTable, unknownKey } from "../schema/known-keys";
+import { type KeyTable, nearestName, unknownKey } from "../schema/known-keys";
 import {
   AUTHENTICATION_KEYS,
   type AuthenticationRequirement,
@@ -32,10 +33,10 @@ import {
 import { parseDecision } from "./external-decision";
 import { ConditionError, parseCondition } from "./parse-condition";
 import type { Condition } from "./route-condition";
-import type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
+import { OWN_TOKENS, type RouteRule, type UnauthenticatedAnswer } from "./route-rule";
 import { deadRule, describe } from "./rule-overlap";
 
-export type { RouteRule, UnauthenticatedAnswer } from "./route-rule";
+export { OWN_TOKENS, type RouteRule, type UnauthenticatedAnswer } from "./route-rule";
 
 const METHOD = /^[A-Z]+$/;
 const NAME = /^[\x21-\x7e]+$/;
@@ -84,13 +85,25 @@ export const ROUTE_RULE_KEYS: KeyTable = Object.freeze({
     '{ service = "POLICY", timeout_ms = 500 }: ask that service binding to allow or deny, after every other check (docs/policy.md)',
   assertion_audience:
     "the `aud` of the signed upstream assertion on this route, instead of UPSTREAM_ASSERTION_AUDIENCE (docs/upstream-assertion.md)",
+  issuers:
+    'whose tokens the route accepts: ids of TRUSTED_ISSUERS, and "self" for the gateway\'s own; absent: ["self"], so another issuer\'s token passes only where a rule names it (docs/identities.md)',
 });
 
+export interface RouteRulesOptions {
+  /** The ids of TRUSTED_ISSUERS, which `issuers` may name besides "self". */
+  readonly issuers?: readonly string[];
+}
+
 /** Validate ROUTES once, at config time: every key known, and every rule able to decide something. */
-export function parseRouteRules(raw: unknown, fail: (problem: string) => Error): readonly RouteRule[] {
+export function parseRouteRules(
+  raw: unknown,
+  fail: (problem: string) => Error,
+  options: RouteRulesOptions = {},
+): readonly RouteRule[] {
   if (raw === undefined) return Object.freeze([]);
   if (!Array.isArray(raw)) throw fail("must be a list of route rules");
-  const rules = Object.freeze(raw.map((item: unknown, index) => parseRule(item, index, fail)));
+  const known = [OWN_TOKENS, ...(options.issuers ?? [])];
+  const rules = Object.freeze(raw.map((item: unknown, index) => parseRule(item, index, fail, known)));
   const dead = deadRule(rules);
   if (dead !== undefined) {
     const [earlier, later] = dead;
@@ -101,7 +114,12 @@ export function parseRouteRules(raw: unknown, fail: (problem: string) => Error):
   return rules;
 }
 
-function parseRule(item: unknown, index: number, fail: (problem: string) => Error): RouteRule {
+function parseRule(
+  item: unknown,
+  index: number,
+  fail: (problem: string) => Error,
+  known: readonly string[],
+): RouteRule {
   const rule = item as Record<string, unknown>;
   if (typeof rule !== "object" || rule === null || Array.isArray(rule)) throw fail(`rule ${index} must be an object`);
   const path = rule.path;
@@ -153,6 +171,8 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
   if (isPublic && audience !== undefined) {
     throw fail(`rule ${index} (${path}) is public, and a public route gets no assertion: remove "assertion_audience"`);
   }
+  if (isPublic && rule.issuers !== undefined) throw fail(`rule ${index} is public and cannot name "issuers"`);
+  const issuers = rule.issuers === undefined ? undefined : issuersOf(rule.issuers, index, path, known, fail);
   return Object.freeze({
     path,
     match,
@@ -167,7 +187,29 @@ function parseRule(item: unknown, index: number, fail: (problem: string) => Erro
     ...(authentication !== undefined ? { authentication } : {}),
     ...(decision !== undefined ? { decision } : {}),
     ...(audience !== undefined ? { assertionAudience: audience } : {}),
+    ...(issuers !== undefined ? { issuers } : {}),
   });
+}
+
+/** A rule's `issuers`: a non-empty list of known ids ("self" or a TRUSTED_ISSUERS id), each once. */
+function issuersOf(
+  raw: unknown,
+  index: number,
+  path: string,
+  known: readonly string[],
+  fail: (problem: string) => Error,
+): readonly string[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.some((id) => typeof id !== "string")) {
+    throw fail(`rule ${index} (${path}): "issuers" must be a list of issuer ids ("self", or ids of TRUSTED_ISSUERS)`);
+  }
+  for (const id of raw as string[]) {
+    if (known.includes(id)) continue;
+    const near = nearestName(id, known);
+    throw fail(
+      `rule ${index} (${path}): "issuers" names "${id}", which is not "self" or an id of TRUSTED_ISSUERS${near === undefined ? "" : `; did you mean "${near}"?`}`,
+    );
+  }
+  return Object.freeze([...new Set(raw as string[])]);
 }
 
 function authenticationOf(

@@ -133,6 +133,8 @@ function identityHeaders(claims: AccessTokenClaims): readonly [string, string][]
     if (claims.scopes.size > 0) built.push(["x-auth-scopes", [...claims.scopes].join(" ")]);
     if (claims.roles.size > 0) built.push(["x-auth-roles", [...claims.roles].join(" ")]);
     if (claims.jkt !== undefined) built.push(["x-auth-key-thumbprint", claims.jkt]);
+    // Another issuer's token (TRUSTED_ISSUERS) names that issuer's id; the gateway's own name none.
+    if (claims.trustedIssuer !== undefined) built.push(["x-auth-issuer", claims.trustedIssuer]);
     pairs = built;
     identityHeaderCache.set(claims, pairs);
   }

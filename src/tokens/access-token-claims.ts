@@ -24,6 +24,12 @@ export interface AccessTokenClaims {
    */
   readonly jkt: string | undefined;
   /**
+   * The id (TRUSTED_ISSUERS) of the issuer whose keys verified the token; undefined for the
+   * gateway's own tokens (TOKEN_ISSUER). Routes accept another issuer's tokens only where
+   * their rule names it (`issuers`).
+   */
+  readonly trustedIssuer: string | undefined;
+  /**
    * The verified payload, every claim as the issuer wrote it: what route conditions
    * (policy/check-condition.ts) read and UPSTREAM_ASSERTION_CLAIMS copies from. The
    * verifier's own object, kept by reference (no copy), so it costs nothing on routes
@@ -32,11 +38,7 @@ export interface AccessTokenClaims {
   readonly payload: Readonly<Record<string, unknown>>;
 }
 
-/**
- * The `sub` prefix of a service client's tokens (machines/, POST /auth/token): namespaced,
- * so it never names a person, and the one kind of the gateway's own tokens without a `sid`.
- */
-export const SERVICE_SUBJECT_PREFIX = "svc|";
+export { SERVICE_SUBJECT_PREFIX } from "../schema/subject-prefixes";
 
 const MAX_ID_LENGTH = 256;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -127,6 +129,7 @@ export function readClaims(payload: JWTPayload): AccessTokenClaims | undefined {
     scopes: new Set(scopes),
     roles: new Set(roles),
     jkt,
+    trustedIssuer: undefined,
     payload,
   });
 }
@@ -156,6 +159,7 @@ export function claimsOfIssued(granted: {
     scopes: new Set(session.scope),
     roles: new Set(session.roles),
     jkt: accessToken.jkt,
+    trustedIssuer: undefined,
     // What was signed, so conditions judge the new token exactly as they would on its next use.
     payload: accessToken.payload,
   });

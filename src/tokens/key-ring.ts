@@ -9,12 +9,15 @@
  * - VERIFY_JWKS: extra public keys (a local JWKS).
  * - JWKS_URL: a remote JWKS, fetched and cached (see remote-key-set.ts).
  * - ACCESS_SECRET: an HS256 shared secret, as in the seed design.
+ * - TRUSTED_ISSUERS: other issuers, each with its own remote JWKS (trusted-issuers.ts);
+ *   their keys verify only tokens that claim their `iss`, never the gateway's own.
  */
 import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from "jose";
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";
+import { TrustedIssuers } from "./trusted-issuers";
 import type { VerificationKey } from "./verification-key";
 
 export interface SigningKey {
@@ -41,6 +44,8 @@ export class KeyRing {
   readonly #remote: RemoteKeySet | undefined;
   readonly signer: SigningKey | undefined;
   readonly publicJwks: { keys: JWK[] };
+  /** TRUSTED_ISSUERS, by `iss`; undefined when none are configured (the common case costs one check). */
+  readonly trusted: TrustedIssuers | undefined;
 
   private constructor(
     keys: VerificationKey[],
@@ -48,6 +53,7 @@ export class KeyRing {
     remote: RemoteKeySet | undefined,
     signer: SigningKey | undefined,
     publicJwks: { keys: JWK[] },
+    trusted: TrustedIssuers | undefined,
   ) {
     for (const key of keys) {
       if (key.kid === undefined) this.#withoutKid.push(key);
@@ -57,6 +63,7 @@ export class KeyRing {
     this.#remote = remote;
     this.signer = signer;
     this.publicJwks = publicJwks;
+    this.trusted = trusted;
   }
 
   static async create(config: GatewayConfig, fetcher: typeof fetch = fetch): Promise<KeyRing> {
@@ -108,15 +115,15 @@ export class KeyRing {
       // With no asymmetric key configured, Portcullis signs with the shared secret (the seed's HS256).
       signer ??= { key, alg: "HS256", kid: undefined };
     }
-    const remote =
-      config.jwksUrl === undefined
-        ? undefined
-        : remoteKeySetFor(config.jwksUrl, {
-            cacheSeconds: config.jwksCacheSeconds,
-            cooldownSeconds: config.jwksCooldownSeconds,
-            fetcher,
-          });
-    return new KeyRing(keys, secret, remote, signer, { keys: published });
+    const remoteOptions = {
+      cacheSeconds: config.jwksCacheSeconds,
+      cooldownSeconds: config.jwksCooldownSeconds,
+      fetcher,
+    };
+    const remote = config.jwksUrl === undefined ? undefined : remoteKeySetFor(config.jwksUrl, remoteOptions);
+    const trusted =
+      config.trustedIssuers.length === 0 ? undefined : new TrustedIssuers(config.trustedIssuers, remoteOptions);
+    return new KeyRing(keys, secret, remote, signer, { keys: published }, trusted);
   }
 
   /**

@@ -50,6 +50,8 @@ function identityOf(claims: AccessTokenClaims, copied: readonly string[]): strin
   identity.scope = [...claims.scopes].join(" ");
   identity.roles = [...claims.roles];
   if (claims.jkt !== undefined) identity.cnf = { jkt: claims.jkt };
+  // A token of a trusted issuer (TRUSTED_ISSUERS): that issuer's id, so the upstream can tell a CI job from a user.
+  if (claims.trustedIssuer !== undefined) identity.token_issuer = claims.trustedIssuer;
   // The config refuses a copied name the assertion sets itself.
   for (const name of copied) if (claims.payload?.[name] !== undefined) identity[name] = claims.payload[name];
   const members = JSON.stringify(identity).slice(1, -1);

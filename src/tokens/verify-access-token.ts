@@ -7,12 +7,13 @@
  * refresh cookie of its session. Anything else throws a GatewayError whose detail (log
  * only) says why; an UnknownSigningKey for a token of ours whose key was retired.
  */
-
-import { base64url, errors, type JWTHeaderParameters, jwtVerify } from "jose";
+import { base64url, errors, type JWTHeaderParameters, type JWTVerifyOptions, jwtVerify } from "jose";
 import { SIGNING_ALGORITHMS } from "../config/parse-signing-keys";
 import { GatewayError } from "../errors/gateway-error";
 import { type AccessTokenClaims, readClaims, SERVICE_SUBJECT_PREFIX } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
+import { readTrustedClaims, type TrustedIssuer } from "./trusted-issuers";
+import type { VerificationKey } from "./verification-key";
 
 /** Longest token we look at; anything longer is refused before decoding. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -178,55 +179,122 @@ async function noKeyFor(
   return invalid(`no configured key for alg ${alg}`);
 }
 
-/** The `exp` a payload claims, before its signature is checked (only to choose the verification time). */
-function claimedExpiry(payloadText: string): number | undefined {
+/**
+ * What a payload claims, before its signature is checked: `exp` only to choose the
+ * verification time, `iss` only to choose whose keys verify it. Parsed once.
+ */
+function claimedOf(payloadText: string): { exp: number | undefined; iss: string | undefined } {
+  let claimed: { exp?: unknown; iss?: unknown } | null;
   try {
-    const exp = (JSON.parse(payloadText) as { exp?: unknown } | null)?.exp;
-    return typeof exp === "number" && Number.isFinite(exp) ? exp : undefined;
+    claimed = JSON.parse(payloadText) as { exp?: unknown; iss?: unknown } | null;
   } catch {
-    return undefined;
+    return { exp: undefined, iss: undefined };
   }
+  const exp = claimed?.exp;
+  const iss = claimed?.iss;
+  return {
+    exp: typeof exp === "number" && Number.isFinite(exp) ? exp : undefined,
+    iss: typeof iss === "string" ? iss : undefined,
+  };
 }
 
 export async function verifyAccessToken(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
   const { header, payloadText } = inspectTokenParts(token);
+  const claimed = claimedOf(payloadText);
+  // Another issuer's token (TRUSTED_ISSUERS) goes to that issuer's keys alone; every other
+  // token, whatever it claims, to the gateway's own, which then insist on TOKEN_ISSUER.
+  const trusted =
+    keys.trusted !== undefined && claimed.iss !== undefined && claimed.iss !== options.issuer
+      ? keys.trusted.of(claimed.iss)
+      : undefined;
+  if (trusted !== undefined) return verifyTrusted(token, header, claimed.exp, trusted, options);
+
   const key = await keys.resolve(header, options.now);
   if (key === undefined) throw await noKeyFor(header, payloadText, keys, options);
+  const own = key.source === "signing-key";
+  const verified = await verifySignedClaims(token, key, claimed.exp, options, {
+    algorithms: [key.alg],
+    issuer: options.issuer,
+    audience: options.audience,
+    requiredClaims: own ? ["sub", "exp", "iat", "jti"] : ["sub", "exp", "iat"],
+    ...(own ? { typ: ACCESS_TOKEN_TYPE } : {}),
+  });
+  const claims = readClaims(verified.payload);
+  if (claims === undefined) throw invalid("claims have the wrong types or sizes");
+  // The gateway's own tokens name their session; only a service client's (client_credentials) has none.
+  if (own && claims.sid === undefined && !claims.sub.startsWith(SERVICE_SUBJECT_PREFIX)) {
+    throw invalid("a token of the gateway's own without a session (sid)");
+  }
+  return checkedTimes(claims, verified.expired, options);
+}
 
+/**
+ * A token claiming the `iss` of a trusted issuer: only that issuer's algorithms and keys,
+ * its audience, its claim mapping, and its `max_token_age`.
+ */
+async function verifyTrusted(
+  token: string,
+  header: JWTHeaderParameters,
+  exp: number | undefined,
+  trusted: TrustedIssuer,
+  options: VerifyOptions,
+): Promise<VerifyResult> {
+  const { config } = trusted;
+  const { alg, kid } = header;
+  if (!config.algorithms.includes(alg)) throw invalid(`alg ${alg} is not accepted from issuer ${config.id}`);
+  const key = await trusted.keys.get(kid, alg, options.now);
+  if (key === undefined || key.alg !== alg) throw invalid(`no key of issuer ${config.id} for this kid and alg`);
+  const verified = await verifySignedClaims(token, key, exp, options, {
+    algorithms: [alg],
+    issuer: config.issuer,
+    audience: [...config.audience],
+    requiredClaims: ["sub", "exp", "iat"],
+  });
+  const claims = readTrustedClaims(verified.payload, config);
+  if (claims === undefined) throw invalid(`claims of issuer ${config.id} have the wrong types or sizes`);
+  if (config.maxTokenAge !== undefined) {
+    const age = Math.floor(options.now / 1000) - claims.iat;
+    if (age > config.maxTokenAge + options.clockToleranceSeconds) {
+      throw invalid(`older than max_token_age of issuer ${config.id}`);
+    }
+  }
+  return checkedTimes(claims, verified.expired, options);
+}
+
+/** The checks of `iat` and lifetime every token gets, at the real time; then valid or expired. */
+function checkedTimes(claims: AccessTokenClaims, expired: boolean, options: VerifyOptions): VerifyResult {
+  const nowSeconds = Math.floor(options.now / 1000);
+  if (claims.iat > nowSeconds + options.clockToleranceSeconds) throw invalid("iat is in the future");
+  if (claims.exp - claims.iat > MAX_ACCESS_TOKEN_LIFETIME) throw invalid("lifetime longer than the cap");
+  return expired ? { status: "expired", claims } : { status: "valid", claims };
+}
+
+/** jose's checks of signature and claims, for one key chosen by the configuration. */
+async function verifySignedClaims(
+  token: string,
+  key: VerificationKey,
+  exp: number | undefined,
+  options: VerifyOptions,
+  checks: Pick<JWTVerifyOptions, "algorithms" | "issuer" | "audience" | "requiredClaims" | "typ">,
+): Promise<{ payload: Record<string, unknown>; expired: boolean }> {
   const nowSeconds = Math.floor(options.now / 1000);
   const tolerance = options.clockToleranceSeconds;
   // An expired token (the transparent-refresh path) is verified as of the last second it
   // was valid, so jose checks the signature and every other claim exactly as for a valid
   // token and returns instead of building a JWTExpired error (≈ 40 µs per refresh). The
-  // expiry itself is decided here, with jose's own rule, and the iat check below still
+  // expiry itself is decided here, with jose's own rule, and the iat check after it still
   // uses the real time. A claimed exp is only trusted once the signature has verified.
-  const exp = claimedExpiry(payloadText);
   const expired = exp !== undefined && exp <= nowSeconds - tolerance;
   const verifyAt = expired ? (exp + tolerance - 1) * 1000 : options.now;
-  let payload: Record<string, unknown>;
   try {
     const result = await jwtVerify(token, key.key, {
-      algorithms: [key.alg],
-      issuer: options.issuer,
-      audience: options.audience,
+      ...checks,
       clockTolerance: tolerance,
       currentDate: new Date(verifyAt),
-      requiredClaims: key.source === "signing-key" ? ["sub", "exp", "iat", "jti"] : ["sub", "exp", "iat"],
-      ...(key.source === "signing-key" ? { typ: ACCESS_TOKEN_TYPE } : {}),
     });
-    payload = result.payload;
+    return { payload: result.payload, expired };
   } catch (error) {
     const code = error instanceof errors.JOSEError ? error.code : "ERR_UNKNOWN";
     throw invalid(`verification failed: ${code}`, error);
   }
-
-  const claims = readClaims(payload);
-  if (claims === undefined) throw invalid("claims have the wrong types or sizes");
-  // The gateway's own tokens name their session; only a service client's (client_credentials) has none.
-  if (key.source === "signing-key" && claims.sid === undefined && !claims.sub.startsWith(SERVICE_SUBJECT_PREFIX)) {
-    throw invalid("a token of the gateway's own without a session (sid)");
-  }
-  if (claims.iat > nowSeconds + options.clockToleranceSeconds) throw invalid("iat is in the future");
-  if (claims.exp - claims.iat > MAX_ACCESS_TOKEN_LIFETIME) throw invalid("lifetime longer than the cap");
-  return expired ? { status: "expired", claims } : { status: "valid", claims };
 }

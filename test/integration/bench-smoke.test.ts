@@ -28,6 +28,8 @@ describe("npm run bench (smoke mode)", () => {
       "bare-p256",
       "bare-proof",
       "gateway-valid-dpop",
+      "gateway-verify-single",
+      "gateway-verify-issuers",
       "gateway-valid-nocache",
       "gateway-valid-own",
       "gateway-valid-assertion",

@@ -91,5 +91,6 @@ it("describes every key it accepts", () => {
     "amr",
     "decision",
     "assertion_audience",
+    "issuers",
   ]);
 });

@@ -2,13 +2,15 @@
  * docs/configuration.md cannot drift from what the gateway checks: every setting it reads
  * (SETTING_NAMES) has a row in a table there and every row names a setting it reads, and
  * the table of a route rule's keys is the one the rules are checked against
- * (ROUTE_RULE_KEYS), key for key and word for word.
+ * (ROUTE_RULE_KEYS), key for key and word for word, and so is the table of a trusted
+ * issuer's keys (TRUSTED_ISSUER_KEYS).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BINDINGS } from "../../src/config/bindings";
 import { SETTING_NAMES } from "../../src/config/env";
+import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
 import { ROUTE_RULE_KEYS } from "../../src/policy/route-rules";
 
 const docs = readFileSync(path.resolve(import.meta.dirname, "../../docs/configuration.md"), "utf8");
@@ -61,5 +63,10 @@ describe("docs/configuration.md", () => {
   it("describes a route rule's keys exactly as the rules are checked", () => {
     const rows = rowsUnder("## Route rules").map((cells) => [namesOf(cells[0])[0], cells[1]]);
     expect(rows).toEqual(Object.entries(ROUTE_RULE_KEYS));
+  });
+
+  it("describes a trusted issuer's keys exactly as they are checked", () => {
+    const rows = rowsUnder("## Trusted issuers").map((cells) => [namesOf(cells[0])[0], cells[1]]);
+    expect(rows).toEqual(Object.entries(TRUSTED_ISSUER_KEYS));
   });
 });

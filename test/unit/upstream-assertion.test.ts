@@ -15,6 +15,7 @@ const claims: AccessTokenClaims = Object.freeze({
   scopes: new Set(["read"]),
   roles: new Set<string>(),
   jkt: undefined,
+  trustedIssuer: undefined,
   payload: {},
 });
 
@@ -83,5 +84,29 @@ describe("upstreamAssertion", () => {
     expect(payload).toMatchObject({ email: "a@example.com", groups: ["x", "y"], sub: "user-1" });
     expect(payload).not.toHaveProperty("secret");
     expect(payload).not.toHaveProperty("phone");
+  });
+});
+
+describe("a trusted issuer's token", () => {
+  it("names the issuer's id as token_issuer; the gateway's own tokens name none", async () => {
+    const key = await signer();
+    const options = {
+      issuer: "https://gateway.test",
+      audience: "https://api.test",
+      ttlSeconds: 60,
+      claims: [],
+      now: 1_999_999_500_000,
+    };
+    const ci: AccessTokenClaims = Object.freeze({
+      ...claims,
+      sub: "gha|repo:acme/api:ref:refs/heads/main",
+      sid: undefined,
+      trustedIssuer: "github-actions",
+    });
+    const made = decodeJwt(await upstreamAssertion(ci, "ci-token", "GET", "/deploy", key, options));
+    expect(made).toMatchObject({ sub: "gha|repo:acme/api:ref:refs/heads/main", token_issuer: "github-actions" });
+    expect(made.sid).toBeUndefined();
+    const own = decodeJwt(await upstreamAssertion(claims, "own-token", "GET", "/deploy", key, options));
+    expect(own.token_issuer).toBeUndefined();
   });
 });
