@@ -7,7 +7,7 @@
  * curves, a `use` other than `sig`, an `alg` that does not fit the key.
  */
 import type { JWK } from "jose";
-import type { Checked } from "./service-client-input";
+import type { Checked } from "./service-client-record";
 
 export type ClientKeyAlgorithm = "ES256" | "EdDSA" | "RS256" | "PS256";
 

@@ -4,6 +4,7 @@
  * returns the checked value or a reason (a string for the log and the operator's 400).
  */
 import { type ClientKey, checkClientKey } from "./client-key";
+import type { Checked } from "./service-client-record";
 
 /** The longest a client may live: a year and a day. A client without an expiry is refused on purpose. */
 export const MAX_CLIENT_LIFETIME_SECONDS = 366 * 24 * 3600;
@@ -18,7 +19,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
 // Printable, no control characters (the name is shown in lists and log lines).
 const NAME = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u;
 
-export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+export type { Checked } from "./service-client-record";
 
 const refuse = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 

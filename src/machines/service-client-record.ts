@@ -5,6 +5,9 @@
 
 import { SERVICE_SUBJECT_PREFIX } from "../tokens/access-token-claims";
 
+/** A checked input: its value, or why it was refused (a 400's detail). */
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
 export { SERVICE_SUBJECT_PREFIX };
 
 /**
