@@ -1,5 +1,5 @@
 /**
- * Mass logout within the platform's limits (issue 24), with 5,000 sessions of one subject:
+ * Mass logout within the platform's limits (issue 24), with 2,000 sessions of one subject:
  * "sign out everywhere else" and the operator's revoke-subject answer at once; every other
  * session's access token and refresh token is refused at its next request; the caller's
  * own session keeps working; the list is exact at once; and the subject's index ends the
@@ -12,9 +12,19 @@ import { indexOf, type SeededSession, seedSessions, sessionSeeder } from "../sup
 import { refreshCookieHeader } from "../support/session-helpers";
 import { TEST_SECRETS } from "../support/test-keys";
 
-/** The issue's figure; MASS_LOGOUT_SESSIONS=500 makes a quick local run. */
-const SESSIONS = Number(process.env.MASS_LOGOUT_SESSIONS ?? 5_000);
-/** revoke-subject takes the same path through the index (endAll): a fifth as many keeps the suite's time. */
+/**
+ * What the mechanism needs crossed, many times over: the clean-up's batch of 25 (80 alarm
+ * invocations), the index's storage calls of 128 keys (16 of them), the 10 sessions the
+ * request ends itself, and the 200 sampled below; and AT_ONCE_MS still tells an answer at
+ * once from ending them in the request. Each session costs about 8 ms to seed and 4 ms to
+ * clean up in miniflare, so the issue's 5,000 took about 80 s of the suite for nothing
+ * more: MASS_LOGOUT_SESSIONS=5000 runs them (docs/cost.md has what they measured).
+ */
+const SESSIONS = Number(process.env.MASS_LOGOUT_SESSIONS ?? 2_000);
+/**
+ * revoke-subject takes the same path through the index (endAll): a fifth as many (400) still
+ * crosses 16 batches of 25 and three of the 128-key storage calls.
+ */
 const SUBJECT_SESSIONS = Math.ceil(SESSIONS / 5);
 /**
  * "At once": it answered in 0.04–0.57 s here with 5,000 sessions (logged below), where ending
@@ -22,13 +32,13 @@ const SUBJECT_SESSIONS = Math.ceil(SESSIONS / 5);
  * fail it, and still tells the two apart.
  */
 const AT_ONCE_MS = 5_000;
-/** Seeding 5,000 session objects takes about 45 s in miniflare, the clean-up about 30 s. */
+/** Seeding 5,000 session objects takes about 45 s in miniflare, the clean-up about 30 s; 2,000 take 40 % of that. */
 const TEST_TIMEOUT_MS = 300_000;
 /** Workers Free plan: subrequests per request or invocation (docs/cost.md cites the page). */
 const FREE_PLAN_SUBREQUESTS = 50;
 /** The index's batch (src/sessions/session-cleanup.ts CLEANUP_BATCH_SIZE): half the Free plan's limit. */
 const CLEANUP_BATCH_SIZE = 25;
-/** How long the background clean-up of 5,000 sessions may take here (it takes a few seconds). */
+/** How long the background clean-up may take here (5,000 sessions took about 22 s). */
 const CLEANUP_WAIT_MS = 60_000;
 const OPERATOR = { authorization: `Bearer ${TEST_SECRETS.OPERATOR_TOKEN}`, "content-type": "application/json" };
 
@@ -50,7 +60,7 @@ interface SessionObject {
 let gateway: Gateway;
 
 beforeAll(async () => {
-  // No cap: 5,000 sessions of one subject must all stay listed.
+  // No cap: all the sessions of one subject must stay listed.
   gateway = await startGateway({ vars: { MAX_SESSIONS_PER_USER: "0" }, extraWorkers: [sessionSeeder()] });
 });
 afterAll(() => gateway.close());
@@ -124,7 +134,7 @@ function expectWithinLimits(run: CleanupRun, sessions: number): void {
   expect(run.alarms).toBeGreaterThanOrEqual(Math.ceil(sessions / CLEANUP_BATCH_SIZE));
 }
 
-describe("sign out everywhere else, with 5,000 sessions", () => {
+describe("sign out everywhere else, with 2,000 sessions", () => {
   it(
     "answers at once; the others are refused at once; the caller's session works; the clean-up ends the rest in bounded batches",
     async () => {
@@ -176,7 +186,7 @@ describe("sign out everywhere else, with 5,000 sessions", () => {
   );
 });
 
-describe("the operator's revoke-subject, with 1,000 sessions", () => {
+describe("the operator's revoke-subject, with 400 sessions", () => {
   it(
     "answers at once; every session is refused at once; the clean-up ends them in bounded batches",
     async () => {

@@ -16,9 +16,25 @@ import { startTwoLocations, type TwoLocations } from "../support/two-locations";
 
 const CACHE_SECONDS = 2;
 let locations: TwoLocations;
+/**
+ * The ledger's shard objects, looked up once. A look-up (idFromName, get) is a synchronous
+ * call through miniflare's proxy, on a connection of its own that undici keeps 4 s, while
+ * workerd closes one idle for 5 s. Looked up per batch, that connection sat idle for
+ * seconds between batches while workerd was busy recording; one reused just before undici
+ * let it go reached workerd after workerd had closed it, and the 1,000,000 test failed with
+ * "fetch failed: other side closed" (reproduced twice in two runs beside a loop of the unit
+ * tests). Every call below is then an RPC on the proxy's busy connections.
+ */
+let shards: Array<Awaited<ReturnType<typeof ledger>> & { size(): Promise<number> }>;
 
 beforeAll(async () => {
   locations = await startTwoLocations({ REVOCATION_CACHE_SECONDS: String(CACHE_SECONDS) });
+  shards = await Promise.all(
+    Array.from(
+      { length: REVOCATION_SHARDS },
+      async (_, shard) => (await ledger(locations.a, ledgerShardName(shard))) as (typeof shards)[number],
+    ),
+  );
 });
 afterAll(() => locations?.close());
 
@@ -40,11 +56,14 @@ async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) =>
 
 async function ledgerRows(): Promise<number> {
   let rows = 0;
-  for (let shard = 0; shard < REVOCATION_SHARDS; shard++) {
-    const stub = (await ledger(locations.a, ledgerShardName(shard))) as unknown as { size(): Promise<number> };
-    rows += await stub.size();
-  }
+  for (const stub of shards) rows += await stub.size();
   return rows;
+}
+
+function shardLedger(shard: number): (typeof shards)[number] {
+  const stub = shards[shard];
+  if (stub === undefined) throw new Error(`no ledger shard ${shard}`);
+  return stub;
 }
 
 describe("revocation at scale", () => {
@@ -60,9 +79,7 @@ describe("revocation at scale", () => {
       const ttlSeconds = expiresAt - Date.now() / 1000; // every entry ends in the same second
       const inputs = group.map((sid) => ({ kind: "sid" as const, id: sid, reason: "burst", ttlSeconds }));
       return Promise.all(
-        [...groupByShard(inputs)].map(async ([shard, part]) =>
-          (await ledger(locations.a, ledgerShardName(shard))).record(part, shard),
-        ),
+        [...groupByShard(inputs)].map(async ([shard, part]) => shardLedger(shard).record(part, shard)),
       );
     }).then((nested) => nested.flat());
     const seconds = (Date.now() - started) / 1000;
@@ -92,9 +109,7 @@ describe("revocation at scale", () => {
         inputs: inputs.slice(index * 5_000, (index + 1) * 5_000),
       })),
     );
-    await pool(batches, 8, async ({ shard, inputs }) =>
-      (await ledger(locations.a, ledgerShardName(shard))).record(inputs, shard),
-    );
+    await pool(batches, 8, async ({ shard, inputs }) => shardLedger(shard).record(inputs, shard));
     expect(await ledgerRows()).toBeGreaterThanOrEqual(1_000_000);
     await waitForSnapshot(locations.a, (published) => published.has("sid", "live-979999"), 400);
 
