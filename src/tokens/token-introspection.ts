@@ -71,11 +71,16 @@ export class TokenIntrospection {
     }
     const answer = await this.#ask(token);
     const { introspection } = this.issuer;
-    if (!answer.active) {
+    let claims: AccessTokenClaims;
+    try {
+      if (!answer.active) throw invalid(`not active at issuer ${this.issuer.id}`);
+      claims = claimsOfAnswer(answer, token, this.issuer, options);
+    } catch (error) {
+      // Inactive, or active but not for us (another audience, a refresh token): the same
+      // token presented again is refused without asking for a while.
       this.#cache.set(digest, "inactive", options.now + introspection.negativeCacheSeconds * 1000, options.now);
-      throw invalid(`not active at issuer ${this.issuer.id}`);
+      throw error;
     }
-    const claims = claimsOfAnswer(answer, token, this.issuer, options);
     const until = Math.min(claims.exp * 1000, options.now + introspection.cacheSeconds * 1000);
     this.#cache.set(digest, claims, until, options.now);
     return timed(claims, options);

@@ -8,7 +8,7 @@
  *   const token = await idp.issueToken("deploy:write");  // client_credentials, opaque
  *   await idp.revoke(token);                             // RFC 7009, at the provider
  *   idp.introspections                                   // introspection requests it answered
- *   await idp.down("refused" | "503"); await idp.up();
+ *   await idp.down("refused" | "503" | "hang"); await idp.up();
  *
  * Two confidential clients (client_secret_basic): CLIENT_ID, the machine that gets tokens
  * (client_credentials) and revokes them, and INTROSPECTION_CLIENT_ID, the gateway, which
@@ -36,8 +36,8 @@ export interface OpaqueTokenIdp {
   readonly introspections: number;
   issueToken(scope: string): Promise<string>;
   revoke(token: string): Promise<void>;
-  /** "refused": the port stops listening; "503": every request answers 503. */
-  down(mode: "refused" | "503"): Promise<void>;
+  /** "refused": the port stops listening; "503": every request answers 503; "hang": none is answered. */
+  down(mode: "refused" | "503" | "hang"): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,10 +46,11 @@ export async function startOpaqueTokenIdp(options: { audience: string; ttl?: num
   const clientSecret = randomBytes(24).toString("base64url");
   const introspectionSecret = randomBytes(24).toString("base64url");
   const sockets = new Set<Socket>();
-  let mode: "up" | "503" = "up";
+  let mode: "up" | "503" | "hang" = "up";
   let introspections = 0;
   let handler: http.RequestListener = (_request, response) => response.writeHead(503).end();
   const server = http.createServer((request, response) => {
+    if (mode === "hang") return;
     if (mode === "503") return void response.writeHead(503, { "content-type": "text/plain" }).end("unavailable");
     handler(request, response);
   });
@@ -144,7 +145,7 @@ export async function startOpaqueTokenIdp(options: { audience: string; ttl?: num
     },
     down: async (next) => {
       for (const socket of sockets) socket.destroy();
-      if (next === "503") mode = "503";
+      if (next !== "refused") mode = next;
       else if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
     up: async () => {
