@@ -12,6 +12,9 @@
  * ]
  * ```
  *
+ * An issuer whose provider hands out opaque tokens sets `introspection` instead of (or
+ * beside) `jwks_url` (parse-introspection.ts); one issuer at most.
+ *
  * Every key is checked here, once: an unknown one is refused with the nearest known one,
  * and every message names the issuer (`TRUSTED_ISSUERS: issuer 0 (github-actions) …`).
  */

@@ -168,6 +168,7 @@ describe("a provider that cannot answer", () => {
       try {
         const { response, forwarded } = await call("/deploy/api", token);
         expect(response.status).toBe(503);
+        expect(response.headers.get("retry-after")).toBe("5");
         expect(forwarded).toBe(0);
       } finally {
         await idp.up();
