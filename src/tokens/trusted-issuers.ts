@@ -27,10 +27,11 @@ export class TrustedIssuers {
     // An issuer without a JWKS (introspection only) has no keys: a JWT claiming its `iss`
     // then goes to the gateway's own keys, which refuse it.
     this.#byIssuer = new Map(
-      configs.flatMap(({ jwksUrl, ...rest }) => {
-        const config = { jwksUrl, ...rest };
-        return jwksUrl === undefined ? [] : [[config.issuer, { config, keys: remoteKeySetFor(jwksUrl, options) }]];
-      }),
+      configs.flatMap((config) =>
+        config.jwksUrl === undefined
+          ? []
+          : [[config.issuer, { config, keys: remoteKeySetFor(config.jwksUrl, options) }] as const],
+      ),
     );
   }
 

@@ -2,7 +2,7 @@
  * RFC 7662 introspection of opaque tokens through the bundled Worker: a real oidc-provider
  * on 127.0.0.1 issues opaque access tokens (client_credentials) and introspects them for
  * the gateway's client; a trusted issuer's `introspection` points at it, with a cache cap of
- * one second so a revocation at the provider is seen within the test.
+ * two seconds so a revocation at the provider is seen within the test.
  *
  * An opaque token is accepted on the routes naming its issuer and refused (401
  * invalid_token) everywhere else; a token the provider does not call active is refused; the
@@ -40,8 +40,8 @@ beforeAll(async () => {
             url: idp.introspectionUrl,
             client_id: INTROSPECTION_CLIENT_ID,
             client_secret_env: "INTROSPECTION_SECRET_IDP",
-            cache_seconds: 1,
-            timeout_ms: 1000,
+            cache_seconds: 2,
+            timeout_ms: 500,
           },
         },
       ]),
@@ -147,8 +147,8 @@ describe("a token the provider does not call active", () => {
     const token = await issue("deploy:write");
     expect((await call("/deploy/api", token)).response.status).toBe(200);
     await idp.revoke(token);
-    // The trade-off cache_seconds sets (here 1 s): the remembered answer still holds for a moment.
-    await wait(1_100);
+    // The trade-off cache_seconds sets (here 2 s): the remembered answer still holds for a moment.
+    await wait(2_100);
     await expectRefused("/deploy/api", token);
   });
 
