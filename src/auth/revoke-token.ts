@@ -26,7 +26,12 @@ export async function verifyForRevocation(
     const result = await verifyAccessToken(token, context.keys, verifyOptionsFor(context));
     return result.claims;
   } catch (error) {
-    if (error instanceof GatewayError && error.code === "keys_unavailable") throw error;
+    if (
+      error instanceof GatewayError &&
+      (error.code === "keys_unavailable" || error.code === "introspection_unavailable")
+    ) {
+      throw error;
+    }
     return undefined;
   }
 }

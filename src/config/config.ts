@@ -119,7 +119,8 @@ export interface TrustedIssuerConfig {
   readonly id: string;
   /** The exact `iss` of its tokens. */
   readonly issuer: string;
-  readonly jwksUrl: string;
+  /** Its JWKS; undefined for an issuer whose tokens are only introspected. */
+  readonly jwksUrl: string | undefined;
   /** The token's `aud` must hold one of these. */
   readonly audience: readonly string[];
   /** The `alg`s accepted (asymmetric only). */
@@ -131,6 +132,25 @@ export interface TrustedIssuerConfig {
   readonly rolesClaim: string;
   /** Seconds: a token whose `iat` is older is refused. */
   readonly maxTokenAge: number | undefined;
+  /** RFC 7662 introspection of its opaque tokens; undefined when off. */
+  readonly introspection: IntrospectionConfig | undefined;
+}
+
+/** A trusted issuer's `introspection` (config/parse-introspection.ts, docs/identities.md). */
+export interface IntrospectionConfig {
+  /** The provider's introspection endpoint. */
+  readonly url: string;
+  /** Only in development mode, for an `http:` endpoint (oauth4webapi's allowInsecureRequests). */
+  readonly allowInsecureRequests: boolean;
+  readonly clientId: string;
+  /** Read from the Worker secret `client_secret_env` names; sent with client_secret_basic. */
+  readonly clientSecret: string;
+  /** Seconds an active answer is remembered at most (it is never kept past the token's `exp`). */
+  readonly cacheSeconds: number;
+  /** Seconds an inactive answer is remembered, so a flood of made-up tokens asks the provider once each. */
+  readonly negativeCacheSeconds: number;
+  /** How long one call to the endpoint may take. */
+  readonly timeoutMs: number;
 }
 
 /** UPSTREAM_ASSERTION (docs/upstream-assertion.md). */

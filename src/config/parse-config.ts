@@ -206,6 +206,7 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     ownIssuer: issuer,
     ownJwksUrl: jwksUrl,
     oidcSubjectPrefix: oidc?.subjectPrefix,
+    env,
   });
   const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
     issuers: trustedIssuers.map((trusted) => trusted.id),

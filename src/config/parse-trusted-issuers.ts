@@ -12,6 +12,9 @@
  * ]
  * ```
  *
+ * An issuer whose provider hands out opaque tokens sets `introspection` instead of (or
+ * beside) `jwks_url` (parse-introspection.ts); one issuer at most.
+ *
  * Every key is checked here, once: an unknown one is refused with the nearest known one,
  * and every message names the issuer (`TRUSTED_ISSUERS: issuer 0 (github-actions) …`).
  */
@@ -20,6 +23,7 @@ import { type KeyTable, unknownKey } from "../schema/known-keys";
 import { SERVICE_SUBJECT_PREFIX } from "../schema/subject-prefixes";
 import type { GatewayMode, TrustedIssuerConfig } from "./config";
 import { absoluteUrl, ConfigError } from "./env-readers";
+import { parseIntrospection } from "./parse-introspection";
 
 /** Asymmetric algorithms a trusted issuer may sign with (what the JWKS import supports). */
 export const TRUSTED_ISSUER_ALGORITHMS: readonly string[] = Object.freeze(["RS256", "ES256", "EdDSA"]);
@@ -31,7 +35,8 @@ export const MAX_TRUSTED_ISSUERS = 16;
 export const TRUSTED_ISSUER_KEYS: KeyTable = Object.freeze({
   id: 'the short name route rules use (`issuers = ["github-actions"]`): lower-case letters, digits, "-" and "_", at most 32; not "self"',
   issuer: "the exact `iss` of its tokens",
-  jwks_url: "where its public keys are (https; http only with PORTCULLIS_ENV=development)",
+  jwks_url:
+    "where its public keys are (https; http only with PORTCULLIS_ENV=development); may be left out when `introspection` is set and its tokens are all opaque",
   audience: "the `aud` its tokens must carry (one of these, when a list); required (RFC 8725 §3.9)",
   algorithms: 'the `alg`s accepted, of "RS256", "ES256", "EdDSA" (default: all three); never HS256 or none',
   subject_prefix:
@@ -39,6 +44,8 @@ export const TRUSTED_ISSUER_KEYS: KeyTable = Object.freeze({
   scope_claim: 'the claim whose values (a space-separated string or a list) become the scopes (default "scope")',
   roles_claim: 'the claim whose values become the roles (default "roles")',
   max_token_age: "seconds: refuse a token whose `iat` is older (default: only the 24-hour lifetime cap)",
+  introspection:
+    "RFC 7662 introspection of its opaque (non-JWT) tokens: `{ url, client_id, client_secret_env }` (keys: [Token introspection](#token-introspection)); one issuer at most",
 });
 
 const ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -54,6 +61,8 @@ export interface TrustedIssuerContext {
   readonly ownJwksUrl: string | undefined;
   /** OIDC_SUBJECT_PREFIX where OIDC login is on. */
   readonly oidcSubjectPrefix: string | undefined;
+  /** The Worker's env: an issuer's `introspection.client_secret_env` names a secret in it. */
+  readonly env: Readonly<Record<string, unknown>>;
 }
 
 /** The trusted issuers, in their order; an empty list when the setting is absent. */
@@ -67,7 +76,7 @@ export function parseTrustedIssuers(raw: unknown, context: TrustedIssuerContext)
       const name = `issuer ${index} (${issuer.id})`;
       if (earlier.id === issuer.id) throw fail(`${name} has the id of another issuer`);
       if (earlier.issuer === issuer.issuer) throw fail(`${name} has the "issuer" of ${earlier.id}; one entry per iss`);
-      if (earlier.jwksUrl === issuer.jwksUrl) {
+      if (earlier.jwksUrl !== undefined && earlier.jwksUrl === issuer.jwksUrl) {
         throw fail(
           `${name} has the "jwks_url" of ${earlier.id}: one key set, one issuer (or a token of one verifies as the other's)`,
         );
@@ -81,6 +90,14 @@ export function parseTrustedIssuers(raw: unknown, context: TrustedIssuerContext)
         );
       }
     }
+  }
+  const introspected = issuers.filter((issuer) => issuer.introspection !== undefined);
+  if (introspected.length > 1) {
+    // An opaque token says nothing of whose it is: with two, every token would go to both
+    // providers, each seeing the other's tokens. One provider per deployment.
+    throw fail(
+      `"introspection" is set on ${introspected.map((issuer) => issuer.id).join(" and ")}; one issuer at most, or every opaque token would be sent to each`,
+    );
   }
   return Object.freeze(issuers);
 }
@@ -112,20 +129,8 @@ function parseIssuer(item: unknown, index: number, context: TrustedIssuerContext
     throw at(`has the "issuer" of TOKEN_ISSUER: the gateway's own tokens are verified with its own keys only`);
   }
 
-  if (typeof entry.jwks_url !== "string") throw at('needs a "jwks_url"');
-  let url: URL;
-  try {
-    url = absoluteUrl("TRUSTED_ISSUERS", entry.jwks_url);
-  } catch {
-    throw at('"jwks_url" must be an absolute URL without credentials, a query or a fragment');
-  }
-  if (url.protocol !== "https:" && context.mode === "production") {
-    throw at('"jwks_url" must be https in production (http is for a local issuer in development)');
-  }
-  const jwksUrl = url.href;
-  if (context.ownJwksUrl !== undefined && new URL(context.ownJwksUrl).href === jwksUrl) {
-    throw at(`has the "jwks_url" of JWKS_URL, whose keys verify tokens claiming TOKEN_ISSUER: one key set, one issuer`);
-  }
+  const introspection = parseIntrospection(entry.introspection, { mode: context.mode, env: context.env, at });
+  const jwksUrl = jwksUrlOf(entry.jwks_url, introspection !== undefined, context, at);
 
   const audience = audienceOf(entry.audience, at);
   const algorithms = algorithmsOf(entry.algorithms, at);
@@ -167,7 +172,31 @@ function parseIssuer(item: unknown, index: number, context: TrustedIssuerContext
     scopeClaim: claimOf(entry.scope_claim, "scope_claim", "scope", at),
     rolesClaim: claimOf(entry.roles_claim, "roles_claim", "roles", at),
     maxTokenAge: maxTokenAge as number | undefined,
+    introspection,
   });
+}
+
+function jwksUrlOf(
+  value: unknown,
+  introspected: boolean,
+  context: TrustedIssuerContext,
+  at: (problem: string) => ConfigError,
+): string | undefined {
+  if (value === undefined && introspected) return undefined;
+  if (typeof value !== "string") throw at('needs a "jwks_url" (or an "introspection", for opaque tokens)');
+  let url: URL;
+  try {
+    url = absoluteUrl("TRUSTED_ISSUERS", value);
+  } catch {
+    throw at('"jwks_url" must be an absolute URL without credentials, a query or a fragment');
+  }
+  if (url.protocol !== "https:" && context.mode === "production") {
+    throw at('"jwks_url" must be https in production (http is for a local issuer in development)');
+  }
+  if (context.ownJwksUrl !== undefined && new URL(context.ownJwksUrl).href === url.href) {
+    throw at(`has the "jwks_url" of JWKS_URL, whose keys verify tokens claiming TOKEN_ISSUER: one key set, one issuer`);
+  }
+  return url.href;
 }
 
 function audienceOf(value: unknown, at: (problem: string) => ConfigError): readonly string[] {

@@ -26,6 +26,8 @@ export type GatewayErrorCode =
   // a route condition on where the request comes from (docs/policy.md): no token would pass
   | "access_denied"
   | "keys_unavailable"
+  // a trusted issuer's introspection endpoint did not answer (fail closed)
+  | "introspection_unavailable"
   // DPoP proofs (RFC 9449): at a protected resource (401), and at the token endpoints (400)
   | "dpop_proof_invalid"
   | "dpop_nonce_required"

@@ -72,6 +72,7 @@ const PROBLEMS: Record<GatewayErrorCode, ProblemShape> = {
     oauthError: "use_dpop_nonce",
   },
   keys_unavailable: { status: 503, title: "Token verification keys are temporarily unavailable" },
+  introspection_unavailable: { status: 503, title: "Token verification is temporarily unavailable" },
   grant_invalid: { status: 401, title: "Invalid refresh token", oauthError: "invalid_grant" },
   credentials_invalid: { status: 401, title: "Invalid credentials" },
   client_invalid: { status: 401, title: "Client authentication failed", oauthError: "invalid_client" },

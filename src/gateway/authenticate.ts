@@ -27,6 +27,7 @@ import { sessionOfRefreshToken } from "../sessions/refresh-token";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, type PresentedToken, readAccessToken } from "../tokens/read-credentials";
+import { isOpaqueToken } from "../tokens/token-introspection";
 import { rememberedVerification, verifyAndRemember } from "../tokens/verification-cache";
 import { UnknownSigningKey, type VerifyResult } from "../tokens/verify-access-token";
 import { isNavigation } from "./login-redirect";
@@ -67,10 +68,10 @@ const REFRESHING: AuthenticateOptions = Object.freeze({ refresh: true });
  * lacking a grant (403): for this resource its issuer is no authority at all, as with a
  * token made for another audience (RFC 9068 §4), and no scope would mend it.
  */
-function assertIssuerAccepted(claims: AccessTokenClaims, options: AuthenticateOptions): void {
-  if (acceptsIssuer(options.issuers, claims.trustedIssuer)) return;
+function assertIssuerAccepted(trustedIssuer: string | undefined, options: AuthenticateOptions): void {
+  if (acceptsIssuer(options.issuers, trustedIssuer)) return;
   throw new GatewayError("token_invalid", {
-    detail: `tokens of issuer ${claims.trustedIssuer ?? OWN_TOKENS} are not accepted on this route`,
+    detail: `tokens of issuer ${trustedIssuer ?? OWN_TOKENS} are not accepted on this route`,
   });
 }
 
@@ -104,7 +105,7 @@ export function authenticate(
   if (remembered === undefined || remembered.status === "expired") {
     return verifyThenAdmit(context, presented, remembered, options);
   }
-  assertIssuerAccepted(remembered.claims, options);
+  assertIssuerAccepted(remembered.claims.trustedIssuer, options);
   if (remembered.claims.jkt !== undefined || presented.dpop)
     return proveThenAdmit(context, remembered.claims, presented);
   return admit(context, remembered.claims, presented, undefined, undefined);
@@ -126,6 +127,11 @@ async function verifyThenAdmit(
   remembered: VerifyResult | undefined,
   options: AuthenticateOptions,
 ): Promise<Authenticated> {
+  const introspection = context.keys.introspection;
+  if (introspection !== undefined && remembered === undefined && isOpaqueToken(presented.token)) {
+    // Only where the route takes the introspected issuer's tokens is its provider asked at all.
+    assertIssuerAccepted(introspection.issuer.id, options);
+  }
   let verified: VerifyResult;
   try {
     verified = remembered ?? (await verifyAndRemember(presented.token, context.keys, verifyOptionsFor(context)));
@@ -139,7 +145,7 @@ async function verifyThenAdmit(
     return admit(context, claimsOfIssued(refreshed), presented, refreshed, proof);
   }
   const { claims } = verified;
-  assertIssuerAccepted(claims, options);
+  assertIssuerAccepted(claims.trustedIssuer, options);
   const proof =
     claims.jkt !== undefined || presented.dpop ? await proofForToken(context, presented, claims) : undefined;
   if (verified.status !== "expired") return admit(context, claims, presented, undefined, proof);

@@ -10,13 +10,15 @@
  * - JWKS_URL: a remote JWKS, fetched and cached (see remote-key-set.ts).
  * - ACCESS_SECRET: an HS256 shared secret, as in the seed design.
  * - TRUSTED_ISSUERS: other issuers, each with its own remote JWKS (trusted-issuers.ts);
- *   their keys verify only tokens that claim their `iss`, never the gateway's own.
+ *   their keys verify only tokens that claim their `iss`, never the gateway's own. The one
+ *   with `introspection` is asked about opaque tokens (token-introspection.ts).
  */
 import { type CryptoKey, importJWK, type JWK, type JWTHeaderParameters } from "jose";
 import type { GatewayConfig } from "../config/config";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import { algorithmForKey, type RemoteKeySet, remoteKeySetFor } from "./remote-key-set";
+import { type IntrospectedIssuer, TokenIntrospection } from "./token-introspection";
 import { TrustedIssuers } from "./trusted-issuers";
 import type { VerificationKey } from "./verification-key";
 
@@ -46,6 +48,8 @@ export class KeyRing {
   readonly publicJwks: { keys: JWK[] };
   /** TRUSTED_ISSUERS, by `iss`; undefined when none are configured (the common case costs one check). */
   readonly trusted: TrustedIssuers | undefined;
+  /** The trusted issuer whose opaque tokens are introspected; undefined when none is. */
+  readonly introspection: TokenIntrospection | undefined;
 
   private constructor(
     keys: VerificationKey[],
@@ -54,6 +58,7 @@ export class KeyRing {
     signer: SigningKey | undefined,
     publicJwks: { keys: JWK[] },
     trusted: TrustedIssuers | undefined,
+    introspection: TokenIntrospection | undefined,
   ) {
     for (const key of keys) {
       if (key.kid === undefined) this.#withoutKid.push(key);
@@ -64,6 +69,7 @@ export class KeyRing {
     this.signer = signer;
     this.publicJwks = publicJwks;
     this.trusted = trusted;
+    this.introspection = introspection;
   }
 
   static async create(config: GatewayConfig, fetcher: typeof fetch = fetch): Promise<KeyRing> {
@@ -123,7 +129,11 @@ export class KeyRing {
     const remote = config.jwksUrl === undefined ? undefined : remoteKeySetFor(config.jwksUrl, remoteOptions);
     const trusted =
       config.trustedIssuers.length === 0 ? undefined : new TrustedIssuers(config.trustedIssuers, remoteOptions);
-    return new KeyRing(keys, secret, remote, signer, { keys: published }, trusted);
+    const introspected = config.trustedIssuers.find(
+      (issuer): issuer is IntrospectedIssuer => issuer.introspection !== undefined,
+    );
+    const introspection = introspected === undefined ? undefined : new TokenIntrospection(introspected, fetcher);
+    return new KeyRing(keys, secret, remote, signer, { keys: published }, trusted, introspection);
   }
 
   /**

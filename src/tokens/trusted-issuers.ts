@@ -24,8 +24,14 @@ export class TrustedIssuers {
   readonly #byIssuer: ReadonlyMap<string, TrustedIssuer>;
 
   constructor(configs: readonly TrustedIssuerConfig[], options: RemoteKeySetOptions) {
+    // An issuer without a JWKS (introspection only) has no keys: a JWT claiming its `iss`
+    // then goes to the gateway's own keys, which refuse it.
     this.#byIssuer = new Map(
-      configs.map((config) => [config.issuer, { config, keys: remoteKeySetFor(config.jwksUrl, options) }]),
+      configs.flatMap((config) =>
+        config.jwksUrl === undefined
+          ? []
+          : [[config.issuer, { config, keys: remoteKeySetFor(config.jwksUrl, options) }] as const],
+      ),
     );
   }
 

@@ -9,9 +9,14 @@
  * MAX_VERIFIED_TOKENS tokens (oldest first out). One consequence, documented in
  * SECURITY.md: a key removed from a remote JWKS stops verifying *new* tokens at once, but
  * tokens already seen by an isolate stay valid there until they expire.
+ *
+ * An opaque token (token-introspection.ts) is not remembered here: its answers have their
+ * own cache, keyed by a digest and capped at `cache_seconds`, so a revocation at its
+ * provider bites; this one would keep it until its `exp`.
  */
 import type { AccessTokenClaims } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
+import { isOpaqueToken } from "./token-introspection";
 import { type VerifyOptions, type VerifyResult, verifyAccessToken } from "./verify-access-token";
 
 export const MAX_VERIFIED_TOKENS = 4096;
@@ -47,7 +52,7 @@ export function rememberedVerification(
 /** `verifyAccessToken`, remembering a valid token: for a caller that already looked it up. */
 export async function verifyAndRemember(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
   const result = await verifyAccessToken(token, keys, options);
-  if (result.status === "valid") {
+  if (result.status === "valid" && !isOpaqueToken(token)) {
     const cache = cacheFor(keys);
     if (cache.size >= MAX_VERIFIED_TOKENS) {
       const oldest = cache.keys().next().value;

@@ -12,6 +12,7 @@ import { SIGNING_ALGORITHMS } from "../config/parse-signing-keys";
 import { GatewayError } from "../errors/gateway-error";
 import { type AccessTokenClaims, readClaims, SERVICE_SUBJECT_PREFIX } from "./access-token-claims";
 import type { KeyRing } from "./key-ring";
+import { isOpaqueToken } from "./token-introspection";
 import { readTrustedClaims, type TrustedIssuer } from "./trusted-issuers";
 import type { VerificationKey } from "./verification-key";
 
@@ -199,6 +200,10 @@ function claimedOf(payloadText: string): { exp: number | undefined; iss: string 
 }
 
 export async function verifyAccessToken(token: string, keys: KeyRing, options: VerifyOptions): Promise<VerifyResult> {
+  // An opaque token (no dots: no JWT) is its issuer's to judge, where one is configured to be asked.
+  if (keys.introspection !== undefined && token.length <= MAX_TOKEN_LENGTH && isOpaqueToken(token)) {
+    return keys.introspection.verify(token, options);
+  }
   const { header, payloadText } = inspectTokenParts(token);
   const claimed = claimedOf(payloadText);
   // Another issuer's token (TRUSTED_ISSUERS) goes to that issuer's keys alone; every other

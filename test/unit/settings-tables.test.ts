@@ -3,13 +3,14 @@
  * (SETTING_NAMES) has a row in a table there and every row names a setting it reads, and
  * the table of a route rule's keys is the one the rules are checked against
  * (ROUTE_RULE_KEYS), key for key and word for word, and so is the table of a trusted
- * issuer's keys (TRUSTED_ISSUER_KEYS).
+ * issuer's keys (TRUSTED_ISSUER_KEYS) and of its `introspection` (INTROSPECTION_KEYS).
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BINDINGS } from "../../src/config/bindings";
 import { SETTING_NAMES } from "../../src/config/env";
+import { INTROSPECTION_KEYS } from "../../src/config/parse-introspection";
 import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
 import { ROUTE_RULE_KEYS } from "../../src/policy/route-rules";
 
@@ -68,5 +69,10 @@ describe("docs/configuration.md", () => {
   it("describes a trusted issuer's keys exactly as they are checked", () => {
     const rows = rowsUnder("## Trusted issuers").map((cells) => [namesOf(cells[0])[0], cells[1]]);
     expect(rows).toEqual(Object.entries(TRUSTED_ISSUER_KEYS));
+  });
+
+  it("describes a trusted issuer's introspection keys exactly as they are checked", () => {
+    const rows = rowsUnder("## Token introspection").map((cells) => [namesOf(cells[0])[0], cells[1]]);
+    expect(rows).toEqual(Object.entries(INTROSPECTION_KEYS));
   });
 });

@@ -160,6 +160,7 @@ describe("TRUSTED_ISSUERS", () => {
       "scope_claim",
       "roles_claim",
       "max_token_age",
+      "introspection",
     ]);
   });
 });
