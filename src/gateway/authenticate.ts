@@ -23,7 +23,6 @@ import { log } from "../log/logger";
 import { acceptsIssuer } from "../policy/route-matching";
 import { OWN_TOKENS } from "../policy/route-rule";
 import type { RevocationVerdict } from "../revocation/revocation-store";
-import { sessionOfRefreshToken } from "../sessions/refresh-token";
 import type { GrantedTokens } from "../sessions/sessions";
 import { type AccessTokenClaims, claimsOfIssued } from "../tokens/access-token-claims";
 import { type CredentialSource, type PresentedToken, readAccessToken } from "../tokens/read-credentials";
@@ -32,6 +31,7 @@ import { rememberedVerification, verifyAndRemember } from "../tokens/verificatio
 import { UnknownSigningKey, type VerifyResult } from "../tokens/verify-access-token";
 import { isNavigation } from "./login-redirect";
 import { type RequestContext, verifyOptionsFor } from "./request-context";
+import { refreshPastRetiredKey } from "./retired-key-refresh";
 import { proofForToken, requestProof, type VerifiedProof } from "./sender-constraint";
 
 export interface Authenticated {
@@ -274,36 +274,4 @@ async function refreshNavigation(context: RequestContext): Promise<Authenticated
     source: "refresh-cookie",
     proof: undefined,
   };
-}
-
-/**
- * Step 4 for a token signed by a retired key (UnknownSigningKey, verify-access-token.ts):
- * its signature cannot be checked, so the refresh cookie is the credential, as it is at
- * POST /auth/refresh. Of the unverified token only the session it claims is used, and only
- * to refuse a cookie of another session; the new token's session and subject come from
- * the refresh token's own session. Without such a cookie it stays the invalid token it was.
- */
-async function refreshPastRetiredKey(
-  context: RequestContext,
-  unverified: UnknownSigningKey,
-  jkt: string | undefined,
-): Promise<GrantedTokens> {
-  const cookies = cookieValues(context.incoming.cookie, REFRESH_COOKIE);
-  const refreshToken = cookies.length === 1 ? cookies[0] : undefined;
-  if (refreshToken === undefined || sessionOfRefreshToken(refreshToken) !== unverified.claimedSid) throw unverified;
-  await enforceRateLimit(context, "REFRESH_IP_LIMIT", ipKey(context));
-  try {
-    const granted = await context.sessions.refresh(refreshToken, undefined, { jkt });
-    log.info("retired_key_refreshed", { requestId: context.requestId, sid: granted.session.sid });
-    return granted;
-  } catch (error) {
-    if (error instanceof GatewayError && error.code === "grant_invalid") {
-      throw new GatewayError("token_invalid", {
-        detail: `unknown signing key; refresh refused (${error.detail ?? error.code})`,
-        clearSession: true,
-        cause: error,
-      });
-    }
-    throw error;
-  }
 }

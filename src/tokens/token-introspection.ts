@@ -22,7 +22,7 @@ import { log } from "../log/logger";
 import type { AccessTokenClaims } from "./access-token-claims";
 import { IntrospectionCache, tokenDigest } from "./introspection-cache";
 import { readTrustedClaims } from "./trusted-issuers";
-import type { VerifyOptions, VerifyResult } from "./verify-access-token";
+import type { VerifyOptions, VerifyResult } from "./verify-result";
 
 /** The issuer's settings, with `introspection` set. */
 export type IntrospectedIssuer = TrustedIssuerConfig & { readonly introspection: IntrospectionConfig };

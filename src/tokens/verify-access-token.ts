@@ -15,6 +15,7 @@ import type { KeyRing } from "./key-ring";
 import { isOpaqueToken } from "./token-introspection";
 import { readTrustedClaims, type TrustedIssuer } from "./trusted-issuers";
 import type { VerificationKey } from "./verification-key";
+import type { VerifyOptions, VerifyResult } from "./verify-result";
 
 /** Longest token we look at; anything longer is refused before decoding. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -26,17 +27,7 @@ export const ACCESS_TOKEN_TYPE = "at+jwt";
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const FORBIDDEN_HEADER_PARAMS = ["jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "enc"] as const;
 
-export interface VerifyOptions {
-  readonly issuer: string;
-  readonly audience: string;
-  readonly clockToleranceSeconds: number;
-  /** Milliseconds since the epoch. */
-  readonly now: number;
-}
-
-export type VerifyResult =
-  | { readonly status: "valid"; readonly claims: AccessTokenClaims }
-  | { readonly status: "expired"; readonly claims: AccessTokenClaims };
+export type { VerifyOptions, VerifyResult } from "./verify-result";
 
 function malformed(detail: string): GatewayError {
   return new GatewayError("token_malformed", { detail });
