@@ -12,7 +12,7 @@ import { authorizationRequest, type StepUpRequest } from "../oidc/authorization-
 import { OIDC_CALLBACK_PATH } from "../oidc/endpoints";
 import { providerFor } from "../oidc/provider";
 import { safeReturnTo } from "../oidc/return-to";
-import { MAX_AUTH_AGE_LIMIT } from "../policy/authentication-requirement";
+import { isRequirementValue, MAX_AUTH_AGE_LIMIT, MAX_REQUIREMENT_VALUES } from "../policy/authentication-requirement";
 import { storeTransaction } from "./oidc-transaction";
 
 /** The OIDC settings, or a 404 when login through a provider is not configured. */
@@ -38,9 +38,6 @@ export function redirectUriFor(oidc: OidcConfig, mode: GatewayMode, requestUrl: 
   return `${requestUrl.origin}${OIDC_CALLBACK_PATH}`;
 }
 
-const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
-const MAX_ACR_VALUES = 16;
-
 /**
  * `max_age` and `acr_values`, as the gateway's step-up redirect (gateway/login-redirect.ts)
  * sets them: what the provider must be asked for so the new session meets the route. A
@@ -59,7 +56,8 @@ function stepUpRequestOf(query: URLSearchParams): StepUpRequest {
   let acrValues: string[] | undefined;
   if (acrText !== null) {
     acrValues = acrText.split(" ");
-    if (acrValues.length > MAX_ACR_VALUES || !acrValues.every((value) => ACR_VALUE.test(value))) {
+    // The values a route rule's `acr` may name, as the rule parser checks them.
+    if (acrValues.length > MAX_REQUIREMENT_VALUES || !acrValues.every(isRequirementValue)) {
       throw new GatewayError("request_invalid", { detail: "acr_values must be values separated by single spaces" });
     }
   }

@@ -7,7 +7,7 @@
  * last, since signing in again cannot mend anything refused before it.
  */
 import { GatewayError } from "../errors/gateway-error";
-import { stepUpFor, unmetRequirement } from "../policy/authentication-requirement";
+import { stepUpRefusal } from "../policy/authentication-requirement";
 import { failedCondition } from "../policy/check-condition";
 import type { RequestCf } from "../policy/route-condition";
 import type { ProtectedDecision } from "../policy/route-policy";
@@ -54,15 +54,11 @@ export function assertAuthentication(
 ): void {
   const { authentication } = route;
   if (authentication === undefined) return;
-  const unmet = unmetRequirement(
+  const refusal = stepUpRefusal(
     authentication,
     claims.payload,
     context.now() / 1000,
     context.config.clockToleranceSeconds,
   );
-  if (unmet === undefined) return;
-  throw new GatewayError("insufficient_user_authentication", {
-    detail: `step-up: ${unmet.why}`,
-    stepUp: stepUpFor(authentication),
-  });
+  if (refusal !== undefined) throw refusal;
 }

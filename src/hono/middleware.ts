@@ -18,7 +18,7 @@ import { GatewayError } from "../errors/gateway-error";
 import { answerError } from "../gateway/answer-error";
 import { answerRefresh, authenticate } from "../gateway/authenticate";
 import type { RequestContext } from "../gateway/request-context";
-import { parseAuthenticationRequirement, stepUpFor, unmetRequirement } from "../policy/authentication-requirement";
+import { parseAuthenticationRequirement, stepUpRefusal } from "../policy/authentication-requirement";
 import { missingGrants } from "../policy/route-policy";
 import type { AccessTokenClaims } from "../tokens/access-token-claims";
 import { type PortcullisOptions, resolveOptions } from "./options";
@@ -174,7 +174,6 @@ export function requireSignIn(requirement: SignInRequirement): MiddlewareHandler
   }
   if (parsed === undefined) throw new TypeError("requireSignIn: give maxAge, acr or amr");
   const requirements = [parsed];
-  const stepUp = stepUpFor(requirements);
   return async function requireSignInOfRoute(c, next) {
     const auth = c.get("auth") as AuthIdentity | undefined;
     const context = contexts.get(c.req.raw);
@@ -183,11 +182,8 @@ export function requireSignIn(requirement: SignInRequirement): MiddlewareHandler
       return answerError(error, context, c.req.raw);
     }
     const now = context.now() / 1000;
-    const unmet = unmetRequirement(requirements, auth.claims, now, context.config.clockToleranceSeconds);
-    if (unmet !== undefined) {
-      const error = new GatewayError("insufficient_user_authentication", { detail: `step-up: ${unmet.why}`, stepUp });
-      return answerError(error, context, c.req.raw);
-    }
+    const refusal = stepUpRefusal(requirements, auth.claims, now, context.config.clockToleranceSeconds);
+    if (refusal !== undefined) return answerError(refusal, context, c.req.raw);
     await next();
     return undefined;
   };

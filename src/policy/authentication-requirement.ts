@@ -9,7 +9,7 @@
  * Parsed once per rule at config time (route-rules.ts); judged per request on the verified
  * token's payload.
  */
-import type { StepUp } from "../errors/gateway-error";
+import { GatewayError, type StepUp } from "../errors/gateway-error";
 
 export interface AuthenticationRequirement {
   /** Seconds since the user last authenticated, at most. */
@@ -25,7 +25,14 @@ export interface AuthenticationRequirement {
 /** The longest `max_auth_age` a rule may set: a year (longer is no requirement at all). */
 export const MAX_AUTH_AGE_LIMIT = 31_536_000;
 const VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
-const MAX_VALUES = 16;
+/** The most values an `acr` / `amr` list (or a login's `acr_values`) may hold. */
+export const MAX_REQUIREMENT_VALUES = 16;
+const MAX_VALUES = MAX_REQUIREMENT_VALUES;
+
+/** An `acr` or `amr` value as a rule or a login's `acr_values` may name it: visible ASCII, no spaces, quotes or backslashes. */
+export function isRequirementValue(value: unknown): value is string {
+  return typeof value === "string" && VALUE.test(value);
+}
 
 /** The rule keys, each with what it means (route-rules.ts's table reads these). */
 export const AUTHENTICATION_KEYS = Object.freeze({
@@ -64,12 +71,7 @@ export function parseAuthenticationRequirement(
 
 function values(raw: unknown, name: string): readonly string[] | undefined {
   if (raw === undefined) return undefined;
-  if (
-    !Array.isArray(raw) ||
-    raw.length === 0 ||
-    raw.length > MAX_VALUES ||
-    !raw.every((value) => typeof value === "string" && VALUE.test(value))
-  ) {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_VALUES || !raw.every(isRequirementValue)) {
     throw new Error(
       `"${name}" must be a list of 1 to ${MAX_VALUES} values (visible ASCII, no spaces, quotes or backslashes)`,
     );
@@ -154,4 +156,23 @@ export function stepUpFor(requirements: readonly AuthenticationRequirement[]): S
     maxAge = 0;
   }
   return { ...(maxAge !== undefined ? { maxAge } : {}), ...(acrValues !== undefined ? { acrValues } : {}) };
+}
+
+/**
+ * The refusal of a token whose sign-in falls short of `requirements` (RFC 9470's
+ * `insufficient_user_authentication`, with what a new sign-in must bring), or undefined when
+ * it meets them: one answer for the gateway's route rules and portcullis/hono's requireSignIn.
+ */
+export function stepUpRefusal(
+  requirements: readonly AuthenticationRequirement[],
+  payload: Readonly<Record<string, unknown>>,
+  nowSeconds: number,
+  toleranceSeconds: number,
+): GatewayError | undefined {
+  const unmet = unmetRequirement(requirements, payload, nowSeconds, toleranceSeconds);
+  if (unmet === undefined) return undefined;
+  return new GatewayError("insufficient_user_authentication", {
+    detail: `step-up: ${unmet.why}`,
+    stepUp: stepUpFor(requirements),
+  });
 }

@@ -135,7 +135,5 @@ export function issued(record: SessionRecord, hash: string): boolean {
 
 export function view(record: SessionRecord): SessionView {
   const { sid, sub, scope, roles, createdAt, expiresAt, identity } = record;
-  return identity === undefined
-    ? { sid, sub, scope, roles, createdAt, expiresAt }
-    : { sid, sub, scope, roles, createdAt, expiresAt, identity };
+  return { sid, sub, scope, roles, createdAt, expiresAt, identity };
 }

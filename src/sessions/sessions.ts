@@ -22,14 +22,8 @@ import type {
 } from "./sessions-types";
 import { SubjectSessionList } from "./subject-session-list";
 
-export type {
-  EndedSession,
-  ExpectedSession,
-  GrantedTokens,
-  RefreshOptions,
-  SessionSubject,
-  SessionsOptions,
-} from "./sessions-types";
+// What the gateway and the auth endpoints name from here; the rest from sessions-types.ts.
+export type { EndedSession, GrantedTokens } from "./sessions-types";
 
 export class Sessions {
   readonly #options: SessionsOptions;
