@@ -13,11 +13,12 @@
  * tokens required of it (`dpop_bound_access_tokens`).
  */
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type http from "node:http";
 import { exportJWK, generateKeyPair } from "jose";
-import Provider, { type Adapter, type AdapterPayload } from "oidc-provider";
+import Provider from "oidc-provider";
 import { type DpopKey, signProof } from "./dpop";
+import { loopbackServer } from "./loopback-server";
+import { memoryAdapter } from "./oidc-idp";
 
 /** The resource indicator of the API behind the gateway. */
 export const DPOP_RESOURCE = "https://api.test/";
@@ -56,49 +57,14 @@ export interface DpopIdp {
   close(): Promise<void>;
 }
 
-/** Everything the provider stores (replayed proof jtis, mostly), in memory, expiring as asked. */
-function memoryAdapter(): (model: string) => Adapter {
-  const store = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
-  return (model) => {
-    const live = (id: string) => {
-      const entry = store.get(`${model}:${id}`);
-      return entry !== undefined && entry.expiresAt > Date.now() ? entry.payload : undefined;
-    };
-    return {
-      upsert: async (id, payload, expiresIn) =>
-        void store.set(`${model}:${id}`, {
-          payload,
-          expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Number.POSITIVE_INFINITY,
-        }),
-      find: async (id) => live(id),
-      findByUid: async () => undefined,
-      findByUserCode: async () => undefined,
-      consume: async (id) => {
-        const payload = live(id);
-        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
-      },
-      destroy: async (id) => void store.delete(`${model}:${id}`),
-      revokeByGrantId: async () => undefined,
-    };
-  };
-}
-
 export async function startDpopIdp(): Promise<DpopIdp> {
   const clientSecret = randomBytes(32).toString("base64url");
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   const signingJwk = { ...(await exportJWK(privateKey)), kid: "dpop-idp-es256", alg: "ES256", use: "sig" };
 
-  const sockets = new Set<Socket>();
   let handler: http.RequestListener = (_request, response) => void response.writeHead(503).end();
-  const server = http.createServer((request, response) => handler(request, response));
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const loopback = await loopbackServer((request, response) => handler(request, response));
+  const issuer = loopback.origin;
 
   const provider = new Provider(issuer, {
     clients: [
@@ -114,7 +80,7 @@ export async function startDpopIdp(): Promise<DpopIdp> {
         dpop_bound_access_tokens: true,
       },
     ],
-    adapter: memoryAdapter(),
+    adapter: memoryAdapter(new Map()),
     jwks: { keys: [signingJwk] },
     ttl: { ClientCredentials: 300 },
     cookies: { keys: [randomBytes(32).toString("base64url")] },
@@ -186,10 +152,6 @@ export async function startDpopIdp(): Promise<DpopIdp> {
       }
       throw new Error(`the IdP issued no token: ${JSON.stringify(attempts)}`);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => loopback.stop(),
   };
 }

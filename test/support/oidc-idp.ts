@@ -111,7 +111,7 @@ export interface TestIdp {
 }
 
 /** A Map-backed adapter shared by all models of one provider, so tests can look grants up. */
-function memoryAdapter(store: Map<string, { model: string; payload: AdapterPayload; expiresAt: number }>) {
+export function memoryAdapter(store: Map<string, { model: string; payload: AdapterPayload; expiresAt: number }>) {
   return (model: string): Adapter => {
     const key = (id: string) => `${model}:${id}`;
     const live = (id: string) => {

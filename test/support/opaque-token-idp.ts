@@ -16,10 +16,10 @@
  * indicators, RFC 8707), opaque, so their introspection carries `aud`.
  */
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type http from "node:http";
 import Provider from "oidc-provider";
 import { signingKey } from "../../examples/demo-idp/provider-config";
+import { loopbackServer } from "./loopback-server";
 
 export const CLIENT_ID = "ci-runner";
 export const INTROSPECTION_CLIENT_ID = "portcullis-introspection";
@@ -45,23 +45,15 @@ export interface OpaqueTokenIdp {
 export async function startOpaqueTokenIdp(options: { audience: string; ttl?: number }): Promise<OpaqueTokenIdp> {
   const clientSecret = randomBytes(24).toString("base64url");
   const introspectionSecret = randomBytes(24).toString("base64url");
-  const sockets = new Set<Socket>();
   let mode: "up" | "503" | "hang" = "up";
   let introspections = 0;
   let handler: http.RequestListener = (_request, response) => response.writeHead(503).end();
-  const server = http.createServer((request, response) => {
+  const loopback = await loopbackServer((request, response) => {
     if (mode === "hang") return;
     if (mode === "503") return void response.writeHead(503, { "content-type": "text/plain" }).end("unavailable");
     handler(request, response);
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = loopback.origin;
   const { privateJwk } = await signingKey();
 
   const provider = new Provider(issuer, {
@@ -144,17 +136,14 @@ export async function startOpaqueTokenIdp(options: { audience: string; ttl?: num
       await post("/token/revocation", { token, token_type_hint: "access_token" });
     },
     down: async (next) => {
-      for (const socket of sockets) socket.destroy();
-      if (next !== "refused") mode = next;
-      else if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (next === "refused") return loopback.stop();
+      loopback.cutConnections();
+      mode = next;
     },
     up: async () => {
       mode = "up";
-      if (!server.listening) await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+      await loopback.listen();
     },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => loopback.stop(),
   };
 }

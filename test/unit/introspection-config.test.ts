@@ -4,9 +4,8 @@
  * production, and at most one issuer introspected.
  */
 import { describe, expect, it } from "vitest";
-import type { ConfigEnv } from "../../src/config/env";
-import { ConfigError, parseConfig } from "../../src/config/parse-config";
 import { INTROSPECTION_KEYS } from "../../src/config/parse-introspection";
+import { issuerRefusal, parseWithIssuers } from "../support/issuer-config";
 
 const SECRET = "an-introspection-secret-long-enough-012";
 
@@ -21,28 +20,11 @@ const OKTA = {
   },
 };
 
-const base = {
-  PORTCULLIS_ENV: "production",
-  UPSTREAM_URL: "https://api.example.com/v1/",
-  TOKEN_ISSUER: "https://auth.example.com",
-  TOKEN_AUDIENCE: "example-api",
-  ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
-  INTROSPECTION_SECRET_OKTA: SECRET,
-} as unknown as ConfigEnv;
-
-function parse(issuers: unknown, env: Record<string, unknown> = {}) {
-  return parseConfig({ ...base, TRUSTED_ISSUERS: JSON.stringify(issuers), ...env } as ConfigEnv);
-}
-
-function refusal(issuers: unknown, env: Record<string, unknown> = {}): string {
-  try {
-    parse(issuers, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.detail ?? "";
-    throw error;
-  }
-  throw new Error("accepted");
-}
+const WITH_SECRET = { INTROSPECTION_SECRET_OKTA: SECRET };
+const parse = (issuers: unknown, env: Record<string, unknown> = {}) =>
+  parseWithIssuers(issuers, { ...WITH_SECRET, ...env });
+const refusal = (issuers: unknown, env: Record<string, unknown> = {}) =>
+  issuerRefusal(issuers, { ...WITH_SECRET, ...env });
 
 function withIntrospection(introspection: Record<string, unknown>) {
   return [{ ...OKTA, introspection: { ...OKTA.introspection, ...introspection } }];

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
+import { PRODUCTION_BASE } from "../support/issuer-config";
 
-const base = {
-  PORTCULLIS_ENV: "production",
-  UPSTREAM_URL: "https://api.example.com/v1/",
-  TOKEN_ISSUER: "https://auth.example.com",
-  TOKEN_AUDIENCE: "example-api",
-  ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
-} as unknown as ConfigEnv;
+const base = PRODUCTION_BASE;
 
 function settingOf(env: Partial<Record<keyof ConfigEnv, unknown>>): string | undefined {
   try {

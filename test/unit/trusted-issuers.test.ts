@@ -5,13 +5,13 @@
 import { describe, expect, it } from "vitest";
 import { identityFromClaims } from "../../src/cli/identity";
 import { ruleText } from "../../src/cli/route-table";
-import type { ConfigEnv } from "../../src/config/env";
-import { ConfigError, parseConfig } from "../../src/config/parse-config";
+import { parseConfig } from "../../src/config/parse-config";
 import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
 import { answerFor } from "../../src/gateway/request-answer";
 import { explainRoute } from "../../src/policy/route-explain";
 import { acceptsIssuer } from "../../src/policy/route-matching";
 import { decideRoute, parseRouteRules, strictest } from "../../src/policy/route-policy";
+import { issuerRefusal, PRODUCTION_BASE, parseWithIssuers } from "../support/issuer-config";
 
 const GITHUB = {
   id: "github-actions",
@@ -20,27 +20,9 @@ const GITHUB = {
   audience: "https://api.example.com",
 };
 
-const base = {
-  PORTCULLIS_ENV: "production",
-  UPSTREAM_URL: "https://api.example.com/v1/",
-  TOKEN_ISSUER: "https://auth.example.com",
-  TOKEN_AUDIENCE: "example-api",
-  ACCESS_SECRET: "a-shared-secret-that-is-long-enough-0123",
-} as unknown as ConfigEnv;
-
-function parse(issuers: unknown, env: Record<string, unknown> = {}) {
-  return parseConfig({ ...base, TRUSTED_ISSUERS: JSON.stringify(issuers), ...env } as ConfigEnv);
-}
-
-function refusal(issuers: unknown, env: Record<string, unknown> = {}): string {
-  try {
-    parse(issuers, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.detail ?? "";
-    throw error;
-  }
-  throw new Error("accepted");
-}
+const base = PRODUCTION_BASE;
+const parse = parseWithIssuers;
+const refusal = issuerRefusal;
 
 describe("TRUSTED_ISSUERS", () => {
   it("applies the defaults: all three asymmetric algorithms, the id as subject prefix, scope and roles claims", () => {
