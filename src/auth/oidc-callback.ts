@@ -1,17 +1,23 @@
 /**
- * GET /auth/oidc/callback — finish a login at the OpenID Connect provider: the
+ * GET /auth/oidc/callback and /auth/login/<provider>/callback — finish a login at that
+ * provider: the
  * transaction from its cookie, the state used once, the code exchanged (oauth4webapi, with
  * the verifier), the ID token checked including its signature, then a session started in
  * its Durable Object exactly as the credential-check login does, with the provider's
  * tokens sealed inside. The browser gets our small cookies and goes on to `return_to`: a
  * 303, or with SameSite=Strict cookies a page of ours that continues there (below).
  * A refusal is a 4xx, a provider that cannot be reached a 503 (an error page for a
- * navigation); neither starts a session.
+ * navigation); neither starts a session. Each provider has its own callback path, and a
+ * transaction begun for one is refused at another's (mix-up defence, RFC 9700 §4.4).
+ * GitHub (no ID token) goes through github/github-login.ts instead of the ID token's checks.
  */
 
+import type { OidcConfig } from "../config/config";
+import { OIDC_SETTINGS_PROVIDER_ID } from "../config/parse-oidc-config";
 import { htmlPage } from "../errors/error-page";
 import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
+import { completeGitHubLogin } from "../github/github-login";
 import { landedCookie } from "../http/cookies";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { sessionCookies } from "../http/token-response";
@@ -20,11 +26,20 @@ import { mapSubject } from "../oidc/claim-mapping";
 import { completeLogin } from "../oidc/code-exchange";
 import { providerFor } from "../oidc/provider";
 import { describeClient } from "../sessions/device";
-import { oidcConfigOf } from "./oidc-login";
+import { oidcSettingsProvider, providerOfPath } from "./login-provider-of";
 import { openTransaction, TRANSACTION_TTL_SECONDS } from "./oidc-transaction";
 
-export async function handleOidcCallback(context: RequestContext, request: Request): Promise<Response> {
-  const oidc = oidcConfigOf(context);
+/** GET /auth/oidc/callback: the OIDC_* settings' provider's. */
+export function handleOidcCallback(context: RequestContext, request: Request): Promise<Response> {
+  return finishLogin(context, request, oidcSettingsProvider(context));
+}
+
+/** GET /auth/login/<provider>/callback. */
+export function handleProviderCallback(context: RequestContext, request: Request): Promise<Response> {
+  return finishLogin(context, request, providerOfPath(context, "callback"));
+}
+
+async function finishLogin(context: RequestContext, request: Request, oidc: OidcConfig): Promise<Response> {
   await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
   const url = new URL(request.url);
   const now = context.now();
@@ -35,6 +50,10 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
     });
   }
   const { transaction } = opened;
+  if ((transaction.provider ?? OIDC_SETTINGS_PROVIDER_ID) !== oidc.id) {
+    // Sealed by us for another provider: its code and state are that provider's, not this one's.
+    throw new GatewayError("login_failed", { detail: "login transaction of another provider" });
+  }
   // A callback URL is good once: a replayed one never reaches the provider.
   const until = transaction.createdAt + TRANSACTION_TTL_SECONDS * 1000 + 60_000;
   if (!(await context.sessions.claimOnce("state", oidc.issuer, transaction.state, until))) {
@@ -42,12 +61,21 @@ export async function handleOidcCallback(context: RequestContext, request: Reque
   }
 
   const provider = await providerFor(oidc, now);
-  const { tokens, claims } = await completeLogin(provider, url, transaction, now);
+  const { tokens, claims } =
+    oidc.kind === "github"
+      ? await completeGitHubLogin(provider, url, transaction, now)
+      : await completeLogin(provider, url, transaction, now);
   const subject = mapSubject(oidc, claims);
   if (subject === undefined) throw new GatewayError("login_failed", { detail: "provider sub is not usable" });
 
   const granted = await context.sessions.start(subject, describeClient(request), { idp: tokens });
-  log.info("login", { requestId: context.requestId, sub: subject.sub, sid: granted.session.sid, method: "oidc" });
+  log.info("login", {
+    requestId: context.requestId,
+    sub: subject.sub,
+    sid: granted.session.sid,
+    method: "oidc",
+    provider: oidc.id,
+  });
   const headers = new Headers({
     "cache-control": "no-store",
     // The callback URL carries the code: never hand it on as a Referer.

@@ -1,7 +1,9 @@
 /**
- * GET /auth/oidc/login?return_to=/path — start a login at the OpenID Connect provider:
- * a 302 to its authorization endpoint (code, PKCE S256, state, nonce), the transaction
- * sealed in its own short-lived cookie. A step-up adds `&max_age=…&acr_values=…`.
+ * GET /auth/login/<provider>?return_to=/path (and /auth/oidc/login, the OIDC_* settings'
+ * provider's) — start a login at that provider: a 302 to its authorization endpoint (code,
+ * PKCE S256, state, and for OpenID Connect a nonce), the transaction sealed in its own
+ * short-lived cookie. A step-up adds `&max_age=…&acr_values=…`; the chooser's home-realm
+ * routing adds `&login_hint=<email>`.
  */
 import type { GatewayMode, OidcConfig } from "../config/config";
 import { ConfigError } from "../config/env-readers";
@@ -9,33 +11,39 @@ import { GatewayError } from "../errors/gateway-error";
 import type { RequestContext } from "../gateway/request-context";
 import { enforceRateLimit, ipKey } from "../http/rate-limit";
 import { authorizationRequest, type StepUpRequest } from "../oidc/authorization-request";
-import { OIDC_CALLBACK_PATH } from "../oidc/endpoints";
+import { callbackPathOf, LOGIN_CHOOSER_PATH } from "../oidc/endpoints";
 import { providerFor } from "../oidc/provider";
 import { safeReturnTo } from "../oidc/return-to";
 import { isRequirementValue, MAX_AUTH_AGE_LIMIT, MAX_REQUIREMENT_VALUES } from "../policy/authentication-requirement";
+import { loginProvidersOf, providerOfPath } from "./login-provider-of";
 import { storeTransaction } from "./oidc-transaction";
 
-/** The OIDC settings, or a 404 when login through a provider is not configured. */
-export function oidcConfigOf(context: RequestContext): OidcConfig {
-  const { oidc } = context.config;
-  if (oidc === undefined) throw new GatewayError("oidc_disabled");
-  return oidc;
-}
-
 /**
- * The redirect_uri: OIDC_REDIRECT_URI, or `<this origin>/auth/oidc/callback`. Production
- * refuses an http: one either way, as the parser refuses an explicit one: the code and the
- * session cookies must not travel in the clear.
+ * The redirect_uri: the provider's own (OIDC_REDIRECT_URI, or an entry's `redirect_uri`),
+ * or `<this origin>` and its callback path. Production refuses an http: one either way, as
+ * the parser refuses an explicit one: the code and the session cookies must not travel in
+ * the clear.
  */
 export function redirectUriFor(oidc: OidcConfig, mode: GatewayMode, requestUrl: URL): string {
   if (oidc.redirectUri !== undefined) return oidc.redirectUri;
   if (mode === "production" && requestUrl.protocol !== "https:") {
+    const setting = oidc.fromOidcSettings ? "OIDC_REDIRECT_URI" : `LOGIN_PROVIDERS (${oidc.id}) redirect_uri`;
     throw new ConfigError(
-      "OIDC_REDIRECT_URI",
-      `must be https in production; the default derived from this request's origin (${requestUrl.origin}) is not: serve the gateway over https or set OIDC_REDIRECT_URI`,
+      setting,
+      `must be https in production; the default derived from this request's origin (${requestUrl.origin}) is not: serve the gateway over https or set ${setting}`,
     );
   }
-  return `${requestUrl.origin}${OIDC_CALLBACK_PATH}`;
+  return `${requestUrl.origin}${callbackPathOf(oidc)}`;
+}
+
+/** A login_hint (the chooser's email), passed on to the provider; at most an address's length. */
+function loginHintOf(query: URLSearchParams): string | undefined {
+  const hint = query.get("login_hint");
+  if (hint === null) return undefined;
+  if (!/^[\x21-\x7e]{1,254}$/.test(hint)) {
+    throw new GatewayError("request_invalid", { detail: "login_hint must be at most 254 visible characters" });
+  }
+  return hint;
 }
 
 /**
@@ -64,8 +72,25 @@ function stepUpRequestOf(query: URLSearchParams): StepUpRequest {
   return { maxAge, acrValues };
 }
 
+/**
+ * GET /auth/oidc/login: the OIDC_* settings' provider, or the only provider there is; with
+ * several and none of OIDC_*, the chooser (the path clients and older links know).
+ */
 export async function handleOidcLogin(context: RequestContext, request: Request): Promise<Response> {
-  const oidc = oidcConfigOf(context);
+  const providers = loginProvidersOf(context);
+  const provider =
+    providers.find((candidate) => candidate.fromOidcSettings) ?? (providers.length === 1 ? providers[0] : undefined);
+  if (provider !== undefined) return startLogin(context, request, provider);
+  const location = `${LOGIN_CHOOSER_PATH}${new URL(request.url).search}`;
+  return new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
+}
+
+/** GET /auth/login/<provider>. */
+export function handleProviderLogin(context: RequestContext, request: Request): Promise<Response> {
+  return startLogin(context, request, providerOfPath(context, "login"));
+}
+
+async function startLogin(context: RequestContext, request: Request, oidc: OidcConfig): Promise<Response> {
   const url = new URL(request.url);
   const redirectUri = redirectUriFor(oidc, context.config.mode, url);
   await enforceRateLimit(context, "LOGIN_IP_LIMIT", ipKey(context));
@@ -74,6 +99,7 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
     throw new GatewayError("request_invalid", { detail: "return_to must be a path on this origin" });
   }
   const stepUp = stepUpRequestOf(url.searchParams);
+  const loginHint = loginHintOf(url.searchParams);
   const now = context.now();
   const provider = await providerFor(oidc, now);
   const { url: location, transaction } = await authorizationRequest(provider, {
@@ -81,6 +107,7 @@ export async function handleOidcLogin(context: RequestContext, request: Request)
     returnTo,
     now,
     stepUp,
+    loginHint,
   });
   const headers = new Headers({
     location: location.href,

@@ -3,6 +3,7 @@
  * at the provider (RFC 7009, best effort), and the end-session URL for the browser. When
  * the provider cannot be reached, the local logout still stands; only the URL is missing.
  */
+import { loginProviderById } from "../config/parse-login-providers";
 import type { RequestContext } from "../gateway/request-context";
 import { log } from "../log/logger";
 import { endSessionUrl } from "../oidc/end-session";
@@ -15,8 +16,9 @@ export async function endProviderSession(
   request: Request,
   session: EndedSession,
 ): Promise<string | undefined> {
-  const oidc = context.config.oidc;
-  if (oidc === undefined || session.idpLogout === undefined) return undefined;
+  if (session.idpLogout === undefined) return undefined;
+  const oidc = loginProviderById(context.config.loginProviders, session.idpLogout.provider);
+  if (oidc === undefined) return undefined;
   try {
     const provider = await providerFor(oidc, context.now());
     const { refreshToken } = session.idpLogout;

@@ -5,10 +5,11 @@
 import type { RequestContext } from "../gateway/request-context";
 import { OIDC_CALLBACK_PATH, OIDC_LOGIN_PATH } from "../oidc/endpoints";
 import { handleLogin } from "./login";
+import { handleLoginChooser } from "./login-chooser";
 import { handleLogout } from "./logout";
-import { handleBackchannelLogout } from "./oidc-backchannel-logout";
-import { handleOidcCallback } from "./oidc-callback";
-import { handleOidcLogin } from "./oidc-login";
+import { handleBackchannelLogout, handleProviderBackchannelLogout } from "./oidc-backchannel-logout";
+import { handleOidcCallback, handleProviderCallback } from "./oidc-callback";
+import { handleOidcLogin, handleProviderLogin } from "./oidc-login";
 import { handleListSubjectSessions, handleRevokeSession, handleRevokeSubject } from "./operator";
 import {
   handleCreateServiceClient,
@@ -48,6 +49,12 @@ export const AUTH_ROUTES: ReadonlyArray<readonly [AuthMethod, string, AuthHandle
   ["POST", "/auth/operator/service-clients/:id/rotate", handleRotateServiceClient],
   ["DELETE", "/auth/operator/service-clients/:id", handleRevokeServiceClient],
   ["POST", "/auth/oidc/backchannel-logout", handleBackchannelLogout],
+  // Several login providers (docs/identities.md): the chooser, and each provider's login,
+  // callback and back-channel logout; 404 for an id that names none.
+  ["GET", "/auth/login", handleLoginChooser],
+  ["GET", "/auth/login/:provider", handleProviderLogin],
+  ["GET", "/auth/login/:provider/callback", handleProviderCallback],
+  ["POST", "/auth/login/:provider/backchannel-logout", handleProviderBackchannelLogout],
 ];
 
 /** Each path of AUTH_ROUTES once, in table order. */

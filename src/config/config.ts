@@ -105,8 +105,17 @@ export interface GatewayConfig {
   /** Browser origins allowed to call with credentials (CORS) and to change state (CSRF). */
   readonly allowedOrigins: readonly string[];
   readonly revokeClient: { readonly id: string; readonly secret: string } | undefined;
-  /** Login through an OpenID Connect provider; undefined when OIDC_ISSUER is not set. */
+  /**
+   * Login through a provider: the default one (the OIDC_* settings', else the first of
+   * LOGIN_PROVIDERS); undefined when none is configured. Its loginRedirect,
+   * forwardIdpToken and refreshSkewSeconds are every provider's (they are OIDC_* settings).
+   */
   readonly oidc: OidcConfig | undefined;
+  /**
+   * Every login provider, the OIDC_* settings' first, then LOGIN_PROVIDERS in order; `oidc`
+   * is the first of them. Empty when login through a provider is off.
+   */
+  readonly loginProviders: readonly OidcConfig[];
   /** Sender-constrained tokens (RFC 9449; docs/dpop.md). */
   readonly dpop: DpopConfig;
   /** A signed assertion on every request forwarded on a protected route; undefined when off. */
@@ -183,9 +192,39 @@ export interface SealingSecrets {
   readonly previous: string | undefined;
 }
 
-/** The OpenID Connect provider Portcullis is a confidential client of (docs/configuration.md). */
+/** A login provider's kind: an OpenID Connect provider, or GitHub (plain OAuth 2.0). */
+export type LoginProviderKind = "oidc" | "github";
+
+/** GitHub's side of a `kind = "github"` login provider (config/parse-login-providers.ts). */
+export interface GitHubLoginConfig {
+  /** The REST API's base: https://api.github.com, or `<server>/api/v3` for GitHub Enterprise Server. */
+  readonly apiUrl: string;
+  /** Organisations (lower-case logins) a user must belong to; "any" lets every GitHub account sign in. */
+  readonly orgs: readonly string[] | "any";
+  /** Teams become roles too (`acme/platform`), beside the organisations. */
+  readonly teams: boolean;
+}
+
+/**
+ * One login provider Portcullis is a confidential client of (docs/configuration.md): the
+ * OIDC_* settings' (id "oidc"), and each entry of LOGIN_PROVIDERS.
+ */
 export interface OidcConfig {
-  /** The issuer identifier; metadata is discovered from it. */
+  /** The short name in its paths (`/auth/login/<id>`) and in a session's record. */
+  readonly id: string;
+  readonly kind: LoginProviderKind;
+  /** What the login chooser's button says. */
+  readonly label: string;
+  /** True for the OIDC_* settings' provider: it keeps the /auth/oidc/* paths too. */
+  readonly fromOidcSettings: boolean;
+  /** Email domains (lower-case) whose users the chooser sends straight here (home realm). */
+  readonly emailDomains: readonly string[];
+  /** GitHub's API, for `kind = "github"`; undefined otherwise. */
+  readonly github: GitHubLoginConfig | undefined;
+  /**
+   * The issuer identifier; metadata is discovered from it. For GitHub (no discovery), its
+   * web origin (https://github.com or the Enterprise Server's).
+   */
   readonly issuer: string;
   /** Only in development mode, for an `http:` issuer (oauth4webapi's allowInsecureRequests). */
   readonly allowInsecureRequests: boolean;

@@ -23,7 +23,7 @@ import type { ConfigEnv } from "./env";
 import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } from "./env-readers";
 import { nearMisses } from "./near-misses";
 import { parseDpopConfig } from "./parse-dpop-config";
-import { parseOidcConfig } from "./parse-oidc-config";
+import { parseLoginProviders } from "./parse-login-providers";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
 import { parseTrustedIssuers } from "./parse-trusted-issuers";
 import { parseUpstreamAssertion } from "./parse-upstream-assertion";
@@ -200,12 +200,12 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
   }
 
   const upstream = parseUpstream(env, options.requireUpstream ?? true);
-  const oidc = parseOidcConfig(env, mode);
+  const loginProviders = parseLoginProviders(env, mode);
   const trustedIssuers = parseTrustedIssuers(json(env, "TRUSTED_ISSUERS"), {
     mode,
     ownIssuer: issuer,
     ownJwksUrl: jwksUrl,
-    oidcSubjectPrefix: oidc?.subjectPrefix,
+    loginProviders,
     env,
   });
   const routes = parseRouteRules(json(env, "ROUTES"), (problem) => new ConfigError("ROUTES", problem), {
@@ -251,7 +251,8 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     operatorTokenPrevious: operatorTokenPrevious === operatorToken ? undefined : operatorTokenPrevious,
     allowedOrigins,
     revokeClient: revokeClientId && revokeClientSecret ? { id: revokeClientId, secret: revokeClientSecret } : undefined,
-    oidc,
+    oidc: loginProviders[0],
+    loginProviders,
     dpop: parseDpopConfig(env),
     upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys, routes),
   };

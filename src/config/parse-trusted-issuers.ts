@@ -21,7 +21,7 @@
 import { OWN_TOKENS } from "../policy/route-rule";
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import { SERVICE_SUBJECT_PREFIX } from "../schema/subject-prefixes";
-import type { GatewayMode, TrustedIssuerConfig } from "./config";
+import type { GatewayMode, OidcConfig, TrustedIssuerConfig } from "./config";
 import { absoluteUrl, ConfigError } from "./env-readers";
 import { parseIntrospection } from "./parse-introspection";
 
@@ -59,8 +59,8 @@ export interface TrustedIssuerContext {
   readonly ownIssuer: string;
   /** JWKS_URL: the key set that verifies tokens claiming TOKEN_ISSUER. */
   readonly ownJwksUrl: string | undefined;
-  /** OIDC_SUBJECT_PREFIX where OIDC login is on. */
-  readonly oidcSubjectPrefix: string | undefined;
+  /** The login providers (their subject prefixes must not meet an issuer's). */
+  readonly loginProviders: readonly Pick<OidcConfig, "id" | "subjectPrefix">[];
   /** The Worker's env: an issuer's `introspection.client_secret_env` names a secret in it. */
   readonly env: Readonly<Record<string, unknown>>;
 }
@@ -145,13 +145,12 @@ function parseIssuer(item: unknown, index: number, context: TrustedIssuerContext
       `"subject_prefix" ${subjectPrefix} could make the same subject as a service client (${SERVICE_SUBJECT_PREFIX})`,
     );
   }
-  const oidcPrefix = context.oidcSubjectPrefix;
-  if (
-    oidcPrefix !== undefined &&
-    oidcPrefix !== "" &&
-    (oidcPrefix.startsWith(subjectPrefix) || subjectPrefix.startsWith(oidcPrefix))
-  ) {
-    throw at(`"subject_prefix" ${subjectPrefix} could make the same subject as OIDC_SUBJECT_PREFIX (${oidcPrefix})`);
+  for (const provider of context.loginProviders) {
+    const prefix = provider.subjectPrefix;
+    if (prefix !== "" && (prefix.startsWith(subjectPrefix) || subjectPrefix.startsWith(prefix))) {
+      const setting = provider.id === "oidc" ? "OIDC_SUBJECT_PREFIX" : `login provider ${provider.id}'s`;
+      throw at(`"subject_prefix" ${subjectPrefix} could make the same subject as ${setting} (${prefix})`);
+    }
   }
 
   const maxTokenAge = entry.max_token_age;

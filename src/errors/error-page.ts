@@ -23,16 +23,26 @@ export interface HtmlPageOptions {
   readonly headers?: Headers;
 }
 
-export function htmlPage(options: HtmlPageOptions): Response {
-  const headers = new Headers(options.headers);
+/**
+ * The headers of every HTML page the gateway makes. No script, no framing (frame-ancestors;
+ * X-Frame-Options for browsers before CSP 2), no sniffing it into something else, no
+ * referrer to leak the URL it was asked for; a page with a style of its own allows exactly
+ * that style (its hash), and a form only to this origin.
+ */
+export function htmlHeaders(base: HeadersInit | undefined, styleHash?: string): Headers {
+  const headers = new Headers(base);
   headers.set("content-type", "text/html; charset=utf-8");
   headers.set("cache-control", "no-store");
-  // No script, no framing (frame-ancestors; X-Frame-Options for browsers before CSP 2), no
-  // sniffing it into something else, no referrer to leak the URL it was asked for.
-  headers.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+  const style = styleHash === undefined ? "" : `; style-src '${styleHash}'; form-action 'self'`;
+  headers.set("content-security-policy", `default-src 'none'; frame-ancestors 'none'${style}`);
   headers.set("x-frame-options", "DENY");
   headers.set("x-content-type-options", "nosniff");
   headers.set("referrer-policy", "no-referrer");
+  return headers;
+}
+
+export function htmlPage(options: HtmlPageOptions): Response {
+  const headers = htmlHeaders(options.headers);
   const title = escapeHtml(options.title);
   const target = options.continueTo === undefined ? undefined : escapeHtml(options.continueTo);
   const refresh = target === undefined ? "" : `<meta http-equiv="refresh" content="0;url=${target}">`;

@@ -12,7 +12,7 @@ import type { GatewayError, StepUp } from "../errors/gateway-error";
 import { cookieValues, LANDED_COOKIE, LANDED_STEP_UP, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
-import { OIDC_LOGIN_PATH } from "../oidc/endpoints";
+import { loginEntryPath } from "../oidc/endpoints";
 import type { RouteDecision } from "../policy/route-policy";
 import type { RequestContext } from "./request-context";
 import { routeOf } from "./route-of";
@@ -65,7 +65,7 @@ export function loginRedirectFor(context: RequestContext, request: Request, erro
   const landed = cookieValues(context.incoming.cookie, LANDED_COOKIE);
   const stepUp = error.code === "insufficient_user_authentication";
   if (stepUp ? landed.includes(LANDED_STEP_UP) : landed.length > 0) return loopStopped(context, error);
-  const location = `${OIDC_LOGIN_PATH}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
+  const location = `${loginEntryPath(config.loginProviders)}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);
   return new Response(null, { status: 302, headers });

@@ -8,6 +8,8 @@ import type { Provider } from "./provider";
 
 /** What the callback needs to finish this login; sealed, never readable by the browser. */
 export interface LoginTransaction {
+  /** The login provider's id: the callback refuses a transaction of another (absent: "oidc"). */
+  readonly provider?: string;
   readonly state: string;
   readonly nonce: string;
   readonly verifier: string;
@@ -29,11 +31,21 @@ export interface StepUpRequest {
 
 export async function authorizationRequest(
   provider: Provider,
-  options: { redirectUri: string; returnTo: string; now: number; stepUp?: StepUpRequest },
+  options: {
+    redirectUri: string;
+    returnTo: string;
+    now: number;
+    stepUp?: StepUpRequest | undefined;
+    /** Who is expected to sign in (the chooser's email): OIDC's login_hint, GitHub's `login`. */
+    loginHint?: string | undefined;
+  },
 ): Promise<{ url: URL; transaction: LoginTransaction }> {
   const { maxAge, acrValues } = options.stepUp ?? {};
   const verifier = oauth.generateRandomCodeVerifier();
+  const { config } = provider;
+  const github = config.kind === "github";
   const transaction: LoginTransaction = {
+    provider: config.id,
     state: oauth.generateRandomState(),
     nonce: oauth.generateRandomNonce(),
     verifier,
@@ -44,7 +56,6 @@ export async function authorizationRequest(
     ...(acrValues !== undefined ? { acrValues } : {}),
   };
   const url = new URL(provider.server.authorization_endpoint as string);
-  const { config } = provider;
   const params: Record<string, string> = {
     // Provider-specific extras first (prompt, access_type, audience…); the protocol's own
     // parameters below always win (the config refuses them anyway).
@@ -54,7 +65,9 @@ export async function authorizationRequest(
     redirect_uri: options.redirectUri,
     scope: config.scopes.join(" "),
     state: transaction.state,
-    nonce: transaction.nonce,
+    // GitHub has no ID token to carry a nonce; PKCE and state bind its callback.
+    ...(github ? {} : { nonce: transaction.nonce }),
+    ...(options.loginHint !== undefined ? { [github ? "login" : "login_hint"]: options.loginHint } : {}),
     code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
     // A step-up's own asks win over OIDC_AUTHORIZATION_PARAMS': the route needs them.

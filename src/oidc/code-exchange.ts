@@ -114,6 +114,7 @@ export async function completeLogin(
       accessExpiresAt: accessExpiry(result.expires_in, now),
       refreshToken: result.refresh_token,
       idToken,
+      provider: provider.config.id,
       sub: claims.sub,
       sid,
     },

@@ -11,13 +11,13 @@ export const MAX_ID_TOKEN_HINT_LENGTH = 1500;
 
 export function endSessionUrl(
   provider: Provider,
-  session: { idToken: string; sub: string },
+  session: { idToken: string | undefined; sub: string },
   postLogoutRedirectUri: string | undefined,
 ): string | undefined {
   const endpoint = provider.server.end_session_endpoint;
   if (endpoint === undefined) return undefined;
   const url = new URL(endpoint);
-  if (session.idToken.length <= MAX_ID_TOKEN_HINT_LENGTH) {
+  if (session.idToken !== undefined && session.idToken.length <= MAX_ID_TOKEN_HINT_LENGTH) {
     url.searchParams.set("id_token_hint", session.idToken);
   } else {
     url.searchParams.set("client_id", provider.config.clientId);

@@ -17,7 +17,7 @@ export async function verifyProviderJwt(
   const { payload } = await jwtVerify(
     token,
     async (header: JWTHeaderParameters) => {
-      const found = await provider.keys.get(header.kid, header.alg, options.now);
+      const found = await provider.keys?.get(header.kid, header.alg, options.now);
       if (found === undefined || found.alg !== header.alg) throw new Error("no provider key for this token");
       return found.key;
     },

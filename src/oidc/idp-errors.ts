@@ -105,3 +105,17 @@ export function discoveryFailure(url: string, expectedIssuer: string, error: unk
   }
   return providerDown(`OIDC discovery at ${url} failed (${(error as Error)?.message ?? "unknown"})`, error);
 }
+
+/**
+ * The `error` of a token-endpoint answer that came with 200: GitHub answers a refused
+ * request so (not RFC 6749's 400), e.g. `bad_verification_code`, `bad_refresh_token`.
+ */
+export async function okBodyError(response: Response): Promise<string | undefined> {
+  if (response.status !== 200) return undefined;
+  try {
+    const body = (await response.clone().json()) as { error?: unknown };
+    return typeof body?.error === "string" ? body.error.slice(0, 64) : undefined;
+  } catch {
+    return undefined;
+  }
+}

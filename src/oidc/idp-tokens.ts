@@ -4,8 +4,14 @@ export interface IdpTokens {
   /** Milliseconds since the epoch; undefined when the provider did not say. */
   readonly accessExpiresAt: number | undefined;
   readonly refreshToken: string | undefined;
-  readonly idToken: string;
-  /** The provider's `sub` (not namespaced) and session id, from the ID token. */
+  /** Undefined for GitHub, which has none. */
+  readonly idToken: string | undefined;
+  /**
+   * The login provider's id (LOGIN_PROVIDERS, or "oidc"); absent in sessions begun before
+   * there were several, which are the OIDC_* settings' provider's.
+   */
+  readonly provider?: string;
+  /** The provider's `sub` (not namespaced) and session id, from the ID token (GitHub: its user id). */
   readonly sub: string;
   readonly sid: string | undefined;
 }

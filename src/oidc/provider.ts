@@ -26,7 +26,8 @@ export interface Provider {
   readonly server: oauth.AuthorizationServer;
   readonly client: oauth.Client;
   readonly clientAuth: oauth.ClientAuth;
-  readonly keys: RemoteKeySet;
+  /** Its JWKS; undefined for GitHub, which signs nothing we check. */
+  readonly keys: RemoteKeySet | undefined;
   /** Algorithms an ID token or logout token may be signed with (never "none", never HS*). */
   readonly algorithms: readonly string[];
   /** Options for every oauth4webapi HTTP call (timeout; http only in development). */
@@ -55,6 +56,8 @@ function httpOptions(config: OidcConfig): HttpOptions {
 }
 
 async function clientAuthFor(config: OidcConfig): Promise<oauth.ClientAuth> {
+  // GitHub takes the client's credentials in the form body only.
+  if (config.kind === "github") return oauth.ClientSecretPost(config.clientSecret as string);
   const jwk = config.clientPrivateKey;
   if (jwk === undefined) return oauth.ClientSecretBasic(config.clientSecret as string);
   try {
@@ -73,7 +76,30 @@ function discoveryUrl(issuer: URL): string {
   return `${issuer.origin}${issuer.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
 }
 
+/**
+ * GitHub has no discovery and no ID token: its endpoints are fixed paths under its web
+ * origin (github.com or an Enterprise Server), and it never sends `iss` on the callback
+ * (so one that arrives with an `iss` is refused by oauth4webapi as another server's).
+ */
+async function githubProvider(config: OidcConfig): Promise<Provider> {
+  const server: oauth.AuthorizationServer = {
+    issuer: config.issuer,
+    authorization_endpoint: `${config.issuer}/login/oauth/authorize`,
+    token_endpoint: `${config.issuer}/login/oauth/access_token`,
+  };
+  return {
+    config,
+    server,
+    client: { client_id: config.clientId },
+    clientAuth: await clientAuthFor(config),
+    keys: undefined,
+    algorithms: [],
+    http: httpOptions(config),
+  };
+}
+
 async function discover(config: OidcConfig): Promise<Provider> {
+  if (config.kind === "github") return githubProvider(config);
   const issuer = new URL(config.issuer);
   const http = httpOptions(config);
   let server: oauth.AuthorizationServer;
@@ -111,12 +137,13 @@ async function discover(config: OidcConfig): Promise<Provider> {
 
 /** The provider, discovered on first use in this isolate and cached for an hour; a failure is not cached. */
 export function providerFor(config: OidcConfig, now: number = Date.now()): Promise<Provider> {
-  const entry = cache.get(config.issuer);
+  const key = `${config.id} ${config.issuer}`;
+  const entry = cache.get(key);
   if (entry !== undefined && now - entry.fetchedAt < METADATA_TTL_MS) return entry.provider;
   const provider = discover(config);
-  cache.set(config.issuer, { provider, fetchedAt: now });
+  cache.set(key, { provider, fetchedAt: now });
   provider.catch((error: unknown) => {
-    if (cache.get(config.issuer)?.provider === provider) cache.delete(config.issuer);
+    if (cache.get(key)?.provider === provider) cache.delete(key);
     // The request that waited for it logs the error itself (config_invalid or dependency_failed).
     log.warn("oidc_discovery_failed", { reason: error instanceof Error ? error.message : "unknown" });
   });

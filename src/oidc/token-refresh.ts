@@ -9,6 +9,7 @@
 import * as oauth from "oauth4webapi";
 import type { OidcConfig } from "../config/config";
 import { isProviderOutage } from "./code-exchange";
+import { okBodyError } from "./idp-errors";
 import { accessExpiry, type IdpTokens } from "./idp-tokens";
 import { providerFor } from "./provider";
 
@@ -24,6 +25,11 @@ export async function refreshIdpTokens(config: OidcConfig, tokens: IdpTokens, no
     const provider = await providerFor(config, now);
     const { server, client, clientAuth, http } = provider;
     const response = await oauth.refreshTokenGrantRequest(server, client, clientAuth, tokens.refreshToken, http);
+    const refusedWith200 = await okBodyError(response);
+    if (refusedWith200 !== undefined) {
+      // GitHub's way of saying invalid_grant (bad_refresh_token): the grant is over.
+      return { ok: false, reason: "grant_invalid", detail: `IdP answered ${refusedWith200}` };
+    }
     const result = await oauth.processRefreshTokenResponse(server, client, response);
     const claims = oauth.getValidatedIdTokenClaims(result);
     if (claims !== undefined && claims.sub !== tokens.sub) {

@@ -5,6 +5,7 @@
  * Sessions (which composes it) so the session lifecycle reads without the provider's concerns.
  */
 import type { GatewayConfig } from "../config/config";
+import { loginProviderById } from "../config/parse-login-providers";
 import { GatewayError } from "../errors/gateway-error";
 import type { IdpTokens } from "../oidc/idp-tokens";
 import type { IdpLogoutIndex } from "./idp-logout-index";
@@ -95,9 +96,14 @@ export class IdpOperations {
     throw new GatewayError("token_revoked", { detail: `OIDC session ${result.reason}`, clearSession: true });
   }
 
-  /** List a new OIDC session under the provider's sub (and sid, when given) for back-channel logout. */
+  /**
+   * List a new OIDC session under the provider's sub (and sid, when given) for back-channel
+   * logout, keyed by its provider's issuer. GitHub has no back-channel logout: not listed.
+   */
   async index(session: SessionView, idp: IdpTokens): Promise<void> {
-    const issuer = this.#options.config.oidc?.issuer ?? "";
+    const provider = loginProviderById(this.#options.config.loginProviders, idp.provider);
+    if (provider === undefined || provider.kind !== "oidc") return;
+    const { issuer } = provider;
     const until = session.expiresAt;
     const names = [await indexName("idp-sub", issuer, idp.sub)];
     if (idp.sid !== undefined) names.push(await indexName("idp-sid", issuer, idp.sid));

@@ -15,12 +15,15 @@ export interface IdpState {
   readonly sealed: string;
   /** Milliseconds since the epoch; in clear so deciding to refresh needs no decryption. */
   readonly accessExpiresAt: number | undefined;
+  /** The login provider's id, in clear: its settings (and sealing secret) open the seal. Absent: "oidc". */
+  readonly provider?: string;
 }
 
 export function sealIdpTokens(config: OidcConfig, sid: string, tokens: IdpTokens): Promise<IdpState> {
   return seal(config.sealingSecrets.current, "idp-tokens", sid, tokens).then((sealed) => ({
     sealed,
     accessExpiresAt: tokens.accessExpiresAt,
+    provider: config.id,
   }));
 }
 

@@ -18,6 +18,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { OidcConfig } from "../config/config";
 import type { ConfigEnv } from "../config/env";
 import { configFor } from "../config/parse-config";
+import { loginProviderById } from "../config/parse-login-providers";
 import { log } from "../log/logger";
 import { freshIdpTokens, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { claimProofJti } from "./proof-jtis";
@@ -77,10 +78,11 @@ export class SessionObject extends DurableObject {
     return this.ctx.blockConcurrencyWhile(work);
   }
 
-  #oidc(): OidcConfig {
-    const oidc = configFor(this.env as ConfigEnv).oidc;
-    if (oidc === undefined) throw new Error("an OIDC session needs the OIDC_* settings");
-    return oidc;
+  /** The settings of the provider a session's tokens came from (IdpState.provider; absent: "oidc"). */
+  #provider(id: string | undefined): OidcConfig {
+    const provider = loginProviderById(configFor(this.env as ConfigEnv).loginProviders, id);
+    if (provider === undefined) throw new Error(`an OIDC session needs its provider's settings (${id ?? "oidc"})`);
+    return provider;
   }
 
   /**
@@ -93,14 +95,15 @@ export class SessionObject extends DurableObject {
   ): Promise<{ ok: true; accessToken: string | undefined } | { ok: false; reason: "idp_ended" | "idp_unavailable" }> {
     if (record.idp === undefined) return { ok: true, accessToken: undefined };
     const refreshIfStale = now >= this.#idpFailedAt;
-    const fresh = await freshIdpTokens(this.#oidc(), record.sid, record.idp, now, { refreshIfStale });
+    const provider = this.#provider(record.idp.provider);
+    const fresh = await freshIdpTokens(provider, record.sid, record.idp, now, { refreshIfStale });
     if (fresh.ok && (fresh.refreshed || fresh.resealed)) {
       // Refreshed, or sealed anew with the current secret (a sealing-secret rotation).
       if (fresh.resealed) log.info("idp_tokens_resealed", { sid: record.sid });
       record.idp = fresh.state;
       await this.#save(record);
     }
-    if (fresh.ok && !fresh.refreshed && !refreshIfStale && needsRefresh(this.#oidc(), record.idp, now)) {
+    if (fresh.ok && !fresh.refreshed && !refreshIfStale && needsRefresh(provider, record.idp, now)) {
       return { ok: false, reason: "idp_unavailable" };
     }
     if (!fresh.ok) {
@@ -148,7 +151,10 @@ export class SessionObject extends DurableObject {
         retiredHashes: [],
         revokedAt: undefined,
         revokedReason: undefined,
-        idp: input.idp === undefined ? undefined : await sealIdpTokens(this.#oidc(), input.sid, input.idp),
+        idp:
+          input.idp === undefined
+            ? undefined
+            : await sealIdpTokens(this.#provider(input.idp.provider), input.sid, input.idp),
         ...(input.jkt !== undefined ? { jkt: input.jkt } : {}),
         ...(input.identity !== undefined ? { identity: input.identity } : {}),
       };
@@ -217,7 +223,9 @@ export class SessionObject extends DurableObject {
       if (successor !== undefined) {
         // The winner already brought the provider's tokens up to date: hand out what it got.
         const idpTokens =
-          input.wantIdpToken && record.idp ? await openIdpTokens(this.#oidc(), record.sid, record.idp) : undefined;
+          input.wantIdpToken && record.idp
+            ? await openIdpTokens(this.#provider(record.idp.provider), record.sid, record.idp)
+            : undefined;
         return {
           ok: true,
           refreshToken: successor,
@@ -267,15 +275,19 @@ export class SessionObject extends DurableObject {
       }
       const wasLive = record.revokedAt === undefined;
       if (wasLive) await this.#end(record, input.now, input.reason, input.fromIndex !== true);
-      // Ending a session never depends on the OIDC settings still being there.
-      const oidc = wasLive && record.idp ? configFor(this.env as ConfigEnv).oidc : undefined;
-      const idpTokens = oidc && record.idp ? await openIdpTokens(oidc, record.sid, record.idp) : undefined;
+      // Ending a session never depends on its provider's settings still being there.
+      const provider =
+        wasLive && record.idp
+          ? loginProviderById(configFor(this.env as ConfigEnv).loginProviders, record.idp.provider)
+          : undefined;
+      const idpTokens = provider && record.idp ? await openIdpTokens(provider, record.sid, record.idp) : undefined;
       return {
         revoked: true,
         session: view(record),
         ...(idpTokens
           ? {
               idpLogout: {
+                provider: provider?.id,
                 idToken: idpTokens.idToken,
                 sub: idpTokens.sub,
                 ...(idpTokens.refreshToken ? { refreshToken: idpTokens.refreshToken } : {}),

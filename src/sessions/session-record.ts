@@ -121,7 +121,13 @@ export interface RevokeResult {
   readonly revoked: boolean;
   readonly session: SessionView | undefined;
   /** For RP-initiated logout at the provider, when this was an OIDC session. */
-  readonly idpLogout?: { readonly idToken: string; readonly sub: string; readonly refreshToken?: string };
+  readonly idpLogout?: {
+    /** The login provider's id (absent: "oidc"). */
+    readonly provider?: string;
+    readonly idToken: string | undefined;
+    readonly sub: string;
+    readonly refreshToken?: string;
+  };
 }
 
 export type IdpAccessTokenResult =

@@ -21,6 +21,8 @@ import { CookieJar } from "tough-cookie";
 import { CALLBACK_PATH, type TestIdp } from "./oidc-idp";
 
 const MAX_HOPS = 20;
+/** A LOGIN_PROVIDERS entry's callback (/auth/login/<id>/callback). */
+const PROVIDER_CALLBACK = /^\/auth\/login\/[a-z0-9_-]+\/callback$/;
 
 export interface IdpLogin {
   readonly jar: CookieJar;
@@ -37,6 +39,8 @@ export interface IdpLoginOptions {
   readonly returnTo?: string;
   readonly stopAtCallback?: boolean;
   readonly editCallback?: (url: URL) => URL | string;
+  /** Where the login starts (default /auth/oidc/login; `/auth/login/<id>` for another provider). */
+  readonly loginPath?: string;
   /** Extra headers for the request to /auth/oidc/login (e.g. Sec-Fetch-Mode). */
   readonly headers?: Record<string, string | undefined>;
 }
@@ -93,7 +97,7 @@ export async function idpHops(authorizationUrl: URL, jar: CookieJar, login = "al
   let url = authorizationUrl;
   let init: RequestInit = {};
   for (let hop = 0; hop < MAX_HOPS; hop += 1) {
-    if (url.pathname === CALLBACK_PATH) return url;
+    if (url.pathname === CALLBACK_PATH || PROVIDER_CALLBACK.test(url.pathname)) return url;
     const response = await jarFetch(jar, url, init);
     init = {};
     if (response.status >= 300 && response.status < 400) {
@@ -120,7 +124,7 @@ export async function idpHops(authorizationUrl: URL, jar: CookieJar, login = "al
 /** The whole browser login: gateway → IdP login + consent → gateway callback (→ 303 to return_to). */
 export async function loginThroughIdp(gatewayUrl: string, options: IdpLoginOptions = {}): Promise<IdpLogin> {
   const jar = options.jar ?? newJar();
-  const start = new URL("/auth/oidc/login", gatewayUrl);
+  const start = new URL(options.loginPath ?? "/auth/oidc/login", gatewayUrl);
   if (options.returnTo !== undefined) start.searchParams.set("return_to", options.returnTo);
   const headers = Object.entries(options.headers ?? {}).filter(
     (entry): entry is [string, string] => entry[1] !== undefined,

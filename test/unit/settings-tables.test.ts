@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { BINDINGS } from "../../src/config/bindings";
 import { SETTING_NAMES } from "../../src/config/env";
 import { INTROSPECTION_KEYS } from "../../src/config/parse-introspection";
+import { GITHUB_PROVIDER_KEYS, OIDC_PROVIDER_KEYS } from "../../src/config/parse-login-providers";
 import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
 import { ROUTE_RULE_KEYS } from "../../src/policy/route-rules";
 
@@ -64,6 +65,16 @@ describe("docs/configuration.md", () => {
   it("describes a route rule's keys exactly as the rules are checked", () => {
     const rows = rowsUnder("## Route rules").map((cells) => [namesOf(cells[0])[0], cells[1]]);
     expect(rows).toEqual(Object.entries(ROUTE_RULE_KEYS));
+  });
+
+  it("describes a login provider's keys exactly as they are checked", () => {
+    const unescaped = (cells: string[]) => cells.map((cell) => cell.replace(/\\\|/g, "|"));
+    const keysOf = (heading: string) =>
+      rowsUnder(heading)
+        .map((cells) => unescaped(cells))
+        .map(([key, meaning]) => [key?.replace(/`/g, ""), meaning]);
+    expect(keysOf("## Login providers")).toEqual(Object.entries(OIDC_PROVIDER_KEYS));
+    expect(keysOf("## GitHub as a login provider")).toEqual(Object.entries(GITHUB_PROVIDER_KEYS));
   });
 
   it("describes a trusted issuer's keys exactly as they are checked", () => {
