@@ -21,8 +21,9 @@ import { isClientId } from "../machines/client-secret";
 import { type Checked, checkNewClient, checkRotation } from "../machines/service-client-input";
 import { type IssuedSecret, type RotateOutcome, serviceSubject } from "../machines/service-client-record";
 import type { CreateResult } from "../machines/service-clients";
+import { callServiceClients } from "../machines/service-token-grant";
 import { authenticateOperator } from "./operator";
-import { callServiceClients, serviceClientsOf } from "./service-clients";
+import { serviceClientsOf } from "./service-clients";
 
 export const SERVICE_CLIENTS_PATH = "/auth/operator/service-clients";
 

@@ -86,7 +86,16 @@ export const REQUEST_HEADERS_DROPPED: ReadonlySet<string> = new Set([
   "dpop",
   // the signed upstream assertion: only the gateway makes one (docs/upstream-assertion.md)
   "portcullis-assertion",
+  // a service client's id and secret (SERVICE_TOKEN_HEADER's suggested name): dropped even
+  // where the setting is off or names another header, so a secret sent there never leaves
+  "portcullis-service-token",
 ]);
+
+/**
+ * The name docs/identities.md suggests for SERVICE_TOKEN_HEADER, in the gateway's own
+ * `Portcullis-` namespace; always dropped (above), whatever the setting.
+ */
+export const SUGGESTED_SERVICE_TOKEN_HEADER = "portcullis-service-token";
 
 /** Method overrides that Express's method-override, Symfony, Laravel and others honour. */
 export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([

@@ -121,6 +121,13 @@ export function checkBindings(env: ConfigEnv, config: GatewayConfig, check: Bind
   for (const name of required(config, env)) {
     if (!isShaped(bound[name], BINDINGS[name].kind)) throw missing(name, bound[name] !== undefined);
   }
+  if (config.serviceTokenHeader !== undefined && bound.SERVICE_CLIENTS === undefined) {
+    // Named after the setting that asks for it: without it, the header would be refused on every request.
+    throw new ConfigError(
+      "SERVICE_TOKEN_HEADER",
+      `needs the SERVICE_CLIENTS binding, where service clients live; declare ${BINDINGS.SERVICE_CLIENTS.declare}`,
+    );
+  }
   for (const name of Object.keys(BINDINGS) as BindingName[]) {
     const value = bound[name];
     if (value !== undefined && !isShaped(value, BINDINGS[name].kind)) throw missing(name, true);

@@ -120,6 +120,16 @@ export interface GatewayConfig {
   readonly dpop: DpopConfig;
   /** A signed assertion on every request forwarded on a protected route; undefined when off. */
   readonly upstreamAssertion: UpstreamAssertionConfig | undefined;
+  /** SERVICE_TOKEN_HEADER: service clients may send their id and secret in this header; undefined when off. */
+  readonly serviceTokenHeader: ServiceTokenHeaderConfig | undefined;
+}
+
+/** SERVICE_TOKEN_HEADER (config/parse-service-token-header.ts, docs/identities.md). */
+export interface ServiceTokenHeaderConfig {
+  /** The name as configured ("Portcullis-Service-Token"): for the 401's challenge. */
+  readonly name: string;
+  /** Its key (canonical/header-names.ts): lower case, what requests are read by. */
+  readonly key: string;
 }
 
 /** One entry of TRUSTED_ISSUERS (config/parse-trusted-issuers.ts). */

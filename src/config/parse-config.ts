@@ -24,6 +24,7 @@ import { absoluteUrl, ConfigError, integer, json, parseBoolean, secret, text } f
 import { nearMisses } from "./near-misses";
 import { parseDpopConfig } from "./parse-dpop-config";
 import { parseLoginProviders } from "./parse-login-providers";
+import { parseServiceTokenHeader } from "./parse-service-token-header";
 import { parseOwnKeys, SIGNING_ALGORITHMS } from "./parse-signing-keys";
 import { parseTrustedIssuers } from "./parse-trusted-issuers";
 import { parseUpstreamAssertion } from "./parse-upstream-assertion";
@@ -255,6 +256,11 @@ export function parseConfig(env: ConfigEnv, options: ParseOptions = {}): Gateway
     loginProviders,
     dpop: parseDpopConfig(env),
     upstreamAssertion: parseUpstreamAssertion(env, upstream, signingKeys, routes),
+    serviceTokenHeader: parseServiceTokenHeader(env, {
+      signs: signingKeys.length > 0,
+      // Only portcullis/hono parses without requiring an upstream.
+      embedded: options.requireUpstream === false,
+    }),
   };
   return Object.freeze(config);
 }

@@ -91,6 +91,11 @@ export interface GatewayErrorOptions {
   stepUp?: StepUp;
   /** For `client_invalid`: the client tried HTTP Basic, so the 401 challenges Basic (RFC 6749 §5.2). */
   basicChallenge?: boolean;
+  /**
+   * For `client_invalid`: the client sent its credentials in SERVICE_TOKEN_HEADER, so the
+   * 401 challenges with that header's name as the scheme, as Basic answers Basic.
+   */
+  serviceTokenChallenge?: string;
 }
 
 export class GatewayError extends Error {
@@ -105,6 +110,7 @@ export class GatewayError extends Error {
   readonly dpopNonce: string | undefined;
   readonly stepUp: StepUp | undefined;
   readonly basicChallenge: boolean;
+  readonly serviceTokenChallenge: string | undefined;
 
   constructor(code: GatewayErrorCode, options: GatewayErrorOptions = {}) {
     super(options.detail ? `${code}: ${options.detail}` : code, { cause: options.cause });
@@ -120,5 +126,6 @@ export class GatewayError extends Error {
     this.dpopNonce = options.dpopNonce;
     this.stepUp = options.stepUp;
     this.basicChallenge = options.basicChallenge ?? false;
+    this.serviceTokenChallenge = options.serviceTokenChallenge;
   }
 }

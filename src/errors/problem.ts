@@ -160,6 +160,10 @@ export function problemResponse(error: GatewayError, context: ProblemContext, ex
   }
   // RFC 6749 §5.2: a client that tried HTTP Basic gets a challenge of the scheme it used.
   if (error.basicChallenge) headers.set("www-authenticate", `Basic realm=${quoteAuthParam(context.realm)}`);
+  // SERVICE_TOKEN_HEADER: the same rule for the header the client used (its name is a token, as a scheme is).
+  if (error.serviceTokenChallenge !== undefined) {
+    headers.set("www-authenticate", `${error.serviceTokenChallenge} realm=${quoteAuthParam(context.realm)}`);
+  }
   if (error.dpopNonce !== undefined) headers.set("dpop-nonce", error.dpopNonce);
   if (error.retryAfter !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfter))));
 

@@ -95,7 +95,19 @@ export function authenticate(
   }
   // A cookie rides along on cross-site requests and WebSocket handshakes; a header does not.
   if (presented.source === "cookie") assertTrustedOrigin(context.config, request, context.incoming.webSocket);
+  return authenticateToken(context, presented, options);
+}
 
+/**
+ * Steps 3–5 for a token already in hand: the one read from the request, or the one
+ * SERVICE_TOKEN_HEADER was exchanged for (service-token-header.ts), which is then judged
+ * exactly as if the request had carried it.
+ */
+export function authenticateToken(
+  context: RequestContext,
+  presented: PresentedToken,
+  options: AuthenticateOptions,
+): Authenticated | Promise<Authenticated> {
   const remembered = rememberedVerification(
     presented.token,
     context.keys,

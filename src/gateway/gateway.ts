@@ -6,7 +6,8 @@
  *   1. route policy: public, or protected (with scopes/roles), the strictest over every
  *      reading of the path an upstream could route by
  *   2–5. authenticate: read, verify, refresh transparently, check revocation (authenticate.ts);
- *        on `revocation = "strict"` routes, also ask the session's object
+ *        on `revocation = "strict"` routes, also ask the session's object. A service client's
+ *        SERVICE_TOKEN_HEADER is first exchanged for its token (service-token-header.ts)
  *   6. authorization (scopes/roles of the route; a DPoP-bound token where the route says `dpop`;
  *      the conditions the route `require`s, route-conditions.ts; last, the services its
  *      `decision` asks, route-decisions.ts)
@@ -31,6 +32,7 @@ import { assertAuthentication, assertConditions } from "./route-conditions";
 import { assertDecisions } from "./route-decisions";
 import { readsAsWithin, routeOf } from "./route-of";
 import { answerNonce, dpopTokenRefused } from "./sender-constraint";
+import { authenticateServiceTokenHeader } from "./service-token-header";
 
 export async function handleGatewayRequest(context: RequestContext, request: Request): Promise<Response> {
   const { config, path } = context;
@@ -43,11 +45,15 @@ export async function handleGatewayRequest(context: RequestContext, request: Req
   if (route.access === "public") return counted(context, await forward(context, request, path, undefined));
 
   // A route naming `issuers` accepts those issuers' tokens; any other, the gateway's own alone.
-  const pending = authenticate(
-    context,
-    request,
-    route.issuers === undefined ? undefined : { refresh: true, issuers: route.issuers },
-  );
+  // SERVICE_TOKEN_HEADER (read only where it is on): a service client's secret, exchanged here.
+  const pending =
+    context.incoming.serviceToken === null
+      ? authenticate(
+          context,
+          request,
+          route.issuers === undefined ? undefined : { refresh: true, issuers: route.issuers },
+        )
+      : authenticateServiceTokenHeader(context, route.issuers);
   const authenticated = pending instanceof Promise ? await pending : pending;
   const nonce = authenticated.proof !== undefined && context.config.dpop.nonceSecrets !== undefined;
   if (authenticated.refreshed === undefined && !nonce) {

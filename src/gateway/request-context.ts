@@ -162,7 +162,7 @@ class PerRequestContext implements RequestContext {
     this.canonical = canonicalPath(pathname, base.config.paths);
     this.path = this.canonical.ok ? this.canonical.path : pathname;
     this.method = request.method.toUpperCase();
-    this.incoming = readIncomingHeaders(request.headers);
+    this.incoming = readIncomingHeaders(request.headers, base.config.serviceTokenHeader?.key);
     this.requestId = requestIdOf(this.incoming.cfRay);
   }
 

@@ -83,9 +83,15 @@ export interface IncomingHeaders {
   readonly framed: boolean;
   /** Values of method-override headers (`X-HTTP-Method-Override` and kin), under any spelling. */
   readonly methodOverrides: readonly string[] | undefined;
+  /** The SERVICE_TOKEN_HEADER's value (a service client's id and secret); null when absent or off. */
+  readonly serviceToken: string | null;
 }
 
-export function readIncomingHeaders(headers: Headers): IncomingHeaders {
+/**
+ * `serviceTokenKey`: SERVICE_TOKEN_HEADER's key, when it is on. That header is never
+ * forwarded, under any spelling; its value is read from the exact name only.
+ */
+export function readIncomingHeaders(headers: Headers, serviceTokenKey?: string): IncomingHeaders {
   const forwardable: HeaderRecord = Object.create(null);
   let authorization: string | null = null;
   let cookie: string | null = null;
@@ -96,8 +102,13 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
   let upgrade: string | undefined;
   let framed = false;
   let methodOverrides: string[] | undefined;
+  let serviceToken: string | null = null;
   for (const [name, value] of headers) {
     const key = headerKey(name);
+    if (key === serviceTokenKey) {
+      if (name === serviceTokenKey) serviceToken = value;
+      continue;
+    }
     if (isDroppedRequestHeader(key)) {
       // What the gateway reads itself comes from the exact name only: the runtime's and the
       // platform's spelling, never an alias a client made up.
@@ -119,7 +130,19 @@ export function readIncomingHeaders(headers: Headers): IncomingHeaders {
     forwardable[name] = value;
   }
   const webSocket = upgrade?.toLowerCase() === "websocket";
-  return { forwardable, authorization, cookie, dpop, cfRay, clientIp, connection, webSocket, framed, methodOverrides };
+  return {
+    forwardable,
+    authorization,
+    cookie,
+    dpop,
+    cfRay,
+    clientIp,
+    connection,
+    webSocket,
+    framed,
+    methodOverrides,
+    serviceToken,
+  };
 }
 
 /** The identity headers of a verified token, built once per claims object (claims are cached per token). */
