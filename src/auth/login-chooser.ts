@@ -58,6 +58,8 @@ function redirect(location: string): Response {
 }
 
 export async function handleLoginChooser(context: RequestContext, request: Request): Promise<Response> {
+  // Without providers, /auth/login is the password login's alone, and GET is what it always was.
+  if (context.config.loginProviders.length === 0) throw new GatewayError("method_not_allowed", { allow: "POST" });
   const providers = loginProvidersOf(context);
   const query = new URL(request.url).searchParams;
   if (query.has("return_to") && safeReturnTo(query.get("return_to")) === undefined) {

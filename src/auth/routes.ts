@@ -125,9 +125,17 @@ export interface OwnEndpoint {
  * routes, the JWKS). HEAD is served as GET, as Hono does. Undefined for a request that goes
  * to the gateway pipeline: every other path, and the JWKS path with another method.
  */
-export function ownEndpointOf(method: string, path: string): OwnEndpoint | undefined {
+export function ownEndpointOf(
+  method: string,
+  path: string,
+  options: { readonly loginProviders: boolean } = { loginProviders: true },
+): OwnEndpoint | undefined {
   const served = method === "HEAD" ? "GET" : method;
   const matches = (pattern: string) => new RegExp(`^${patternOf(pattern)}$`).test(path);
+  // Without login providers, GET /auth/login is not the chooser: 405, as the chooser answers then.
+  if (!options.loginProviders && served === "GET" && path === "/auth/login") {
+    return { endpoint: "/auth/login", allow: "POST" };
+  }
   const route = AUTH_ROUTES.find(([routeMethod, pattern]) => routeMethod === served && matches(pattern));
   if (route !== undefined) return { endpoint: `${route[0]} ${route[1]}` };
   const authPath = AUTH_PATHS.find(matches);

@@ -27,8 +27,12 @@ function settingsLines(config: GatewayConfig): string[] {
     ...(config.credentialCheckSecret !== undefined && config.passwordLogin !== false
       ? ["password (credential check)"]
       : []),
-    ...(config.oidc !== undefined
-      ? [`OIDC at ${config.oidc.issuer}${config.oidc.loginRedirect ? " (browser navigations are sent to it)" : ""}`]
+    ...config.loginProviders.map(
+      (provider) =>
+        `${provider.kind === "github" ? "GitHub" : "OIDC"} "${provider.id}" at ${provider.issuer}${provider.loginRedirect && config.loginProviders.length === 1 ? " (browser navigations are sent to it)" : ""}`,
+    ),
+    ...(config.loginProviders.length > 1 && config.oidc?.loginRedirect
+      ? ["browser navigations are sent to the chooser at /auth/login"]
       : []),
   ];
   return [

@@ -93,7 +93,7 @@ export async function answerSummary(answer: RequestAnswer, config: GatewayConfig
     return `forwarded, if ${services} ${assumes.length === 1 ? "allows" : "allow"} (not asked)`;
   }
   if (answer.outcome === "endpoint") return "the gateway's own endpoint";
-  if (answer.loginRedirect) return "302 to the OIDC login";
+  if (answer.loginRedirect) return "302 to the login";
   if (answer.code === undefined) return `${answer.status} not found`;
   const response = problemResponse(new GatewayError(answer.code), { realm: config.realm, requestId: "explain" });
   const error = ((await response.json()) as { error?: string }).error;
@@ -114,7 +114,7 @@ export async function answerLines(
   const lines = [`answer: ${summary}: ${answer.why}`];
   if (answer.loginRedirect) {
     const returnTo = encodeURIComponent(`${details.canonical.ok ? details.canonical.path : ""}${details.url.search}`);
-    lines.push(`  Location: ${OIDC_LOGIN_PATH}?return_to=${returnTo}`);
+    lines.push(`  Location: ${details.answerOptions.oidc?.loginPath ?? OIDC_LOGIN_PATH}?return_to=${returnTo}`);
   } else if (answer.allow !== undefined) {
     lines.push(`  Allow: ${answer.allow}`);
   } else if (answer.code !== undefined) {

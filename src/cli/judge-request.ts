@@ -21,6 +21,7 @@ import { ConfigError } from "../config/parse-config";
 import { isNavigation } from "../gateway/login-redirect";
 import type { AnswerOptions, JudgedRequest } from "../gateway/request-answer";
 import { readingsWithin } from "../gateway/route-of";
+import { loginEntryPath } from "../oidc/endpoints";
 import type { RequestCf } from "../policy/route-condition";
 import { explainRoute } from "../policy/route-explain";
 import { readIncomingHeaders } from "../proxy/upstream-request";
@@ -98,7 +99,10 @@ export function judgeRequest(config: GatewayConfig, request: RequestToJudge): Ju
   const canonical = canonicalPath(url.pathname, config.paths);
   const path = canonical.ok ? canonical.path : url.pathname;
   const answerOptions: AnswerOptions = {
-    oidc: config.oidc === undefined ? undefined : { loginRedirect: config.oidc.loginRedirect },
+    oidc:
+      config.oidc === undefined
+        ? undefined
+        : { loginRedirect: config.oidc.loginRedirect, loginPath: loginEntryPath(config.loginProviders) },
     navigation: navigation(method, url, headers),
     underAuth: path.startsWith("/auth/"),
     // As the Worker reads it (proxy/upstream-request.ts): the CF-Connecting-IP header alone.
@@ -117,7 +121,7 @@ export function judgeRequest(config: GatewayConfig, request: RequestToJudge): Ju
   const named = conflictingOverride(method, readIncomingHeaders(headers).methodOverrides, url.search);
   if (named !== undefined) return details({ stage: "method_override", named });
   if (isEndpointLookalike(canonical.path, canonical.readings)) return details({ stage: "endpoint_lookalike" });
-  const endpoint = ownEndpointOf(method, canonical.path);
+  const endpoint = ownEndpointOf(method, canonical.path, { loginProviders: config.loginProviders.length > 0 });
   if (endpoint !== undefined) return details({ stage: "own_endpoint", ...endpoint });
   if (readingsWithin(canonical.readings, config.credentialCheckPath)) return details({ stage: "credential_check" });
   const explanation = explainRoute(config.routes, method, canonical.readings, {

@@ -60,7 +60,8 @@ export type RequestIdentity =
 
 export interface AnswerOptions {
   /** OIDC login is on (`OIDC_ISSUER`), and whether it redirects browser navigations (`OIDC_LOGIN_REDIRECT`). */
-  readonly oidc: { readonly loginRedirect: boolean } | undefined;
+  /** Where a navigation is sent to sign in (the one provider's login, or the chooser). */
+  readonly oidc: { readonly loginRedirect: boolean; readonly loginPath?: string } | undefined;
   /** The request is a browser navigation (gateway/login-redirect.ts `isNavigation`). */
   readonly navigation: boolean;
   /** The canonical path starts with /auth/ (no login redirect there). */
