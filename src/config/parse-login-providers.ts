@@ -297,16 +297,10 @@ export function parseLoginProviders(env: ConfigEnv, mode: GatewayMode): readonly
     ...(primary ? [primary] : []),
     ...list.map((item, index) => parseProvider(item, index, env, mode, shared)),
   ];
-  const several = providers.length > 1;
   for (const [index, provider] of providers.entries()) {
     const name = provider.fromOidcSettings
       ? "OIDC_ISSUER's provider"
       : `provider ${index - (primary ? 1 : 0)} (${provider.id})`;
-    if (several && provider.subjectPrefix === "") {
-      throw fail(
-        `${name} has an empty subject prefix: with several providers, each needs its own (OIDC_SUBJECT_PREFIX)`,
-      );
-    }
     for (const earlier of providers.slice(0, index)) {
       if (earlier.id === provider.id) throw fail(`${name} has the id of another provider`);
       if (earlier.issuer === provider.issuer && earlier.clientId === provider.clientId) {

@@ -27,6 +27,8 @@ const ACTIONS_AUDIENCE = "https://api.acme.test";
 let acme: TestIdp;
 let partner: TestIdp;
 let github: GitHubEmulator;
+/** A GitHub App's user tokens expire and come with refresh tokens (GitHub rotates them). */
+let githubApp: GitHubEmulator;
 let actionsKeys: JwksServer;
 let actions: TestKey;
 let gateway: Gateway;
@@ -52,6 +54,12 @@ beforeAll(async () => {
     },
   });
   github.approveAs = "octo";
+  githubApp = await startGitHubEmulator({
+    clients: [{ clientId: "gh-app", clientSecret: GITHUB_SECRET }],
+    users: { octo: { id: 1001, emails: [], orgs: ["acme"], teams: [] } },
+    expiringTokens: true,
+  });
+  githubApp.approveAs = "octo";
   // The partner's access tokens expire at once, so every session rotation refreshes at it.
   partner.accessTokenTtl = 1;
   gateway = await startGateway({
@@ -84,7 +92,19 @@ beforeAll(async () => {
           client_secret_env: "GITHUB_CLIENT_SECRET",
           orgs: ["acme"],
         },
+        {
+          id: "github-app",
+          kind: "github",
+          url: githubApp.origin,
+          client_id: "gh-app",
+          client_secret_env: "GITHUB_CLIENT_SECRET",
+          orgs: ["acme"],
+          subject_prefix: "ghapp|",
+        },
       ]),
+      // Every provider token counts as stale, so each session rotation refreshes it at its
+      // provider (GitHub App tokens live 8 hours).
+      OIDC_REFRESH_SKEW_SECONDS: "86400",
       TRUSTED_ISSUERS: JSON.stringify([
         {
           id: "github-actions",
@@ -115,7 +135,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close();
-  await Promise.all([acme?.close(), partner?.close(), github?.close(), actionsKeys?.close()]);
+  await Promise.all([acme?.close(), partner?.close(), github?.close(), githubApp?.close(), actionsKeys?.close()]);
 });
 
 interface Session {
@@ -154,19 +174,22 @@ function signIn(provider: "acme" | "partner", login = "alice"): Promise<Session>
 }
 
 /** Through GitHub: the gateway's redirect, the emulator's approval, the callback. */
-async function githubCallback(jar: CookieJar = newJar()): Promise<{ jar: CookieJar; callback: URL }> {
-  const start = await jarFetch(jar, `${gateway.url}/auth/login/github?return_to=%2F`);
+async function githubCallback(
+  jar: CookieJar = newJar(),
+  provider: "github" | "github-app" = "github",
+): Promise<{ jar: CookieJar; callback: URL }> {
+  const start = await jarFetch(jar, `${gateway.url}/auth/login/${provider}?return_to=%2F`);
   expect(start.status).toBe(302);
   const authorize = new URL(start.headers.get("location") ?? "");
-  expect(authorize.origin).toBe(github.origin);
+  expect(authorize.origin).toBe((provider === "github" ? github : githubApp).origin);
   const approved = await jarFetch(jar, authorize);
   expect(approved.status).toBe(302);
   return { jar, callback: new URL(approved.headers.get("location") ?? "") };
 }
 
-async function signInWithGitHub(): Promise<Session> {
-  const { jar, callback } = await githubCallback();
-  expect(callback.pathname).toBe("/auth/login/github/callback");
+async function signInWithGitHub(provider: "github" | "github-app" = "github"): Promise<Session> {
+  const { jar, callback } = await githubCallback(newJar(), provider);
+  expect(callback.pathname).toBe(`/auth/login/${provider}/callback`);
   return sessionFrom(jar, await jarFetch(jar, callback));
 }
 
@@ -191,6 +214,7 @@ describe("the login chooser", () => {
       ["/auth/oidc/login?return_to=%2Forders%2F1", "Sign in with Acme SSO"],
       ["/auth/login/partner?return_to=%2Forders%2F1", "Sign in with Partner Co"],
       ["/auth/login/github?return_to=%2Forders%2F1", "Sign in with GitHub"],
+      ["/auth/login/github-app?return_to=%2Forders%2F1", "Sign in with github-app"],
     ]);
     expect(html).toMatch(/<form method="get" action="\/auth\/login">/);
   });
@@ -392,6 +416,17 @@ describe("GitHub login", () => {
     } finally {
       github.approveAs = "octo";
     }
+  });
+
+  it("refreshes a GitHub App's expiring token at GitHub, and ends the session when GitHub ends the grant", async () => {
+    const session = await signInWithGitHub("github-app");
+    const before = githubApp.countTokenRequests("refresh_token");
+    expect((await refresh(session)).status).toBe(200);
+    expect(githubApp.countTokenRequests("refresh_token")).toBe(before + 1);
+    // GitHub answers a refused refresh with 200 and `bad_refresh_token`: the grant is over.
+    githubApp.revokeTokens("octo");
+    expect((await refresh(session)).status).toBe(401);
+    expect(await statusOf("/orders/1", session.accessToken)).toBe(401);
   });
 
   it("answers 503 when GitHub cannot be reached, and starts no session", async () => {
