@@ -60,8 +60,13 @@ function redirect(location: string): Response {
 export async function handleLoginChooser(context: RequestContext, request: Request): Promise<Response> {
   // Without providers, /auth/login is the password login's alone, and GET is what it always was.
   if (context.config.loginProviders.length === 0) throw new GatewayError("method_not_allowed", { allow: "POST" });
-  const providers = loginProvidersOf(context);
   const query = new URL(request.url).searchParams;
+  // A step-up can only be met by a provider that can be asked for it: not GitHub.
+  const stepUp = query.has("max_age") || query.has("acr_values");
+  const providers = loginProvidersOf(context).filter((provider) => !stepUp || provider.kind === "oidc");
+  if (providers.length === 0) {
+    throw new GatewayError("request_invalid", { detail: "no login provider can meet max_age or acr_values" });
+  }
   if (query.has("return_to") && safeReturnTo(query.get("return_to")) === undefined) {
     throw new GatewayError("request_invalid", { detail: "return_to must be a path on this origin" });
   }

@@ -99,6 +99,13 @@ async function startLogin(context: RequestContext, request: Request, oidc: OidcC
     throw new GatewayError("request_invalid", { detail: "return_to must be a path on this origin" });
   }
   const stepUp = stepUpRequestOf(url.searchParams);
+  if (oidc.kind === "github" && (stepUp.maxAge !== undefined || stepUp.acrValues !== undefined)) {
+    // GitHub neither re-authenticates on request nor reports how a user signed in: a session
+    // from it could never meet a step-up, and would only come round again.
+    throw new GatewayError("request_invalid", {
+      detail: "GitHub cannot be asked for a recent or stronger sign-in (max_age, acr_values)",
+    });
+  }
   const loginHint = loginHintOf(url.searchParams);
   const now = context.now();
   const provider = await providerFor(oidc, now);

@@ -10,6 +10,12 @@
 export interface StepUp {
   readonly maxAge?: number;
   readonly acrValues?: readonly string[];
+  /**
+   * The login provider the refused token's session signed in with (its `idp` claim): the
+   * navigation's step-up goes back to that provider rather than to the chooser. Never sent
+   * in a challenge.
+   */
+  readonly provider?: string;
 }
 
 export type GatewayErrorCode =

@@ -7,12 +7,13 @@
  * (`unauthenticated = "login"` or `"challenge"`).
  */
 
+import { loginProviderById } from "../config/parse-login-providers";
 import { htmlPage } from "../errors/error-page";
 import type { GatewayError, StepUp } from "../errors/gateway-error";
 import { cookieValues, LANDED_COOKIE, LANDED_STEP_UP, landedCookie } from "../http/cookies";
 import { appendClearedCookies } from "../http/token-response";
 import { log } from "../log/logger";
-import { loginEntryPath } from "../oidc/endpoints";
+import { loginEntryPath, loginPathOf } from "../oidc/endpoints";
 import type { RouteDecision } from "../policy/route-policy";
 import type { RequestContext } from "./request-context";
 import { routeOf } from "./route-of";
@@ -65,7 +66,13 @@ export function loginRedirectFor(context: RequestContext, request: Request, erro
   const landed = cookieValues(context.incoming.cookie, LANDED_COOKIE);
   const stepUp = error.code === "insufficient_user_authentication";
   if (stepUp ? landed.includes(LANDED_STEP_UP) : landed.length > 0) return loopStopped(context, error);
-  const location = `${loginEntryPath(config.loginProviders)}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
+  // A step-up goes back to the provider the session signed in with; anything else to the
+  // one provider's login, or to the chooser.
+  // (GitHub cannot be asked for a recent or stronger sign-in: the chooser offers the others.)
+  const provider = loginProviderById(config.loginProviders, error.stepUp?.provider ?? "");
+  const path =
+    provider !== undefined && provider.kind === "oidc" ? loginPathOf(provider) : loginEntryPath(config.loginProviders);
+  const location = `${path}?${loginQuery(`${context.path}${context.url.search}`, error.stepUp)}`;
   const headers = new Headers({ location, "cache-control": "no-store", vary: "Sec-Fetch-Mode, Accept" });
   if (error.clearSession) appendClearedCookies(headers, config);
   return new Response(null, { status: 302, headers });

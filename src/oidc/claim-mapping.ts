@@ -33,7 +33,7 @@ export function mapSubject(config: OidcConfig, claims: Readonly<Record<string, u
     sub,
     scope: config.scopeClaim === undefined ? [] : values(claims[config.scopeClaim], isScopeToken),
     roles: config.rolesClaim === undefined ? [] : values(claims[config.rolesClaim], isRole),
-    identity: identityOf(claims),
+    identity: { ...identityOf(claims), idp: config.id },
   };
 }
 

@@ -171,8 +171,9 @@ export function stepUpRefusal(
 ): GatewayError | undefined {
   const unmet = unmetRequirement(requirements, payload, nowSeconds, toleranceSeconds);
   if (unmet === undefined) return undefined;
+  const provider = typeof payload.idp === "string" ? payload.idp : undefined;
   return new GatewayError("insufficient_user_authentication", {
     detail: `step-up: ${unmet.why}`,
-    stepUp: stepUpFor(requirements),
+    stepUp: { ...stepUpFor(requirements), ...(provider !== undefined ? { provider } : {}) },
   });
 }

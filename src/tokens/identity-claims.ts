@@ -22,6 +22,11 @@ export interface IdentityClaims {
    * reads this in preference to `auth_time` (the session's start).
    */
   readonly idp_auth_time?: number;
+  /**
+   * The login provider the session signed in with (its id: "oidc", or a LOGIN_PROVIDERS
+   * entry's); only the gateway's own OIDC and GitHub logins set it, never a credential check.
+   */
+  readonly idp?: string;
 }
 
 const MAX_EMAIL = 254;

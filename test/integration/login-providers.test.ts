@@ -10,6 +10,7 @@
 import { SignJWT } from "jose";
 import type { CookieJar } from "tough-cookie";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MFA_ACR } from "../../examples/demo-idp/provider-config";
 import { type Gateway, startGateway } from "../support/gateway";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator";
 import { type JwksServer, startJwksServer } from "../support/jwks-server";
@@ -123,6 +124,7 @@ beforeAll(async () => {
           require: { claim: "repository", equals: "acme/api" },
         },
         { path: "/reports/*", scopes: ["reports:read"] },
+        { path: "/billing/*", acr: [MFA_ACR] },
       ]),
     },
   });
@@ -347,6 +349,37 @@ describe("a session per provider", () => {
     });
     expect(elsewhere.status).toBe(400);
     expect(await statusOf("/orders/1", session.accessToken)).toBe(200);
+  });
+});
+
+describe("step-up with several providers", () => {
+  /** A browser navigation to `path` carrying only the session's refresh cookie. */
+  const navigate = (path: string, session: Session) =>
+    rawRequest(`${gateway.url}${path}`, {
+      headers: { accept: "text/html", "sec-fetch-mode": "navigate", cookie: refreshCookieHeader(session.refreshToken) },
+    });
+
+  it("sends a session back to its own provider for a stronger sign-in", async () => {
+    const session = await signIn("partner");
+    expect(decodeClaims(session.accessToken).idp).toBe("partner");
+    const answer = await navigate("/billing/invoices", session);
+    expect(answer.status).toBe(302);
+    expect(answer.headers.location).toBe(
+      `/auth/login/partner?return_to=%2Fbilling%2Finvoices&acr_values=${encodeURIComponent(MFA_ACR)}`,
+    );
+  });
+
+  it("offers a GitHub session only the providers that can be asked for one, and GitHub refuses to be asked", async () => {
+    const session = await signInWithGitHub();
+    expect(decodeClaims(session.accessToken).idp).toBe("github");
+    const answer = await navigate("/billing/invoices", session);
+    expect(answer.status).toBe(302);
+    expect(answer.headers.location).toMatch(/^\/auth\/login\?return_to=%2Fbilling%2Finvoices&acr_values=/);
+    const chooser = await (await gateway.fetch(answer.headers.location ?? "")).text();
+    const offered = [...chooser.matchAll(/href="\/auth\/(?:oidc\/)?login\/?([a-z-]*)\?/g)].map((m) => m[1]);
+    expect(offered).toEqual(["", "partner"]);
+    const asked = await gateway.fetch(`/auth/login/github?return_to=%2F&acr_values=${encodeURIComponent(MFA_ACR)}`);
+    expect(asked.status).toBe(400);
   });
 });
 
