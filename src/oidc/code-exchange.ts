@@ -13,7 +13,7 @@ import * as oauth from "oauth4webapi";
 import { GatewayError } from "../errors/gateway-error";
 import type { LoginTransaction } from "./authorization-request";
 import { verifyProviderJwt } from "./id-token";
-import { configurationMistake, oauthErrorOf, providerDown } from "./idp-errors";
+import { configurationMistake, namedForProvider, oauthErrorOf, providerDown } from "./idp-errors";
 import { accessExpiry, type IdpTokens } from "./idp-tokens";
 import type { Provider } from "./provider";
 
@@ -59,7 +59,10 @@ export async function completeLogin(
   } catch (error) {
     const said = await oauthErrorOf(error);
     if (said !== undefined)
-      throw configurationMistake(said.error, said.description) ?? refused(`provider said ${said.error}`, error);
+      throw (
+        namedForProvider(provider.config, configurationMistake(said.error, said.description)) ??
+        refused(`provider said ${said.error}`, error)
+      );
     throw refused("bad callback", error);
   }
 
@@ -83,7 +86,10 @@ export async function completeLogin(
   } catch (error) {
     if (isProviderOutage(error)) throw providerDown("token endpoint failed", error);
     const said = await oauthErrorOf(error);
-    const mistake = said === undefined ? undefined : configurationMistake(said.error, said.description);
+    const mistake =
+      said === undefined
+        ? undefined
+        : namedForProvider(provider.config, configurationMistake(said.error, said.description));
     if (mistake !== undefined) throw mistake;
     throw refused(`code exchange refused (${said?.error ?? (error as { code?: string })?.code ?? "invalid"})`, error);
   }

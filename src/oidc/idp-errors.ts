@@ -119,3 +119,28 @@ export async function okBodyError(response: Response): Promise<string | undefine
     return undefined;
   }
 }
+
+/** The OIDC_* settings' names, as a LOGIN_PROVIDERS entry calls the same things. */
+const ENTRY_KEYS: Readonly<Record<string, string>> = {
+  OIDC_ISSUER: '"issuer"',
+  OIDC_CLIENT_ID: '"client_id"',
+  OIDC_CLIENT_SECRET: '"client_secret_env"',
+  OIDC_CLIENT_PRIVATE_KEY: '"client_private_key_env"',
+  OIDC_SCOPES: '"scopes"',
+  OIDC_REDIRECT_URI: '"redirect_uri"',
+};
+
+/**
+ * A settings mistake found while talking to a LOGIN_PROVIDERS entry's provider, named as
+ * that entry's keys (`LOGIN_PROVIDERS (partner): … check "client_id" and "client_secret_env"`)
+ * rather than the OIDC_* settings, which may not even be set. Anything else passes through.
+ */
+export function namedForProvider<T>(provider: { id: string; fromOidcSettings: boolean }, error: T): T | ConfigError {
+  if (provider.fromOidcSettings || !(error instanceof ConfigError)) return error;
+  const problem = (error.detail ?? "").slice(error.setting.length + 2);
+  const renamed = problem.replace(/\bOIDC_[A-Z_]+\b/g, (name) => ENTRY_KEYS[name] ?? name);
+  return new ConfigError(
+    `LOGIN_PROVIDERS (${provider.id})`,
+    `${ENTRY_KEYS[error.setting] ?? error.setting}: ${renamed}`,
+  );
+}

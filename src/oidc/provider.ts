@@ -12,7 +12,7 @@ import { ConfigError } from "../config/env-readers";
 import { GatewayError } from "../errors/gateway-error";
 import { log } from "../log/logger";
 import { type RemoteKeySet, remoteKeySetFor } from "../tokens/remote-key-set";
-import { discoveryFailure } from "./idp-errors";
+import { discoveryFailure, namedForProvider } from "./idp-errors";
 
 /** How long discovered metadata is trusted before it is fetched again. */
 const METADATA_TTL_MS = 60 * 60 * 1000;
@@ -109,13 +109,19 @@ async function discover(config: OidcConfig): Promise<Provider> {
     server = await oauth.processDiscoveryResponse(issuer, response);
   } catch (error) {
     // A provider that is down, or settings that name it wrongly (idp-errors.ts).
-    throw discoveryFailure(discoveryUrl(issuer), config.issuer, error);
+    throw namedForProvider(config, discoveryFailure(discoveryUrl(issuer), config.issuer, error));
   }
   if (!server.authorization_endpoint || !server.token_endpoint || !server.jwks_uri) {
-    throw new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} lacks an endpoint the login needs`);
+    throw namedForProvider(
+      config,
+      new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} lacks an endpoint the login needs`),
+    );
   }
   if (config.allowInsecureRequests === false && new URL(server.jwks_uri).protocol !== "https:") {
-    throw new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} names a jwks_uri that is not https`);
+    throw namedForProvider(
+      config,
+      new ConfigError("OIDC_ISSUER", `the metadata at ${discoveryUrl(issuer)} names a jwks_uri that is not https`),
+    );
   }
   const listed = (server.id_token_signing_alg_values_supported ?? []).filter((alg) => SUPPORTED_ALGORITHMS.has(alg));
   const algorithms = listed.length > 0 ? listed : DEFAULT_ALGORITHMS;

@@ -72,6 +72,8 @@ beforeAll(async () => {
       OIDC_ROLES_CLAIM: "groups",
       OIDC_AUTHORIZATION_PARAMS: "prompt=consent",
       PARTNER_CLIENT_SECRET: partner.clientSecret,
+      // The partner's tokens and login transactions are sealed with a secret of their own.
+      PARTNER_SEALING_SECRET: "the-partner-providers-own-sealing-secret-0123",
       GITHUB_CLIENT_SECRET: GITHUB_SECRET,
       LOGIN_PROVIDERS: JSON.stringify([
         {
@@ -83,6 +85,7 @@ beforeAll(async () => {
           authorization_params: "prompt=consent",
           roles_claim: "groups",
           email_domains: ["partner.test"],
+          sealing_secret_env: "PARTNER_SEALING_SECRET",
         },
         {
           id: "github",

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigEnv } from "../../src/config/env";
 import { ConfigError, parseConfig } from "../../src/config/parse-config";
+import { configurationMistake, namedForProvider } from "../../src/oidc/idp-errors";
 import { PRODUCTION_BASE } from "../support/issuer-config";
 
 const SECRET = "a-provider-client-secret-0123456789abcdef";
@@ -76,6 +77,13 @@ describe("LOGIN_PROVIDERS accepted", () => {
     });
   });
 
+  it("seals a provider's tokens with its own secret when it names one", () => {
+    const own = "a-second-sealing-secret-long-enough-0123456";
+    const config = parse([{ ...GOOGLE, sealing_secret_env: "GOOGLE_SEALING" }, GITHUB], { GOOGLE_SEALING: own });
+    expect(config.loginProviders[0]?.sealingSecrets).toEqual({ current: own, previous: undefined });
+    expect(config.loginProviders[1]?.sealingSecrets.current).toBe(BASE.OIDC_SEALING_SECRET);
+  });
+
   it("is off with no OIDC_ISSUER and an empty list", () => {
     expect(parse([]).loginProviders).toEqual([]);
     expect(parse([]).oidc).toBeUndefined();
@@ -84,10 +92,7 @@ describe("LOGIN_PROVIDERS accepted", () => {
 
 describe("LOGIN_PROVIDERS refused", () => {
   it.each([
-    [
-      [{ ...GOOGLE, scope: "openid" }],
-      'provider 0 (google): has "scope"; did you mean "scopes"?',
-    ],
+    [[{ ...GOOGLE, scope: "openid" }], 'provider 0 (google): has "scope"; did you mean "scopes"?'],
     [[{ ...GOOGLE, id: "oidc" }], 'provider 0 (oidc): "id" oidc is the OIDC_* settings\' provider'],
     [[{ ...GOOGLE, id: "Google" }], 'provider 0 (Google): "id" must be lower-case'],
     [[GOOGLE, { ...GOOGLE, issuer: "https://other.example" }], "provider 1 (google) has the id of another provider"],
@@ -129,5 +134,18 @@ describe("LOGIN_PROVIDERS refused", () => {
 
   it("needs the IDP_LOGOUT_INDEX binding, as OIDC_ISSUER does", () => {
     expect(refusal([GOOGLE], { IDP_LOGOUT_INDEX: undefined })).toContain("IDP_LOGOUT_INDEX");
+  });
+});
+
+describe("a provider's answer that means our settings are wrong", () => {
+  it("names the LOGIN_PROVIDERS entry's key, not an OIDC_* setting it may not have", () => {
+    const mistake = configurationMistake("invalid_client", undefined);
+    const named = namedForProvider({ id: "partner", fromOidcSettings: false }, mistake) as ConfigError;
+    expect(named.setting).toBe("LOGIN_PROVIDERS (partner)");
+    expect(named.detail).toMatch(
+      /^LOGIN_PROVIDERS \(partner\): "client_secret_env": .*check "client_id" and "client_secret_env"/,
+    );
+    expect(named.detail).not.toMatch(/OIDC_/);
+    expect(namedForProvider({ id: "oidc", fromOidcSettings: true }, mistake)).toBe(mistake);
   });
 });
