@@ -4,13 +4,15 @@
  * against the document (status listed for the operation, content type, required headers,
  * JSON body; test/support/openapi-contract.ts). Gateways: production mode with password
  * login and the operator token; one with wrangler.toml's rate limits; one missing a
- * setting (every endpoint 503); one logging in at the test OpenID provider.
+ * setting (every endpoint 503); one logging in at the test OpenID provider, and one with a
+ * second provider in LOGIN_PROVIDERS (the chooser, and that provider's own paths).
  */
 import { randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../support/gateway";
 import { type OidcSetup, rawRequest, startOidcGateway } from "../support/oidc-gateway";
+import { startIdp, type TestIdp } from "../support/oidc-idp";
 import { jarFetch, loginThroughIdp } from "../support/oidc-login";
 import { type Answer, answerOf, answerOfRaw, type Contract, loadContract } from "../support/openapi-contract";
 import { login, REFRESH_COOKIE, refreshCookieHeader } from "../support/session-helpers";
@@ -66,7 +68,9 @@ describe("password login, refresh, revocation and logout", () => {
     const big = json({ ...alice, padding: "x".repeat(9 * 1024) });
     expect(await statusOf(call(gateway, "POST", "/auth/login", big))).toBe(413);
     expect(await statusOf(call(gateway, "POST", "/auth/login", json(alice, { origin: EVIL })))).toBe(403);
-    expect(await statusOf(call(gateway, "GET", "/auth/login"))).toBe(405);
+    // GET /auth/login is the login providers' chooser: none here.
+    expect(await statusOf(call(gateway, "GET", "/auth/login"))).toBe(404);
+    expect(await statusOf(call(gateway, "DELETE", "/auth/login"))).toBe(405);
   });
 
   it("refresh by cookie or by form; refuse a missing token, a bad grant, another site, JSON", async () => {
@@ -269,6 +273,13 @@ describe("the keys, and OpenID Connect endpoints that are not configured", () =>
     expect(await statusOf(call(gateway, "GET", "/auth/oidc/callback?code=c&state=s"))).toBe(404);
     const logout = form({ logout_token: "x" });
     expect(await statusOf(call(gateway, "POST", "/auth/oidc/backchannel-logout", logout))).toBe(404);
+    expect(await statusOf(call(gateway, "GET", "/auth/login/partner", {}, "/auth/login/{provider}"))).toBe(404);
+    const callback = "/auth/login/{provider}/callback";
+    expect(await statusOf(call(gateway, "GET", "/auth/login/partner/callback", {}, callback))).toBe(404);
+    const backchannel = "/auth/login/{provider}/backchannel-logout";
+    expect(await statusOf(call(gateway, "POST", "/auth/login/partner/backchannel-logout", logout, backchannel))).toBe(
+      404,
+    );
   });
 });
 
@@ -296,7 +307,10 @@ describe("a gateway missing a setting", () => {
     try {
       for (const operation of contract.operations) {
         const [method = "", template = ""] = operation.split(" ");
-        const path = template.replace("{id}", "A".repeat(22)).replace("/auth/operator/sessions", "$&?sub=x");
+        const path = template
+          .replace("{id}", "A".repeat(22))
+          .replace("{provider}", "partner")
+          .replace("/auth/operator/sessions", "$&?sub=x");
         expect(await statusOf(call(broken, method, path, {}, template)), operation).toBe(503);
       }
     } finally {
@@ -362,6 +376,80 @@ describe("login through an OpenID Connect provider", () => {
     } finally {
       await setup.idp.up();
     }
+  });
+});
+
+describe("several login providers", () => {
+  let setup: OidcSetup;
+  let partner: TestIdp;
+  const start = "/auth/login/{provider}";
+  const callback = "/auth/login/{provider}/callback";
+  const backchannel = "/auth/login/{provider}/backchannel-logout";
+  beforeAll(async () => {
+    partner = await startIdp();
+    setup = await startOidcGateway({
+      vars: {
+        PARTNER_CLIENT_SECRET: partner.clientSecret,
+        LOGIN_PROVIDERS: JSON.stringify([
+          {
+            id: "partner",
+            issuer: partner.issuer,
+            client_id: partner.clientId,
+            client_secret_env: "PARTNER_CLIENT_SECRET",
+            authorization_params: "prompt=consent",
+            email_domains: ["partner.test"],
+          },
+        ]),
+      },
+    });
+    await partner.registerGateway(setup.gateway.url, {
+      redirect_uris: [`${setup.gateway.url}/auth/login/partner/callback`],
+      backchannel_logout_uri: `${setup.gateway.url}/auth/login/partner/backchannel-logout`,
+    });
+  });
+  afterAll(async () => {
+    await setup?.close();
+    await partner?.close();
+  });
+
+  it("serves the chooser, routes an address to its provider, refuses a foreign return_to", async () => {
+    const at = setup.gateway;
+    expect(await statusOf(call(at, "GET", "/auth/login?return_to=/after"))).toBe(200);
+    expect(await statusOf(call(at, "GET", "/auth/login?email=bob%40partner.test"))).toBe(302);
+    expect(await statusOf(call(at, "GET", `/auth/login?return_to=${encodeURIComponent(EVIL)}`))).toBe(400);
+  });
+
+  it("starts and finishes a login at a provider's own paths; refuses unknown ids and replays", async () => {
+    const at = setup.gateway;
+    expect(await statusOf(call(at, "GET", "/auth/login/partner?return_to=/after", {}, start))).toBe(302);
+    expect(
+      await statusOf(call(at, "GET", `/auth/login/partner?return_to=${encodeURIComponent(EVIL)}`, {}, start)),
+    ).toBe(400);
+    expect(await statusOf(call(at, "GET", "/auth/login/nobody", {}, start))).toBe(404);
+    expect(await statusOf(call(at, "POST", "/auth/login/partner", {}, start))).toBe(405);
+
+    const signedIn = await loginThroughIdp(at.url, { login: "frank", loginPath: "/auth/login/partner" });
+    const finished = await answerOf(signedIn.response as Response);
+    contract.check("GET", callback, finished);
+    expect(finished.status).toBe(200);
+    const replayed = await answerOf(await jarFetch(signedIn.jar, signedIn.callbackUrl));
+    contract.check("GET", callback, replayed);
+    expect(replayed.status).toBe(400);
+    expect(await statusOf(call(at, "GET", "/auth/login/oidc/callback", {}, callback))).toBe(404);
+  });
+
+  it("ends the provider's sessions by its own back-channel logout", async () => {
+    await loginThroughIdp(setup.gateway.url, { login: "gina", loginPath: "/auth/login/partner" });
+    const [sid] = partner.sids("gina");
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: partner.issuer, aud: partner.clientId, iat: now, exp: now + 60, jti: randomUUID(), sid };
+    const token = await partner.sign({ ...claims, events: { [LOGOUT_EVENT]: {} } }, { typ: "logout+jwt" });
+    const path = "/auth/login/partner/backchannel-logout";
+    expect(await statusOf(call(setup.gateway, "POST", path, form({ logout_token: token }), backchannel))).toBe(200);
+    expect(await statusOf(call(setup.gateway, "POST", path, form({ logout_token: token }), backchannel))).toBe(400);
+    expect(await statusOf(call(setup.gateway, "POST", path, json({ logout_token: token }), backchannel))).toBe(415);
+    const nobody = "/auth/login/nobody/backchannel-logout";
+    expect(await statusOf(call(setup.gateway, "POST", nobody, form({ logout_token: token }), backchannel))).toBe(404);
   });
 });
 
