@@ -6,7 +6,7 @@
  *
  * With OpenID Connect login configured, a browser navigating without a valid token is
  * sent to the login instead (login-redirect.ts), and a failed navigation under
- * /auth/oidc/ gets an HTML error page.
+ * /auth/oidc/ or /auth/login (the chooser, a provider's login and callback) gets an HTML error page.
  */
 
 import { ConfigError } from "../config/parse-config";
@@ -55,7 +55,7 @@ export async function answerError(
     if (error.code === "method_not_allowed") headers.set("allow", error.allow ?? "POST");
     if (error.clearSession && context) appendClearedCookies(headers, context.config);
     const path = context?.path ?? new URL(request.url).pathname;
-    if (isNavigation(request) && path.startsWith("/auth/oidc/")) {
+    if (isNavigation(request) && (path.startsWith("/auth/oidc/") || path.startsWith("/auth/login"))) {
       return errorPage(error, { realm, requestId }, headers);
     }
     const dpopScheme = usesDpopScheme(context?.incoming.authorization ?? null);

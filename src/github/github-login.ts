@@ -40,6 +40,10 @@ export function githubClaims(user: GitHubUser, teams: boolean): Record<string, u
     ...(user.name !== undefined ? { name: user.name } : {}),
     ...(user.email !== undefined ? { email: user.email, email_verified: true } : {}),
     groups: [...user.orgs, ...(teams ? user.teams : [])],
+    // GitHub never says when the user last proved who they are (it reuses its own session
+    // silently), so a GitHub session counts as signed in long ago: it never meets a route's
+    // max_auth_age, as it can never be asked for a fresh sign-in either (auth/oidc-login.ts).
+    auth_time: 1,
   };
 }
 

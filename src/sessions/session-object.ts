@@ -15,14 +15,11 @@
  * The record and the results it answers with are in session-record.ts.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { OidcConfig } from "../config/config";
 import type { ConfigEnv } from "../config/env";
-import { configFor } from "../config/parse-config";
-import { loginProviderById } from "../config/parse-login-providers";
 import { log } from "../log/logger";
-import { freshIdpTokens, needsRefresh, openIdpTokens, sealIdpTokens } from "./idp-session";
 import { claimProofJti } from "./proof-jtis";
 import { hashRefreshToken, newRefreshToken } from "./refresh-token";
+import { type SessionHost, SessionProvider } from "./session-provider";
 import {
   type CreateSessionInput,
   type IdpAccessTokenResult,
@@ -55,11 +52,11 @@ const RETIRED_HASHES_KEPT = 16;
 export class SessionObject extends DurableObject {
   #record: SessionRecord | undefined;
   #loaded = false;
-  /**
-   * When the last provider refresh failed. Requests that began before that (queued behind
-   * it) fail fast instead of each waiting on a hanging provider in turn; later ones try again.
-   */
-  #idpFailedAt = Number.NEGATIVE_INFINITY;
+  readonly #provider = new SessionProvider(this.env as ConfigEnv);
+  readonly #host: SessionHost = {
+    save: (record) => this.#save(record),
+    end: (record, now, reason) => this.#end(record, now, reason),
+  };
 
   async #load(): Promise<SessionRecord | undefined> {
     if (!this.#loaded) {
@@ -78,53 +75,13 @@ export class SessionObject extends DurableObject {
     return this.ctx.blockConcurrencyWhile(work);
   }
 
-  /** The settings of the provider a session's tokens came from (IdpState.provider; absent: "oidc"). */
-  #provider(id: string | undefined): OidcConfig {
-    const provider = loginProviderById(configFor(this.env as ConfigEnv).loginProviders, id);
-    if (provider === undefined) throw new Error(`an OIDC session needs its provider's settings (${id ?? "oidc"})`);
-    return provider;
-  }
-
-  /**
-   * Bring the provider's tokens up to date (refresh when about to expire). On an ended
-   * grant the session is revoked here; on an outage nothing changes.
-   */
-  async #refreshIdp(
-    record: SessionRecord,
-    now: number,
-  ): Promise<{ ok: true; accessToken: string | undefined } | { ok: false; reason: "idp_ended" | "idp_unavailable" }> {
-    if (record.idp === undefined) return { ok: true, accessToken: undefined };
-    const refreshIfStale = now >= this.#idpFailedAt;
-    const provider = this.#provider(record.idp.provider);
-    const fresh = await freshIdpTokens(provider, record.sid, record.idp, now, { refreshIfStale });
-    if (fresh.ok && (fresh.refreshed || fresh.resealed)) {
-      // Refreshed, or sealed anew with the current secret (a sealing-secret rotation).
-      if (fresh.resealed) log.info("idp_tokens_resealed", { sid: record.sid });
-      record.idp = fresh.state;
-      await this.#save(record);
-    }
-    if (fresh.ok && !fresh.refreshed && !refreshIfStale && needsRefresh(provider, record.idp, now)) {
-      return { ok: false, reason: "idp_unavailable" };
-    }
-    if (!fresh.ok) {
-      log.warn("idp_refresh_failed", { sid: record.sid, reason: fresh.reason, detail: fresh.detail });
-      if (fresh.reason === "unavailable") {
-        this.#idpFailedAt = Date.now();
-        return { ok: false, reason: "idp_unavailable" };
-      }
-      await this.#end(record, now, "idp_grant_ended");
-      return { ok: false, reason: "idp_ended" };
-    }
-    return { ok: true, accessToken: fresh.tokens.accessToken };
-  }
-
   /** The provider's current access token for forwarding upstream, refreshed when about to expire. */
   idpAccessToken(input: { now: number }): Promise<IdpAccessTokenResult> {
     return this.#serialized(async () => {
       const record = await this.#load();
       if (record === undefined || record.idp === undefined) return { ok: false, reason: "none" };
       if (record.revokedAt !== undefined || input.now >= record.expiresAt) return { ok: false, reason: "ended" };
-      const result = await this.#refreshIdp(record, input.now);
+      const result = await this.#provider.refresh(record, input.now, this.#host);
       if (!result.ok) return { ok: false, reason: result.reason };
       return { ok: true, token: result.accessToken as string, expiresAt: record.idp?.accessExpiresAt };
     });
@@ -151,10 +108,7 @@ export class SessionObject extends DurableObject {
         retiredHashes: [],
         revokedAt: undefined,
         revokedReason: undefined,
-        idp:
-          input.idp === undefined
-            ? undefined
-            : await sealIdpTokens(this.#provider(input.idp.provider), input.sid, input.idp),
+        idp: input.idp === undefined ? undefined : await this.#provider.seal(input.sid, input.idp),
         ...(input.jkt !== undefined ? { jkt: input.jkt } : {}),
         ...(input.identity !== undefined ? { identity: input.identity } : {}),
       };
@@ -188,7 +142,7 @@ export class SessionObject extends DurableObject {
       if (hash === record.currentHash) {
         // The provider first: if it ended the grant, so does this session; if it is down,
         // nothing rotates and the caller answers 503 with the session intact.
-        const idp = await this.#refreshIdp(record, input.now);
+        const idp = await this.#provider.refresh(record, input.now, this.#host);
         if (!idp.ok) return { ok: false, reason: idp.reason, session: view(record) };
         const refreshToken = newRefreshToken(record.sid);
         if (record.previousHash !== undefined) {
@@ -223,9 +177,7 @@ export class SessionObject extends DurableObject {
       if (successor !== undefined) {
         // The winner already brought the provider's tokens up to date: hand out what it got.
         const idpTokens =
-          input.wantIdpToken && record.idp
-            ? await openIdpTokens(this.#provider(record.idp.provider), record.sid, record.idp)
-            : undefined;
+          input.wantIdpToken && record.idp ? (await this.#provider.open(record.sid, record.idp))?.tokens : undefined;
         return {
           ok: true,
           refreshToken: successor,
@@ -276,18 +228,15 @@ export class SessionObject extends DurableObject {
       const wasLive = record.revokedAt === undefined;
       if (wasLive) await this.#end(record, input.now, input.reason, input.fromIndex !== true);
       // Ending a session never depends on its provider's settings still being there.
-      const provider =
-        wasLive && record.idp
-          ? loginProviderById(configFor(this.env as ConfigEnv).loginProviders, record.idp.provider)
-          : undefined;
-      const idpTokens = provider && record.idp ? await openIdpTokens(provider, record.sid, record.idp) : undefined;
+      const opened = wasLive && record.idp ? await this.#provider.open(record.sid, record.idp) : undefined;
+      const idpTokens = opened?.tokens;
       return {
         revoked: true,
         session: view(record),
         ...(idpTokens
           ? {
               idpLogout: {
-                provider: provider?.id,
+                provider: opened?.provider.id,
                 idToken: idpTokens.idToken,
                 sub: idpTokens.sub,
                 ...(idpTokens.refreshToken ? { refreshToken: idpTokens.refreshToken } : {}),

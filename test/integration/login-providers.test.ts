@@ -128,6 +128,7 @@ beforeAll(async () => {
         },
         { path: "/reports/*", scopes: ["reports:read"] },
         { path: "/billing/*", acr: [MFA_ACR] },
+        { path: "/recent/*", max_auth_age: 600 },
       ]),
     },
   });
@@ -245,6 +246,14 @@ describe("the login chooser", () => {
     const unknown = await gateway.fetch("/auth/login?email=carol%40elsewhere.test");
     expect(unknown.status).toBe(200);
     expect(await unknown.text()).toContain("No sign-in is set up for that address");
+  });
+
+  it("answers a browser's failed login at a provider's callback with a page, not JSON", async () => {
+    const answer = await rawRequest(`${gateway.url}/auth/login/partner/callback?code=x&state=forged-state-0123456789`, {
+      headers: { accept: "text/html", "sec-fetch-mode": "navigate" },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.headers["content-type"]).toMatch(/^text\/html/);
   });
 
   it("refuses what is not a provider or not a path on this origin", async () => {
@@ -383,6 +392,16 @@ describe("step-up with several providers", () => {
     expect(offered).toEqual(["", "partner"]);
     const asked = await gateway.fetch(`/auth/login/github?return_to=%2F&acr_values=${encodeURIComponent(MFA_ACR)}`);
     expect(asked.status).toBe(400);
+  });
+
+  it("never counts a GitHub sign-in as recent: GitHub does not say when the user last signed in", async () => {
+    const [fromGitHub, fromPartner] = [await signInWithGitHub(), await signIn("partner")];
+    expect(await statusOf("/recent/activity", fromPartner.accessToken)).toBe(200);
+    const refused = await gateway.fetch("/recent/activity", {
+      headers: { authorization: `Bearer ${fromGitHub.accessToken}` },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toContain('error="insufficient_user_authentication"');
   });
 });
 

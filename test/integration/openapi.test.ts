@@ -68,8 +68,8 @@ describe("password login, refresh, revocation and logout", () => {
     const big = json({ ...alice, padding: "x".repeat(9 * 1024) });
     expect(await statusOf(call(gateway, "POST", "/auth/login", big))).toBe(413);
     expect(await statusOf(call(gateway, "POST", "/auth/login", json(alice, { origin: EVIL })))).toBe(403);
-    // GET /auth/login is the login providers' chooser: none here.
-    expect(await statusOf(call(gateway, "GET", "/auth/login"))).toBe(404);
+    // GET /auth/login is the login providers' chooser: none here, so it is POST's alone.
+    expect(await statusOf(call(gateway, "GET", "/auth/login"))).toBe(405);
     expect(await statusOf(call(gateway, "DELETE", "/auth/login"))).toBe(405);
   });
 
