@@ -47,6 +47,7 @@ export function describeSession(entry: SessionEntry, currentSid?: string): Recor
     last_used_at: new Date(entry.lastUsedAt).toISOString(),
     expires_at: new Date(Math.min(entry.expiresAt, entry.lastUsedAt + entry.idleTimeoutMs)).toISOString(),
     login_method: entry.method,
+    ...(entry.method === "oidc" ? { login_provider: entry.provider ?? "oidc" } : {}),
     device: entry.device,
     ...(entry.country !== undefined ? { country: entry.country } : {}),
     ...(currentSid !== undefined ? { current: entry.sid === currentSid } : {}),

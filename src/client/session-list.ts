@@ -18,6 +18,8 @@ export interface SessionInfo {
   readonly lastUsedAt: string;
   readonly expiresAt: string;
   readonly loginMethod: "password" | "oidc";
+  /** For a provider's session ("oidc"): which login provider, e.g. "github" (LOGIN_PROVIDERS' id). */
+  readonly loginProvider?: string;
   /** Coarse: "Firefox on Linux". */
   readonly device: string;
   /** ISO 3166 alpha-2, when the platform knows it. */
@@ -62,6 +64,7 @@ function toSessionInfo(raw: Record<string, unknown>): SessionInfo {
     expiresAt: String(raw.expires_at),
     loginMethod: raw.login_method === "oidc" ? "oidc" : "password",
     device: String(raw.device),
+    ...(typeof raw.login_provider === "string" ? { loginProvider: raw.login_provider } : {}),
     ...(typeof raw.country === "string" ? { country: raw.country } : {}),
     current: raw.current === true,
   };

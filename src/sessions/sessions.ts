@@ -122,6 +122,7 @@ export class Sessions {
       expiresAt: session.expiresAt,
       idleTimeoutMs: config.sessionIdleTtl * 1000,
       method,
+      ...(idp !== undefined ? { provider: idp.provider ?? "oidc" } : {}),
       ...client,
     });
     // Beyond the cap: the index ends their objects in the background; their tokens are refused now.

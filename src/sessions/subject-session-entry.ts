@@ -15,6 +15,8 @@ export interface SessionEntry {
   readonly expiresAt: number;
   readonly idleTimeoutMs: number;
   readonly method: LoginMethod;
+  /** For method "oidc": the login provider's id (absent in entries from before LOGIN_PROVIDERS: "oidc"). */
+  readonly provider?: string;
   /** "Firefox on Linux"; "Unknown device" when the User-Agent says nothing useful. */
   readonly device: string;
   /** ISO 3166 alpha-2 country, when the platform provides it. */

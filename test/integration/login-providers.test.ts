@@ -286,6 +286,13 @@ describe("a session per provider", () => {
     expect(await statusOf("/partners/list", fromPartner.accessToken)).toBe(200);
     expect(await statusOf("/partners/list", fromAcme.accessToken)).toBe(403);
     expect(await statusOf("/orders/1", fromAcme.accessToken)).toBe(200);
+
+    // The user's list of sessions says which provider each one came from.
+    const listed = await gateway.fetch("/auth/sessions", {
+      headers: { authorization: `Bearer ${fromGitHub.accessToken}` },
+    });
+    const { sessions } = (await listed.json()) as { sessions: { login_method: string; login_provider: string }[] };
+    expect(sessions[0]).toMatchObject({ login_method: "oidc", login_provider: "github" });
   });
 
   it("refreshes each session at its own provider", async () => {
