@@ -1,10 +1,12 @@
 /**
- * The provider's side of POST /auth/logout for an OIDC session: its refresh token revoked
- * at the provider (RFC 7009, best effort), and the end-session URL for the browser. When
- * the provider cannot be reached, the local logout still stands; only the URL is missing.
+ * The provider's side of POST /auth/logout for a provider's session: its refresh token
+ * revoked at the provider (RFC 7009, best effort), and the end-session URL for the browser;
+ * for GitHub, its access token revoked through GitHub's API, and no URL. When the provider
+ * cannot be reached, the local logout still stands; only the URL is missing.
  */
 import { loginProviderById } from "../config/parse-login-providers";
 import type { RequestContext } from "../gateway/request-context";
+import { revokeGitHubToken } from "../github/github-revoke";
 import { log } from "../log/logger";
 import { endSessionUrl } from "../oidc/end-session";
 import { providerFor } from "../oidc/provider";
@@ -19,6 +21,14 @@ export async function endProviderSession(
   if (session.idpLogout === undefined) return undefined;
   const oidc = loginProviderById(context.config.loginProviders, session.idpLogout.provider);
   if (oidc === undefined) return undefined;
+  if (oidc.kind === "github") {
+    // No end-session at GitHub: its token is revoked, and the browser stays here.
+    const { accessToken } = session.idpLogout;
+    if (accessToken !== undefined && !(await revokeGitHubToken(oidc, accessToken))) {
+      log.warn("github_revocation_failed", { requestId: context.requestId, sid: session.sid });
+    }
+    return undefined;
+  }
   try {
     const provider = await providerFor(oidc, context.now());
     const { refreshToken } = session.idpLogout;

@@ -240,6 +240,8 @@ export class SessionObject extends DurableObject {
                 idToken: idpTokens.idToken,
                 sub: idpTokens.sub,
                 ...(idpTokens.refreshToken ? { refreshToken: idpTokens.refreshToken } : {}),
+                // GitHub revokes its access token (github/github-revoke.ts); OIDC, the refresh token.
+                ...(opened?.provider.kind === "github" ? { accessToken: idpTokens.accessToken } : {}),
               },
             }
           : {}),

@@ -127,6 +127,8 @@ export interface RevokeResult {
     readonly idToken: string | undefined;
     readonly sub: string;
     readonly refreshToken?: string;
+    /** GitHub's sessions only: the token logout revokes at GitHub. */
+    readonly accessToken?: string;
   };
 }
 

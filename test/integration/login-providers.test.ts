@@ -328,11 +328,14 @@ describe("a session per provider", () => {
       expect(await statusOf("/orders/1", session.accessToken)).toBe(401);
     }
     const fromGitHub = await signInWithGitHub();
+    const revokedBefore = github.tokenRevocations;
     const out = await gateway.fetch("/auth/logout", {
       method: "POST",
       headers: { cookie: refreshCookieHeader(fromGitHub.refreshToken), origin: gateway.url },
     });
+    // No end-session at GitHub: the session's GitHub token is revoked through GitHub's API.
     expect(out.status).toBe(204);
+    expect(github.tokenRevocations).toBe(revokedBefore + 1);
     expect(await statusOf("/orders/1", fromGitHub.accessToken)).toBe(401);
   });
 

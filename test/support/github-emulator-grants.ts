@@ -173,6 +173,41 @@ export class GitHubGrants {
     sendTokenAnswer(request, response, answer);
   }
 
+  /**
+   * DELETE /applications/{client_id}/token (the REST API): the app revokes one of its
+   * tokens, authenticating with HTTP Basic (its id and secret) and naming the token in a
+   * JSON body. 204; 404 for other credentials; 422 for a token that is not the app's.
+   */
+  async answerTokenDeletion(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    clientId: string,
+  ): Promise<void> {
+    const send = (status: number, body?: object): void =>
+      void response
+        .writeHead(status, body ? { "content-type": "application/json; charset=utf-8" } : {})
+        .end(body ? JSON.stringify(body) : undefined);
+    const text = await readBody(request);
+    if (this.#authenticatedClient(request, new URLSearchParams()) !== clientId)
+      return send(404, { message: "Not Found" });
+    let value: unknown;
+    try {
+      value = (JSON.parse(text ?? "") as { access_token?: unknown }).access_token;
+    } catch {
+      return send(400, { message: "Problems parsing JSON" });
+    }
+    const token = typeof value === "string" ? this.#tokens.get(value) : undefined;
+    if (token === undefined || token.clientId !== clientId || token.kind !== "access") {
+      return send(422, { message: "Validation Failed" });
+    }
+    token.revoked = true;
+    this.revocations += 1;
+    return send(204);
+  }
+
+  /** Tokens apps revoked through the REST API. */
+  revocations = 0;
+
   #live(token: Token): boolean {
     return !token.revoked && (token.expiresAt === undefined || this.#settings.now() < token.expiresAt);
   }

@@ -86,6 +86,8 @@ export interface GitHubEmulator {
   readonly requests: readonly GitHubRequestRecord[];
   /** redirect_uri values of the authorization requests approved, oldest first. */
   readonly redirectUris: readonly string[];
+  /** Tokens the app revoked with DELETE /applications/{client_id}/token. */
+  readonly tokenRevocations: number;
   /** Requests to the token endpoint; with a grant type ("authorization_code" when the request named none), only those. */
   countTokenRequests(grantType?: string): number;
   /** Every token of that user (access and refresh) now gets 401 Bad credentials / bad_refresh_token. */
@@ -165,6 +167,10 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions): Promi
       if (request.method !== "POST") return sendPage(response, 404, "Not Found");
       return grants.answerTokenRequest(request, response);
     }
+    const deletion = /^\/api\/v3\/applications\/([^/]+)\/token$/.exec(url.pathname);
+    if (deletion?.[1] !== undefined && request.method === "DELETE") {
+      return grants.answerTokenDeletion(request, response, decodeURIComponent(deletion[1]));
+    }
     if (url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`)) {
       return answerApi(context, request, response, url);
     }
@@ -198,6 +204,9 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions): Promi
       context.linkOrigin = origin;
     },
     requests,
+    get tokenRevocations() {
+      return grants.revocations;
+    },
     redirectUris,
     countTokenRequests: (grantType) => grants.countTokenRequests(grantType),
     revokeTokens: (login) => grants.revokeTokens(login),
