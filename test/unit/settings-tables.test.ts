@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { BINDINGS } from "../../src/config/bindings";
 import { SETTING_NAMES } from "../../src/config/env";
 import { INTROSPECTION_KEYS } from "../../src/config/parse-introspection";
-import { GITHUB_PROVIDER_KEYS, OIDC_PROVIDER_KEYS } from "../../src/config/parse-login-providers";
+import { GITHUB_PROVIDER_KEYS, OIDC_PROVIDER_KEYS } from "../../src/config/parse-login-provider";
 import { TRUSTED_ISSUER_KEYS } from "../../src/config/parse-trusted-issuers";
 import { ROUTE_RULE_KEYS } from "../../src/policy/route-rules";
 
