@@ -42,9 +42,9 @@ export function createApp(): Hono<AppEnv> {
     app.on(method, path, async (c) => noteDegradedPublishing(c.env.context, await handler(c.env.context, c.req.raw)));
   }
   for (const path of AUTH_PATHS) {
-    const allow = allowedMethods(path);
-    app.all(path, () => {
-      throw new GatewayError("method_not_allowed", { allow });
+    app.all(path, (c) => {
+      const routes = { loginProviders: c.env.context.config.loginProviders.length > 0 };
+      throw new GatewayError("method_not_allowed", { allow: allowedMethods(path, routes) });
     });
   }
 

@@ -59,6 +59,7 @@ function redirect(location: string): Response {
 
 export async function handleLoginChooser(context: RequestContext, request: Request): Promise<Response> {
   // Without providers, /auth/login is the password login's alone, and GET is what it always was.
+  // (routes.ts's allowedMethods says the same for the other methods.)
   if (context.config.loginProviders.length === 0) throw new GatewayError("method_not_allowed", { allow: "POST" });
   const query = new URL(request.url).searchParams;
   // A step-up can only be met by a provider that can be asked for it: not GitHub.

@@ -60,9 +60,20 @@ export const AUTH_ROUTES: ReadonlyArray<readonly [AuthMethod, string, AuthHandle
 /** Each path of AUTH_ROUTES once, in table order. */
 export const AUTH_PATHS: readonly string[] = [...new Set(AUTH_ROUTES.map(([, path]) => path))];
 
+/** Which routes a deployment serves: without login providers, GET /auth/login (the chooser) is not one. */
+export interface ServedRoutes {
+  readonly loginProviders: boolean;
+}
+
+const LOGIN_CHOOSER: readonly [AuthMethod, string] = ["GET", "/auth/login"];
+
+function served(method: AuthMethod, path: string, routes: ServedRoutes): boolean {
+  return routes.loginProviders || method !== LOGIN_CHOOSER[0] || path !== LOGIN_CHOOSER[1];
+}
+
 /** The methods an auth path takes, for the 405 answer's Allow header. */
-export function allowedMethods(path: string): string {
-  return AUTH_ROUTES.filter(([, routePath]) => routePath === path)
+export function allowedMethods(path: string, routes: ServedRoutes = { loginProviders: true }): string {
+  return AUTH_ROUTES.filter(([method, routePath]) => routePath === path && served(method, routePath, routes))
     .map(([method]) => (method === "GET" ? "GET, HEAD" : method))
     .join(", ");
 }
@@ -128,23 +139,21 @@ export interface OwnEndpoint {
 export function ownEndpointOf(
   method: string,
   path: string,
-  options: { readonly loginProviders: boolean } = { loginProviders: true },
+  routes: ServedRoutes = { loginProviders: true },
 ): OwnEndpoint | undefined {
-  const served = method === "HEAD" ? "GET" : method;
+  const asked = method === "HEAD" ? "GET" : method;
   const matches = (pattern: string) => new RegExp(`^${patternOf(pattern)}$`).test(path);
-  // Without login providers, GET /auth/login is not the chooser: 405, as the chooser answers then.
-  if (!options.loginProviders && served === "GET" && path === "/auth/login") {
-    return { endpoint: "/auth/login", allow: "POST" };
-  }
-  const route = AUTH_ROUTES.find(([routeMethod, pattern]) => routeMethod === served && matches(pattern));
+  const route = AUTH_ROUTES.find(
+    ([routeMethod, pattern]) => routeMethod === asked && matches(pattern) && served(routeMethod, pattern, routes),
+  );
   if (route !== undefined) return { endpoint: `${route[0]} ${route[1]}` };
   const authPath = AUTH_PATHS.find(matches);
-  if (authPath !== undefined) return { endpoint: authPath, allow: allowedMethods(authPath) };
+  if (authPath !== undefined) return { endpoint: authPath, allow: allowedMethods(authPath, routes) };
   const navigation = NAVIGATION_ROUTES.find(([pattern]) => pattern === path);
   if (navigation !== undefined) {
-    return served === "GET" ? { endpoint: `GET ${navigation[0]}` } : { endpoint: navigation[0], allow: "GET, HEAD" };
+    return asked === "GET" ? { endpoint: `GET ${navigation[0]}` } : { endpoint: navigation[0], allow: "GET, HEAD" };
   }
-  return path === JWKS_PATH && served === "GET" ? { endpoint: `GET ${JWKS_PATH}` } : undefined;
+  return path === JWKS_PATH && asked === "GET" ? { endpoint: `GET ${JWKS_PATH}` } : undefined;
 }
 
 /** GET /.well-known/jwks.json: the public keys access tokens are signed with. */

@@ -242,7 +242,7 @@ export function parseProvider(
     scopes,
     authorizationParams: authorizationParamsOf(params, (problem) => at(`"authorization_params" ${problem}`)),
     scopeClaim: claim("scope_claim"),
-    // GitHub's organisations and teams arrive as `groups` (github/github-identity.ts).
+    // GitHub's organisations and teams arrive as `groups` (github/github-login.ts).
     rolesClaim: kind === "github" ? "groups" : claim("roles_claim"),
     subjectPrefix,
     redirectUri,

@@ -8,6 +8,7 @@
  * boolean `allow`, and optionally `cache_seconds`, a whole number from 0 to
  * MAX_CACHE_SECONDS. Other members are ignored. Anything else decides nothing.
  */
+import { readCappedBytes } from "../http/read-body";
 import type { ExternalDecision } from "../policy/external-decision";
 import { type DecisionRequestBody, decisionRequest } from "./decision-request";
 
@@ -73,27 +74,8 @@ async function exchange(service: DecisionService, body: DecisionRequestBody, sig
 
 /** The body as text, or undefined when it is longer than MAX_ANSWER_BYTES (the rest is not read). */
 async function readLimited(response: Response): Promise<string | undefined> {
-  if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > MAX_ANSWER_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  const bytes = await readCappedBytes(response.body, MAX_ANSWER_BYTES);
+  return bytes === undefined ? undefined : new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
 }
 
 /** A 200 answer's body read as a verdict. */

@@ -15,6 +15,7 @@
  * Lower layer: imports only errors and log.
  */
 import { GatewayError } from "../errors/gateway-error";
+import { readCappedBytes } from "../http/read-body";
 import { log } from "../log/logger";
 
 /** The REST API version the shapes below were written against. */
@@ -138,26 +139,8 @@ async function readJson(response: Response, what: string): Promise<unknown> {
 }
 
 async function readCapped(response: Response, what: string): Promise<string> {
-  if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw loginRefused(`${what}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCappedBytes(response.body, MAX_BODY_BYTES);
+  if (bytes === undefined) throw loginRefused(`${what}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
   return new TextDecoder().decode(bytes);
 }
 

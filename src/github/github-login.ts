@@ -14,7 +14,7 @@ import * as oauth from "oauth4webapi";
 import { ConfigError } from "../config/env-readers";
 import { GatewayError } from "../errors/gateway-error";
 import type { LoginTransaction } from "../oidc/authorization-request";
-import { type CompletedLogin, isProviderOutage } from "../oidc/code-exchange";
+import { type CompletedLogin, codeGrantRequest, isProviderOutage } from "../oidc/code-exchange";
 import { oauthErrorOf, okBodyError, providerDown } from "../oidc/idp-errors";
 import { accessExpiry } from "../oidc/idp-tokens";
 import type { Provider } from "../oidc/provider";
@@ -53,7 +53,7 @@ export async function completeGitHubLogin(
   transaction: LoginTransaction,
   now: number,
 ): Promise<CompletedLogin> {
-  const { server, client, clientAuth, http, config } = provider;
+  const { server, client, http, config } = provider;
   const github = config.github;
   if (github === undefined)
     throw new GatewayError("misconfigured", { detail: "a GitHub provider without its settings" });
@@ -68,15 +68,7 @@ export async function completeGitHubLogin(
 
   let result: oauth.TokenEndpointResponse;
   try {
-    const response = await oauth.authorizationCodeGrantRequest(
-      server,
-      client,
-      clientAuth,
-      parameters,
-      transaction.redirectUri,
-      transaction.verifier,
-      http,
-    );
+    const response = await codeGrantRequest(provider, parameters, transaction);
     const error = await okBodyError(response);
     const mistake = error === undefined ? undefined : SETTINGS_MISTAKES[error];
     if (mistake !== undefined) throw new ConfigError(`LOGIN_PROVIDERS (${config.id})`, mistake);

@@ -43,9 +43,9 @@ export function mountAuthEndpoints<E extends HonoEnv, S extends Schema, BasePath
     app.on(method, path, serve(resolved, noted));
   }
   for (const path of AUTH_PATHS) {
-    const allow = allowedMethods(path);
-    const notAllowed: AuthHandler = async () => {
-      throw new GatewayError("method_not_allowed", { allow });
+    const notAllowed: AuthHandler = async (context) => {
+      const routes = { loginProviders: context.config.loginProviders.length > 0 };
+      throw new GatewayError("method_not_allowed", { allow: allowedMethods(path, routes) });
     };
     app.all(path, serve(resolved, notAllowed));
   }

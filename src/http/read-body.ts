@@ -8,11 +8,17 @@ import { GatewayError } from "../errors/gateway-error";
 /** Auth endpoint bodies are tiny; anything larger is refused. */
 export const MAX_AUTH_BODY_BYTES = 8 * 1024;
 
-export async function readLimitedText(request: Request, maxBytes = MAX_AUTH_BODY_BYTES): Promise<string> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw new GatewayError("payload_too_large");
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
+/**
+ * A body's bytes, at most `maxBytes`: past them the rest is not read (the stream is
+ * cancelled) and undefined is returned. For requests here, and for the answers of the
+ * services the gateway asks (a decision service, GitHub's API).
+ */
+export async function readCappedBytes(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -21,7 +27,7 @@ export async function readLimitedText(request: Request, maxBytes = MAX_AUTH_BODY
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw new GatewayError("payload_too_large");
+      return undefined;
     }
     chunks.push(value);
   }
@@ -31,6 +37,14 @@ export async function readLimitedText(request: Request, maxBytes = MAX_AUTH_BODY
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return bytes;
+}
+
+export async function readLimitedText(request: Request, maxBytes = MAX_AUTH_BODY_BYTES): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw new GatewayError("payload_too_large");
+  const bytes = await readCappedBytes(request.body, maxBytes);
+  if (bytes === undefined) throw new GatewayError("payload_too_large");
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {

@@ -45,13 +45,31 @@ export function isProviderOutage(error: unknown): boolean {
   return false;
 }
 
+/** The token request that redeems the callback's code, with the transaction's PKCE verifier. */
+export function codeGrantRequest(
+  provider: Provider,
+  parameters: URLSearchParams,
+  transaction: LoginTransaction,
+): Promise<Response> {
+  const { server, client, clientAuth, http } = provider;
+  return oauth.authorizationCodeGrantRequest(
+    server,
+    client,
+    clientAuth,
+    parameters,
+    transaction.redirectUri,
+    transaction.verifier,
+    http,
+  );
+}
+
 export async function completeLogin(
   provider: Provider,
   callbackUrl: URL,
   transaction: LoginTransaction,
   now: number,
 ): Promise<CompletedLogin> {
-  const { server, client, clientAuth, http } = provider;
+  const { server, client } = provider;
   let parameters: URLSearchParams;
   try {
     // Checks `state`, and `iss` when the provider sends it (RFC 9207, mix-up defence).
@@ -68,15 +86,7 @@ export async function completeLogin(
 
   let result: oauth.TokenEndpointResponse;
   try {
-    const response = await oauth.authorizationCodeGrantRequest(
-      server,
-      client,
-      clientAuth,
-      parameters,
-      transaction.redirectUri,
-      transaction.verifier,
-      http,
-    );
+    const response = await codeGrantRequest(provider, parameters, transaction);
     result = await oauth.processAuthorizationCodeResponse(server, client, response, {
       expectedNonce: transaction.nonce,
       requireIdToken: true,
