@@ -4,13 +4,12 @@
  * 127.0.0.1, with fresh test keys. Returns helpers to call it and inspect its state.
  */
 
-import path from "node:path";
 import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { BUNDLE, ROOT } from "./build-worker";
+import { BUNDLE } from "./build-worker";
 import { makeKey, TEST_SECRETS, type TestKey } from "./test-keys";
 import { startUpstream, type TestUpstream } from "./upstream";
+import { WRANGLER_CONFIG, workerOptionsOf } from "./worker-options";
 
 export const ISSUER = "https://gateway.test";
 export const AUDIENCE = "test-api";
@@ -65,13 +64,12 @@ export interface Gateway {
 
 const LOG_WAIT_MS = 15_000;
 
-const configPath = path.join(ROOT, "wrangler.toml");
 process.env.WRANGLER_LOG ??= "error";
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const upstream = options.upstream ?? (await startUpstream());
   const key = options.key ?? (await makeKey("EdDSA", "test-ed25519"));
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(options.wranglerConfig ?? configPath, "production");
+  const workerOptions = await workerOptionsOf(options.wranglerConfig ?? WRANGLER_CONFIG);
   const bindings: Record<string, unknown> = {
     ...(workerOptions.bindings ?? {}),
     UPSTREAM_URL: upstream.url,
