@@ -4,7 +4,7 @@
  */
 import { GatewayError } from "../errors/gateway-error";
 import type { GatewayMode } from "./config";
-import type { ConfigEnv } from "./env";
+import { type ConfigEnv, SETTING_NAMES } from "./env";
 
 /** A setting is missing or wrong. `setting` names it; the message never holds a secret. */
 export class ConfigError extends GatewayError {
@@ -88,4 +88,23 @@ export function parseBoolean(env: ConfigEnv, name: keyof ConfigEnv, fallback: bo
   if (value === "true") return true;
   if (value === "false") return false;
   throw new ConfigError(String(name), 'must be "true" or "false"');
+}
+
+/**
+ * The value of the Worker secret a setting names by key (`client_secret_env = "OKTA_SECRET"`):
+ * set, at least 32 characters, and not one of the gateway's own settings. `key` is how the
+ * refusal names the naming key; `refuse` adds the setting and entry. Never echoes the value.
+ */
+export function namedSecretValue(
+  env: ConfigEnv,
+  name: string,
+  key: string,
+  refuse: (problem: string) => ConfigError,
+): string {
+  if ((SETTING_NAMES as readonly string[]).includes(name)) {
+    throw refuse(`"${key}" names ${name}, a setting of the gateway's own; use a secret of its own`);
+  }
+  const value = secret(env, name as keyof ConfigEnv);
+  if (value === undefined) throw refuse(`"${key}" names ${name}, which is not set (wrangler secret put ${name})`);
+  return value;
 }

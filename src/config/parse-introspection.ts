@@ -14,8 +14,8 @@
  */
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import type { GatewayMode, IntrospectionConfig } from "./config";
-import { SETTING_NAMES } from "./env";
-import { absoluteUrl, type ConfigError, secret } from "./env-readers";
+import type { ConfigEnv } from "./env";
+import { absoluteUrl, type ConfigError, namedSecretValue } from "./env-readers";
 
 /** The keys of an issuer's `introspection`: the check, its messages and docs/configuration.md read this. */
 export const INTROSPECTION_KEYS: KeyTable = Object.freeze({
@@ -79,18 +79,7 @@ export function parseIntrospection(value: unknown, context: IntrospectionContext
       '"introspection" needs a "client_secret_env": the name of the Worker secret with the client\'s secret, e.g. "INTROSPECTION_SECRET_OKTA"',
     );
   }
-  if ((SETTING_NAMES as readonly string[]).includes(secretName)) {
-    throw at(
-      `"introspection.client_secret_env" names ${secretName}, a setting of the gateway's own; use a secret of its own`,
-    );
-  }
-  // env-readers' `secret` names the secret in its error, never its value.
-  const clientSecret = secret(context.env as never, secretName as never);
-  if (clientSecret === undefined) {
-    throw at(
-      `"introspection.client_secret_env" names ${secretName}, which is not set (wrangler secret put ${secretName})`,
-    );
-  }
+  const clientSecret = namedSecretValue(context.env as ConfigEnv, secretName, "introspection.client_secret_env", at);
 
   return Object.freeze({
     url: url.href,

@@ -7,8 +7,7 @@
 import { type KeyTable, unknownKey } from "../schema/known-keys";
 import type { GatewayMode, GitHubLoginConfig, OidcConfig, SealingSecrets } from "./config";
 import type { ConfigEnv } from "./env";
-import { SETTING_NAMES } from "./env";
-import { ConfigError, secret } from "./env-readers";
+import { ConfigError, namedSecretValue } from "./env-readers";
 import {
   authorizationParamsOf,
   httpsUrlOf,
@@ -81,13 +80,7 @@ function namedSecret(env: ConfigEnv, entry: Record<string, unknown>, key: string
   if (typeof name !== "string" || !SECRET_NAME.test(name)) {
     throw at(`"${key}" must name a Worker secret (upper-case letters, digits and "_"), e.g. "GITHUB_CLIENT_SECRET"`);
   }
-  if ((SETTING_NAMES as readonly string[]).includes(name)) {
-    throw at(`"${key}" names ${name}, a setting of the gateway's own; use a secret of its own`);
-  }
-  // env-readers' `secret` names the secret in its error, never its value.
-  const value = secret(env, name as never);
-  if (value === undefined) throw at(`"${key}" names ${name}, which is not set (wrangler secret put ${name})`);
-  return value;
+  return namedSecretValue(env, name, key, at);
 }
 
 function stringList(value: unknown, key: string, accept: RegExp, at: Refuse, lower = true): readonly string[] {

@@ -25,9 +25,10 @@ export async function refreshIdpTokens(config: OidcConfig, tokens: IdpTokens, no
     const provider = await providerFor(config, now);
     const { server, client, clientAuth, http } = provider;
     const response = await oauth.refreshTokenGrantRequest(server, client, clientAuth, tokens.refreshToken, http);
-    const refusedWith200 = await okBodyError(response);
+    // GitHub's way of refusing (200 with an `error`); other providers answer RFC 6749's 400.
+    const refusedWith200 = config.kind === "github" ? await okBodyError(response) : undefined;
     if (refusedWith200 !== undefined) {
-      // GitHub's way of saying invalid_grant (bad_refresh_token): the grant is over.
+      // bad_refresh_token: the grant is over, as invalid_grant says elsewhere.
       return { ok: false, reason: "grant_invalid", detail: `IdP answered ${refusedWith200}` };
     }
     const result = await oauth.processRefreshTokenResponse(server, client, response);
